@@ -1,0 +1,146 @@
+"""Pure math: stable activations, softmax, log-softmax and one-hot.
+
+Every activation takes an optional ``out`` array so the recurrent layers can write into
+preallocated buffers, and each has a derivative written in terms of the activation's *output*
+``y = f(z)``, which is what the backward pass keeps:
+
+    tanh:     y = tanh(z)              dy/dz = 1 - y**2
+    sigmoid:  y = 1 / (1 + exp(-z))    dy/dz = y * (1 - y)
+    relu:     y = max(z, 0)            dy/dz = [y > 0]
+    identity: y = z                    dy/dz = 1
+
+None of them overflows: sigmoid is computed as ``0.5 * (1 + tanh(z / 2))`` and softmax subtracts
+the row maximum before exponentiating, so inputs of magnitude 1e4 are safe in float32 and float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "get_activation",
+    "identity",
+    "log_softmax",
+    "one_hot",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+
+def tanh(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Hyperbolic tangent, ``tanh(z)``; never overflows."""
+    return np.tanh(z, out=out)
+
+
+def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-z))`` computed as ``0.5 * (1 + tanh(z / 2))``.
+
+    The tanh form has no exp, so it cannot overflow for any finite input.
+    """
+    out = np.multiply(z, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Rectified linear unit ``max(z, 0)``."""
+    return np.maximum(z, 0, out=out)
+
+
+def identity(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``z`` itself (a linear RNN); copies into ``out`` when one is given."""
+    if out is None:
+        return np.array(z, copy=True)
+    if out is not z:
+        np.copyto(out, z)
+    return out
+
+
+def _dtanh(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.multiply(y, y, out=out)  # y**2
+    return np.subtract(1.0, out, out=out)
+
+
+def _dsigmoid(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    out = np.subtract(1.0, y, out=out)
+    return np.multiply(out, y, out=out)
+
+
+def _drelu(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is None:
+        out = np.empty_like(y)
+    return np.greater(y, 0, out=out, casting="unsafe")
+
+
+def _didentity(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is None:
+        return np.ones_like(y)
+    out.fill(1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation ``f`` and its derivative ``f'`` expressed through ``y = f(z)``."""
+
+    name: str
+    forward: Callable[..., np.ndarray]
+    derivative_from_output: Callable[..., np.ndarray]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "tanh": Activation("tanh", tanh, _dtanh),
+    "sigmoid": Activation("sigmoid", sigmoid, _dsigmoid),
+    "relu": Activation("relu", relu, _drelu),
+    "identity": Activation("identity", identity, _didentity),
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look up an activation by name; unknown names raise ``ValueError`` listing the known ones."""
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown nonlinearity {name!r}; expected one of {known}") from None
+
+
+def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``exp(z) / sum(exp(z))`` along ``axis``, shifted by the maximum so it cannot overflow."""
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= np.sum(shifted, axis=axis, keepdims=True)
+    return shifted
+
+
+def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``z - logsumexp(z)`` along ``axis``, computed from the max-shifted logits."""
+    shifted = z - np.max(z, axis=axis, keepdims=True)
+    lse = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    shifted -= lse
+    return shifted
+
+
+def one_hot(indices: np.ndarray, num_classes: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """One-hot encode integer ``indices`` of any shape into ``indices.shape + (num_classes,)``."""
+    idx = np.asarray(indices)
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"one_hot expects integer indices, got dtype {idx.dtype}")
+    if num_classes <= 0:
+        raise ValueError(f"one_hot expects num_classes >= 1, got {num_classes}")
+    if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
+        raise ValueError(
+            f"one_hot indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]"
+        )
+    out = np.zeros(idx.shape + (num_classes,), dtype=dtype)  # (..., C)
+    np.put_along_axis(out, idx[..., None], 1, axis=-1)
+    return out

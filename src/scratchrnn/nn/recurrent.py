@@ -1,0 +1,446 @@
+"""Multi-layer, optionally bidirectional recurrent layers, and the Elman RNN.
+
+Conventions (shared by RNN, LSTM and GRU)
+-----------------------------------------
+Arrays are time-major, ``x`` is (T, B, F); ``batch_first=True`` swaps the first two axes at the
+edge only. Parameters use PyTorch's names and shapes: ``weight_ih_l{k}`` (G*H, in),
+``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), suffix ``_reverse`` for
+the backward direction. Layer k > 0 reads the concatenated outputs of layer k-1, (T, B, D*H).
+
+Truncated BPTT (``truncate=k`` on the backward pass)
+----------------------------------------------------
+The gradient of the loss at output step t reaches the pre-activations of steps t, t-1, ..., t-k
+and no further: the state h_{t-k-1} that feeds step t-k is held constant for that loss term (for
+the reverse direction of a bidirectional layer, mirrored: steps t..t+k, h_{t+k+1} constant). This
+is the tutorials' ``bptt_truncate``: ``truncate=0`` lets no gradient cross a recurrent connection.
+In a stack, a path may cross layers at any step; what counts is its distance in time from the
+output step, so each gradient component carries its *offset* d = s - t (its step s minus the step
+t of the loss term it came from) and is dropped once |d| exceeds k. The result is the exact
+gradient of the truncated objective, which ``scratchrnn.gradcheck`` checks by finite differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..functional import get_activation
+from ..init import as_generator, uniform
+from .module import Module
+
+__all__ = ["RNN", "RecurrentBase"]
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_truncate(truncate) -> int | None:
+    """``None`` (full BPTT) or a non-negative integer number of steps."""
+    if truncate is None:
+        return None
+    if isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer)) or truncate < 0:
+        raise ValueError(f"truncate must be None or an integer >= 0, got {truncate!r}")
+    return int(truncate)
+
+
+@dataclass
+class _Cache:
+    """What ``backward`` needs from ``forward``; returned to the caller, never kept on the module."""
+
+    T: int
+    B: int
+    layers: list  # per layer: list over directions of the cell's own cache
+    masks: list  # per layer below the top: dropout mask (T, B, D*H) or None
+
+
+class RecurrentBase(Module):
+    """Stacking, directions, validation and truncation bookkeeping shared by RNN, LSTM and GRU.
+
+    Subclasses set ``GATES`` and ``STATE_ARITY`` (1 for h, 2 for (h, c)) and implement
+    ``_direction_forward`` and ``_direction_backward`` for one layer in one direction, written as
+    if time ran forwards: the reverse direction is run on time-flipped arrays.
+    """
+
+    GATES = 1
+    STATE_ARITY = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(dtype)
+        self.input_size = _positive_int("input_size", input_size)
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        gen = as_generator(rng)
+        # Dropout masks are drawn from a generator spawned off the initialisation one, so a seed
+        # fixes both; forward(..., rng=) overrides it for callers that manage their own streams.
+        self._dropout_rng = gen.spawn(1)[0]
+        H, G = self.hidden_size, self.GATES
+        bound = 1.0 / np.sqrt(H)  # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else H * self.num_directions
+            for suffix in self._suffixes():
+                self.params[f"weight_ih_l{layer}{suffix}"] = uniform((G * H, in_size), bound, gen, self.dtype)
+                self.params[f"weight_hh_l{layer}{suffix}"] = uniform((G * H, H), bound, gen, self.dtype)
+                if self.bias:
+                    self.params[f"bias_ih_l{layer}{suffix}"] = uniform((G * H,), bound, gen, self.dtype)
+                    self.params[f"bias_hh_l{layer}{suffix}"] = uniform((G * H,), bound, gen, self.dtype)
+
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse")[: self.num_directions]
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        if not self.bias:
+            parts.append("bias=False")
+        if self.batch_first:
+            parts.append("batch_first=True")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        parts.append(f"dtype={self.dtype}")
+        return ", ".join(parts)
+
+    # -- validation --------------------------------------------------------------------------
+    def _name(self) -> str:
+        return type(self).__name__
+
+    def _check_input(self, x) -> np.ndarray:
+        layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
+        if not isinstance(x, np.ndarray):
+            raise ValueError(f"{self._name()} expects a numpy array {layout}, got {type(x).__name__}")
+        if x.ndim != 3:
+            raise ValueError(f"{self._name()} expects a 3-D input {layout}, got a {x.ndim}-D array of shape {x.shape}")
+        if x.shape[2] != self.input_size:
+            raise ValueError(f"input has {x.shape[2]} features, the {self._name()} expects {self.input_size}")
+        if x.dtype != self.dtype:
+            raise ValueError(
+                f"input has dtype {x.dtype}, the {self._name()}'s weights are {self.dtype}; convert the "
+                f"input with .astype(np.{self.dtype}) or build the layer with dtype=np.{x.dtype}"
+            )
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{self._name()} input {layout} must have at least one step and one sequence, got {x.shape}")
+        return x.transpose(1, 0, 2) if self.batch_first else x  # (T, B, F)
+
+    def _state_shape(self, B: int) -> tuple[int, int, int]:
+        return (self.num_layers * self.num_directions, B, self.hidden_size)
+
+    def _check_states(self, state, B: int, what: str) -> tuple[np.ndarray, ...] | None:
+        """Validate an initial state (or its gradient) and return it as a tuple of arrays."""
+        if state is None:
+            return None
+        shape = self._state_shape(B)
+        if self.STATE_ARITY == 1:
+            if isinstance(state, (tuple, list)):
+                raise ValueError(f"{self._name()} expects {what} as a single array of shape {shape}, got a {type(state).__name__}")
+            parts = (state,)
+        else:
+            if not isinstance(state, (tuple, list)) or len(state) != self.STATE_ARITY:
+                got = f"a {type(state).__name__}" + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
+                raise ValueError(f"{self._name()} expects {what} as a tuple (h, c) of arrays of shape {shape}, got {got}")
+            parts = tuple(state)
+        for p in parts:
+            if not isinstance(p, np.ndarray):
+                raise ValueError(f"{self._name()} {what} must be a numpy array of shape {shape}, got {type(p).__name__}")
+            if p.shape != shape:
+                raise ValueError(f"{self._name()} {what} has shape {p.shape}, expected {shape} (layers*directions, batch, hidden)")
+            if p.dtype != self.dtype:
+                raise ValueError(f"{self._name()} {what} has dtype {p.dtype}, the layer's weights are {self.dtype}")
+        return parts
+
+    def _wrap_state(self, parts):
+        return parts[0] if self.STATE_ARITY == 1 else tuple(parts)
+
+    # -- forward -----------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, h0=None, rng: np.random.Generator | None = None):
+        """Run the whole sequence.
+
+        x: (T, B, F) (or (B, T, F) with ``batch_first``); h0: (L*D, B, H), a tuple (h0, c0) for an
+        LSTM, or None for zeros. Returns ``out`` (T, B, D*H), ``h_n`` (L*D, B, H) (a tuple for an
+        LSTM) and the cache for ``backward``. Dropout between layers applies in training mode
+        only, with masks drawn from ``rng`` (default: the layer's own generator).
+        """
+        x = self._check_input(x)  # (T, B, F)
+        T, B, _ = x.shape
+        H, D = self.hidden_size, self.num_directions
+        states0 = self._check_states(h0, B, "h0")
+        if states0 is None:
+            states0 = tuple(np.zeros(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        states_n = tuple(np.empty(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        drop = self.dropout if self.training else 0.0
+        gen = rng if rng is not None else self._dropout_rng
+        layer_in = np.ascontiguousarray(x)  # (T, B, F)
+        caches, masks = [], []
+        for layer in range(self.num_layers):
+            outs, dir_caches = [], []
+            for d, suffix in enumerate(self._suffixes()):
+                i = layer * D + d
+                xin = layer_in if d == 0 else np.ascontiguousarray(layer_in[::-1])  # (T, B, F)
+                out, st_n, cache = self._direction_forward(layer, suffix, xin, tuple(s[i] for s in states0))
+                for s, v in zip(states_n, st_n, strict=True):
+                    s[i] = v
+                outs.append(out if d == 0 else out[::-1])  # (T, B, H)
+                dir_caches.append(cache)
+            layer_out = outs[0] if D == 1 else np.concatenate(outs, axis=2)  # (T, B, D*H)
+            mask = None
+            if drop > 0.0 and layer < self.num_layers - 1:
+                keep = gen.random(layer_out.shape) >= drop  # (T, B, D*H)
+                mask = keep.astype(self.dtype) / self.dtype.type(1.0 - drop)
+                layer_out = layer_out * mask
+            caches.append(dir_caches)
+            masks.append(mask)
+            layer_in = layer_out
+        out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in
+        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks)
+
+    __call__ = forward
+
+    # -- backward ----------------------------------------------------------------------------
+    def backward(self, dout, dh_n, cache: _Cache, truncate: int | None = None):
+        """Backpropagation through time.
+
+        dout: gradient of the loss w.r.t. ``out`` (same shape) or None; dh_n: w.r.t. ``h_n`` (a
+        tuple for an LSTM, entries may be None) or None. ``truncate=k`` gives the exact gradient of
+        the truncated objective described in the module docstring. Returns ``dx`` (shaped like
+        ``x``), ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``).
+        """
+        if not isinstance(cache, _Cache):
+            raise ValueError(f"{self._name()}.backward expects the cache returned by forward, got {type(cache).__name__}")
+        k = check_truncate(truncate)
+        T, B = cache.T, cache.B
+        H, D = self.hidden_size, self.num_directions
+        if dout is not None:
+            dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)
+        dstates_n = self._check_dstate(dh_n, B)
+        grads: dict[str, np.ndarray] = {}
+        dstates0 = tuple(np.zeros(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        # g: gradient arriving at the current layer's output; with truncation an (A, T, B, D*H)
+        # stack over offsets ``offs`` (see module docstring), else (T, B, D*H) or None.
+        g = dout
+        offs = None if k is None else np.zeros(1, dtype=np.int64)
+        if k is not None and g is not None:
+            g = g[None]  # (1, T, B, D*H)
+        for layer in reversed(range(self.num_layers)):
+            mask = cache.masks[layer - 1] if layer > 0 else None
+            dx_mode = "sum" if layer == 0 else "offsets"
+            if k is None:
+                dx_mode = "sum"
+            dx_acc, dx_offs = None, None
+            for d, suffix in enumerate(self._suffixes()):
+                i = layer * D + d
+                gd = None if g is None else g[..., d * H : (d + 1) * H]
+                gd_offs = offs
+                if d == 1:  # run the reverse direction in flipped time, where offsets change sign
+                    gd = None if gd is None else gd[..., ::-1, :, :]
+                    gd_offs = None if offs is None else -offs[::-1]
+                    if gd is not None and k is not None:
+                        gd = gd[::-1]
+                if gd is not None:
+                    gd = np.ascontiguousarray(gd)
+                dsn = tuple(None if s is None else s[i] for s in dstates_n)
+                dx, dxo, dst0, gdict = self._direction_backward(
+                    layer, suffix, gd, gd_offs, dsn, cache.layers[layer][d], k, dx_mode
+                )
+                if d == 1:
+                    dx = dx[..., ::-1, :, :]
+                    if dxo is not None:
+                        dx, dxo = dx[::-1], -dxo[::-1]
+                for s, v in zip(dstates0, dst0, strict=True):
+                    s[i] = v
+                grads.update(gdict)
+                dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
+            if mask is not None:
+                dx_acc = dx_acc * mask  # (.., T, B, D*H)
+            g, offs = dx_acc, dx_offs
+        dx = g if k is None else g[0] if g.ndim == 4 else g
+        if self.batch_first:
+            dx = dx.transpose(1, 0, 2)
+        return dx, self._wrap_state(dstates0), {name: grads[name] for name in self.params}
+
+    def _check_grad_out(self, dout, T: int, B: int) -> np.ndarray:
+        H, D = self.hidden_size, self.num_directions
+        shape = (B, T, D * H) if self.batch_first else (T, B, D * H)
+        if not isinstance(dout, np.ndarray) or dout.shape != shape:
+            got = dout.shape if isinstance(dout, np.ndarray) else type(dout).__name__
+            raise ValueError(f"{self._name()}.backward: dout must have the shape of out {shape}, got {got}")
+        if dout.dtype != self.dtype:
+            raise ValueError(f"{self._name()}.backward: dout has dtype {dout.dtype}, expected {self.dtype}")
+        return dout.transpose(1, 0, 2) if self.batch_first else dout
+
+    def _check_dstate(self, dh_n, B: int):
+        if dh_n is None:
+            return (None,) * self.STATE_ARITY
+        if self.STATE_ARITY > 1 and isinstance(dh_n, (tuple, list)) and len(dh_n) == self.STATE_ARITY:
+            shape = self._state_shape(B)
+            out = []
+            for p in dh_n:
+                if p is not None:
+                    if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype != self.dtype:
+                        got = (p.shape, p.dtype) if isinstance(p, np.ndarray) else type(p).__name__
+                        raise ValueError(f"{self._name()}.backward: each dh_n entry must be {shape} {self.dtype}, got {got}")
+                out.append(p)
+            return tuple(out)
+        return self._check_states(dh_n, B, "dh_n")
+
+    # -- per-direction hooks -------------------------------------------------------------------
+    def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):  # pragma: no cover
+        raise NotImplementedError
+
+
+def _add_offsets(acc, acc_offs, x, x_offs):
+    """Sum two gradient stacks, aligning their offset axes (plain arrays when offsets are None)."""
+    if acc is None:
+        return x, x_offs
+    if x_offs is None:
+        return acc + x, None
+    lo, hi = min(acc_offs[0], x_offs[0]), max(acc_offs[-1], x_offs[-1])
+    offs = np.arange(lo, hi + 1)
+    out = np.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
+    out[acc_offs - lo] += acc
+    out[x_offs - lo] += x
+    return out, offs
+
+
+def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
+    """The offsets a forward-in-time state can carry: from -k up to the largest incoming one."""
+    hi = 0 if offs is None else int(offs[-1])
+    return np.arange(-k, hi + 1)
+
+
+class RNN(RecurrentBase):
+    """Elman RNN: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with f in tanh, relu,
+    sigmoid, identity. Same names, shapes and initialisation as ``torch.nn.RNN``.
+
+    Plain reference loop (one layer, one direction)::
+
+        for t in range(T):
+            h = f(x[t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
+            out[t] = h
+    """
+
+    GATES = 1
+    STATE_ARITY = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: str = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=np.float32,
+        rng=None,
+    ):
+        self.act = get_activation(nonlinearity)
+        self.nonlinearity = nonlinearity
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
+
+    def _direction_forward(self, layer, suffix, x, state0):
+        p = self.params
+        w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+        T, B, F = x.shape
+        H = self.hidden_size
+        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
+        hs[0] = state0[0]
+        pre = hs[1:].reshape(T * B, H)  # view: input projections land where the states will be
+        np.matmul(x.reshape(T * B, F), w_ih.T, out=pre)  # (T*B, H) one matmul for all steps
+        if self.bias:
+            pre += p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]
+        rec = np.empty((B, H), self.dtype)  # (B, H)
+        w_hh_t = w_hh.T
+        f = self.act.forward
+        for t in range(T):
+            np.matmul(hs[t], w_hh_t, out=rec)
+            h = hs[t + 1]
+            h += rec
+            f(h, out=h)
+        return hs[1:], (hs[T],), (x, hs)
+
+    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
+        p = self.params
+        w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+        x, hs = cache
+        T, B, F = x.shape
+        H = self.hidden_size
+        deriv = self.act.derivative_from_output(hs[1:])  # (T, B, H) f'(z_t) from h_t
+        dz = np.empty((T, B, H), self.dtype)  # (T, B, H) total gradient at each pre-activation
+        dh_n = dstate_n[0]
+        dz_offs = None
+        if truncate is None:
+            dh = np.zeros((B, H), self.dtype) if dh_n is None else dh_n.copy()  # (B, H)
+            for t in range(T - 1, -1, -1):
+                if dout is not None:
+                    dh += dout[t]
+                np.multiply(dh, deriv[t], out=dz[t])
+                np.matmul(dz[t], w_hh, out=dh)
+            dh0 = dh
+        else:
+            state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
+            n, k = len(state_offs), truncate
+            cur = np.zeros((n, B, H), self.dtype)  # (n, B, H) gradient w.r.t. h_t, per offset
+            nxt = np.zeros((n, B, H), self.dtype)
+            zbuf = np.empty((n, B, H), self.dtype)  # (n, B, H) per-offset dz_t
+            keep = dx_mode == "offsets"
+            dz_off = np.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
+            rows = None if offs is None else offs + k  # where incoming offsets sit in the stack
+            for t in range(T - 1, -1, -1):
+                if dout is not None:
+                    cur[rows] += dout[:, t]
+                if t == T - 1 and dh_n is not None:
+                    cur[k] += dh_n  # the final state's gradient counts as a loss term at step T-1
+                np.multiply(cur, deriv[t], out=zbuf)
+                np.sum(zbuf, axis=0, out=dz[t])
+                if keep:
+                    dz_off[:, t] = zbuf
+                # a component at offset d moves to d-1 one step back; the one at -k is dropped
+                np.matmul(zbuf[1:].reshape(-1, H), w_hh, out=nxt[:-1].reshape(-1, H))
+                nxt[-1] = 0.0
+                cur, nxt = nxt, cur
+            dh0 = cur.sum(axis=0)  # (B, H)
+            dz_offs = state_offs if keep else None
+        dz2 = dz.reshape(T * B, H)  # (T*B, H)
+        grads = {
+            f"weight_ih_l{layer}{suffix}": dz2.T @ x.reshape(T * B, F),  # (H, F)
+            f"weight_hh_l{layer}{suffix}": dz2.T @ hs[:-1].reshape(T * B, H),  # (H, H)
+        }
+        if self.bias:
+            db = dz2.sum(axis=0)  # (H,)
+            grads[f"bias_ih_l{layer}{suffix}"] = db
+            grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
+        if dz_offs is not None:
+            dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
+        else:
+            dx = (dz2 @ w_ih).reshape(T, B, F)  # (T, B, F)
+        return dx, dz_offs, (dh0,), grads
