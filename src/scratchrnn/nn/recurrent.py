@@ -305,7 +305,26 @@ class RecurrentBase(Module):
             return tuple(out)
         return self._check_states(dh_n, B, "dh_n")
 
+    def sequence_states(self, cache: _Cache) -> tuple[np.ndarray, ...]:
+        """Every layer's state at every step, from a forward cache: a tuple (h,) or (h, c) of
+        arrays (L*D, T, B, H) in original time order (for a reverse direction, entry t is the state
+        after it has read step t)."""
+        if not isinstance(cache, _Cache):
+            raise ValueError(f"{self._name()}.sequence_states expects the cache returned by forward")
+        D = self.num_directions
+        out = tuple(np.empty((self.num_layers * D, cache.T, cache.B, self.hidden_size), self.dtype)
+                    for _ in range(self.STATE_ARITY))
+        for layer, dir_caches in enumerate(cache.layers):
+            for d, c in enumerate(dir_caches):
+                for dst, seq in zip(out, self._direction_states(c), strict=True):
+                    dst[layer * D + d] = seq if d == 0 else seq[::-1]
+        return out
+
     # -- per-direction hooks -------------------------------------------------------------------
+    def _direction_states(self, cache) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
+        """The states (T, B, H) of one direction in processing order, from its cache."""
+        raise NotImplementedError
+
     def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -387,6 +406,9 @@ class RNN(RecurrentBase):
             h += rec
             f(h, out=h)
         return hs[1:], (hs[T],), (x, hs)
+
+    def _direction_states(self, cache):
+        return (cache[1][1:],)
 
     def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
         p = self.params
