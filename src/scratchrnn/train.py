@@ -1,0 +1,553 @@
+"""Training loop: minibatches, (truncated) BPTT, carried state, validation, checkpoints, NaN guard.
+
+Two kinds of data:
+
+* :class:`SequenceData` holds whole sequences, ``x`` (T, N, F) floats or (T, N) token ids, with
+  targets per step (T, N[, O]) or one per sequence (N, O) for many-to-one models. Each step draws
+  a minibatch of sequence indices from the trainer's Generator (a permutation per epoch) and runs
+  BPTT over the whole sequence, optionally with the per-output truncation ``truncate=k``.
+* :class:`TokenStream` holds one long stream of token ids. It is split into B parallel streams
+  and trained on consecutive windows of ``window`` steps; the hidden state at the end of a window
+  is carried into the next as a plain array, so no gradient flows across the boundary.
+
+Everything random (batch order, dropout masks) comes from one Generator seeded by
+``TrainConfig.seed``; its state is saved in checkpoints, so a resumed run continues bit for bit.
+The library prints nothing: progress is a tqdm bar on stderr (off unless stderr is a terminal),
+and the history is returned (and written as JSON lines when ``log_path`` is set).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import losses as losses_mod
+from .io import atomic_write_bytes, load_checkpoint, save_checkpoint
+from .nn.model import SequenceModel
+from .optim import clip_by_value, clip_grad_norm, global_norm
+
+__all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "TrainingDiverged"]
+
+# Keys of a history record that depend on the wall clock; everything else is deterministic.
+TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s")
+
+
+class TrainingDiverged(RuntimeError):
+    """A non-finite loss or gradient norm; ``step`` and ``last_finite_loss`` say where and from what."""
+
+    def __init__(self, step: int, last_finite_loss: float | None, what: str = "loss"):
+        self.step, self.last_finite_loss = step, last_finite_loss
+        last = "none yet" if last_finite_loss is None else f"{last_finite_loss:.6g}"
+        super().__init__(f"training diverged at step {step}: non-finite {what} (last finite loss: {last})")
+
+
+# ------------------------------------------------------------------------------------------------
+# data
+# ------------------------------------------------------------------------------------------------
+def _float_or_int(name: str, a) -> np.ndarray:
+    a = np.asarray(a)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
+    return a
+
+
+class SequenceData:
+    """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) or (N, O); mask (T, N)."""
+
+    def __init__(self, x, y, mask=None):
+        x, y = _float_or_int("x", x), _float_or_int("y", y)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"x must be (T, N) token ids or (T, N, F) features, got shape {x.shape}")
+        if x.ndim == 2 and not np.issubdtype(x.dtype, np.integer):
+            raise ValueError(f"2-D x is read as token ids and must be integer, got dtype {x.dtype}")
+        T, N = x.shape[:2]
+        if T == 0 or N == 0:
+            raise ValueError(f"the dataset is empty: x has shape {x.shape}")
+        per_step = y.ndim >= 2 and y.shape[:2] == (T, N)
+        per_seq = y.ndim == 2 and y.shape[0] == N and not per_step
+        if not (per_step or per_seq):
+            raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step or (N, O) = ({N}, ...) per sequence, got {y.shape}")
+        if mask is not None:
+            mask = np.asarray(mask)
+            if mask.shape != (T, N):
+                raise ValueError(f"mask must be (T, N) = {(T, N)}, got {mask.shape}")
+        self.x, self.y, self.mask, self.per_step = x, y, mask, per_step
+        self.num_steps, self.size = T, N
+
+    def __len__(self) -> int:
+        return self.size
+
+    def batch(self, idx: np.ndarray):
+        """The sequences ``idx`` as (x, y, mask), vectorized over the batch."""
+        x = self.x[:, idx]  # (T, b[, F])
+        y = self.y[:, idx] if self.per_step else self.y[idx]  # (T, b[, O]) or (b, O)
+        m = None if self.mask is None else self.mask[:, idx]  # (T, b)
+        return x, y, m
+
+    def tokens_per_batch(self, b: int) -> int:
+        return self.num_steps * b
+
+
+class TokenStream:
+    """One long stream of token ids split into ``batch_size`` parallel streams and read in windows."""
+
+    def __init__(self, ids, batch_size: int, window: int):
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"a token stream must be a 1-D array of integer ids, got shape {ids.shape} dtype {ids.dtype}")
+        if batch_size <= 0 or window <= 0:
+            raise ValueError(f"batch_size and window must be positive, got {batch_size} and {window}")
+        per_stream = len(ids) // batch_size
+        if per_stream < window + 1:
+            raise ValueError(
+                f"the stream has {len(ids)} tokens: {per_stream} per each of {batch_size} parallel streams, "
+                f"fewer than one window of {window} steps plus its target; use a shorter window or smaller batch"
+            )
+        # (S, B): column b is the b-th contiguous slice of the stream
+        self.streams = ids[: per_stream * batch_size].reshape(batch_size, per_stream).T.copy()
+        self.window, self.batch_size = int(window), int(batch_size)
+        self.num_windows = (per_stream - 1) // window
+
+    def __len__(self) -> int:
+        return self.num_windows
+
+    def window_at(self, i: int):
+        """Window ``i``: inputs (w, B) and next-token targets (w, B)."""
+        s = i * self.window
+        return self.streams[s : s + self.window], self.streams[s + 1 : s + self.window + 1]
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration and history
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough."""
+
+    steps: int | None = None  # optimizer steps in total (or give epochs)
+    epochs: int | None = None  # passes over the data
+    batch_size: int = 32  # sequences per step (SequenceData); streams use TokenStream's own
+    truncate: int | None = None  # per-output truncated BPTT (the tutorials' bptt_truncate)
+    loss: str = "cross_entropy"  # "cross_entropy" | "mse" | "bce_with_logits"
+    clip_value: float | None = None  # clip each gradient entry to [-v, v] (the sine tutorial: 10)
+    clip_norm: float | None = None  # clip the global gradient norm
+    eval_every: int | None = None  # steps between validations; None = at the end of every epoch
+    patience: int | None = None  # early stopping after this many validations without improvement
+    on_nonfinite: str = "raise"  # "raise" TrainingDiverged, or "rollback" to the last good state
+    max_rollbacks: int = 5  # rollbacks allowed before giving up
+    snapshot_every: int = 50  # steps between in-memory snapshots used by rollback
+    checkpoint_dir: str | None = None  # where last.npz / best.npz go
+    checkpoint_every: int | None = None  # steps between checkpoints (also one at the end)
+    log_path: str | None = None  # JSON-lines history
+    progress: bool | None = None  # tqdm bar; None = only when stderr is a terminal
+    seed: int = 0
+
+    def validate(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise ValueError("give exactly one of steps and epochs")
+        for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every", "snapshot_every"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0):
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if self.truncate is not None and (not isinstance(self.truncate, (int, np.integer)) or self.truncate < 0):
+            raise ValueError(f"truncate must be None or an integer >= 0, got {self.truncate!r}")
+        if self.on_nonfinite not in ("raise", "rollback"):
+            raise ValueError(f"on_nonfinite must be 'raise' or 'rollback', got {self.on_nonfinite!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
+        for name in ("clip_value", "clip_norm"):
+            v = getattr(self, name)
+            if v is not None and not v > 0:
+                raise ValueError(f"{name} must be positive, got {v!r}")
+
+
+LOSSES: dict[str, Callable] = {
+    "cross_entropy": losses_mod.cross_entropy,
+    "mse": losses_mod.mse,
+    "bce_with_logits": losses_mod.bce_with_logits,
+}
+
+
+@dataclass
+class History:
+    """Per-step records (loss, grad_norm, clipped, lr, speed) and per-validation records."""
+
+    steps: list[dict] = field(default_factory=list)
+    evals: list[dict] = field(default_factory=list)
+
+    @property
+    def losses(self) -> list[float]:
+        return [r["loss"] for r in self.steps]
+
+    @property
+    def val_losses(self) -> list[float]:
+        return [r["val_loss"] for r in self.evals]
+
+    @property
+    def clipped_fraction(self) -> float:
+        return float(np.mean([r["clipped"] for r in self.steps])) if self.steps else 0.0
+
+    def deterministic(self) -> dict:
+        """The records without wall-clock fields: equal for runs with equal seeds."""
+        strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731
+        return {"steps": strip(self.steps), "evals": strip(self.evals)}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------------------
+# the trainer
+# ------------------------------------------------------------------------------------------------
+class Trainer:
+    """Fits a :class:`SequenceModel` with an optimizer from :mod:`scratchrnn.optim`.
+
+    ``callbacks`` are called as ``cb(event, trainer, record)`` with event "step", "eval" or
+    "checkpoint"; setting ``trainer.should_stop = True`` ends training after the current step.
+    ``scheduler`` (optional) has ``step()`` called after every optimizer step, or
+    ``step(metric)`` after every validation if it is a metric-driven one (``on_metric = True``).
+    """
+
+    def __init__(self, model: SequenceModel, optimizer, config: TrainConfig | None = None, *,
+                 scheduler=None, callbacks: list[Callable] | None = None, vocab: list[str] | None = None):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.config = config or TrainConfig(steps=1)
+        self.config.validate()
+        self.callbacks = list(callbacks or [])
+        self.vocab = vocab
+        self.loss_fn = LOSSES[self.config.loss]
+        self.rng = np.random.default_rng(self.config.seed)
+        self.history = History()
+        self.step = 0
+        self.epoch = 0
+        self.hidden = None  # carried state (streams)
+        self.perm: np.ndarray | None = None  # this epoch's sample order (SequenceData)
+        self.cursor = 0  # next batch (or window) within the epoch
+        self.best_val: float | None = None
+        self.best_params: dict[str, np.ndarray] | None = None
+        self.bad_evals = 0
+        self.rollbacks = 0
+        self.should_stop = False
+        self._log_file = None
+        self._snapshot: dict | None = None
+        self._last_finite_loss: float | None = None
+
+    # -- public ------------------------------------------------------------------------------
+    def fit(self, train, val=None, resume: str | os.PathLike | None = None) -> History:
+        """Train on ``train`` (SequenceData or TokenStream), validating on ``val``; returns the history."""
+        cfg = self.config
+        if not isinstance(train, (SequenceData, TokenStream)):
+            raise ValueError(f"train must be SequenceData or TokenStream, got {type(train).__name__}")
+        if val is not None and type(val) is not type(train):
+            raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), got {type(val).__name__}")
+        self._check_data(train)
+        steps_per_epoch = self._steps_per_epoch(train)
+        total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
+        if resume is not None:
+            self._restore(resume)
+        self._open_log(truncate_after=self.step if resume is not None else 0)
+        self._take_snapshot()
+        bar = self._progress(total)
+        try:
+            while self.step < total and not self.should_stop:
+                if self.cursor >= steps_per_epoch:
+                    self.epoch += 1
+                    self.cursor = 0
+                    self.perm = None
+                    self.hidden = None
+                if self.cursor == 0 and isinstance(train, TokenStream):
+                    self.hidden = None  # every epoch starts the streams from a zero state
+                record = self._train_step(train)
+                if record is None:  # rolled back
+                    continue
+                bar.update(1) if bar else None
+                if bar:
+                    bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
+                end_of_epoch = self.cursor >= steps_per_epoch
+                if val is not None and ((cfg.eval_every and self.step % cfg.eval_every == 0)
+                                        or (cfg.eval_every is None and end_of_epoch)):
+                    self._validate(val)
+                if self.step % cfg.snapshot_every == 0:
+                    self._take_snapshot()
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save(self._ckpt_path("last"))
+            if cfg.checkpoint_dir:
+                self.save(self._ckpt_path("last"))
+        finally:
+            if bar:
+                bar.close()
+            if self._log_file is not None:
+                self._log_file.close()
+                self._log_file = None
+        return self.history
+
+    def evaluate(self, data) -> float:
+        """Mean loss per counted target on ``data`` in evaluation mode (no dropout, no update)."""
+        model = self.model.train(False)
+        try:
+            if isinstance(data, TokenStream):
+                total, count, hidden = 0.0, 0, None
+                for i in range(len(data)):
+                    x, y = data.window_at(i)
+                    out, hidden, _ = model.forward(x, hidden)
+                    loss, _ = self.loss_fn(out, y, reduction="sum")
+                    total, count = total + loss, count + y.size
+                return total / count
+            total, count = 0.0, 0
+            for s in range(0, data.size, self.config.batch_size):
+                idx = np.arange(s, min(s + self.config.batch_size, data.size))
+                x, y, m = data.batch(idx)
+                out, _, _ = model.forward(x)
+                loss, _ = self.loss_fn(out, y, reduction="sum", mask=m)
+                total += loss
+                count += int(np.count_nonzero(m)) if m is not None else y.size
+            return total / count
+        finally:
+            model.train(True)
+
+    def save(self, path) -> Path:
+        """Write a checkpoint that resumes this run exactly."""
+        extra = {
+            "cursor": self.cursor,
+            "best_val": self.best_val,
+            "bad_evals": self.bad_evals,
+            "rollbacks": self.rollbacks,
+            "lr": self.optimizer.lr,
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "evals": self.history.evals,
+            "perm": None if self.perm is None else [int(i) for i in self.perm],
+        }
+        path = save_checkpoint(
+            path,
+            params=self.model.params,
+            optimizer_state=self.optimizer.state_dict(),
+            rng_state=self.rng.bit_generator.state,
+            step=self.step,
+            epoch=self.epoch,
+            hidden=self.hidden,
+            config={"model": self.model.config.to_dict(), "train": asdict(self.config)},
+            vocab=self.vocab,
+            history=self.history.steps,
+            extra=extra,
+        )
+        self._emit("checkpoint", {"step": self.step, "path": str(path)})
+        return path
+
+    # -- internals ---------------------------------------------------------------------------
+    def _check_data(self, data) -> None:
+        if isinstance(data, TokenStream):
+            if not self.model.token_input:
+                raise ValueError("a TokenStream needs a model with token inputs (vocab_size set)")
+            if data.streams.max() >= self.model.config.vocab_size:
+                raise ValueError(f"token id {int(data.streams.max())} is outside the model's vocabulary of {self.model.config.vocab_size}")
+            return
+        if self.model.token_input != (data.x.ndim == 2):
+            want = "(T, N) token ids" if self.model.token_input else f"(T, N, {self.model.config.input_size}) features"
+            raise ValueError(f"the model expects {want}, the data has x of shape {data.x.shape}")
+        if not self.model.token_input and data.x.dtype != self.model.dtype:
+            raise ValueError(f"x has dtype {data.x.dtype}, the model's weights are {self.model.dtype}")
+        if (self.model.config.head == "last") == data.per_step:
+            want = "one target per sequence (N, O)" if self.model.config.head == "last" else "targets per step (T, N, ...)"
+            raise ValueError(f"the model's head {self.model.config.head!r} needs {want}, got y of shape {data.y.shape}")
+
+    def _steps_per_epoch(self, data) -> int:
+        if isinstance(data, TokenStream):
+            return len(data)
+        return math.ceil(data.size / self.config.batch_size)
+
+    def _next_batch(self, data):
+        if isinstance(data, TokenStream):
+            x, y = data.window_at(self.cursor)
+            return x, y, None, x.size
+        if self.perm is None:
+            self.perm = self.rng.permutation(data.size)
+        b = self.config.batch_size
+        idx = self.perm[self.cursor * b : (self.cursor + 1) * b]
+        x, y, m = data.batch(idx)
+        return x, y, m, data.tokens_per_batch(len(idx))
+
+    def _loss(self, out, y, m):
+        return self.loss_fn(out, y, mask=m)
+
+    def _train_step(self, data) -> dict | None:
+        cfg, model = self.config, self.model
+        t0 = time.perf_counter()
+        x, y, m, n_tokens = self._next_batch(data)
+        out, h_n, cache = model.forward(x, self.hidden, rng=self.rng)
+        loss, dout = self._loss(out, y, m)
+        _, _, grads = model.backward(dout, None, cache, truncate=cfg.truncate)
+        norm = global_norm(grads)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            what = "loss" if not math.isfinite(loss) else "gradient norm"
+            if cfg.on_nonfinite == "rollback" and self.rollbacks < cfg.max_rollbacks and self._snapshot:
+                self._rollback()
+                return None
+            raise TrainingDiverged(self.step + 1, self._last_finite_loss, what)
+        clipped = False
+        if cfg.clip_value is not None:
+            clipped |= clip_by_value(grads, -cfg.clip_value, cfg.clip_value) > 0
+        if cfg.clip_norm is not None:
+            clip_grad_norm(grads, cfg.clip_norm)
+            clipped |= norm > cfg.clip_norm
+        lr = self.optimizer.lr
+        self.optimizer.step(grads)
+        if self.scheduler is not None and not getattr(self.scheduler, "on_metric", False):
+            self.scheduler.step()
+        self.hidden = h_n if isinstance(data, TokenStream) else None
+        self.step += 1
+        self.cursor += 1
+        self._last_finite_loss = loss
+        dt = time.perf_counter() - t0
+        record = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "loss": float(loss),
+            "grad_norm": float(norm),
+            "clipped": bool(clipped),
+            "lr": float(lr),
+            "seconds": dt,
+            "tokens_per_s" if model.token_input else "samples_per_s": (n_tokens if model.token_input else x.shape[1]) / dt,
+        }
+        self.history.steps.append(record)
+        self._log(record)
+        self._emit("step", record)
+        return record
+
+    def _validate(self, val) -> None:
+        v = float(self.evaluate(val))
+        improved = self.best_val is None or v < self.best_val
+        if improved:
+            self.best_val, self.bad_evals = v, 0
+            self.best_params = self.model.state_dict()
+            if self.config.checkpoint_dir:
+                self.save(self._ckpt_path("best"))
+        else:
+            self.bad_evals += 1
+        record = {"step": self.step, "epoch": self.epoch, "val_loss": v, "best": improved}
+        self.history.evals.append(record)
+        self._log(record)
+        if self.scheduler is not None and getattr(self.scheduler, "on_metric", False):
+            self.scheduler.step(v)
+        self._emit("eval", record)
+        if self.config.patience is not None and self.bad_evals >= self.config.patience:
+            self.should_stop = True
+
+    def _take_snapshot(self) -> None:
+        self._snapshot = {
+            "params": self.model.state_dict(),
+            "optim": _deep_copy(self.optimizer.state_dict()),
+            "rng": self.rng.bit_generator.state,
+            "step": self.step, "epoch": self.epoch, "cursor": self.cursor,
+            "perm": None if self.perm is None else self.perm.copy(),
+            "hidden": _copy_state(self.hidden),
+            "n_steps": len(self.history.steps), "n_evals": len(self.history.evals),
+        }
+
+    def _rollback(self) -> None:
+        """Restore the last snapshot and halve the learning rate."""
+        s = self._snapshot
+        self.model.load_state_dict(s["params"])
+        self.optimizer.load_state_dict(_deep_copy(s["optim"]))
+        self.rng.bit_generator.state = s["rng"]
+        self.step, self.epoch, self.cursor = s["step"], s["epoch"], s["cursor"]
+        self.perm = None if s["perm"] is None else s["perm"].copy()
+        self.hidden = _copy_state(s["hidden"])
+        del self.history.steps[s["n_steps"]:]
+        del self.history.evals[s["n_evals"]:]
+        self.rollbacks += 1
+        self.optimizer.lr = self.optimizer.lr * 0.5
+        self._emit("rollback", {"step": self.step, "lr": self.optimizer.lr, "rollbacks": self.rollbacks})
+
+    def _restore(self, path) -> None:
+        ck = load_checkpoint(path)
+        self.model.load_state_dict(ck.params)
+        if ck.optimizer_state is not None:
+            self.optimizer.load_state_dict(ck.optimizer_state)
+        if ck.rng_state is not None:
+            self.rng.bit_generator.state = ck.rng_state
+        self.step, self.epoch = int(ck.step), int(ck.epoch)
+        self.hidden = ck.hidden
+        self.history.steps = list(ck.history or [])
+        extra = ck.extra or {}
+        self.cursor = int(extra.get("cursor", 0))
+        self.best_val = extra.get("best_val")
+        self.bad_evals = int(extra.get("bad_evals", 0))
+        self.rollbacks = int(extra.get("rollbacks", 0))
+        if "lr" in extra:
+            self.optimizer.lr = extra["lr"]
+        if self.scheduler is not None and extra.get("scheduler") is not None:
+            self.scheduler.load_state_dict(extra["scheduler"])
+        self.history.evals = list(extra.get("evals", []))
+        perm = extra.get("perm")
+        self.perm = None if perm is None else np.asarray(perm, dtype=np.int64)
+        if self._last_finite_loss is None and self.history.steps:
+            self._last_finite_loss = self.history.steps[-1]["loss"]
+
+    def _ckpt_path(self, name: str) -> Path:
+        return Path(self.config.checkpoint_dir) / f"{name}.npz"
+
+    def _open_log(self, truncate_after: int) -> None:
+        """Start the JSON-lines log; on resume keep only the records up to the restored step."""
+        path = self.config.log_path
+        self._log_file = None
+        if not path:
+            return
+        kept = b""
+        if truncate_after and os.path.exists(path):
+            with open(path, "rb") as f:
+                lines = [ln for ln in f.read().splitlines() if ln.strip()]
+            good = []
+            for ln in lines:
+                try:
+                    if json.loads(ln).get("step", 0) <= truncate_after:
+                        good.append(ln)
+                except json.JSONDecodeError:
+                    break  # a line cut by a crash ends the usable log
+            kept = b"".join(ln + b"\n" for ln in good)
+        atomic_write_bytes(path, kept)
+        self._log_file = open(path, "ab")  # noqa: SIM115 - closed at the end of fit
+
+    def _log(self, record: dict) -> None:
+        if getattr(self, "_log_file", None) is not None:
+            self._log_file.write((json.dumps(record) + "\n").encode())
+            self._log_file.flush()
+
+    def _emit(self, event: str, record: dict) -> None:
+        for cb in self.callbacks:
+            cb(event, self, record)
+
+    def _progress(self, total: int):
+        show = self.config.progress
+        if show is None:
+            show = sys.stderr.isatty()
+        if not show:
+            return None
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=self.step, file=sys.stderr, unit="step", dynamic_ncols=True)
+
+
+def _copy_state(h):
+    if h is None:
+        return None
+    if isinstance(h, tuple):
+        return tuple(a.copy() for a in h)
+    return h.copy()
+
+
+def _deep_copy(obj):
+    if isinstance(obj, dict):
+        return {k: _deep_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_deep_copy(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    return obj
