@@ -71,6 +71,9 @@ def _dtanh(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _dsigmoid(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    if out is not None and np.may_share_memory(out, y):
+        # y is read again after 1 - y is formed, so an aliased out cannot hold that factor.
+        return np.multiply(y, 1.0 - y, out=out)
     out = np.subtract(1.0, y, out=out)
     return np.multiply(out, y, out=out)
 

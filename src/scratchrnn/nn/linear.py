@@ -34,7 +34,7 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, rng=None):
         super().__init__(dtype)
         for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(f"Linear {name} must be a positive integer, got {v!r}")
         self.in_features, self.out_features, self.bias = int(in_features), int(out_features), bool(bias)
         gen = as_generator(rng)
@@ -73,7 +73,7 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float32, rng=None):
         super().__init__(dtype)
         for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if not isinstance(v, (int, np.integer)) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
                 raise ValueError(f"Embedding {name} must be a positive integer, got {v!r}")
         self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
         self.params["weight"] = normal((num_embeddings, embedding_dim), 1.0, as_generator(rng), self.dtype)

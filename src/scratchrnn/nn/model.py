@@ -160,12 +160,27 @@ class SequenceModel(Module):
 
     __call__ = forward
 
+    def _add_top_state_grad(self, dh_n, dtop):
+        """dh_n plus ``dtop`` (B, H) on the top layer's hidden state (a tuple (dh, dc) for LSTMs)."""
+        rnn = self.rnn
+        B = dtop.shape[0]
+        parts = list(dh_n) if isinstance(dh_n, tuple) else [dh_n] + [None] * (rnn.STATE_ARITY - 1)
+        dh = np.zeros(rnn._state_shape(B), self.dtype) if parts[0] is None else parts[0].copy()  # (L, B, H)
+        dh[-1] += dtop
+        parts[0] = dh
+        return tuple(parts) if rnn.STATE_ARITY > 1 else dh
+
     def backward(self, dy, dh_n, cache, truncate: int | None = None):
         """Gradients of every parameter; ``truncate`` as in the recurrent layer."""
         emb_cache, rnn_cache, head_cache, out_shape = cache
         dfeat, g_head = self.head.backward(dy, head_cache)
-        if self.config.head == "last":
-            dout = np.zeros(out_shape, self.dtype)  # (T, B, D*H): many-to-one, loss at the last step only
+        if self.config.head == "last" and not self.rnn.bidirectional:
+            # many-to-one: the last output is the top layer's final state, so its gradient enters
+            # through dh_n and the layer can skip steps the (truncated) gradient never reaches
+            dout = None
+            dh_n = self._add_top_state_grad(dh_n, dfeat)
+        elif self.config.head == "last":
+            dout = np.zeros(out_shape, self.dtype)  # (T, B, D*H): loss at the last step only
             dout[-1] = dfeat
         else:
             dout = dfeat

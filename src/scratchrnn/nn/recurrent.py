@@ -213,7 +213,10 @@ class RecurrentBase(Module):
             caches.append(dir_caches)
             masks.append(mask)
             layer_in = layer_out
-        out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in
+        out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in.view()
+        # ``out`` shares memory with the cache that backward reads: writing into it would silently
+        # corrupt the gradients, so it is handed out read-only (copy it to modify it).
+        out.flags.writeable = False
         return out, self._wrap_state(states_n), _Cache(T, B, caches, masks)
 
     __call__ = forward
@@ -437,7 +440,13 @@ class RNN(RecurrentBase):
             keep = dx_mode == "offsets"
             dz_off = np.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
             rows = None if offs is None else offs + k  # where incoming offsets sit in the stack
-            for t in range(T - 1, -1, -1):
+            # With no per-step gradient the only loss term is h_n at step T-1, which reaches
+            # back k steps: earlier steps get exactly zero, so the loop stops there.
+            t_stop = 0 if dout is not None else max(0, T - 1 - k)
+            dz[:t_stop] = 0.0
+            if keep:
+                dz_off[:, :t_stop] = 0.0
+            for t in range(T - 1, t_stop - 1, -1):
                 if dout is not None:
                     cur[rows] += dout[:, t]
                 if t == T - 1 and dh_n is not None:
@@ -450,7 +459,7 @@ class RNN(RecurrentBase):
                 np.matmul(zbuf[1:].reshape(-1, H), w_hh, out=nxt[:-1].reshape(-1, H))
                 nxt[-1] = 0.0
                 cur, nxt = nxt, cur
-            dh0 = cur.sum(axis=0)  # (B, H)
+            dh0 = cur.sum(axis=0) if t_stop == 0 else np.zeros((B, H), self.dtype)  # (B, H)
             dz_offs = state_offs if keep else None
         dz2 = dz.reshape(T * B, H)  # (T*B, H)
         grads = {

@@ -1,0 +1,246 @@
+"""Losses that return ``(loss, dlogits)``: the value as a Python float and its gradient.
+
+The gradient has the shape and dtype of the prediction, so it feeds straight into the backward
+pass of the layer that produced it. Every loss takes ``reduction`` ("mean" or "sum") and an
+optional ``mask`` (bool, or 0/1 numbers) that selects which elements (or, for cross-entropy,
+which positions) count. "mean" divides by the number of counted elements, like PyTorch; when
+nothing is counted the loss is 0.0 and the gradient is all zeros. With ``m`` the 0/1 mask,
+``n = sum(m)`` and ``k = n`` for "mean" or ``k = 1`` for "sum":
+
+    mse:              L = sum(m * (p - y)**2) / k
+                      dL/dp = 2 * m * (p - y) / k
+
+    bce_with_logits:  l(z, y) = max(z, 0) - z*y + log1p(exp(-|z|))     (= -y log s - (1-y) log(1-s))
+                      L = sum(m * l) / k,  with s = sigmoid(z)
+                      dL/dz = m * (s - y) / k
+
+    cross_entropy:    logits z (..., C), integer targets t (...)
+                      l = logsumexp(z) - z[t] = log(sum_j exp(z_j - max z)) - (z[t] - max z)
+                      L = sum(m * l) / k
+                      dL/dz = m * (softmax(z) - onehot(t)) / k
+
+No loss overflows: the BCE form never exponentiates a positive number, and cross-entropy
+subtracts each row's maximum before exponentiating, so logits of magnitude 1e4 are safe in
+float32 and float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .functional import sigmoid
+
+__all__ = ["bce_with_logits", "cross_entropy", "mse"]
+
+REDUCTIONS = ("mean", "sum")
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+# -- validation helpers ----------------------------------------------------------------------
+def _check_reduction(reduction, loss: str) -> str:
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        known = ", ".join(map(repr, REDUCTIONS))
+        raise ValueError(f"{loss} reduction must be one of {known}, got {reduction!r}")
+    return reduction
+
+
+def _is_real(dtype: np.dtype) -> bool:
+    return np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)
+
+
+def _check_prediction(x, name: str, loss: str) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"{loss} {name} must be float32 or float64, got dtype {arr.dtype}")
+    return arr
+
+
+def _check_real_target(y, shape: tuple[int, ...], dtype: np.dtype, pred_name: str, loss: str) -> np.ndarray:
+    """Targets of the prediction's exact shape, any real dtype, cast to the prediction's dtype."""
+    arr = np.asarray(y)
+    if arr.dtype != np.bool_ and not _is_real(arr.dtype):
+        raise ValueError(f"{loss} targets must be real numbers, got dtype {arr.dtype}")
+    if arr.shape != shape:
+        raise ValueError(
+            f"{loss} targets have shape {arr.shape}, {pred_name} have shape {shape}; they must match"
+        )
+    return arr.astype(dtype, copy=False)
+
+
+def _check_mask(mask, shape: tuple[int, ...], what: str, loss: str) -> np.ndarray:
+    """A boolean mask that broadcasts to ``shape``; 0/1 numbers are accepted and converted."""
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        if not _is_real(arr.dtype):
+            raise ValueError(f"{loss} mask must be boolean or hold 0/1 numbers, got dtype {arr.dtype}")
+        if arr.size and not np.all((arr == 0) | (arr == 1)):
+            bad = arr[(arr != 0) & (arr != 1)].flat[0]
+            raise ValueError(
+                f"{loss} mask must hold only 0 and 1 (or be boolean), got the value {bad.item()!r}"
+            )
+        arr = arr != 0  # same shape as the mask, bool
+    try:
+        broadcast = np.broadcast_shapes(arr.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != shape:
+        raise ValueError(
+            f"{loss} mask has shape {arr.shape}, which does not broadcast to the {what} shape {shape}"
+        )
+    return arr
+
+
+def _divisor(reduction: str, count: int) -> int:
+    return count if reduction == "mean" else 1
+
+
+# -- losses ----------------------------------------------------------------------------------
+def mse(pred, target, reduction: str = "mean", mask=None) -> tuple[float, np.ndarray]:
+    """Squared error ``sum(m * (p - y)**2) / k``; returns (loss, dL/dpred).
+
+    pred: float32/float64 array of any shape; target: same shape (cast to pred's dtype);
+    mask: bool or 0/1, broadcastable to pred. ``k`` is the number of counted elements for
+    "mean" (torch.nn.MSELoss) and 1 for "sum". Gradient ``2 * m * (p - y) / k``, pred's dtype.
+    """
+    reduction = _check_reduction(reduction, "mse")
+    pred = _check_prediction(pred, "predictions", "mse")
+    target = _check_real_target(target, pred.shape, pred.dtype, "predictions", "mse")
+    diff = np.subtract(pred, target, out=np.empty_like(pred))  # (...) becomes the gradient
+    if mask is None:
+        count = diff.size
+    else:
+        m = _check_mask(mask, pred.shape, "prediction", "mse")
+        count = int(np.count_nonzero(np.broadcast_to(m, pred.shape)))
+        diff *= m
+    if count == 0:
+        return 0.0, np.zeros_like(diff)
+    k = _divisor(reduction, count)
+    loss = float(np.vdot(diff, diff)) / k
+    diff *= 2.0 / k
+    return loss, diff
+
+
+def bce_with_logits(logits, targets, reduction: str = "mean", mask=None) -> tuple[float, np.ndarray]:
+    """Binary cross-entropy on logits, ``max(z, 0) - z*y + log1p(exp(-|z|))``; returns (loss, dL/dz).
+
+    logits: float32/float64 array of any shape; targets: probabilities in [0, 1] of the same shape;
+    mask: bool or 0/1, broadcastable to logits. Reduced like ``mse``; gradient ``m * (sigmoid(z) - y) / k``.
+    """
+    loss_name = "bce_with_logits"
+    reduction = _check_reduction(reduction, loss_name)
+    z = _check_prediction(logits, "logits", loss_name)
+    y = _check_real_target(targets, z.shape, z.dtype, "logits", loss_name)
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
+        raise ValueError(
+            f"{loss_name} targets must be probabilities in [0, 1], got values in [{y.min()}, {y.max()}]"
+        )
+    m = None
+    count = z.size
+    if mask is not None:
+        m = _check_mask(mask, z.shape, "logits", loss_name)
+        count = int(np.count_nonzero(np.broadcast_to(m, z.shape)))
+    if count == 0:
+        return 0.0, np.zeros_like(z)
+    k = _divisor(reduction, count)
+
+    # exp(-|z|) <= 1, so neither the exp nor the log1p can overflow.
+    elem = np.abs(z, out=np.empty_like(z))  # (...) an array even for 0-d logits
+    np.negative(elem, out=elem)
+    np.exp(elem, out=elem)
+    np.log1p(elem, out=elem)
+    elem += np.maximum(z, 0)
+    elem -= z * y
+    if m is not None:
+        elem *= m
+    loss = float(elem.sum(dtype=np.float64)) / k
+
+    grad = sigmoid(z, out=elem)  # (...) reuses the loss buffer
+    grad -= y
+    if m is not None:
+        grad *= m
+    grad *= 1.0 / k
+    return loss, grad
+
+
+def cross_entropy(
+    logits, targets, reduction: str = "mean", mask=None, ignore_index: int | None = None
+) -> tuple[float, np.ndarray]:
+    """Softmax cross-entropy over the last axis; returns (loss, dL/dlogits).
+
+    logits: (..., C) float32/float64; targets: integer class indices of shape (...);
+    mask: bool or 0/1, broadcastable to (...); positions whose target equals ``ignore_index``
+    do not count either. Per position ``l = logsumexp(z) - z[t]``; "mean" divides the sum over
+    counted positions by their number (torch.nn.functional.cross_entropy), "sum" does not.
+    Gradient ``(softmax(z) - onehot(t)) / k`` on counted positions and 0 elsewhere. Targets must lie
+    in [0, C) wherever they count; positions that do not count may hold any integer (e.g. padding).
+    """
+    loss_name = "cross_entropy"
+    reduction = _check_reduction(reduction, loss_name)
+    z = _check_prediction(logits, "logits", loss_name)
+    if z.ndim == 0 or z.shape[-1] == 0:
+        raise ValueError(
+            f"{loss_name} expects logits of shape (..., C) with C >= 1 classes, got shape {z.shape}"
+        )
+    t = np.asarray(targets)
+    if not np.issubdtype(t.dtype, np.integer):
+        raise ValueError(f"{loss_name} targets must be integer class indices, got dtype {t.dtype}")
+    lead, C = z.shape[:-1], z.shape[-1]
+    if t.shape != lead:
+        raise ValueError(
+            f"{loss_name} targets have shape {t.shape}, logits have shape {z.shape}; "
+            f"targets must have the logits' shape without the class axis, {lead}"
+        )
+    bad_ignore = isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
+    if ignore_index is not None and bad_ignore:
+        raise ValueError(f"{loss_name} ignore_index must be an integer or None, got {ignore_index!r}")
+
+    # Which positions count: the mask and ignore_index, if any (None means all of them).
+    counted = None
+    if mask is not None:
+        counted = np.broadcast_to(_check_mask(mask, lead, "targets", loss_name), lead)  # (...)
+    if ignore_index is not None:
+        kept = t != ignore_index  # (...)
+        counted = kept if counted is None else counted & kept
+    t_flat = t.reshape(-1)  # (N,)
+    if counted is None:
+        count = t_flat.size
+        live = t_flat
+    else:
+        counted = counted.reshape(-1)  # (N,)
+        count = int(np.count_nonzero(counted))
+        live = t_flat[counted]  # (n,)
+    if live.size and (live.min() < 0 or live.max() >= C):
+        what = "targets" if counted is None else "counted targets"
+        raise ValueError(
+            f"{loss_name} {what} must lie in [0, {C}) for {C} classes, "
+            f"got values in [{live.min()}, {live.max()}]"
+        )
+    if count == 0:
+        return 0.0, np.zeros_like(z)
+    k = _divisor(reduction, count)
+    if counted is not None:
+        t_flat = np.where(counted, t_flat, 0)  # (N,) any valid index; these rows are zeroed below
+
+    N = t_flat.size
+    dtype = z.dtype
+    # One (N, C) buffer: shifted logits -> exp in place -> scaled softmax in place -> gradient.
+    row_max = z.max(axis=-1, keepdims=True)  # (..., 1)
+    probs = np.subtract(z, row_max, order="C").reshape(N, C)  # (N, C) z - max z, a view of the new buffer
+    t_col = t_flat[:, None]  # (N, 1)
+    picked = np.take_along_axis(probs, t_col, axis=1)  # (N, 1) z[t] - max z
+    np.exp(probs, out=probs)
+    sums = probs.sum(axis=1, keepdims=True)  # (N, 1) in [1, C], so its log is safe
+    row_loss = np.log(sums)  # (N, 1)
+    row_loss -= picked
+    # Row scale 1 / (sum * k), times 0 for rows that do not count, so one pass both normalises
+    # the softmax, applies the reduction and zeroes the uncounted rows.
+    if counted is None:
+        weight = np.full((N, 1), 1.0 / k, dtype=dtype)  # (N, 1)
+        loss = float(row_loss.sum(dtype=np.float64)) / k
+    else:
+        weight = (counted / k).astype(dtype)[:, None]  # (N, 1)
+        loss = float(row_loss[counted].sum(dtype=np.float64)) / k
+    probs *= weight / sums
+    flat = probs.reshape(-1)  # (N*C,) view
+    flat[np.arange(N) * C + t_flat] -= weight[:, 0]
+    return loss, probs.reshape(z.shape)
