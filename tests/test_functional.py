@@ -253,3 +253,15 @@ def test_one_hot_rejects_bad_indices(indices, match):
 def test_one_hot_rejects_non_positive_num_classes():
     with pytest.raises(ValueError, match="num_classes >= 1, got 0"):
         F.one_hot(np.array([0]), 0)
+
+
+def test_index_add_rows_matches_add_at():
+    from scratchrnn.functional import index_add_rows
+
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 9, size=(40,))
+    rows = rng.standard_normal((40, 5))
+    expected = np.zeros((12, 5))
+    np.add.at(expected, ids, rows)
+    np.testing.assert_allclose(index_add_rows(ids, rows, 12), expected, rtol=0, atol=1e-12)
+    assert not index_add_rows(np.array([], dtype=np.int64), np.zeros((0, 5)), 3).any()

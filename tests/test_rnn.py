@@ -656,3 +656,37 @@ def test_load_state_dict_wrong_shape_changes_nothing(small):
     with pytest.raises(ValueError, match=r"'weight_hh_l1' has shape \(4, 5\), expected \(4, 4\)"):
         small.load_state_dict(sd)
     _assert_unchanged(small, snap)
+
+
+# -- token-id input (one-hot without building it) ----------------------------------------------
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("truncate", [None, 0, 2])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_token_ids_equal_one_hot_input(bidirectional, truncate, batch_first):
+    from scratchrnn.functional import one_hot
+
+    rng = np.random.default_rng(7)
+    m = RNN(7, 5, num_layers=2, bidirectional=bidirectional, batch_first=batch_first, dtype=np.float64, rng=0)
+    ids = rng.integers(0, 7, (6, 3))  # (T, B) or (B, T): the layout only renames the axes
+    o1, h1, c1 = m.forward(ids)
+    o2, h2, c2 = m.forward(one_hot(ids, 7, np.float64))
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(h1, h2)
+    g = rng.standard_normal(o1.shape)
+    gh = rng.standard_normal(h1.shape)
+    dx1, dh1, gr1 = m.backward(g, gh, c1, truncate=truncate)
+    dx2, dh2, gr2 = m.backward(g, gh, c2, truncate=truncate)
+    assert dx1 is None and dx2.shape == ids.shape + (7,)
+    np.testing.assert_allclose(dh1, dh2, rtol=0, atol=1e-13)
+    for name in gr1:
+        np.testing.assert_allclose(gr1[name], gr2[name], rtol=0, atol=1e-13, err_msg=name)
+
+
+def test_token_ids_out_of_range_or_wrong_rank():
+    m = RNN(4, 3, dtype=np.float64, rng=0)
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 4\).*\[0, 4\]"):
+        m.forward(np.array([[0, 4]]))
+    with pytest.raises(ValueError, match=r"token ids must lie in \[0, 4\).*\[-1, 0\]"):
+        m.forward(np.array([[0, -1]]))
+    with pytest.raises(ValueError, match=r"reads integer input as \(T, B\) token ids, got a 1-D"):
+        m.forward(np.array([0, 1]))

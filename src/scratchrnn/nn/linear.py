@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..functional import index_add_rows
 from ..init import as_generator, normal, uniform
 from .module import Module
 
@@ -95,7 +96,5 @@ class Embedding(Module):
 
     def backward(self, dy: np.ndarray, cache):
         """dy (..., E) -> grads; rows that share an index accumulate."""
-        idx = cache.reshape(-1)  # (N,)
-        dw = np.zeros_like(self.params["weight"])  # (V, E)
-        np.add.at(dw, idx, dy.reshape(-1, self.embedding_dim))
+        dw = index_add_rows(cache, dy.reshape(-1, self.embedding_dim), self.num_embeddings)  # (V, E)
         return None, {"weight": dw}

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..functional import one_hot
 from ..init import as_generator
 from .linear import Embedding, Linear
 from .module import Module, check_dtype
@@ -148,7 +147,9 @@ class SequenceModel(Module):
             raise ValueError(f"token input must be 2-D (T, B) integer ids, got shape {ids.shape}")
         if self.embedding is not None:
             return self.embedding.forward(ids)  # (T, B, E)
-        return one_hot(ids, self.config.vocab_size, self.dtype), None  # (T, B, V)
+        if ids.dtype.kind not in "iu":
+            raise ValueError(f"token input must hold integer ids, got dtype {ids.dtype}")
+        return ids, None  # (T, B): the recurrent layer reads ids as one-hot vectors without building them
 
     def forward(self, x, h0=None, rng: np.random.Generator | None = None):
         """x (T, B) ids or (T, B, F) floats -> y (T, B, O) (or (B, O) for head 'last'), h_n, cache."""

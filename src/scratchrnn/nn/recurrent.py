@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..functional import get_activation
+from ..functional import get_activation, index_add_rows
 from ..init import as_generator, uniform
 from .module import Module
 
@@ -132,6 +132,18 @@ class RecurrentBase(Module):
         layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
         if not isinstance(x, np.ndarray):
             raise ValueError(f"{self._name()} expects a numpy array {layout}, got {type(x).__name__}")
+        if x.dtype.kind in "iu":  # token ids standing for one-hot vectors of size input_size
+            if x.ndim != 2:
+                ids = "(B, T)" if self.batch_first else "(T, B)"
+                raise ValueError(
+                    f"{self._name()} reads integer input as {ids} token ids, got a {x.ndim}-D {x.dtype} array of "
+                    f"shape {x.shape}; pass features {layout} as {self.dtype}, the layer's dtype"
+                )
+            if x.size == 0:
+                raise ValueError(f"{self._name()} input must have at least one step and one sequence, got {x.shape}")
+            if x.min() < 0 or x.max() >= self.input_size:
+                raise ValueError(f"token ids must lie in [0, {self.input_size}) (the input size), got values in [{x.min()}, {x.max()}]")
+            return x.T if self.batch_first else x  # (T, B)
         if x.ndim != 3:
             raise ValueError(f"{self._name()} expects a 3-D input {layout}, got a {x.ndim}-D array of shape {x.shape}")
         if x.shape[2] != self.input_size:
@@ -184,7 +196,7 @@ class RecurrentBase(Module):
         only, with masks drawn from ``rng`` (default: the layer's own generator).
         """
         x = self._check_input(x)  # (T, B, F)
-        T, B, _ = x.shape
+        T, B = x.shape[:2]
         H, D = self.hidden_size, self.num_directions
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:
@@ -267,19 +279,20 @@ class RecurrentBase(Module):
                 dx, dxo, dst0, gdict = self._direction_backward(
                     layer, suffix, gd, gd_offs, dsn, cache.layers[layer][d], k, dx_mode
                 )
-                if d == 1:
+                if d == 1 and dx is not None:
                     dx = dx[..., ::-1, :, :]
                     if dxo is not None:
                         dx, dxo = dx[::-1], -dxo[::-1]
                 for s, v in zip(dstates0, dst0, strict=True):
                     s[i] = v
                 grads.update(gdict)
-                dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
+                if dx is not None:  # None: token-id input, which has no gradient
+                    dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
             if mask is not None:
                 dx_acc = dx_acc * mask  # (.., T, B, D*H)
             g, offs = dx_acc, dx_offs
-        dx = g if k is None else g[0] if g.ndim == 4 else g
-        if self.batch_first:
+        dx = g
+        if dx is not None and self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, self._wrap_state(dstates0), {name: grads[name] for name in self.params}
 
@@ -322,6 +335,29 @@ class RecurrentBase(Module):
                 for dst, seq in zip(out, self._direction_states(c), strict=True):
                     dst[layer * D + d] = seq if d == 0 else seq[::-1]
         return out
+
+    # -- input projections shared by the cells ------------------------------------------------
+    @staticmethod
+    def _project_input(x: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """All steps' input projections in one go: x (T, B, F) @ w_ih.T -> out (T*B, G*H).
+
+        Integer x (T, B) holds token ids of one-hot vectors, whose product with w_ih is just a
+        column of w_ih, so the projection is a row gather from w_ih.T instead of a matmul.
+        """
+        if x.dtype.kind in "iu":
+            np.take(np.ascontiguousarray(w_ih.T), x.reshape(-1), axis=0, out=out)  # (T*B, G*H)
+        else:
+            np.matmul(x.reshape(-1, x.shape[-1]), w_ih.T, out=out)  # (T*B, G*H)
+        return out
+
+    @staticmethod
+    def _project_input_grads(x: np.ndarray, dz2: np.ndarray, w_ih: np.ndarray):
+        """Gradient of ``_project_input`` for dz2 (T*B, G*H): returns (d w_ih, and for float x the
+        product dz2 @ w_ih (T*B, F) that ``dx`` is made of, None for token ids)."""
+        if x.dtype.kind in "iu":
+            dwt = index_add_rows(x, dz2, w_ih.shape[1])  # (V, G*H)
+            return np.ascontiguousarray(dwt.T), None  # (G*H, V)
+        return dz2.T @ x.reshape(-1, x.shape[-1]), dz2  # (G*H, F)
 
     # -- per-direction hooks -------------------------------------------------------------------
     def _direction_states(self, cache) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
@@ -392,12 +428,12 @@ class RNN(RecurrentBase):
     def _direction_forward(self, layer, suffix, x, state0):
         p = self.params
         w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
-        T, B, F = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         pre = hs[1:].reshape(T * B, H)  # view: input projections land where the states will be
-        np.matmul(x.reshape(T * B, F), w_ih.T, out=pre)  # (T*B, H) one matmul for all steps
+        self._project_input(x, w_ih, out=pre)  # (T*B, H) one matmul (or gather) for all steps
         if self.bias:
             pre += p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]
         rec = np.empty((B, H), self.dtype)  # (B, H)
@@ -417,7 +453,7 @@ class RNN(RecurrentBase):
         p = self.params
         w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
         x, hs = cache
-        T, B, F = x.shape
+        T, B = x.shape[:2]
         H = self.hidden_size
         deriv = self.act.derivative_from_output(hs[1:])  # (T, B, H) f'(z_t) from h_t
         dz = np.empty((T, B, H), self.dtype)  # (T, B, H) total gradient at each pre-activation
@@ -462,16 +498,20 @@ class RNN(RecurrentBase):
             dh0 = cur.sum(axis=0) if t_stop == 0 else np.zeros((B, H), self.dtype)  # (B, H)
             dz_offs = state_offs if keep else None
         dz2 = dz.reshape(T * B, H)  # (T*B, H)
+        dw_ih, dx2 = self._project_input_grads(x, dz2, w_ih)
         grads = {
-            f"weight_ih_l{layer}{suffix}": dz2.T @ x.reshape(T * B, F),  # (H, F)
+            f"weight_ih_l{layer}{suffix}": dw_ih,  # (H, F)
             f"weight_hh_l{layer}{suffix}": dz2.T @ hs[:-1].reshape(T * B, H),  # (H, H)
         }
         if self.bias:
             db = dz2.sum(axis=0)  # (H,)
             grads[f"bias_ih_l{layer}{suffix}"] = db
             grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
+        if dx2 is None:  # token ids have no gradient
+            return None, None, (dh0,), grads
+        F = x.shape[2]
         if dz_offs is not None:
             dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
         else:
-            dx = (dz2 @ w_ih).reshape(T, B, F)  # (T, B, F)
+            dx = (dx2 @ w_ih).reshape(T, B, F)  # (T, B, F)
         return dx, dz_offs, (dh0,), grads
