@@ -1,0 +1,99 @@
+"""Binary addition, bit by bit: a sigmoid RNN that learns to carry.
+
+Two operands are fed least significant bit first, one bit of each per step (2 inputs); the
+network emits one bit of the sum per step through a sigmoid output. The tutorial trains 16 sigmoid
+hidden units with 10,000 single-sample SGD steps on numbers below 128. Here the same model is
+trained on vectorized minibatches with the sigmoid folded into a binary cross-entropy on the
+output logit (the exact gradient of the log-likelihood), then tested on every pair of operands
+below 128 and on random 32-bit operands, which need 33 steps: the carry rule generalises.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.synthetic import addition_pairs, all_addition_pairs, bits_to_int
+from ..nn.model import ModelConfig, SequenceModel
+from ..optim import Adam
+from ..train import SequenceData, TrainConfig, Trainer
+from .base import TaskResult
+
+__all__ = ["Config", "add", "build_model", "run"]
+
+
+@dataclass
+class Config:
+    hidden_size: int = 16  # sigmoid hidden units (tutorial)
+    cell: str = "rnn"
+    bits: int = 8  # training operands are below 2**(bits-1) so the sum fits in `bits` bits
+    train_pairs: int = 4096  # random training pairs
+    batch_size: int = 64
+    steps: int = 3000
+    lr: float = 0.03
+    seed: int = 0
+    test_bits: int = 32  # width of the random generalisation operands
+    test_pairs: int = 10_000
+    dtype: str = "float32"
+
+    @classmethod
+    def quick(cls) -> Config:
+        return cls()
+
+
+def build_model(cfg: Config) -> SequenceModel:
+    mc = ModelConfig(cell=cfg.cell, input_size=2, hidden_size=cfg.hidden_size, nonlinearity="sigmoid",
+                     output_size=1, dtype=cfg.dtype)
+    return SequenceModel(mc, rng=cfg.seed)
+
+
+def add(model: SequenceModel, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
+    """Sum integer arrays a and b with the model, feeding ``bits`` steps (zero-padded operands)."""
+    shifts = np.arange(bits, dtype=np.uint64)[:, None]  # (T, 1)
+    x = np.empty((bits, len(a), 2), model.dtype)  # (T, N, 2) least significant bit first
+    x[..., 0] = (np.asarray(a, np.uint64)[None] >> shifts) & np.uint64(1)
+    x[..., 1] = (np.asarray(b, np.uint64)[None] >> shifts) & np.uint64(1)
+    logits, _, _ = model.train(False).forward(x)  # (T, N, 1)
+    model.train(True)
+    return bits_to_int((logits[..., 0] > 0).astype(np.int64))
+
+
+def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
+    cfg = cfg or Config()
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    x, y = addition_pairs(cfg.train_pairs, cfg.bits, rng)  # operands below 2**(bits-1)
+    model = build_model(cfg)
+    data = SequenceData(x.astype(model.dtype), y.astype(model.dtype))
+    tc = TrainConfig(steps=cfg.steps, batch_size=cfg.batch_size, loss="bce_with_logits", seed=cfg.seed,
+                     progress=progress)
+    hist = Trainer(model, Adam(model.params, lr=cfg.lr), tc).fit(data)
+    train_seconds = time.perf_counter() - t0
+    # every pair of operands below 2**(bits-1)
+    xa, ya = all_addition_pairs(cfg.bits)
+    logits, _, _ = model.train(False).forward(xa.astype(model.dtype))
+    pred = (logits[..., 0] > 0).astype(np.int64)  # (T, N)
+    exact_all = int(np.sum(np.all(pred == ya[..., 0].astype(np.int64), axis=0)))
+    # random operands of test_bits bits, summed over test_bits + 1 steps
+    trng = np.random.default_rng(cfg.seed + 1)
+    a = trng.integers(0, 2**cfg.test_bits, size=cfg.test_pairs, dtype=np.uint64)
+    b = trng.integers(0, 2**cfg.test_bits, size=cfg.test_pairs, dtype=np.uint64)
+    got = add(model, a, b, cfg.test_bits + 1)
+    exact_big = int(np.sum(np.asarray(got, np.uint64) == a + b))  # a + b < 2**33 fits in uint64
+    n_all = ya.shape[1]
+    passed = exact_all == n_all and exact_big == cfg.test_pairs
+    return TaskResult(
+        name="binary-addition",
+        tutorial="10,000 single-sample SGD steps (lr 0.1) on 8-bit sums; no systematic test",
+        ours=f"{exact_all}/{n_all} 8-bit pairs and {exact_big}/{cfg.test_pairs} {cfg.test_bits}-bit pairs exact",
+        target="every 8-bit pair and every 32-bit pair summed exactly",
+        passed=passed,
+        seconds=time.perf_counter() - t0,
+        metrics={"exact_8bit_pairs": exact_all, "pairs_8bit": n_all, "exact_32bit_pairs": exact_big,
+                 "pairs_32bit": cfg.test_pairs, "final_loss": hist.losses[-1], "train_seconds": train_seconds,
+                 "steps": cfg.steps},
+        curves={"loss": hist.losses},
+        artifacts={"model": model},
+    )

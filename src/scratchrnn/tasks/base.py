@@ -1,0 +1,35 @@
+"""What every task returns, and the registry behind ``scratchrnn task NAME`` and ``scratchrnn demo``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["TaskResult"]
+
+
+@dataclass
+class TaskResult:
+    """The outcome of one task run: headline numbers for the demo table plus everything to plot."""
+
+    name: str
+    tutorial: str  # what the tutorial reports, in words
+    ours: str  # our headline result, in words
+    target: str  # what counts as success
+    passed: bool  # did ``ours`` meet ``target``
+    seconds: float
+    metrics: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers for summary.json
+    curves: dict[str, list[float]] = field(default_factory=dict)  # loss curves etc. for plots
+    artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for task-specific plots
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-able record for summary.json."""
+        return {
+            "name": self.name,
+            "tutorial": self.tutorial,
+            "ours": self.ours,
+            "target": self.target,
+            "passed": self.passed,
+            "seconds": round(self.seconds, 3),
+            "metrics": self.metrics,
+        }

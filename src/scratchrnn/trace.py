@@ -1,0 +1,147 @@
+"""Every number of one training step of a small character RNN, for teaching.
+
+For a one-layer Elman RNN over one-hot characters with a linear head and softmax cross-entropy
+(the classic "hello" example), :func:`trace_step` records
+
+* forward, per step t: input x_t, pre-activation z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,
+  hidden state h_t = f(z_t), logits y_t = W_out h_t + b_out, softmax p_t, loss -log p_t[target];
+* backward, per step from the last: dy_t = (p_t - onehot(target_t)) / T, the hidden gradient
+  from the output (W_out^T dy_t), the part flowing back from step t+1 (W_hh^T dz_{t+1}), their
+  sum dh_t and dz_t = dh_t * f'(z_t);
+* every parameter's gradient and its value after one SGD update ``w - lr * grad``.
+
+The per-step numbers are computed here with a plain loop so they can be read line by line; the
+totals are the library's own ``backward`` (the tests check that the two agree).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .functional import softmax
+from .nn.model import ModelConfig, SequenceModel
+
+__all__ = ["build_char_model", "load_weights", "trace_step"]
+
+
+def build_char_model(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid", bias: bool = True,
+                     rng=0) -> SequenceModel:
+    """A one-layer char RNN with one-hot inputs in float64, as the worked examples use."""
+    cfg = ModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, nonlinearity=nonlinearity, bias=bias,
+                      head_bias=bias, dtype="float64")
+    return SequenceModel(cfg, rng=rng)
+
+
+def load_weights(model: SequenceModel, path: str | Path) -> None:
+    """Load weights from ``.npz`` or ``.json`` (name -> nested lists) with PyTorch names.
+
+    Names may be the model's own (``rnn.weight_ih_l0``, ``head.weight``) or bare PyTorch RNN names
+    (``weight_ih_l0``) plus ``weight``/``bias`` of the head given as ``head.weight``/``head.bias``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights file {path} does not exist")
+    if path.suffix == ".json":
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path} must hold a JSON object of name -> array, got {type(raw).__name__}")
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
+    elif path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
+    else:
+        raise ValueError(f"weights file {path} must end in .npz or .json, got {path.suffix or 'no suffix'}")
+    state = {}
+    for k, v in arrays.items():
+        name = k if "." in k else f"rnn.{k}"
+        state[name] = v
+    model.load_state_dict(state)
+
+
+def _lists(d: dict[str, np.ndarray]) -> dict[str, list]:
+    return {k: np.asarray(v).tolist() for k, v in d.items()}
+
+
+def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[int], lr: float = 0.1,
+               vocab: Sequence[str] | None = None) -> dict:
+    """Run one forward pass, backward pass and SGD update on one sequence and record every number.
+
+    Returns a JSON-able dict with keys ``forward``, ``backward``, ``grads``, ``update``, ``loss``.
+    The model's parameters are not changed (the update is reported, not applied).
+    """
+    rnn = model.rnn
+    if model.config.cell != "rnn" or rnn.num_layers != 1 or rnn.bidirectional or model.embedding is not None:
+        raise ValueError("trace supports a one-layer, one-direction RNN with one-hot inputs")
+    if not model.token_input:
+        raise ValueError("trace needs a character (token-input) model")
+    x = np.asarray(inputs, dtype=np.int64)
+    y = np.asarray(targets, dtype=np.int64)
+    if x.ndim != 1 or y.shape != x.shape or len(x) == 0:
+        raise ValueError(f"inputs and targets must be equal-length 1-D sequences, got {x.shape} and {y.shape}")
+    V, T = model.config.vocab_size, len(x)
+    p = {k: v.astype(np.float64) for k, v in model.params.items()}
+    w_ih, w_hh = p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"]
+    b = p.get("rnn.bias_ih_l0", 0.0) + p.get("rnn.bias_hh_l0", 0.0)
+    w_out, b_out = p["head.weight"], p.get("head.bias", 0.0)
+    act = rnn.act
+    names = list(vocab) if vocab is not None else [str(i) for i in range(V)]
+
+    forward, hs, zs, probs = [], [np.zeros(rnn.hidden_size)], [], []
+    total = 0.0
+    for t in range(T):
+        xt = np.zeros(V)
+        xt[x[t]] = 1.0
+        z = w_ih @ xt + w_hh @ hs[-1] + b  # (H,)
+        h = act.forward(z.copy())  # (H,)
+        logits = w_out @ h + b_out  # (V,)
+        pt = softmax(logits)  # (V,)
+        loss_t = float(-np.log(pt[y[t]]))
+        total += loss_t
+        hs.append(h)
+        zs.append(z)
+        probs.append(pt)
+        forward.append({"t": t, "input": names[x[t]], "target": names[y[t]], "x": xt.tolist(),
+                        "pre_activation": z.tolist(), "hidden": h.tolist(), "logits": logits.tolist(),
+                        "softmax": pt.tolist(), "loss": loss_t})
+    loss = total / T  # mean over steps, as cross_entropy's default reduction
+
+    backward = []
+    dz_next = np.zeros(rnn.hidden_size)
+    for t in range(T - 1, -1, -1):
+        dy = probs[t].copy()
+        dy[y[t]] -= 1.0
+        dy /= T  # (V,)
+        from_out = w_out.T @ dy  # (H,)
+        from_next = w_hh.T @ dz_next  # (H,)
+        dh = from_out + from_next
+        dz = dh * act.derivative_from_output(hs[t + 1].copy())  # (H,)
+        backward.append({"t": t, "dlogits": dy.tolist(), "dh_from_output": from_out.tolist(),
+                         "dh_from_next_step": from_next.tolist(), "dh": dh.tolist(), "dz": dz.tolist()})
+        dz_next = dz
+
+    # the totals come from the library's own backward pass
+    out, _, cache = model.forward(x[:, None])
+    dlogits = np.stack([np.array(r["dlogits"]) for r in reversed(backward)])[:, None, :].astype(model.dtype)
+    _, _, grads = model.backward(dlogits, None, cache)
+    update = {k: model.params[k] - lr * g for k, g in grads.items()}
+    return {
+        "vocab": names,
+        "lr": lr,
+        "nonlinearity": rnn.nonlinearity,
+        "params": _lists(model.params),
+        "forward": forward,
+        "loss": loss,
+        "backward": backward,
+        "grads": _lists(grads),
+        "update": _lists(update),
+    }
