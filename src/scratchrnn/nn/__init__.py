@@ -1,7 +1,9 @@
 """Layers: parameters in a flat dict with PyTorch's names; forward returns a cache, backward takes it."""
 
+from .gru import GRU
 from .linear import Embedding, Linear
+from .lstm import LSTM
 from .module import Module
 from .recurrent import RNN, RecurrentBase
 
-__all__ = ["RNN", "Embedding", "Linear", "Module", "RecurrentBase"]
+__all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "RecurrentBase"]

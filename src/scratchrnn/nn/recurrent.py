@@ -246,6 +246,8 @@ class RecurrentBase(Module):
             raise ValueError(f"{self._name()}.backward expects the cache returned by forward, got {type(cache).__name__}")
         k = check_truncate(truncate)
         T, B = cache.T, cache.B
+        if k is not None and k >= T:
+            k = None  # a window of T or more steps cuts nothing (h0 included): plain BPTT is cheaper
         H, D = self.hidden_size, self.num_directions
         if dout is not None:
             dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)

@@ -1,0 +1,184 @@
+"""Gated recurrent unit, multi-layer and optionally bidirectional, with exact (truncated) BPTT.
+
+The parameters keep PyTorch's gate order (r, z, n). For the forward pass the rows of the two
+sigmoid gates are scaled by 1/2, so one tanh gives tanh(u/2) and ``sigmoid(u) = 0.5 + 0.5 *
+tanh(u / 2)`` takes two in-place operations; scaling by a power of two is exact, so this is the
+same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``.
+
+The backward pass keeps the pre-activation gradients as four (B, H) blocks per step, ordered
+(n_h, r, z, n_x): n_x is the gradient w.r.t. the n gate's pre-activation (it reaches
+``W_in x + b_in``), n_h = n_x * r the one w.r.t. ``W_hn h + b_hn``. Then (n_h, r, z) is one
+block for the recurrent matmul and (r, z, n_x) one block, in PyTorch's order, for the input weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .lstm import _row_slice
+from .recurrent import RecurrentBase, truncated_offsets
+
+__all__ = ["GRU"]
+
+
+class GRU(RecurrentBase):
+    """GRU with PyTorch's names, shapes, gate order (r, z, n) and initialisation.
+
+    Per step (``*`` elementwise, ``s`` the sigmoid)::
+
+        r = s(W_ir x + b_ir + W_hr h + b_hr)
+        z = s(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+        h' = (1 - z) * n + z * h
+    """
+
+    GATES = 3
+    STATE_ARITY = 1
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        dtype=np.float32,
+        rng=None,
+    ):
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
+        )
+
+    def _direction_forward(self, layer, suffix, x, state0):
+        p = self.params
+        H = self.hidden_size
+        H2 = 2 * H
+        T, B = x.shape[:2]
+        scale = np.ones((3 * H, 1), self.dtype)  # (3H, 1): 1/2 on the rows of r and z
+        scale[:H2] = 0.5
+        w_ih = p[f"weight_ih_l{layer}{suffix}"] * scale  # (3H, F)
+        w_hh_t = np.ascontiguousarray((p[f"weight_hh_l{layer}{suffix}"] * scale).T)  # (H, 3H)
+        acts = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
+        self._project_input(x, w_ih, out=acts.reshape(T * B, 3 * H))  # one matmul (or gather), all steps
+        b_hn = None
+        if self.bias:
+            b_ih, b_hh = p[f"bias_ih_l{layer}{suffix}"], p[f"bias_hh_l{layer}{suffix}"]
+            b = b_ih.copy()  # (3H,)
+            b[:H2] += b_hh[:H2]  # b_hn stays inside r * (...), added per step
+            acts += b * scale[:, 0]
+            b_hn = b_hh[H2:]
+        # recs[t] = W_hh h_{t-1} (+ b_hn on the n rows); its n block is needed again by backward
+        recs = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H)
+        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
+        hs[0] = state0[0]
+        tmp = np.empty((B, H), self.dtype)  # (B, H)
+        for t in range(T):
+            a, rec = acts[t], recs[t]
+            np.dot(hs[t], w_hh_t, out=rec)  # np.dot: less call overhead than matmul
+            hn = rec[:, H2:]
+            if b_hn is not None:
+                hn += b_hn
+            rz = a[:, :H2]
+            rz += rec[:, :H2]
+            F.tanh(rz, out=rz)  # tanh(u/2) -> sigmoid(u) for r, z
+            rz *= 0.5
+            rz += 0.5
+            n = a[:, H2:]
+            np.multiply(a[:, :H], hn, out=tmp)  # r * (W_hn h + b_hn)
+            n += tmp
+            F.tanh(n, out=n)
+            h = hs[t + 1]
+            np.subtract(hs[t], n, out=h)  # h' = n + z * (h - n)
+            h *= a[:, H:H2]
+            h += n
+        return hs[1:], (hs[T],), (x, hs, acts, recs)
+
+    def _direction_states(self, cache):
+        return (cache[1][1:],)
+
+    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
+        p = self.params
+        H = self.hidden_size
+        H2, H3 = 2 * H, 3 * H
+        x, hs, acts, recs = cache
+        T, B = x.shape[:2]
+        w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (3H, F)
+        w_hh = p[f"weight_hh_l{layer}{suffix}"]  # (3H, H)
+        w_hh_nrz = np.concatenate([w_hh[H2:], w_hh[:H2]])  # (3H, H) rows n, r, z
+        r, z, n = acts[..., :H], acts[..., H:H2], acts[..., H2:]
+        # Per-step coefficients for all steps at once: the gradient at each block (n_h, r, z, n_x)
+        # of the pre-activations is dh_t * K[block], dh_t the total gradient w.r.t. h_t.
+        K = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H)
+        F.ACTIVATIONS["tanh"].derivative_from_output(n, out=K[:, :, 3])
+        K[:, :, 3] *= 1.0 - z  # dn_x = dh * (1 - z) * (1 - n^2)
+        np.multiply(K[:, :, 3], r, out=K[:, :, 0])  # dn_h = dn_x * r
+        F.ACTIVATIONS["sigmoid"].derivative_from_output(r, out=K[:, :, 1])
+        K[:, :, 1] *= K[:, :, 3]
+        K[:, :, 1] *= recs[..., H2:]  # dr = dn_x * (W_hn h + b_hn) * r (1 - r)
+        F.ACTIVATIONS["sigmoid"].derivative_from_output(z, out=K[:, :, 2])
+        K[:, :, 2] *= hs[:-1] - n  # dz = dh * (h_{t-1} - n) * z (1 - z)
+        dA = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H) total gradient per block
+        dh_n = dstate_n[0]
+        dA_offs = None
+        if truncate is None:
+            dh = np.zeros((B, H), self.dtype) if dh_n is None else dh_n.copy()  # (B, H)
+            tmp = np.empty((B, H), self.dtype)  # (B, H)
+            for t in range(T - 1, -1, -1):
+                if dout is not None:
+                    dh += dout[t]
+                np.multiply(K[t], dh[:, None, :], out=dA[t])
+                np.multiply(dh, z[t], out=tmp)  # the direct path z * h_{t-1}
+                np.matmul(dA[t].reshape(B, 4 * H)[:, :H3], w_hh_nrz, out=dh)
+                dh += tmp
+            dh0 = dh
+        else:
+            state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
+            m, k = len(state_offs), truncate
+            cur = np.zeros((m, B, H), self.dtype)  # (m, B, H) gradient w.r.t. h_t, per offset
+            nxt = np.zeros((m, B, H), self.dtype)
+            tmp = np.empty((m - 1, B, H), self.dtype)  # (m-1, B, H)
+            zbuf = np.empty((m, B, 4, H), self.dtype)  # (m, B, 4, H) per-offset block gradients
+            keep = dx_mode == "offsets"
+            dA_off = np.empty((m, T, B, 4, H), self.dtype) if keep else None  # (m, T, B, 4, H)
+            rows = None if offs is None else _row_slice(offs, k)
+            for t in range(T - 1, -1, -1):
+                if dout is not None:
+                    cur[rows] += dout[:, t]
+                if t == T - 1 and dh_n is not None:
+                    cur[k] += dh_n  # the final state's gradient counts as a loss term at step T-1
+                np.multiply(K[t], cur[:, :, None, :], out=zbuf)
+                np.sum(zbuf, axis=0, out=dA[t])
+                if keep:
+                    dA_off[:, t] = zbuf
+                # both paths into h_{t-1} (W_hh and z * h_{t-1}) cross one step: a component at
+                # offset d moves to d-1, the one at -k is dropped
+                np.matmul(zbuf[1:].reshape(-1, 4 * H)[:, :H3], w_hh_nrz, out=nxt[:-1].reshape(-1, H))
+                np.multiply(cur[1:], z[t], out=tmp)
+                nxt[:-1] += tmp
+                nxt[-1] = 0.0
+                cur, nxt = nxt, cur
+            dh0 = cur.sum(axis=0)  # (B, H)
+            dA_offs = state_offs if keep else None
+        dA2 = dA.reshape(T * B, 4 * H)  # (T*B, 4H) blocks n_h, r, z, n_x
+        dW_hh = dA2[:, :H3].T @ hs[:-1].reshape(T * B, H)  # (3H, H) rows n, r, z
+        dw_ih, dx2 = self._project_input_grads(x, dA2[:, H:], w_ih)
+        grads = {
+            f"weight_ih_l{layer}{suffix}": dw_ih,  # (3H, F)
+            f"weight_hh_l{layer}{suffix}": np.concatenate([dW_hh[H:], dW_hh[:H]]),  # (3H, H)
+        }
+        if self.bias:
+            db = dA2.sum(axis=0)  # (4H,)
+            grads[f"bias_ih_l{layer}{suffix}"] = db[H:].copy()  # (3H,)
+            grads[f"bias_hh_l{layer}{suffix}"] = np.concatenate([db[H:H3], db[:H]])  # (3H,)
+        if dx2 is None:  # token ids have no gradient
+            return None, None, (dh0,), grads
+        F_in = x.shape[2]
+        if dA_offs is not None:
+            dx_blocks = dA_off.reshape(-1, 4 * H)[:, H:]  # (n*T*B, 3H)
+            dx = (dx_blocks @ w_ih).reshape(len(dA_offs), T, B, F_in)  # (n, T, B, F)
+        else:
+            dx = (dx2 @ w_ih).reshape(T, B, F_in)  # (T, B, F)
+        return dx, dA_offs, (dh0,), grads
