@@ -442,7 +442,7 @@ class RNN(RecurrentBase):
         w_hh_t = w_hh.T
         f = self.act.forward
         for t in range(T):
-            np.matmul(hs[t], w_hh_t, out=rec)
+            np.dot(hs[t], w_hh_t, out=rec)  # np.dot: less per-call overhead than np.matmul
             h = hs[t + 1]
             h += rec
             f(h, out=h)
@@ -467,7 +467,7 @@ class RNN(RecurrentBase):
                 if dout is not None:
                     dh += dout[t]
                 np.multiply(dh, deriv[t], out=dz[t])
-                np.matmul(dz[t], w_hh, out=dh)
+                np.dot(dz[t], w_hh, out=dh)
             dh0 = dh
         else:
             state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
@@ -494,7 +494,7 @@ class RNN(RecurrentBase):
                 if keep:
                     dz_off[:, t] = zbuf
                 # a component at offset d moves to d-1 one step back; the one at -k is dropped
-                np.matmul(zbuf[1:].reshape(-1, H), w_hh, out=nxt[:-1].reshape(-1, H))
+                np.dot(zbuf[1:].reshape(-1, H), w_hh, out=nxt[:-1].reshape(-1, H))
                 nxt[-1] = 0.0
                 cur, nxt = nxt, cur
             dh0 = cur.sum(axis=0) if t_stop == 0 else np.zeros((B, H), self.dtype)  # (B, H)

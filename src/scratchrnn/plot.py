@@ -1,0 +1,518 @@
+"""Figures of the tasks as PNG files (matplotlib is an optional extra: ``pip install scratchrnn[plot]``).
+
+This is the only module that uses matplotlib, and it imports it inside the functions, so the rest
+of the package never needs it; asking for a figure without it raises :class:`PlotUnavailable`.
+
+Figures are built with matplotlib's object API on an Agg canvas: pyplot is never imported, so no
+global backend is switched (a user's interactive session is left alone), no window opens and no
+figure is registered in pyplot's list of open figures; each figure is cleared once written.
+Every file is written atomically through :func:`scratchrnn.io.atomic_path`: a reader sees the
+previous PNG or the new one, never half of one, and a failed save leaves no temporary file.
+
+Every PNG is ``FIGSIZES[kind]`` inches at ``DPI`` pixels per inch (no tight bounding box), so its
+size in pixels is known in advance.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .io import atomic_path
+from .tasks.binary_to_decimal import loss_surface
+
+__all__ = [
+    "ADDITION_EXAMPLE",
+    "DPI",
+    "FIGSIZES",
+    "PlotUnavailable",
+    "matplotlib_available",
+    "save_addition_hidden",
+    "save_binary_surface",
+    "save_loss_curves",
+    "save_sine",
+    "save_task_plots",
+]
+
+UNAVAILABLE_MESSAGE = "matplotlib is not installed; install scratchrnn[plot] for figures"
+
+DPI = 100  # pixels per inch of every PNG
+FIGSIZES = {  # (width, height) in inches; the PNG is (width * DPI) x (height * DPI) pixels
+    "loss": (8.0, 4.5),
+    "sine": (9.0, 6.5),
+    "addition_hidden": (9.0, 7.0),
+    "binary_surface": (7.5, 6.0),
+}
+LOG_SCALE_DECADES = 2.0  # a loss whose positive values span more than this many decades gets a log y axis
+SURFACE_GRID = 121  # grid points per weight axis of the binary-to-decimal surface
+SURFACE_MARGIN = 0.15  # grid margin around the path and the optimum, as a fraction of their widest span
+SURFACE_LEVELS = 40  # at most this many filled contour bands, evenly spaced in log10(MSE)
+SURFACE_TICKS = 10  # at most about this many decades labelled on the colour bar
+BINARY_OPTIMUM = (1.0, 2.0)  # (w_x, w_rec) that turns bits into their value exactly
+ADDITION_EXAMPLE = (75, 46)  # operands of the addition figure: carries that switch on and off
+MAX_LABELLED_TICKS = 40  # label every bit position / unit up to this many, else let matplotlib choose
+
+SINE_ARTIFACTS = ("train_pred", "train_true", "val_pred", "val_true", "forecast", "forecast_true")
+
+
+class PlotUnavailable(RuntimeError):
+    """A figure was asked for but matplotlib is not installed."""
+
+
+# ---------------------------------------------------------------------------------------------
+# matplotlib, figures and files
+# ---------------------------------------------------------------------------------------------
+def _matplotlib():
+    """The (Figure, FigureCanvasAgg) classes, or PlotUnavailable when matplotlib cannot be imported."""
+    try:
+        # the package itself first, so that a blocked top-level import fails here even when
+        # some of its submodules are already loaded
+        import matplotlib  # noqa: F401
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise PlotUnavailable(UNAVAILABLE_MESSAGE) from exc
+    return Figure, FigureCanvasAgg
+
+
+def matplotlib_available() -> bool:
+    """True when matplotlib can be imported, i.e. when the ``save_*`` functions can draw."""
+    try:
+        _matplotlib()
+    except PlotUnavailable:
+        return False
+    return True
+
+
+def _new_figure(kind: str):
+    """An empty figure of size ``FIGSIZES[kind]`` on its own Agg canvas (never known to pyplot)."""
+    Figure, FigureCanvasAgg = _matplotlib()
+    fig = Figure(figsize=FIGSIZES[kind], dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _png_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"figure path must end in .png, got {str(path)!r}")
+    return path
+
+
+def _save(fig, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG atomically, then clear it (also when writing fails)."""
+    try:
+        with atomic_path(path) as temp:
+            # the temporary name ends in .tmp, so the format is given explicitly
+            fig.savefig(temp, format="png", dpi=DPI)
+    finally:
+        fig.clear()
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# reading a TaskResult
+# ---------------------------------------------------------------------------------------------
+def _result_name(result) -> str:
+    name = getattr(result, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"expected a TaskResult with a non-empty name, got {type(result).__name__}")
+    return name
+
+
+def _mapping(result, attr: str) -> dict:
+    value = getattr(result, attr, None)
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a TaskResult whose {attr} is a dict, got {type(value).__name__}")
+    return value
+
+
+def _curve(result, key: str, required: bool = False) -> np.ndarray:
+    """``result.curves[key]`` as a 1-D float array; empty when absent and not required."""
+    curves = _mapping(result, "curves")
+    if key not in curves or curves[key] is None:
+        if required:
+            raise ValueError(f"{_result_name(result)} has no {key!r} curve; its curves are {sorted(curves)}")
+        return np.empty(0)  # (0,)
+    values = np.asarray(curves[key], dtype=np.float64)  # (n,)
+    if values.ndim != 1:
+        raise ValueError(f"curve {key!r} must be a flat list of numbers, got an array of shape "
+                         f"{values.shape}")
+    if required and values.size == 0:
+        raise ValueError(f"{_result_name(result)} has an empty {key!r} curve; expected at least one value")
+    return values
+
+
+def _artifact_vector(result, key: str) -> np.ndarray:
+    artifacts = _mapping(result, "artifacts")
+    if key not in artifacts:
+        raise ValueError(f"{_result_name(result)} has no {key!r} artifact; its artifacts are "
+                         f"{sorted(artifacts)}")
+    values = np.asarray(artifacts[key], dtype=np.float64).reshape(-1)  # (n,)
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# loss curves
+# ---------------------------------------------------------------------------------------------
+def _use_log_scale(values: np.ndarray) -> bool:
+    """Log y axis when the finite values are all >= 0 and the positive ones span more than
+    ``LOG_SCALE_DECADES`` decades: log10(max / min) > LOG_SCALE_DECADES."""
+    finite = values[np.isfinite(values)]  # (m,)
+    if finite.size == 0 or np.any(finite < 0):
+        return False
+    positive = finite[finite > 0]  # (p,)
+    if positive.size < 2:
+        return False
+    return bool(np.log10(positive.max()) - np.log10(positive.min()) > LOG_SCALE_DECADES)
+
+
+def _validation_steps(result, n_train: int, n_val: int) -> np.ndarray:
+    """Training step of each validation value: ``curves["val_step"]`` when given, else the ends
+    of ``n_val`` equal blocks of the ``n_train`` steps (validation after every epoch)."""
+    steps = _curve(result, "val_step")
+    if steps.size == 0:
+        return np.arange(1, n_val + 1) * (n_train / n_val)  # (n_val,)
+    if steps.size != n_val:
+        raise ValueError(f"curve 'val_step' has {steps.size} entries, expected one per validation ({n_val})")
+    return steps
+
+
+def _loss_figure(result):
+    name = _result_name(result)
+    loss = _curve(result, "loss", required=True)  # (n,)
+    val = _curve(result, "val_loss")  # (m,)
+    val_steps = _validation_steps(result, loss.size, val.size) if val.size else val  # (m,)
+    log = _use_log_scale(np.concatenate([loss, val]))
+
+    def shown(values: np.ndarray) -> np.ndarray:
+        # a log axis cannot show 0: leave a gap rather than let matplotlib clip it to a tiny value
+        return np.where(values > 0, values, np.nan) if log else values  # (n,)
+
+    fig = _new_figure("loss")
+    ax = fig.add_subplot()
+    steps = np.arange(1, loss.size + 1)  # (n,)
+    ax.plot(steps, shown(loss), color="C0", lw=1.0, marker="o" if loss.size == 1 else None,
+            label=f"training (last {loss[-1]:.4g})")
+    if val.size:
+        ax.plot(val_steps, shown(val), color="C1", lw=1.5, marker="o", ms=3,
+                label=f"validation (last {val[-1]:.4g})")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (log scale)" if log else "loss")
+    ax.set_title(f"{name}: loss during training")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper right")
+    return fig
+
+
+def save_loss_curves(result, path: str | os.PathLike) -> Path:
+    """Write the training loss (``result.curves["loss"]``, one value per step) and, when present,
+    the validation loss (``curves["val_loss"]``, at ``curves["val_step"]`` or spread evenly over
+    the steps) as a PNG; the y axis is logarithmic when the loss spans more than
+    ``LOG_SCALE_DECADES`` decades. Returns ``path``."""
+    path = _png_path(path)
+    return _save(_loss_figure(result), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# sine: one-step predictions and the free-running forecast
+# ---------------------------------------------------------------------------------------------
+def _rmse(pred: np.ndarray, true: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((pred - true) ** 2)))
+
+
+def _sine_figure(result):
+    name = _result_name(result)
+    arrays = {key: _artifact_vector(result, key) for key in SINE_ARTIFACTS}
+    segments = [
+        ("training", "C0", arrays["train_pred"], arrays["train_true"]),
+        ("validation", "C1", arrays["val_pred"], arrays["val_true"]),
+        ("forecast (free-running)", "C3", arrays["forecast"], arrays["forecast_true"]),
+    ]
+    for label, _, pred, true in segments:
+        if pred.size != true.size:
+            raise ValueError(f"the {label} predictions have {pred.size} values but the truth has {true.size}")
+    if all(true.size == 0 for *_, true in segments):
+        raise ValueError(f"{name} has no predictions to plot (every sine artifact is empty)")
+
+    fig = _new_figure("sine")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3.0, 1.3])
+    truth = np.concatenate([true for *_, true in segments])  # (N,)
+    # the truth is drawn on top of the predictions (markers only), so that a miss shows as a dot
+    # off the line even where the errors are too small to separate the two curves
+    top.plot(np.arange(truth.size), truth, color="black", lw=0.7, zorder=3, label="truth")
+    start = 0
+    for label, color, pred, true in segments:
+        if true.size == 0:
+            continue
+        idx = np.arange(start, start + true.size)  # (n,)
+        full = f"{label}, RMSE {_rmse(pred, true):.3g}"
+        top.plot(idx, pred, color=color, ls="none", marker="o", ms=3.5, label=full)
+        bottom.plot(idx, pred - true, color=color, lw=0.8, marker="o", ms=2.0)
+        if start > 0:
+            for ax in (top, bottom):
+                ax.axvline(start - 0.5, color="0.3", ls="--", lw=0.8)
+        start += true.size
+    bottom.axhline(0.0, color="0.55", lw=0.8)
+    top.set_ylabel("value")
+    fig.suptitle(f"{name}: one-step predictions and the free-running forecast")
+    fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
+    top.grid(True, alpha=0.3)
+    bottom.set_ylabel("prediction - truth")
+    bottom.set_xlabel("target index (training windows, then validation windows, then forecast steps)")
+    bottom.grid(True, alpha=0.3)
+    return fig
+
+
+def save_sine(result, path: str | os.PathLike) -> Path:
+    """Write the sine task's predictions as a PNG: on one index axis, the training windows'
+    predictions, the validation windows' predictions and the free-running forecast, each against
+    the truth (artifacts ``train_pred``/``train_true``, ``val_pred``/``val_true``,
+    ``forecast``/``forecast_true``, each (n,)), with the errors pred - true below. Returns ``path``."""
+    path = _png_path(path)
+    return _save(_sine_figure(result), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary addition: the hidden units against the carry
+# ---------------------------------------------------------------------------------------------
+def _operand(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
+def _addition_rows(a: int, b: int, bits: int) -> dict[str, np.ndarray]:
+    """Bits of a, b and a + b least significant first, and the carry out of each position:
+    s_t = a_t + b_t + c_t, sum bit s_t mod 2, carry c_{t+1} = s_t div 2 (c_0 = 0). Each (bits,)."""
+    rows = {key: np.zeros(bits, np.int64) for key in ("a", "b", "carry out", "a + b")}  # (T,)
+    carry = 0
+    for t in range(bits):
+        a_t, b_t = (a >> t) & 1, (b >> t) & 1
+        total = a_t + b_t + carry
+        carry = total >> 1
+        rows["a"][t], rows["b"][t] = a_t, b_t
+        rows["carry out"][t], rows["a + b"][t] = carry, total & 1
+    return rows
+
+
+def _addition_states(model, a: int, b: int, bits: int):
+    """Run the addition model on one sum. Returns units (U, T), the top layer's hidden state after
+    each step (every direction stacked), logits (T,), the output before the sigmoid, and the
+    exact bit rows of ``_addition_rows``."""
+    config = getattr(model, "config", None)
+    rnn = getattr(model, "rnn", None)
+    if config is None or rnn is None or not hasattr(rnn, "sequence_states"):
+        raise ValueError(f"expected a SequenceModel with a recurrent core, got {type(model).__name__}")
+    if config.input_size != 2 or config.vocab_size is not None:
+        raise ValueError(f"the addition model must read 2 bits per step (input_size=2), got "
+                         f"input_size={config.input_size}, vocab_size={config.vocab_size}")
+    if config.head != "all" or model.output_size != 1:
+        raise ValueError(f"the addition model must emit one logit per step (head='all', output_size=1), got "
+                         f"head={config.head!r}, output_size={model.output_size}")
+    rows = _addition_rows(a, b, bits)
+    x = np.zeros((bits, 1, 2), model.dtype)  # (T, 1, 2) least significant bit first
+    x[:, 0, 0] = rows["a"]
+    x[:, 0, 1] = rows["b"]
+    was_training = model.training
+    model.train(False)
+    try:
+        y, _, cache = model.forward(x)  # (T, 1, 1)
+    finally:
+        model.train(was_training)
+    # SequenceModel's cache is (embedding cache, recurrent cache, head cache, output shape)
+    h = rnn.sequence_states(cache[1])[0]  # (L*D, T, 1, H)
+    D = rnn.num_directions
+    top = h[-D:, :, 0, :]  # (D, T, H)
+    units = np.transpose(top, (0, 2, 1)).reshape(-1, bits)  # (D*H, T)
+    return units, y[:, 0, 0], rows
+
+
+def _label_ticks(axis_setter, n: int) -> None:
+    if n <= MAX_LABELLED_TICKS:
+        axis_setter(np.arange(n))
+
+
+def _addition_figure(model, a, b, bits):
+    a, b = _operand("a", a), _operand("b", b)
+    need = max(1, (a + b).bit_length())
+    if bits is None:
+        bits = need
+    elif isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < need:
+        raise ValueError(f"bits must be an integer >= {need} to hold a + b = {a + b}, got {bits!r}")
+    bits = int(bits)
+    units, logits, rows = _addition_states(model, a, b, bits)
+    predicted = (logits > 0).astype(np.int64)  # (T,)
+    rows["model"] = predicted
+    said = sum(int(bit) << t for t, bit in enumerate(predicted))
+    table = np.stack(list(rows.values()))  # (5, T)
+
+    fig = _new_figure("addition_hidden")
+    heights = [len(rows), max(units.shape[0], len(rows))]
+    grid = fig.add_gridspec(2, 2, width_ratios=[40, 1], height_ratios=heights)
+    ax_bits = fig.add_subplot(grid[0, 0])
+    ax_units = fig.add_subplot(grid[1, 0], sharex=ax_bits)
+    ax_bar = fig.add_subplot(grid[1, 1])
+
+    ax_bits.imshow(table, cmap="Greys", vmin=-0.4, vmax=1.6, aspect="auto", interpolation="nearest")
+    wrong = predicted != rows["a + b"]  # (T,)
+    for r in range(table.shape[0]):
+        for t in range(bits):
+            colour = "white" if table[r, t] else "black"
+            if r == table.shape[0] - 1 and wrong[t]:
+                colour = "tab:red"
+            ax_bits.text(t, r, str(table[r, t]), ha="center", va="center", color=colour, fontsize="small")
+    ax_bits.set_yticks(np.arange(len(rows)), list(rows))
+    ax_bits.tick_params(labelbottom=False)
+    verdict = "right" if said == a + b else "wrong, in red"
+    ax_bits.set_title(f"binary addition {a} + {b} = {a + b}: the model says {said} ({verdict})")
+
+    lo = -1.0 if units.min() < 0 else 0.0  # tanh units live in [-1, 1], sigmoid units in [0, 1]
+    hi = max(1.0, float(units.max()))
+    image = ax_units.imshow(units, cmap="viridis", vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
+    fig.colorbar(image, cax=ax_bar, label="activation")
+    ax_units.set_ylabel("hidden unit")
+    ax_units.set_xlabel("bit position = time step (least significant bit first)")
+    _label_ticks(ax_units.set_xticks, bits)
+    _label_ticks(ax_units.set_yticks, units.shape[0])
+    return fig
+
+
+def save_addition_hidden(model, a: int, b: int, path: str | os.PathLike, bits: int | None = None) -> Path:
+    """Write the hidden units of the addition model while it sums ``a + b`` as a PNG heatmap
+    (units x bit position), under the rows a, b, carry out (c_{t+1} = (a_t + b_t + c_t) div 2,
+    computed exactly), a + b and the model's bits (logit > 0). The model is a SequenceModel with
+    input (T, 1, 2) bits least significant first and one logit per step; it runs in evaluation
+    mode for ``bits`` steps (default: the bits of a + b). Returns ``path``."""
+    path = _png_path(path)
+    return _save(_addition_figure(model, a, b, bits), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# binary to decimal: the loss surface and the Rprop path
+# ---------------------------------------------------------------------------------------------
+def _surface_axes(path: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Grids (n,) of w_x and w_rec covering the path (k, 2) and the optimum with a margin of
+    ``SURFACE_MARGIN`` times the widest span (at least 1)."""
+    points = np.vstack([path, BINARY_OPTIMUM])  # (k+1, 2)
+    lo, hi = points.min(axis=0), points.max(axis=0)  # (2,)
+    pad = SURFACE_MARGIN * max(float(np.max(hi - lo)), 1.0)
+    return np.linspace(lo[0] - pad, hi[0] + pad, n), np.linspace(lo[1] - pad, hi[1] + pad, n)  # (n,), (n,)
+
+
+def _binary_inputs(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    name = _result_name(result)
+    artifacts = _mapping(result, "artifacts")
+    missing = [key for key in ("path", "x", "values") if key not in artifacts]
+    if missing:
+        raise ValueError(f"{name} lacks the artifact(s) {missing}; expected path (n, 2), x (bits, N, 1), "
+                         f"values (N,)")
+    path = np.asarray(artifacts["path"], dtype=np.float64)  # (k, 2)
+    x = np.asarray(artifacts["x"], dtype=np.float64)  # (bits, N, 1)
+    values = np.asarray(artifacts["values"], dtype=np.float64)  # (N,)
+    if path.ndim != 2 or path.shape[1] != 2 or path.shape[0] == 0 or not np.all(np.isfinite(path)):
+        raise ValueError(f"artifact 'path' must hold finite (w_x, w_rec) pairs, shape (n, 2), got shape "
+                         f"{path.shape}")
+    if x.ndim != 3 or x.shape[2] != 1 or values.shape != (x.shape[1],):
+        raise ValueError(f"artifacts 'x' (bits, N, 1) and 'values' (N,) disagree: got {x.shape} and "
+                         f"{values.shape}")
+    return path, x, values
+
+
+def _decade_levels(lo: float, hi: float) -> np.ndarray:
+    """Contour levels in log10 units from floor(lo) to ceil(hi), in the finest step of 0.1, 0.2,
+    0.25, 0.5, 1, 2, 5, ... decades that gives at most ``SURFACE_LEVELS`` bands."""
+    start, stop = float(np.floor(lo)), float(np.ceil(hi))
+    stop = max(stop, start + 1.0)
+    steps = [m * 10.0**e for e in range(-1, 4) for m in (1.0, 2.0, 2.5, 5.0)]
+    step = next((s for s in steps if (stop - start) / s <= SURFACE_LEVELS), (stop - start) / SURFACE_LEVELS)
+    return start + step * np.arange(int(round((stop - start) / step)) + 1)  # (levels,)
+
+
+def _surface_figure(result, grid: int):
+    name = _result_name(result)
+    path, x, values = _binary_inputs(result)
+    wx, wrec = _surface_axes(path, grid)
+    with np.errstate(over="ignore", invalid="ignore"):  # far from the path w_rec**bits may overflow
+        mse = loss_surface(x, values, wx, wrec)  # (grid, grid)
+    finite = mse[np.isfinite(mse)]  # (m,)
+    positive = finite[finite > 0]  # (p,)
+    floor = positive.min() if positive.size else 1.0
+    ceiling = finite.max() if finite.size else floor
+    # the optimum has loss 0: floor the surface at its smallest positive value before the log
+    mse = np.nan_to_num(mse, nan=ceiling, posinf=ceiling)  # (grid, grid)
+    z = np.log10(np.clip(mse, floor, max(ceiling, floor)))  # (grid, grid)
+    levels = _decade_levels(float(z.min()), float(z.max()))  # (levels,)
+    decades = levels[np.isclose(levels, np.round(levels))]  # (d,)
+    ticks = decades[:: max(1, int(np.ceil(decades.size / SURFACE_TICKS)))]  # (k,)
+
+    fig = _new_figure("binary_surface")
+    ax = fig.add_subplot()
+    filled = ax.contourf(wx, wrec, z, levels=levels, cmap="viridis")
+    ax.contour(wx, wrec, z, levels=decades, colors="white", linewidths=0.4, alpha=0.6)
+    bar = fig.colorbar(filled, ax=ax, label="mean squared error (log scale)")
+    bar.set_ticks(ticks, labels=[f"$10^{{{int(round(k))}}}$" for k in ticks])
+    ax.plot(path[:, 0], path[:, 1], color="tab:orange", lw=1.2,
+            label=f"Rprop path ({path.shape[0] - 1} steps)")
+    ax.plot(path[0, 0], path[0, 1], "o", color="tab:orange", mec="black", label="start")
+    ax.plot(path[-1, 0], path[-1, 1], "s", color="tab:orange", mec="black",
+            label=f"end ({path[-1, 0]:.4g}, {path[-1, 1]:.4g})")
+    ax.plot(*BINARY_OPTIMUM, "*", color="tab:red", mec="white", ms=14, label="optimum (1, 2)")
+    ax.set_xlabel("input weight $w_x$")
+    ax.set_ylabel("recurrent weight $w_{rec}$")
+    ax.set_title(f"{name}: loss surface and Rprop path")
+    # the path climbs from (1, 1) to (1, 2) along the left, so the lower right is usually free
+    ax.legend(loc="lower right", fontsize="small", framealpha=0.9)
+    return fig
+
+
+def save_binary_surface(result, path: str | os.PathLike, grid: int = SURFACE_GRID) -> Path:
+    """Write the binary-to-decimal loss surface as a PNG: log10 of the MSE of s_n against the values
+    over a ``grid`` x ``grid`` mesh of (w_x, w_rec) around the Rprop path (artifacts ``path`` (n, 2),
+    ``x`` (bits, N, 1), ``values`` (N,); ``loss_surface``), with the path and the optimum (1, 2)
+    drawn on it. Returns ``path``."""
+    path = _png_path(path)
+    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
+        raise ValueError(f"grid must be an integer >= 2, got {grid!r}")
+    return _save(_surface_figure(result, int(grid)), path)
+
+
+# ---------------------------------------------------------------------------------------------
+# every figure of a task
+# ---------------------------------------------------------------------------------------------
+def _file_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def save_task_plots(result: Any, folder: str | os.PathLike) -> list[Path]:
+    """Write every figure of a task result into ``folder`` (created if needed) and return the paths:
+    ``<name>-loss.png`` always, plus ``-surface.png`` (binary-to-decimal), ``-hidden.png``
+    (binary-addition, on the sum ``ADDITION_EXAMPLE`` with ``artifacts["model"]``) or
+    ``-predictions.png`` (sine). Tasks with no figure of their own (hello, word-lm, any other)
+    get the loss curves only."""
+    _matplotlib()  # fail before creating the folder
+    name = _result_name(result)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = _file_stem(name)
+    model = None
+    if name == "binary-addition":
+        model = _mapping(result, "artifacts").get("model")
+        if model is None:
+            raise ValueError(f"{name} has no 'model' artifact; the hidden-unit figure needs the "
+                             "trained model")
+    paths = [save_loss_curves(result, folder / f"{stem}-loss.png")]
+    if name == "binary-to-decimal":
+        paths.append(save_binary_surface(result, folder / f"{stem}-surface.png"))
+    elif name == "binary-addition":
+        a, b = ADDITION_EXAMPLE
+        paths.append(save_addition_hidden(model, a, b, folder / f"{stem}-hidden.png"))
+    elif name == "sine":
+        paths.append(save_sine(result, folder / f"{stem}-predictions.png"))
+    return paths
