@@ -243,6 +243,18 @@ def _print_trace(r: dict) -> None:
         print(f"  {k} = {_fmt(v)}")
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .io import export
+
+    src = Path(args.model)
+    out = Path(args.output) if args.output else src.with_suffix(".safetensors" if args.format == "safetensors" else ".weights.npz")
+    path = export(src, out, args.format)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scratchrnn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=_version())
@@ -284,6 +296,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="an .npz or .json file of weights with PyTorch names")
     p.add_argument("--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)")
     p.set_defaults(func=_cmd_trace)
+
+    p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")
+    p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
+    p.add_argument("--format", choices=("safetensors", "npz"), default="safetensors")
+    p.add_argument("-o", "--output", help="output file (default: MODEL with the format's suffix)")
+    p.set_defaults(func=_cmd_export)
     return parser
 
 

@@ -538,3 +538,595 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             decoder = _Decoder(archive, name)
             meta = _read_metadata(decoder)
             return _decode_checkpoint(decoder, meta, path)
+
+
+# ============================================================================================
+# PyTorch interop
+# ============================================================================================
+#
+# Modules and PyTorch
+# -------------------
+# ``to_torch`` builds the matching ``torch.nn`` module and loads the weights with strict=True;
+# ``from_torch`` goes the other way. Parameter names, shapes and gate orders are already
+# PyTorch's, so converting a layer is a copy of its state dict. A ``SequenceModel`` becomes a
+# ``TorchSequenceModel`` (built on first use, so torch stays optional) whose submodules
+# ``embedding`` (absent for one-hot input), ``rnn`` and ``head`` give the same dotted names.
+#
+# Weight files (format version 1)
+# -------------------------------
+# Both formats hold exactly the state dict (PyTorch names, arrays in their own dtype), so a plain
+# reader (``safetensors.torch.load_file``, ``np.load``) gives a dict that a torch module accepts
+# with strict=True. The description that ``load_module`` needs is kept beside the arrays as str
+# -> str entries: ``scratchrnn.format`` (``"scratchrnn-weights"``), ``scratchrnn.format_version``,
+# and, when the source was a known module, ``scratchrnn.module`` (its class name) and
+# ``scratchrnn.config`` (its constructor arguments as JSON). A .safetensors file keeps them in its
+# header metadata; an .npz archive keeps them, as JSON, in the zip archive comment, which
+# ``np.load`` ignores.
+
+WEIGHTS_FORMAT_NAME = "scratchrnn-weights"
+WEIGHTS_FORMAT_VERSION = 1  # raise when the layout changes; readers refuse files newer than they know
+EXPORT_FORMATS = ("safetensors", "npz")
+
+_META_FORMAT = "scratchrnn.format"
+_META_VERSION = "scratchrnn.format_version"
+_META_MODULE = "scratchrnn.module"
+_META_CONFIG = "scratchrnn.config"
+_ZIP_COMMENT_MAX = 0xFFFF  # the zip format stores the archive comment length in 16 bits
+_TORCH_RNN_NONLINEARITIES = ("tanh", "relu")  # torch.nn.RNN has no sigmoid or identity variant
+_SUPPORTED_TORCH = "torch.nn.RNN, LSTM, GRU, Linear, Embedding or the TorchSequenceModel made by to_torch"
+
+__all__ += [
+    "EXPORT_FORMATS",
+    "MissingDependencyError",
+    "WEIGHTS_FORMAT_VERSION",
+    "export",
+    "from_torch",
+    "load_module",
+    "load_npz_weights",
+    "load_safetensors",
+    "save_npz_weights",
+    "save_safetensors",
+    "to_torch",
+]
+
+
+class MissingDependencyError(ImportError, ValueError):
+    """An optional package (torch, safetensors) is needed for this call and is not installed."""
+
+
+def _require_torch():
+    try:
+        import torch
+    except ImportError as exc:
+        raise MissingDependencyError("PyTorch is not installed; install scratchrnn[torch]") from exc
+    return torch
+
+
+def _require_safetensors():
+    try:
+        import safetensors
+        import safetensors.numpy
+    except ImportError as exc:
+        raise MissingDependencyError("safetensors is not installed; install it with "
+                                     "`pip install safetensors` (torch is not needed)") from exc
+    return safetensors
+
+
+def _loaded_torch():
+    """The torch module if something already imported it, else None (then no object is a tensor)."""
+    import sys
+
+    return sys.modules.get("torch")
+
+
+# -- module descriptions ------------------------------------------------------------------------
+# A description is (class name, constructor arguments as a JSON-able dict); it is what the weight
+# files record and what both sides are rebuilt from.
+def _scratch_classes() -> dict[str, type]:
+    from .nn.linear import Embedding, Linear
+    from .nn.model import CELLS, SequenceModel
+
+    classes = {"Linear": Linear, "Embedding": Embedding, "SequenceModel": SequenceModel}
+    for cell, name in (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
+        if cell in CELLS:
+            classes[name] = CELLS[cell]
+    return classes
+
+
+def _recurrent_config(module, dtype: str) -> dict:
+    return {
+        "input_size": int(module.input_size),
+        "hidden_size": int(module.hidden_size),
+        "num_layers": int(module.num_layers),
+        "bias": bool(module.bias),
+        "batch_first": bool(module.batch_first),
+        "dropout": float(module.dropout),
+        "bidirectional": bool(module.bidirectional),
+        "dtype": dtype,
+    }
+
+
+def _describe(module) -> tuple[str, dict] | None:
+    """(class name, constructor arguments) of a scratchrnn module, or None for other classes."""
+    kind = next((name for name, cls in _scratch_classes().items() if type(module) is cls), None)
+    dtype = str(np.dtype(module.dtype)) if kind is not None else ""
+    if kind in ("RNN", "LSTM", "GRU"):
+        cfg = _recurrent_config(module, dtype)
+        if kind == "RNN":
+            cfg["nonlinearity"] = str(module.nonlinearity)
+        return kind, cfg
+    if kind == "Linear":
+        return kind, {"in_features": module.in_features, "out_features": module.out_features,
+                      "bias": bool(module.bias), "dtype": dtype}
+    if kind == "Embedding":
+        return kind, {"num_embeddings": module.num_embeddings, "embedding_dim": module.embedding_dim,
+                      "dtype": dtype}
+    if kind == "SequenceModel":
+        return kind, {**module.config.to_dict(), "dtype": dtype}  # a name even if given as a type
+    return None
+
+
+def _build_scratch(kind: str, cfg: Mapping, rng=None):
+    """A new scratchrnn module from a description (its weights are then overwritten)."""
+    classes = _scratch_classes()
+    if kind not in classes:
+        raise ValueError(f"unknown module class {kind!r}; expected one of {', '.join(sorted(classes))}")
+    if not isinstance(cfg, Mapping):
+        raise ValueError(f"the {kind} configuration must be a dict, got {type(cfg).__name__}")
+    if kind == "SequenceModel":
+        from .nn.model import ModelConfig
+
+        return classes[kind](ModelConfig.from_dict(dict(cfg)), rng=rng)
+    try:
+        return classes[kind](**cfg, rng=rng)
+    except TypeError as exc:  # an unknown or missing constructor argument
+        raise ValueError(f"the {kind} configuration {dict(cfg)} does not fit its constructor: "
+                         f"{_one_line(exc)}") from exc
+
+
+def _weights_dtype(torch, module) -> str:
+    """The one float dtype of a torch module's parameters, as a numpy dtype name."""
+    names = {torch.float32: "float32", torch.float64: "float64"}
+    dtypes = {p.dtype for p in module.parameters()}
+    if len(dtypes) != 1:
+        raise ValueError(f"the {type(module).__name__}'s parameters must share one dtype, got "
+                         f"{sorted(str(d) for d in dtypes)}")
+    (dtype,) = dtypes
+    if dtype not in names:
+        raise ValueError(f"the {type(module).__name__}'s weights are {dtype}; scratchrnn supports "
+                         "torch.float32 and torch.float64 (convert with .float() or .double())")
+    return names[dtype]
+
+
+def _describe_torch(torch, module) -> tuple[str, dict]:
+    """(class name, constructor arguments) of the scratchrnn module matching a torch module."""
+    nn = torch.nn
+    seq_cls = _TORCH_CLASSES.get("TorchSequenceModel")
+    if seq_cls is not None and isinstance(module, seq_cls):
+        return "SequenceModel", {**module.config, "dtype": _weights_dtype(torch, module)}
+    kind = next((k for k in ("RNN", "LSTM", "GRU") if isinstance(module, getattr(nn, k))), None)
+    if kind is not None:
+        if getattr(module, "proj_size", 0):
+            raise ValueError(f"the torch LSTM has proj_size={module.proj_size}; scratchrnn's LSTM has no "
+                             "projection (expected proj_size=0)")
+        cfg = _recurrent_config(module, _weights_dtype(torch, module))
+        if kind == "RNN":
+            cfg["nonlinearity"] = str(module.nonlinearity)
+        return kind, cfg
+    if isinstance(module, nn.Linear):
+        return "Linear", {"in_features": module.in_features, "out_features": module.out_features,
+                          "bias": module.bias is not None, "dtype": _weights_dtype(torch, module)}
+    if isinstance(module, nn.Embedding):
+        unsupported = {"padding_idx": module.padding_idx, "max_norm": module.max_norm,
+                       "scale_grad_by_freq": module.scale_grad_by_freq or None}
+        used = {k: v for k, v in unsupported.items() if v is not None}
+        if used:
+            raise ValueError(f"the torch Embedding uses {used}, which scratchrnn's Embedding does not "
+                             "have (expected padding_idx=None, max_norm=None, scale_grad_by_freq=False)")
+        return "Embedding", {"num_embeddings": module.num_embeddings,
+                             "embedding_dim": module.embedding_dim, "dtype": _weights_dtype(torch, module)}
+    raise ValueError(f"from_torch expects a {_SUPPORTED_TORCH}, got {type(module).__name__}")
+
+
+# -- the torch side -----------------------------------------------------------------------------
+_TORCH_CLASSES: dict[str, type] = {}  # classes that subclass torch.nn.Module, made on first use
+
+
+def _torch_dtype(torch, dtype):
+    return {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[np.dtype(dtype)]
+
+
+def _build_torch(torch, kind: str, cfg: Mapping):
+    """A torch module (default initialisation) from a description."""
+    import warnings
+
+    if kind == "SequenceModel":
+        return _torch_sequence_model_class()(cfg)
+    dtype = _torch_dtype(torch, cfg["dtype"])
+    if kind in ("RNN", "LSTM", "GRU"):
+        extra = {}
+        if kind == "RNN":
+            if cfg["nonlinearity"] not in _TORCH_RNN_NONLINEARITIES:
+                supported = list(_TORCH_RNN_NONLINEARITIES)
+                raise ValueError(f"torch.nn.RNN supports the nonlinearities {supported}, this RNN uses "
+                                 f"{cfg['nonlinearity']!r}: it has no PyTorch equivalent")
+            extra["nonlinearity"] = cfg["nonlinearity"]
+        with warnings.catch_warnings():
+            # Dropout on a one-layer stack is a no-op on both sides; torch warns about it, we do not.
+            warnings.filterwarnings("ignore", message="dropout option adds dropout", category=UserWarning)
+            return getattr(torch.nn, kind)(
+                cfg["input_size"], cfg["hidden_size"], num_layers=cfg["num_layers"], bias=cfg["bias"],
+                batch_first=cfg["batch_first"], dropout=cfg["dropout"], bidirectional=cfg["bidirectional"],
+                dtype=dtype, **extra,
+            )
+    if kind == "Linear":
+        return torch.nn.Linear(cfg["in_features"], cfg["out_features"], bias=cfg["bias"], dtype=dtype)
+    if kind == "Embedding":
+        return torch.nn.Embedding(cfg["num_embeddings"], cfg["embedding_dim"], dtype=dtype)
+    raise ValueError(f"no torch equivalent for module class {kind!r}")  # pragma: no cover - guarded above
+
+
+def _torch_sequence_model_class() -> type:
+    """``TorchSequenceModel``: defined on first use so importing scratchrnn never imports torch."""
+    if "TorchSequenceModel" in _TORCH_CLASSES:
+        return _TORCH_CLASSES["TorchSequenceModel"]
+    torch = _require_torch()
+    from .nn.model import ModelConfig
+
+    class TorchSequenceModel(torch.nn.Module):
+        """PyTorch twin of ``scratchrnn.nn.SequenceModel``: embedding (or one-hot) -> rnn -> head.
+
+        ``forward(x, h0=None) -> (logits, h_n)``: x is (T, B) integer ids or (T, B, F) floats;
+        logits are (T, B, O), or (B, O) from the last output step when ``head == "last"``.
+        ``state_dict()`` keys equal the SequenceModel's ``params`` keys. ``config`` is the
+        ModelConfig as a dict.
+        """
+
+        def __init__(self, config):
+            super().__init__()
+            cfg = config if isinstance(config, ModelConfig) else ModelConfig.from_dict(dict(config))
+            if (cfg.vocab_size is None) == (cfg.input_size is None):
+                raise ValueError("give exactly one of vocab_size (token inputs) and input_size "
+                                 "(dense inputs)")
+            if cfg.head not in ("all", "last"):
+                raise ValueError(f"head must be 'all' or 'last', got {cfg.head!r}")
+            out_size = cfg.output_size if cfg.output_size is not None else cfg.vocab_size
+            if out_size is None:
+                raise ValueError("output_size is required for dense inputs")
+            kinds = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+            if cfg.cell not in kinds:
+                raise ValueError(f"unknown cell {cfg.cell!r}; expected one of {', '.join(sorted(kinds))}")
+            dtype = _torch_dtype(torch, cfg.dtype)
+            self.config = {**cfg.to_dict(), "dtype": str(np.dtype(cfg.dtype))}
+            self.embedding = None
+            if cfg.vocab_size is not None and cfg.embedding_dim is not None:
+                self.embedding = torch.nn.Embedding(cfg.vocab_size, cfg.embedding_dim, dtype=dtype)
+                rnn_in = cfg.embedding_dim
+            else:
+                rnn_in = cfg.vocab_size if cfg.vocab_size is not None else cfg.input_size
+            rnn_cfg = {
+                "input_size": rnn_in, "hidden_size": cfg.hidden_size, "num_layers": cfg.num_layers,
+                "bias": cfg.bias, "batch_first": False, "dropout": cfg.dropout,
+                "bidirectional": cfg.bidirectional, "dtype": cfg.dtype, "nonlinearity": cfg.nonlinearity,
+            }
+            self.rnn = _build_torch(torch, kinds[cfg.cell], rnn_cfg)
+            width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
+            self.head = torch.nn.Linear(width, out_size, bias=cfg.head_bias, dtype=dtype)
+
+        def forward(self, x, h0=None):
+            cfg = self.config
+            if self.embedding is not None:
+                xe = self.embedding(x)  # (T, B, E)
+            elif cfg["vocab_size"] is not None:
+                onehot = torch.nn.functional.one_hot(x.long(), cfg["vocab_size"])  # (T, B, V)
+                xe = onehot.to(self.head.weight.dtype)
+            else:
+                xe = x  # (T, B, F)
+            out, h_n = self.rnn(xe, h0)  # (T, B, D*H)
+            feats = out[-1] if cfg["head"] == "last" else out  # (B, D*H) or (T, B, D*H)
+            return self.head(feats), h_n
+
+        def extra_repr(self) -> str:
+            return f"cell={self.config['cell']!r}, head={self.config['head']!r}"
+
+    # Named as a module attribute (see ``__getattr__``) so pickle can find the class.
+    TorchSequenceModel.__module__ = __name__
+    TorchSequenceModel.__qualname__ = "TorchSequenceModel"
+    _TORCH_CLASSES["TorchSequenceModel"] = TorchSequenceModel
+    return TorchSequenceModel
+
+
+def __getattr__(name: str):
+    """``scratchrnn.io.TorchSequenceModel`` is made (importing torch) on first access."""
+    if name == "TorchSequenceModel":
+        return _torch_sequence_model_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _as_array(value, key: str) -> np.ndarray:
+    """A numpy array from an array or a torch tensor (detached, moved to the CPU)."""
+    torch = _loaded_torch()
+    if torch is not None and isinstance(value, torch.Tensor):
+        try:
+            return value.detach().cpu().numpy()
+        except TypeError as exc:  # bfloat16 and other dtypes numpy cannot hold
+            raise ValueError(f"state dict key {key!r} is a tensor of dtype {value.dtype}, which numpy "
+                             "cannot hold; convert it with .float() first") from exc
+    return np.asarray(value)
+
+
+def to_torch(module):
+    """The ``torch.nn`` module matching a scratchrnn module, with the same weights (strict=True).
+
+    RNN -> torch.nn.RNN (tanh or relu only), LSTM -> torch.nn.LSTM, GRU -> torch.nn.GRU (same
+    num_layers, bias, batch_first, dropout, bidirectional, dtype), Linear -> torch.nn.Linear,
+    Embedding -> torch.nn.Embedding, SequenceModel -> TorchSequenceModel. The weights are copied
+    (the modules share no memory) and the training mode is carried over.
+    """
+    torch = _require_torch()
+    description = _describe(module)
+    if description is None:
+        known = ", ".join(sorted(_scratch_classes()))
+        raise ValueError(f"to_torch expects a scratchrnn {known}, got {type(module).__name__}")
+    kind, cfg = description
+    torch_module = _build_torch(torch, kind, cfg)
+    state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in module.params.items()}
+    torch_module.load_state_dict(state, strict=True)
+    torch_module.train(module.training)
+    return torch_module
+
+
+def from_torch(module, rng=None):
+    """The scratchrnn module matching a torch module, with the same configuration and weights.
+
+    Accepts torch.nn.RNN / LSTM (proj_size=0) / GRU / Linear / Embedding (no padding_idx or
+    max_norm) and the TorchSequenceModel made by ``to_torch``; the dtype (float32 or float64)
+    comes from the torch weights, the training mode is carried over. ``rng`` (Generator, seed or
+    None) seeds the new module's dropout masks.
+    """
+    torch = _require_torch()
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"from_torch expects a {_SUPPORTED_TORCH}, got {type(module).__name__}")
+    kind, cfg = _describe_torch(torch, module)
+    scratch = _build_scratch(kind, cfg, rng=rng)
+    state = {k: _as_array(v, k) for k, v in module.state_dict().items()}
+    scratch.load_state_dict(state, strict=True)
+    scratch.train(module.training)
+    return scratch
+
+
+# -- weight files -------------------------------------------------------------------------------
+def _weights_and_metadata(source) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Arrays (C-contiguous) and str -> str metadata from a module or a state dict.
+
+    A module that scratchrnn can rebuild (a known scratchrnn class, or a torch module that
+    ``from_torch`` accepts) also records its description; anything else is saved as weights alone.
+    """
+    from .nn.module import Module
+
+    torch = _loaded_torch()
+    description = None
+    if torch is not None and isinstance(source, torch.nn.Module):
+        try:
+            description = _describe_torch(torch, source)
+        except ValueError:
+            description = None
+        state = source.state_dict()
+    elif isinstance(source, Module):
+        description = _describe(source)
+        state = source.params
+    elif isinstance(source, Mapping):
+        state = source
+    else:
+        raise ValueError("expected a scratchrnn or torch module, or a state dict of name -> array, "
+                         f"got {type(source).__name__}")
+    arrays = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"state dict keys must be non-empty strings, got {key!r}")
+        array = _as_array(value, key)
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"state dict key {key!r} has dtype {array.dtype}, expected a real numeric array")
+        arrays[key] = np.ascontiguousarray(array)
+    meta = {_META_FORMAT: WEIGHTS_FORMAT_NAME, _META_VERSION: str(WEIGHTS_FORMAT_VERSION)}
+    if description is not None:
+        meta[_META_MODULE] = description[0]
+        meta[_META_CONFIG] = json.dumps(description[1], sort_keys=True, ensure_ascii=True)
+    return arrays, meta
+
+
+def _zip_members(path: Path) -> tuple[list[str], bytes] | None:
+    """Member names and archive comment of a zip file, or None when the file is not a zip archive."""
+    with open(path, "rb") as file:
+        if file.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+            return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist(), archive.comment
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{path} is truncated or corrupt (its zip directory cannot be read: "
+                         f"{_one_line(exc)})") from exc
+
+
+def _check_readable(path: Path, what: str) -> None:
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, f"{what} not found", str(path))
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory, not a {what}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes), not a {what}")
+
+
+def _check_metadata(meta: dict, name: str) -> dict:
+    """Refuse files from a newer scratchrnn; files without our entries are plain weights."""
+    if meta.get(_META_FORMAT) != WEIGHTS_FORMAT_NAME:
+        return {}
+    version = meta.get(_META_VERSION, "")
+    if not version.isdigit():
+        raise ValueError(f"{name} is corrupt (weights format version is {version!r}, expected an integer)")
+    if int(version) > WEIGHTS_FORMAT_VERSION:
+        raise ValueError(f"{name} has weights format version {version}, newer than the version "
+                         f"{WEIGHTS_FORMAT_VERSION} this scratchrnn reads; upgrade scratchrnn to load it")
+    return meta
+
+
+def save_safetensors(module_or_state_dict, path: str | os.PathLike) -> Path:
+    """Write the weights (PyTorch names) to a .safetensors file atomically; returns ``path``.
+
+    Accepts a scratchrnn module, a torch module or a state dict (name -> array or tensor). A
+    known module's class and configuration go into the header metadata so ``load_module`` can
+    rebuild it. Needs the ``safetensors`` package (not torch).
+    """
+    safetensors = _require_safetensors()
+    arrays, meta = _weights_and_metadata(module_or_state_dict)
+    with atomic_path(path) as temp:
+        safetensors.numpy.save_file(arrays, temp, metadata=meta)
+    return Path(path)
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    safetensors = _require_safetensors()
+    name = str(path)
+    _check_readable(path, "safetensors file")
+    try:
+        with safetensors.safe_open(name, framework="numpy") as file:
+            meta = file.metadata() or {}
+            arrays = {key: file.get_tensor(key) for key in file.keys()}
+    except (safetensors.SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise ValueError(f"{name} is not a readable safetensors file ({_one_line(exc)})") from exc
+    return arrays, _check_metadata(meta, name)
+
+
+def load_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read a .safetensors file into name -> numpy array (no torch needed).
+
+    ``torch_module.load_state_dict({k: torch.from_numpy(v) for k, v in ...items()}, strict=True)``
+    accepts the result for the module it was saved from. Missing file: ``FileNotFoundError``;
+    anything unreadable: ``ValueError`` naming the file.
+    """
+    return _read_safetensors(Path(path))[0]
+
+
+def save_npz_weights(module_or_state_dict, path: str | os.PathLike, compress: bool = False) -> Path:
+    """Write the weights (PyTorch names) to an .npz archive atomically; returns ``path``.
+
+    Same inputs as ``save_safetensors``. ``np.load(path)`` gives exactly the state dict; the
+    module description is JSON in the zip comment. ``compress=True`` deflates the members.
+    """
+    arrays, meta = _weights_and_metadata(module_or_state_dict)
+    comment = json.dumps(meta, sort_keys=True, ensure_ascii=True).encode("ascii")
+    if len(comment) > _ZIP_COMMENT_MAX:
+        raise ValueError(f"the module description takes {len(comment)} bytes, more than the "
+                         f"{_ZIP_COMMENT_MAX} an .npz (zip) comment holds")
+    with atomic_path(path) as temp:
+        with open(temp, "wb") as file, zipfile.ZipFile(file, "w", allowZip64=True) as archive:
+            for key, array in arrays.items():
+                _write_member(archive, key, array, compress)
+            archive.comment = comment
+    return Path(path)
+
+
+def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    name = str(path)
+    _check_readable(path, "weights .npz file")
+    listing = _zip_members(path)
+    if listing is None:
+        raise ValueError(f"{name} is not an .npz weights file (not a zip archive)")
+    members, comment = listing
+    if METADATA_KEY + ".npy" in members:
+        raise ValueError(f"{name} is a scratchrnn checkpoint, not a weights file; read it with "
+                         "load_checkpoint or convert it with export")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except _READ_ERRORS as exc:
+        raise ValueError(f"{name} is not a readable .npz weights file ({_one_line(exc)})") from exc
+    bad = [key for key, value in arrays.items() if not isinstance(value, np.ndarray)]
+    if bad:
+        raise ValueError(f"{name} is not an .npz weights file (member {bad[0]!r} is not a .npy array)")
+    try:
+        meta = json.loads(comment.decode("ascii")) if comment else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = {}  # some other program's comment: plain weights
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        meta = {}
+    return arrays, _check_metadata(meta, name)
+
+
+def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read an .npz weights file into name -> numpy array (``allow_pickle=False``).
+
+    Missing file: ``FileNotFoundError``; anything else wrong, including passing a training
+    checkpoint: ``ValueError`` naming the file.
+    """
+    return _read_npz(Path(path))[0]
+
+
+def _module_from_checkpoint(checkpoint: Checkpoint, rng=None):
+    """The SequenceModel a trainer checkpoint describes (config["model"]), with its params."""
+    name = str(checkpoint.path)
+    model_cfg = (checkpoint.config or {}).get("model")
+    if not isinstance(model_cfg, Mapping):
+        raise ValueError(f"{name} has no model configuration (config['model']), so the module cannot be "
+                         "rebuilt; it was not written by the trainer")
+    try:
+        module = _build_scratch("SequenceModel", model_cfg, rng=rng)
+        module.load_state_dict(checkpoint.params, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+    return module
+
+
+def load_module(path: str | os.PathLike, rng=None):
+    """Rebuild the module saved in a weights file (.safetensors or .npz) or a trainer checkpoint.
+
+    The file must carry a module description (it does when a module was saved, not a plain state
+    dict). Returns the module in training mode, like a new one; ``rng`` seeds its dropout masks.
+    Missing file: ``FileNotFoundError``; anything else wrong: ``ValueError`` naming the file (and,
+    for a missing, unexpected or wrongly shaped weight, the key).
+    """
+    path = Path(path)
+    name = str(path)
+    _check_readable(path, "weights file")
+    listing = _zip_members(path)
+    if listing is not None:
+        if METADATA_KEY + ".npy" in listing[0]:
+            return _module_from_checkpoint(load_checkpoint(path), rng=rng)
+        arrays, meta = _read_npz(path)
+    else:
+        arrays, meta = _read_safetensors(path)
+    if _META_MODULE not in meta:
+        raise ValueError(f"{name} holds weights without a module description (it was saved from a state "
+                         "dict); build the module yourself and call its load_state_dict")
+    try:
+        cfg = json.loads(meta.get(_META_CONFIG, ""))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is corrupt (module configuration is not JSON: {_one_line(exc)})") from exc
+    try:
+        module = _build_scratch(meta[_META_MODULE], cfg, rng=rng)
+        module.load_state_dict(arrays, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+    return module
+
+
+def export(path_in: str | os.PathLike, path_out: str | os.PathLike, fmt: str) -> Path:
+    """Write the weights of the checkpoint ``path_in`` to ``path_out`` as ``fmt`` (safetensors | npz).
+
+    A trainer checkpoint (config["model"] present) is rebuilt as a SequenceModel first, so its
+    shapes are checked and the file records the model for ``load_module``; any other checkpoint
+    exports its params as a plain state dict. Returns ``path_out`` as a Path.
+    """
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+    path_in, path_out = Path(path_in), Path(path_out)
+    if path_out.exists() and path_out.resolve() == path_in.resolve():
+        raise ValueError(f"cannot export {path_in} onto itself; choose another output path")
+    checkpoint = load_checkpoint(path_in)
+    if isinstance((checkpoint.config or {}).get("model"), Mapping):
+        source = _module_from_checkpoint(checkpoint)
+    else:
+        source = checkpoint.params
+    if fmt == "safetensors":
+        return save_safetensors(source, path_out)
+    return save_npz_weights(source, path_out)
