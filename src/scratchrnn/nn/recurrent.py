@@ -13,6 +13,8 @@ The gradient of the loss at output step t reaches the pre-activations of steps t
 and no further: the state h_{t-k-1} that feeds step t-k is held constant for that loss term (for
 the reverse direction of a bidirectional layer, mirrored: steps t..t+k, h_{t+k+1} constant). This
 is the tutorials' ``bptt_truncate``: ``truncate=0`` lets no gradient cross a recurrent connection.
+The initial state h0 plays the role of h_{-1}, so the loss term at step k already holds it
+constant: only ``truncate >= T`` equals full BPTT in every gradient (``T - 1`` differs in dh0).
 In a stack, a path may cross layers at any step; what counts is its distance in time from the
 output step, so each gradient component carries its *offset* d = s - t (its step s minus the step
 t of the loss term it came from) and is dropped once |d| exceeds k. The result is the exact
