@@ -1,0 +1,121 @@
+"""The command line: one-line errors with exit status 2, and what each command writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchrnn.cli import main
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("scratchrnn: error:"), err
+    return lines[0]
+
+
+def test_unknown_task(capsys):
+    msg = _one_line_error(capsys, ["task", "nope"])
+    assert "unknown task 'nope'" in msg and "binary-to-decimal" in msg
+
+
+def test_negative_size(capsys):
+    assert "--hidden-size must be positive, got -3" in _one_line_error(capsys, ["task", "hello", "--hidden-size", "-3"])
+
+
+def test_option_the_task_does_not_have(capsys):
+    msg = _one_line_error(capsys, ["task", "binary-to-decimal", "--hidden-size", "4"])
+    assert "task binary-to-decimal has no option --hidden-size" in msg
+
+
+def test_unwritable_output_folder(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    msg = _one_line_error(capsys, ["task", "hello", "--out", str(blocker / "sub")])
+    assert "cannot create output folder" in msg
+
+
+def test_task_hello_writes_result(capsys, tmp_path):
+    assert main(["task", "hello", "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "hello" in out and "100%" in out
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["passed"] is True and result["metrics"]["accuracy"] == 1.0
+    assert result["config"]["hidden_size"] == 3 and len(result["curves"]["loss"]) == result["config"]["steps"]
+
+
+def test_trace_json_to_stdout_is_valid_json(capsys):
+    assert main(["trace", "--vocab", "helo", "--text", "hello", "--json", "-"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["vocab"] == ["h", "e", "l", "o"]
+    assert [s["input"] for s in record["forward"]] == list("hell")
+    assert [s["target"] for s in record["forward"]] == list("ello")
+    assert set(record["grads"]) == set(record["params"]) == set(record["update"])
+
+
+def test_trace_with_weights_file_and_bad_weights(capsys, tmp_path):
+    from scratchrnn.trace import build_char_model
+
+    model = build_char_model(4, 3, "sigmoid", rng=5)
+    good = tmp_path / "w.npz"
+    np.savez(good, **{k.removeprefix("rnn."): v for k, v in model.params.items()})
+    out_json = tmp_path / "trace.json"
+    assert main(["trace", "--vocab", "helo", "--weights", str(good), "--json", str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    assert "backward pass" in printed and "update" in printed
+    record = json.loads(out_json.read_text())
+    np.testing.assert_array_equal(np.array(record["params"]["head.weight"]), model.params["head.weight"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"weight_ih_l0": [[0.0] * 5] * 3}))
+    msg = _one_line_error(capsys, ["trace", "--vocab", "helo", "--weights", str(bad)])
+    assert "missing key" in msg or "shape" in msg
+    assert "not in the vocabulary" in _one_line_error(capsys, ["trace", "--vocab", "hel", "--text", "hello"])
+    assert "does not exist" in _one_line_error(capsys, ["trace", "--weights", str(tmp_path / "none.npz")])
+
+
+def test_export_round_trip(capsys, tmp_path):
+    from scratchrnn.io import load_npz_weights
+    from scratchrnn.nn.model import ModelConfig, SequenceModel
+    from scratchrnn.optim import SGD
+    from scratchrnn.train import TokenStream, TrainConfig, Trainer
+
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=4), rng=0)
+    ids = np.random.default_rng(0).integers(0, 5, 200)
+    Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2, checkpoint_dir=str(tmp_path))).fit(
+        TokenStream(ids, batch_size=2, window=10))
+    out = tmp_path / "w.npz"
+    assert main(["export", str(tmp_path / "last.npz"), "--format", "npz", "-o", str(out)]) == 0
+    weights = load_npz_weights(out)
+    assert set(weights) == set(model.params)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(weights[k], v)
+    capsys.readouterr()
+    assert "not found" in _one_line_error(capsys, ["export", str(tmp_path / "missing.npz")])
+
+
+def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
+    import scratchrnn.tasks as tasks
+
+    monkeypatch.setattr(tasks, "TASKS", {"hello": "hello"})
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "system | tutorial | ours | target | seconds | met" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert [s["name"] for s in summary["systems"]] == ["hello"] and summary["systems"][0]["passed"]
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "hello-loss.png").stat().st_size > 0
+
+
+def test_console_script_runs_in_a_fresh_process():
+    res = subprocess.run([sys.executable, "-m", "scratchrnn.cli", "--version"], capture_output=True, text=True,
+                         check=False)
+    assert res.returncode == 0 and res.stdout.startswith("scratchrnn ")
+    res = subprocess.run([sys.executable, "-m", "scratchrnn.cli", "task", "hello", "--epochs", "0"],
+                         capture_output=True, text=True, check=False)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
