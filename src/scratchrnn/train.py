@@ -3,9 +3,10 @@
 Two kinds of data:
 
 * :class:`SequenceData` holds whole sequences, ``x`` (T, N, F) floats or (T, N) token ids, with
-  targets per step (T, N[, O]) or one per sequence (N, O) for many-to-one models. Each step draws
-  a minibatch of sequence indices from the trainer's Generator (a permutation per epoch) and runs
-  BPTT over the whole sequence, optionally with the per-output truncation ``truncate=k``.
+  targets per step (T, N[, O]) or one per sequence ((N, O), or (N,) class ids) for many-to-one
+  models. Each step draws a minibatch of sequence indices from the trainer's Generator (a
+  permutation per epoch) and runs BPTT over the whole sequence, optionally with the per-output
+  truncation ``truncate=k``.
 * :class:`TokenStream` holds one long stream of token ids. It is split into B parallel streams
   and trained on consecutive windows of ``window`` steps; the hidden state at the end of a window
   is carried into the next as a plain array, so no gradient flows across the boundary.
@@ -14,6 +15,9 @@ Everything random (batch order, dropout masks) comes from one Generator seeded b
 ``TrainConfig.seed``; its state is saved in checkpoints, so a resumed run continues bit for bit.
 The library prints nothing: progress is a tqdm bar on stderr (off unless stderr is a terminal),
 and the history is returned (and written as JSON lines when ``log_path`` is set).
+
+Overflow inside a training step is expected when a run diverges; numpy's floating-point warnings
+are silenced there and the divergence guard looks at the loss and the gradient norm instead.
 """
 
 from __future__ import annotations
@@ -38,6 +42,11 @@ __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "
 
 # Keys of a history record that depend on the wall clock; everything else is deterministic.
 TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s")
+ROLLBACK_FACTOR = 0.5  # a rollback multiplies the learning rate by this
+MIN_SECONDS = 1e-9  # floor of a step's measured time, so a speed is always finite
+# The divergence guard checks the loss and the gradient norm itself, so overflow and NaN inside a
+# step are not warned about (with warnings as errors they would bypass the guard).
+_QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,7 +69,9 @@ def _float_or_int(name: str, a) -> np.ndarray:
 
 
 class SequenceData:
-    """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) or (N, O); mask (T, N)."""
+    """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) per step, or (N, O) or
+    (N,) class ids per sequence; mask (T, N) (bool or 0/1, per-step targets only) selects the
+    steps that count."""
 
     def __init__(self, x, y, mask=None):
         x, y = _float_or_int("x", x), _float_or_int("y", y)
@@ -72,13 +83,24 @@ class SequenceData:
         if T == 0 or N == 0:
             raise ValueError(f"the dataset is empty: x has shape {x.shape}")
         per_step = y.ndim >= 2 and y.shape[:2] == (T, N)
-        per_seq = y.ndim == 2 and y.shape[0] == N and not per_step
+        per_seq = y.ndim in (1, 2) and y.shape[0] == N and not per_step
         if not (per_step or per_seq):
-            raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step or (N, O) = ({N}, ...) per sequence, got {y.shape}")
+            raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step, or (N, O) or (N,) = ({N},) "
+                             f"per sequence, got {y.shape}")
         if mask is not None:
+            if not per_step:
+                raise ValueError("a mask selects steps, so it needs targets per step (T, N[, O]); "
+                                 f"got y of shape {y.shape}, one target per sequence")
             mask = np.asarray(mask)
             if mask.shape != (T, N):
                 raise ValueError(f"mask must be (T, N) = {(T, N)}, got {mask.shape}")
+            if mask.dtype != np.bool_:
+                if not (np.issubdtype(mask.dtype, np.integer) or np.issubdtype(mask.dtype, np.floating)) \
+                        or not np.all((mask == 0) | (mask == 1)):
+                    raise ValueError(f"mask must be boolean or hold only 0 and 1, got dtype {mask.dtype}")
+                mask = mask != 0  # (T, N)
+            if not mask.any():
+                raise ValueError("the dataset is empty: the mask selects no step")
         self.x, self.y, self.mask, self.per_step = x, y, mask, per_step
         self.num_steps, self.size = T, N
 
@@ -102,14 +124,16 @@ class TokenStream:
     def __init__(self, ids, batch_size: int, window: int):
         ids = np.asarray(ids)
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"a token stream must be a 1-D array of integer ids, got shape {ids.shape} dtype {ids.dtype}")
+            raise ValueError(f"a token stream must be a 1-D array of integer ids, "
+                             f"got shape {ids.shape} dtype {ids.dtype}")
         if batch_size <= 0 or window <= 0:
             raise ValueError(f"batch_size and window must be positive, got {batch_size} and {window}")
         per_stream = len(ids) // batch_size
         if per_stream < window + 1:
             raise ValueError(
                 f"the stream has {len(ids)} tokens: {per_stream} per each of {batch_size} parallel streams, "
-                f"fewer than one window of {window} steps plus its target; use a shorter window or smaller batch"
+                f"fewer than one window of {window} steps plus its target; "
+                "use a shorter window or smaller batch"
             )
         # (S, B): column b is the b-th contiguous slice of the stream
         self.streams = ids[: per_stream * batch_size].reshape(batch_size, per_stream).T.copy()
@@ -145,7 +169,7 @@ class TrainConfig:
     max_rollbacks: int = 5  # rollbacks allowed before giving up
     snapshot_every: int = 50  # steps between in-memory snapshots used by rollback
     checkpoint_dir: str | None = None  # where last.npz / best.npz go
-    checkpoint_every: int | None = None  # steps between checkpoints (also one at the end)
+    checkpoint_every: int | None = None  # steps between checkpoints (needs checkpoint_dir; one at the end)
     log_path: str | None = None  # JSON-lines history
     progress: bool | None = None  # tqdm bar; None = only when stderr is a terminal
     seed: int = 0
@@ -153,12 +177,19 @@ class TrainConfig:
     def validate(self) -> None:
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of steps and epochs")
-        for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every", "snapshot_every"):
+        for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every",
+                     "snapshot_every"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0):
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if self.truncate is not None and (not isinstance(self.truncate, (int, np.integer)) or self.truncate < 0):
+        bad_truncate = isinstance(self.truncate, bool) or not isinstance(self.truncate, (int, np.integer))
+        if self.truncate is not None and (bad_truncate or self.truncate < 0):
             raise ValueError(f"truncate must be None or an integer >= 0, got {self.truncate!r}")
+        if isinstance(self.max_rollbacks, bool) or not isinstance(self.max_rollbacks, (int, np.integer)) \
+                or self.max_rollbacks < 0:
+            raise ValueError(f"max_rollbacks must be an integer >= 0, got {self.max_rollbacks!r}")
+        if self.checkpoint_every is not None and not self.checkpoint_dir:
+            raise ValueError(f"checkpoint_every={self.checkpoint_every} needs checkpoint_dir, got None")
         if self.on_nonfinite not in ("raise", "rollback"):
             raise ValueError(f"on_nonfinite must be 'raise' or 'rollback', got {self.on_nonfinite!r}")
         if self.loss not in LOSSES:
@@ -210,10 +241,15 @@ class History:
 class Trainer:
     """Fits a :class:`SequenceModel` with an optimizer from :mod:`scratchrnn.optim`.
 
-    ``callbacks`` are called as ``cb(event, trainer, record)`` with event "step", "eval" or
-    "checkpoint"; setting ``trainer.should_stop = True`` ends training after the current step.
-    ``scheduler`` (optional) has ``step()`` called after every optimizer step, or
-    ``step(metric)`` after every validation if it is a metric-driven one (``on_metric = True``).
+    ``callbacks`` are called as ``cb(event, trainer, record)`` with event "step", "eval",
+    "checkpoint" or "rollback"; setting ``trainer.should_stop = True`` ends training after the
+    current step. ``scheduler`` (optional) has ``step()`` called after every optimizer step, or
+    ``step(val_loss)`` after every validation if it is driven by a metric (``on_metric = True``,
+    as for :class:`~scratchrnn.optim.HalveOnIncrease`).
+
+    A rollback (``on_nonfinite="rollback"``) restores the last in-memory snapshot (weights,
+    optimizer, schedule, generator, data position, best validation) and multiplies the learning
+    rate in force when the step failed, and the schedule's base rate, by ``ROLLBACK_FACTOR``.
     """
 
     def __init__(self, model: SequenceModel, optimizer, config: TrainConfig | None = None, *,
@@ -224,6 +260,7 @@ class Trainer:
         self.callbacks = list(callbacks or [])
         self.vocab = vocab
         self.loss_fn = LOSSES[self.config.loss]
+        self._metric_scheduler = bool(getattr(scheduler, "on_metric", False))
         self.rng = np.random.default_rng(self.config.seed)
         self.history = History()
         self.step = 0
@@ -242,19 +279,31 @@ class Trainer:
 
     # -- public ------------------------------------------------------------------------------
     def fit(self, train, val=None, resume: str | os.PathLike | None = None) -> History:
-        """Train on ``train`` (SequenceData or TokenStream), validating on ``val``; returns the history."""
+        """Train on ``train`` (SequenceData or TokenStream), validating on ``val``; returns the history.
+
+        ``resume``: a checkpoint written by :meth:`save` (``last.npz``) to continue from; the run then
+        goes on exactly as if it had never stopped, and the log keeps only the records up to it.
+        """
         cfg = self.config
         if not isinstance(train, (SequenceData, TokenStream)):
             raise ValueError(f"train must be SequenceData or TokenStream, got {type(train).__name__}")
         if val is not None and type(val) is not type(train):
-            raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), got {type(val).__name__}")
-        self._check_data(train)
+            raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), "
+                             f"got {type(val).__name__}")
+        self._check_data(train, "train")
+        if val is not None:
+            self._check_data(val, "val")
         steps_per_epoch = self._steps_per_epoch(train)
         total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
         if resume is not None:
             self._restore(resume)
-        self._open_log(truncate_after=self.step if resume is not None else 0)
+        if cfg.checkpoint_dir:
+            os.makedirs(cfg.checkpoint_dir, exist_ok=True)
+        self.model.train(True)
+        self.should_stop = False
+        self._open_log(keep_through=self.step if resume is not None else 0)
         self._take_snapshot()
+        saved_step = None  # the step of the last periodic checkpoint
         bar = self._progress(total)
         try:
             while self.step < total and not self.should_stop:
@@ -268,8 +317,8 @@ class Trainer:
                 record = self._train_step(train)
                 if record is None:  # rolled back
                     continue
-                bar.update(1) if bar else None
                 if bar:
+                    bar.update(1)
                     bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
                 end_of_epoch = self.cursor >= steps_per_epoch
                 if val is not None and ((cfg.eval_every and self.step % cfg.eval_every == 0)
@@ -279,7 +328,8 @@ class Trainer:
                     self._take_snapshot()
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.save(self._ckpt_path("last"))
-            if cfg.checkpoint_dir:
+                    saved_step = self.step
+            if cfg.checkpoint_dir and saved_step != self.step:
                 self.save(self._ckpt_path("last"))
         finally:
             if bar:
@@ -291,27 +341,15 @@ class Trainer:
 
     def evaluate(self, data) -> float:
         """Mean loss per counted target on ``data`` in evaluation mode (no dropout, no update)."""
+        if not isinstance(data, (SequenceData, TokenStream)):
+            raise ValueError(f"data must be SequenceData or TokenStream, got {type(data).__name__}")
+        was_training = self.model.training
         model = self.model.train(False)
         try:
-            if isinstance(data, TokenStream):
-                total, count, hidden = 0.0, 0, None
-                for i in range(len(data)):
-                    x, y = data.window_at(i)
-                    out, hidden, _ = model.forward(x, hidden)
-                    loss, _ = self.loss_fn(out, y, reduction="sum")
-                    total, count = total + loss, count + y.size
-                return total / count
-            total, count = 0.0, 0
-            for s in range(0, data.size, self.config.batch_size):
-                idx = np.arange(s, min(s + self.config.batch_size, data.size))
-                x, y, m = data.batch(idx)
-                out, _, _ = model.forward(x)
-                loss, _ = self.loss_fn(out, y, reduction="sum", mask=m)
-                total += loss
-                count += int(np.count_nonzero(m)) if m is not None else y.size
-            return total / count
+            with np.errstate(**_QUIET_FP):
+                return self._loss_sum(model, data)
         finally:
-            model.train(True)
+            model.train(was_training)
 
     def save(self, path) -> Path:
         """Write a checkpoint that resumes this run exactly."""
@@ -324,6 +362,7 @@ class Trainer:
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "evals": self.history.evals,
             "perm": None if self.perm is None else [int(i) for i in self.perm],
+            "best_params": self.best_params,
         }
         path = save_checkpoint(
             path,
@@ -342,21 +381,55 @@ class Trainer:
         return path
 
     # -- internals ---------------------------------------------------------------------------
-    def _check_data(self, data) -> None:
+    def _check_data(self, data, name: str) -> None:
+        """Data that fits the model and the loss, or a ValueError saying what does not."""
+        cfg, model = self.model.config, self.model
+        kind = type(data).__name__
         if isinstance(data, TokenStream):
-            if not self.model.token_input:
-                raise ValueError("a TokenStream needs a model with token inputs (vocab_size set)")
-            if data.streams.max() >= self.model.config.vocab_size:
-                raise ValueError(f"token id {int(data.streams.max())} is outside the model's vocabulary of {self.model.config.vocab_size}")
+            if not model.token_input:
+                raise ValueError(f"{name} is a TokenStream of token ids, the model takes dense inputs of "
+                                 f"{cfg.input_size} features (build it with vocab_size for token inputs)")
+            self._check_ids(data.streams, name)
+            if self.config.loss != "cross_entropy":
+                raise ValueError("a TokenStream is trained on next-token cross_entropy, "
+                                 f"the loss is {self.config.loss!r}")
+            if cfg.head != "all" or model.output_size != cfg.vocab_size:
+                raise ValueError("a TokenStream needs a prediction over the vocabulary at every step "
+                                 f"(head 'all', output_size {cfg.vocab_size}), the model has head "
+                                 f"{cfg.head!r} and output_size {model.output_size}")
             return
-        if self.model.token_input != (data.x.ndim == 2):
-            want = "(T, N) token ids" if self.model.token_input else f"(T, N, {self.model.config.input_size}) features"
-            raise ValueError(f"the model expects {want}, the data has x of shape {data.x.shape}")
-        if not self.model.token_input and data.x.dtype != self.model.dtype:
-            raise ValueError(f"x has dtype {data.x.dtype}, the model's weights are {self.model.dtype}")
-        if (self.model.config.head == "last") == data.per_step:
-            want = "one target per sequence (N, O)" if self.model.config.head == "last" else "targets per step (T, N, ...)"
-            raise ValueError(f"the model's head {self.model.config.head!r} needs {want}, got y of shape {data.y.shape}")
+        x, y = data.x, data.y
+        if model.token_input:
+            if x.ndim != 2:
+                raise ValueError(f"the model expects (T, N) token ids, {name} ({kind}) has x of shape "
+                                 f"{x.shape} and dtype {x.dtype}")
+            self._check_ids(x, name)
+        else:
+            if x.ndim != 3 or x.shape[2] != cfg.input_size:
+                raise ValueError(f"the model expects (T, N, {cfg.input_size}) features, {name} ({kind}) "
+                                 f"has x of shape {x.shape}")
+            if x.dtype != model.dtype:
+                raise ValueError(f"{name} x has dtype {x.dtype}, the model's weights are {model.dtype}")
+        if (cfg.head == "last") == data.per_step:
+            want = "one target per sequence" if cfg.head == "last" else "targets per step (T, N, ...)"
+            raise ValueError(f"the model's head {cfg.head!r} needs {want}, {name} has y of shape {y.shape}")
+        lead = y.shape[:2] if data.per_step else y.shape[:1]
+        if self.config.loss == "cross_entropy":
+            if not np.issubdtype(y.dtype, np.integer) or y.ndim != len(lead):
+                raise ValueError(f"cross_entropy needs integer class ids of shape {lead} as {name} y, "
+                                 f"got shape {y.shape} and dtype {y.dtype}")
+        else:
+            want = (*lead, model.output_size)
+            if y.shape != want:
+                raise ValueError(f"{self.config.loss} needs {name} y of shape {want} (the model's output), "
+                                 f"got {y.shape}")
+
+    def _check_ids(self, ids: np.ndarray, name: str) -> None:
+        V = self.model.config.vocab_size
+        lo, hi = int(ids.min()), int(ids.max())
+        if lo < 0 or hi >= V:
+            raise ValueError(f"{name} holds token ids in [{lo}, {hi}], "
+                             f"outside the model's vocabulary [0, {V})")
 
     def _steps_per_epoch(self, data) -> int:
         if isinstance(data, TokenStream):
@@ -374,38 +447,64 @@ class Trainer:
         x, y, m = data.batch(idx)
         return x, y, m, data.tokens_per_batch(len(idx))
 
-    def _loss(self, out, y, m):
-        return self.loss_fn(out, y, mask=m)
+    def _loss(self, out, y, m, reduction: str = "mean"):
+        """The configured loss; a (T, b) step mask spreads over the outputs of mse and bce."""
+        if m is not None and m.ndim < out.ndim and self.config.loss != "cross_entropy":
+            m = m[..., None]  # (T, b, 1)
+        return self.loss_fn(out, y, reduction=reduction, mask=m)
+
+    def _loss_sum(self, model: SequenceModel, data) -> float:
+        """Summed loss over all of ``data`` divided by the number of counted targets."""
+        if isinstance(data, TokenStream):
+            total, count, hidden = 0.0, 0, None
+            for i in range(len(data)):
+                x, y = data.window_at(i)
+                out, hidden, _ = model.forward(x, hidden)
+                loss, _ = self._loss(out, y, None, reduction="sum")
+                total, count = total + loss, count + y.size
+            return total / count
+        total, count = 0.0, 0
+        for s in range(0, data.size, self.config.batch_size):
+            idx = np.arange(s, min(s + self.config.batch_size, data.size))  # (b,)
+            x, y, m = data.batch(idx)
+            out, _, _ = model.forward(x)
+            loss, _ = self._loss(out, y, m, reduction="sum")
+            total += loss
+            # counted targets: positions (cross-entropy) or elements (mse, bce), as "mean" counts them
+            count += y.size if m is None else int(np.count_nonzero(m)) * (y.size // m.size)
+        return total / count
 
     def _train_step(self, data) -> dict | None:
         cfg, model = self.config, self.model
         t0 = time.perf_counter()
         x, y, m, n_tokens = self._next_batch(data)
-        out, h_n, cache = model.forward(x, self.hidden, rng=self.rng)
-        loss, dout = self._loss(out, y, m)
-        _, _, grads = model.backward(dout, None, cache, truncate=cfg.truncate)
-        norm = global_norm(grads)
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            what = "loss" if not math.isfinite(loss) else "gradient norm"
-            if cfg.on_nonfinite == "rollback" and self.rollbacks < cfg.max_rollbacks and self._snapshot:
-                self._rollback()
-                return None
-            raise TrainingDiverged(self.step + 1, self._last_finite_loss, what)
-        clipped = False
-        if cfg.clip_value is not None:
-            clipped |= clip_by_value(grads, -cfg.clip_value, cfg.clip_value) > 0
-        if cfg.clip_norm is not None:
-            clip_grad_norm(grads, cfg.clip_norm)
-            clipped |= norm > cfg.clip_norm
-        lr = self.optimizer.lr
-        self.optimizer.step(grads)
-        if self.scheduler is not None and not getattr(self.scheduler, "on_metric", False):
+        with np.errstate(**_QUIET_FP):
+            out, h_n, cache = model.forward(x, self.hidden, rng=self.rng)
+            loss, dout = self._loss(out, y, m)
+            _, _, grads = model.backward(dout, None, cache, truncate=cfg.truncate)
+            norm = global_norm(grads)
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                what = "loss" if not math.isfinite(loss) else "gradient norm"
+                if cfg.on_nonfinite == "rollback" and self.rollbacks < cfg.max_rollbacks and self._snapshot:
+                    self._rollback()
+                    return None
+                raise TrainingDiverged(self.step + 1, self._last_finite_loss, what)
+            clipped = False
+            if cfg.clip_value is not None:
+                clipped |= clip_by_value(grads, -cfg.clip_value, cfg.clip_value) > 0
+            if cfg.clip_norm is not None:
+                # the norm after value clipping decides whether the norm clip scales
+                clipped |= clip_grad_norm(grads, cfg.clip_norm) > cfg.clip_norm
+            lr = self.optimizer.lr
+            self.optimizer.step(grads)
+        if self.scheduler is not None and not self._metric_scheduler:
             self.scheduler.step()
         self.hidden = h_n if isinstance(data, TokenStream) else None
         self.step += 1
         self.cursor += 1
         self._last_finite_loss = loss
-        dt = time.perf_counter() - t0
+        dt = max(time.perf_counter() - t0, MIN_SECONDS)
+        speed_key, amount = ("tokens_per_s", n_tokens) if model.token_input else ("samples_per_s", x.shape[1])
         record = {
             "step": self.step,
             "epoch": self.epoch,
@@ -414,7 +513,7 @@ class Trainer:
             "clipped": bool(clipped),
             "lr": float(lr),
             "seconds": dt,
-            "tokens_per_s" if model.token_input else "samples_per_s": (n_tokens if model.token_input else x.shape[1]) / dt,
+            speed_key: amount / dt,
         }
         self.history.steps.append(record)
         self._log(record)
@@ -427,15 +526,15 @@ class Trainer:
         if improved:
             self.best_val, self.bad_evals = v, 0
             self.best_params = self.model.state_dict()
-            if self.config.checkpoint_dir:
-                self.save(self._ckpt_path("best"))
         else:
             self.bad_evals += 1
         record = {"step": self.step, "epoch": self.epoch, "val_loss": v, "best": improved}
         self.history.evals.append(record)
         self._log(record)
-        if self.scheduler is not None and getattr(self.scheduler, "on_metric", False):
+        if self.scheduler is not None and self._metric_scheduler:
             self.scheduler.step(v)
+        if improved and self.config.checkpoint_dir:
+            self.save(self._ckpt_path("best"))  # after the record, so the file holds its own evaluation
         self._emit("eval", record)
         if self.config.patience is not None and self.bad_evals >= self.config.patience:
             self.should_stop = True
@@ -449,25 +548,45 @@ class Trainer:
             "perm": None if self.perm is None else self.perm.copy(),
             "hidden": _copy_state(self.hidden),
             "n_steps": len(self.history.steps), "n_evals": len(self.history.evals),
+            "scheduler": None if self.scheduler is None else _deep_copy(self.scheduler.state_dict()),
+            "best_val": self.best_val, "bad_evals": self.bad_evals,
+            "best_params": self.best_params,  # replaced, never modified in place, so no copy
         }
 
     def _rollback(self) -> None:
-        """Restore the last snapshot and halve the learning rate."""
+        """Restore the last snapshot and lower the learning rate in force by ``ROLLBACK_FACTOR``."""
         s = self._snapshot
+        # the rate that failed, not the snapshot's: repeated rollbacks keep lowering it
+        lr = self.optimizer.lr * ROLLBACK_FACTOR
+        base_lr = getattr(self.scheduler, "base_lr", None)
         self.model.load_state_dict(s["params"])
         self.optimizer.load_state_dict(_deep_copy(s["optim"]))
+        if s["scheduler"] is not None:
+            self.scheduler.load_state_dict(_deep_copy(s["scheduler"]))
+            if base_lr is not None:
+                self.scheduler.base_lr = base_lr * ROLLBACK_FACTOR
+        self.best_val, self.bad_evals, self.best_params = s["best_val"], s["bad_evals"], s["best_params"]
         self.rng.bit_generator.state = s["rng"]
         self.step, self.epoch, self.cursor = s["step"], s["epoch"], s["cursor"]
         self.perm = None if s["perm"] is None else s["perm"].copy()
         self.hidden = _copy_state(s["hidden"])
         del self.history.steps[s["n_steps"]:]
         del self.history.evals[s["n_evals"]:]
+        if self._log_file is not None:  # the log forgets the undone steps too
+            self._log_file.close()
+            self._open_log(keep_through=self.step)
         self.rollbacks += 1
-        self.optimizer.lr = self.optimizer.lr * 0.5
+        self.optimizer.lr = lr
         self._emit("rollback", {"step": self.step, "lr": self.optimizer.lr, "rollbacks": self.rollbacks})
 
     def _restore(self, path) -> None:
         ck = load_checkpoint(path)
+        saved = (ck.config or {}).get("model")
+        ours = self.model.config.to_dict()
+        if isinstance(saved, dict) and saved != ours:
+            diff = ", ".join(f"{k}={saved.get(k)!r} (this model: {ours.get(k)!r})"
+                             for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k))
+            raise ValueError(f"{path} was written for a different model: {diff}")
         self.model.load_state_dict(ck.params)
         if ck.optimizer_state is not None:
             self.optimizer.load_state_dict(ck.optimizer_state)
@@ -479,6 +598,7 @@ class Trainer:
         extra = ck.extra or {}
         self.cursor = int(extra.get("cursor", 0))
         self.best_val = extra.get("best_val")
+        self.best_params = extra.get("best_params")
         self.bad_evals = int(extra.get("bad_evals", 0))
         self.rollbacks = int(extra.get("rollbacks", 0))
         if "lr" in extra:
@@ -494,20 +614,21 @@ class Trainer:
     def _ckpt_path(self, name: str) -> Path:
         return Path(self.config.checkpoint_dir) / f"{name}.npz"
 
-    def _open_log(self, truncate_after: int) -> None:
-        """Start the JSON-lines log; on resume keep only the records up to the restored step."""
+    def _open_log(self, keep_through: int) -> None:
+        """Start the JSON-lines log, keeping the records up to step ``keep_through`` (resume, rollback)."""
         path = self.config.log_path
         self._log_file = None
         if not path:
             return
+        os.makedirs(Path(path).parent, exist_ok=True)
         kept = b""
-        if truncate_after and os.path.exists(path):
+        if keep_through and os.path.exists(path):
             with open(path, "rb") as f:
                 lines = [ln for ln in f.read().splitlines() if ln.strip()]
             good = []
             for ln in lines:
                 try:
-                    if json.loads(ln).get("step", 0) <= truncate_after:
+                    if json.loads(ln).get("step", 0) <= keep_through:
                         good.append(ln)
                 except json.JSONDecodeError:
                     break  # a line cut by a crash ends the usable log

@@ -1,0 +1,650 @@
+"""scratchrnn.train: determinism, exact resume after SIGKILL, overfitting in every mode, the divergence
+guard, validation / early stopping / schedules / clipping / callbacks, silence, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchrnn.functional import log_softmax
+from scratchrnn.io import load_checkpoint, save_checkpoint
+from scratchrnn.losses import cross_entropy
+from scratchrnn.nn.model import ModelConfig, SequenceModel
+from scratchrnn.optim import SGD, Adam, HalveOnIncrease, global_norm
+from scratchrnn.train import (
+    TIMING_KEYS,
+    History,
+    SequenceData,
+    TokenStream,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+)
+from train_worker import build
+
+WORKER = Path(__file__).with_name("train_worker.py")
+WORKER_TIMEOUT = 180.0  # seconds to reach the blocking point, generous for a loaded machine
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _same_bits(a, b) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def _assert_same_arrays(got: dict, want: dict, what: str) -> None:
+    assert list(got) == list(want), what
+    for k in want:
+        assert _same_bits(got[k], want[k]), f"{what}[{k!r}] differs"
+
+
+def _assert_same_state(got, want, what: str) -> None:
+    if want is None:
+        assert got is None, what
+    elif isinstance(want, tuple):
+        assert isinstance(got, tuple) and len(got) == len(want), what
+        for g, w in zip(got, want, strict=True):
+            assert _same_bits(g, w), what
+    else:
+        assert _same_bits(got, want), what
+
+
+def _assert_same_run(got: Trainer, want: Trainer) -> None:
+    """Bit-identical weights, optimizer, generator, schedule, carried state, best model and history."""
+    _assert_same_arrays(got.model.params, want.model.params, "params")
+    g_opt, w_opt = got.optimizer.state_dict(), want.optimizer.state_dict()
+    scalars = ("type", "hyper", "step")
+    assert {k: g_opt[k] for k in scalars} == {k: w_opt[k] for k in scalars}
+    assert list(g_opt["buffers"]) == list(w_opt["buffers"])
+    for b in w_opt["buffers"]:
+        _assert_same_arrays(g_opt["buffers"][b], w_opt["buffers"][b], f"optimizer buffer {b}")
+    assert got.rng.bit_generator.state == want.rng.bit_generator.state
+    if want.scheduler is not None:
+        assert got.scheduler.state_dict() == want.scheduler.state_dict()
+    _assert_same_state(got.hidden, want.hidden, "hidden")
+    assert got.best_val == want.best_val
+    if want.best_params is not None:
+        _assert_same_arrays(got.best_params, want.best_params, "best_params")
+    assert (got.step, got.epoch, got.cursor) == (want.step, want.epoch, want.cursor)
+    assert got.history.deterministic() == want.history.deterministic()
+
+
+def _read_log(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def _strip(records: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in records]
+
+
+def _run_worker_until_blocked(spec: dict, tmp_path: Path) -> None:
+    """Start the worker, wait for its signal file, SIGKILL it and check it died of the signal."""
+    signal_path = tmp_path / "blocked"
+    spec = {**spec, "workdir": str(tmp_path / "run"), "signal_path": str(signal_path)}
+    proc = subprocess.Popen([sys.executable, str(WORKER), json.dumps(spec)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        while not signal_path.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"worker exited with {proc.returncode} before blocking:\n{proc.communicate()[1]}")
+            if time.monotonic() > deadline:
+                pytest.fail("worker did not reach its blocking point in time")
+            time.sleep(0.02)
+        assert int(signal_path.read_text()) == proc.pid
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def _char_words():
+    """Four words with distinct first letters: next-character prediction is learnable exactly."""
+    words = ["hello", "world", "candy", "piano"]
+    chars = sorted(set("".join(words)))
+    ids = np.array([[chars.index(c) for c in w] for w in words]).T  # (5, 4)
+    return ids[:-1], ids[1:], len(chars)
+
+
+def _dense_relu_problem(seed=0):
+    """A relu RNN with an mse head on random data: lr 8 explodes, lr 1 stays finite."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((20, 8, 2)).astype(np.float32)  # (T, N, F)
+    y = rng.standard_normal((20, 8, 1)).astype(np.float32)  # (T, N, 1)
+    cfg = ModelConfig(input_size=2, output_size=1, hidden_size=16, nonlinearity="relu")
+    model = SequenceModel(cfg, rng=0)
+    return model, SequenceData(x, y)
+
+
+def _contrary_split(seed=1):
+    """Training data and a validation set with other targets, so validation loss rises as it fits."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 5, size=(6, 8))  # (T, N)
+    y = rng.integers(0, 5, size=(6, 8))  # (T, N)
+    y_val = (y + 1 + rng.integers(0, 4, size=y.shape)) % 5  # (T, N) never the training target
+    return SequenceData(x, y), SequenceData(x, y_val)
+
+
+# -- determinism -----------------------------------------------------------------------------------
+def _dropout_run(trainer_seed: int) -> Trainer:
+    rng = np.random.default_rng(3)
+    data = SequenceData(rng.integers(0, 6, size=(7, 12)), rng.integers(0, 6, size=(7, 12)))
+    model = SequenceModel(ModelConfig(vocab_size=6, embedding_dim=5, hidden_size=10, num_layers=2,
+                                      dropout=0.3), rng=11)
+    trainer = Trainer(model, Adam(model.params, lr=0.01),
+                      TrainConfig(steps=12, batch_size=5, truncate=3, seed=trainer_seed))
+    trainer.fit(data, SequenceData(data.x[:, :4], data.y[:, :4]))
+    return trainer
+
+
+def test_same_seed_gives_bit_identical_weights_and_history_with_dropout():
+    a, b = _dropout_run(4), _dropout_run(4)
+    _assert_same_run(a, b)
+    assert len(a.history.steps) == 12 and a.history.evals  # per-epoch validation happened
+    assert all(k in a.history.steps[0] for k in ("seconds", "tokens_per_s"))
+    assert not any(k in r for r in a.history.deterministic()["steps"] for k in TIMING_KEYS)
+    # the trainer's seed drives batch order and dropout masks: another seed, another run
+    c = _dropout_run(5)
+    assert not all(_same_bits(c.model.params[k], a.model.params[k]) for k in a.model.params)
+
+
+def test_dropout_masks_come_from_the_trainer_seed():
+    # a single sequence, so the batch order cannot differ: only the masks can
+    def run(seed, dropout):
+        rng = np.random.default_rng(0)
+        data = SequenceData(rng.integers(0, 4, size=(5, 1)), rng.integers(0, 4, size=(5, 1)))
+        model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=6, num_layers=2, dropout=dropout), rng=1)
+        Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=3, batch_size=1, seed=seed)).fit(data)
+        return model.params["rnn.weight_ih_l0"]
+
+    assert _same_bits(run(0, 0.0), run(1, 0.0))
+    assert not _same_bits(run(0, 0.5), run(1, 0.5))
+
+
+# -- exact resume after SIGKILL ------------------------------------------------------------------
+RESUME_CASES = [  # scenario, checkpoint_every, block_at_step, the checkpoint the resume starts from
+    ("sequence", 4, 10, 8),
+    ("stream", 4, 11, 8),
+    pytest.param("lstm", 4, 10, 8, marks=pytest.mark.skipif(
+        not __import__("importlib").util.find_spec("scratchrnn.nn.lstm"), reason="no LSTM yet")),
+]
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+@pytest.mark.parametrize(("scenario", "every", "block_at", "resume_step"), RESUME_CASES)
+def test_resume_after_sigkill_is_bit_identical(tmp_path, scenario, every, block_at, resume_step):
+    straight, train, val = build(scenario, tmp_path / "straight", checkpoint_every=every)
+    straight.fit(train, val)
+
+    _run_worker_until_blocked({"scenario": scenario, "checkpoint_every": every, "block_at_step": block_at},
+                              tmp_path)
+    run = tmp_path / "run"
+    last = run / "ckpt" / "last.npz"
+    ck = load_checkpoint(last)
+    assert ck.step == resume_step
+    logged = [r["step"] for r in _read_log(run / "log.jsonl") if "loss" in r]
+    assert logged == list(range(1, block_at + 1))  # the log ran ahead of the checkpoint
+    steps_per_epoch = 3 if scenario == "sequence" else len(train)
+    assert 0 < ck.extra["cursor"] < steps_per_epoch  # killed in the middle of an epoch
+    if scenario == "sequence":
+        assert ck.extra["perm"] is not None and ck.hidden is None
+    else:
+        assert ck.hidden is not None  # the carried state is part of the checkpoint
+        assert isinstance(ck.hidden, tuple) == (scenario == "lstm")
+
+    resumed, train2, val2 = build(scenario, run, checkpoint_every=every)
+    history = resumed.fit(train2, val2, resume=last)
+    _assert_same_run(resumed, straight)
+    assert history.steps[:resume_step] == ck.history  # the restored records keep their timings
+    assert [r["step"] for r in history.steps] == list(range(1, straight.config.steps + 1))
+
+    # the JSON-lines log holds every step exactly once, and matches the straight run's log
+    log = _read_log(run / "log.jsonl")
+    assert [r["step"] for r in log if "loss" in r] == list(range(1, straight.config.steps + 1))
+    assert _strip(log) == _strip(_read_log(tmp_path / "straight" / "log.jsonl"))
+    assert [r for r in log if "val_loss" in r] == history.evals
+    assert load_checkpoint(last).step == straight.config.steps
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_kill_during_a_checkpoint_write_keeps_the_previous_one(tmp_path):
+    straight, train, val = build("sequence", tmp_path / "straight", checkpoint_every=2)
+    straight.fit(train, val)
+
+    # the third save of last.npz (step 6) is interrupted after its first archive member
+    _run_worker_until_blocked({"scenario": "sequence", "checkpoint_every": 2, "block_in_save": 3}, tmp_path)
+    ckdir = tmp_path / "run" / "ckpt"
+    leftovers = [p.name for p in ckdir.iterdir() if p.name not in ("last.npz", "best.npz")]
+    assert len(leftovers) == 1 and leftovers[0].startswith(".last.npz.") and leftovers[0].endswith(".tmp")
+    assert (ckdir / leftovers[0]).stat().st_size > 0  # the kill really came in the middle of a write
+    ck = load_checkpoint(ckdir / "last.npz")
+    assert ck.step == 4
+    best = load_checkpoint(ckdir / "best.npz")
+    assert best.step <= 6 and best.extra["evals"][-1]["best"]
+
+    # a crash can also cut the last line of the log: resuming drops it with the steps after step 4
+    with open(tmp_path / "run" / "log.jsonl", "a") as f:
+        f.write('{"step": 7, "epoch": 2, "lo')
+    resumed, train2, val2 = build("sequence", tmp_path / "run", checkpoint_every=2)
+    resumed.fit(train2, val2, resume=ckdir / "last.npz")
+    _assert_same_run(resumed, straight)
+    log = _read_log(tmp_path / "run" / "log.jsonl")
+    assert _strip(log) == _strip(_read_log(tmp_path / "straight" / "log.jsonl"))
+
+
+def test_in_process_resume_at_every_checkpoint_matches(tmp_path):
+    """Resuming from a copy of every periodic checkpoint, also at epoch ends, gives the same run."""
+    straight, train, val = build("sequence", tmp_path / "a", checkpoint_every=3)
+    copies = []
+
+    def keep(event, tr, record):
+        if event == "checkpoint" and record["path"].endswith("last.npz"):
+            target = tmp_path / f"at{record['step']}.npz"
+            target.write_bytes(Path(record["path"]).read_bytes())
+            copies.append(target)
+
+    straight.callbacks.append(keep)
+    straight.fit(train, val)
+    assert len(copies) == 5  # steps 3, 6, 9, 12 (epoch ends) and the final one at 14
+    for path in copies[:-1]:
+        resumed, train2, val2 = build("sequence")
+        resumed.fit(train2, val2, resume=path)
+        _assert_same_run(resumed, straight)
+
+
+# -- overfitting a tiny dataset --------------------------------------------------------------------
+@pytest.mark.parametrize("truncate", [None, 1])
+def test_tiny_rnn_overfits_whole_sequences(truncate):
+    x, y, V = _char_words()
+    data = SequenceData(x, y)
+    model = SequenceModel(ModelConfig(vocab_size=V, hidden_size=16), rng=0)
+    cfg = TrainConfig(steps=150, batch_size=4, truncate=truncate)
+    trainer = Trainer(model, Adam(model.params, lr=0.05), cfg)
+    history = trainer.fit(data)
+    assert history.losses[0] > 1.0
+    assert trainer.evaluate(data) < 0.01
+    logits, _, _ = model.train(False).forward(x)
+    assert np.array_equal(logits.argmax(-1), y)
+
+
+def test_truncation_changes_the_gradient():
+    x, y, V = _char_words()
+    runs = []
+    for truncate in (None, 1):
+        model = SequenceModel(ModelConfig(vocab_size=V, hidden_size=16), rng=0)
+        runs.append(Trainer(model, Adam(model.params, lr=0.05),
+                            TrainConfig(steps=2, batch_size=4, truncate=truncate)).fit(SequenceData(x, y)))
+    full, cut = runs
+    assert full.losses[0] == cut.losses[0]  # same start
+    assert full.steps[0]["grad_norm"] != cut.steps[0]["grad_norm"]
+
+
+def test_tiny_rnn_overfits_a_stream_with_carried_state():
+    # the pattern's next token is not fixed by the current token, and windows (5) are shorter than the
+    # period (12): the start of every window needs the state carried over from the previous one
+    pattern = np.array([0, 1, 2, 0, 2, 1, 1, 0, 3, 2, 3, 1])
+    data = TokenStream(np.tile(pattern, 20), batch_size=4, window=5)
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=24), rng=0)
+    trainer = Trainer(model, Adam(model.params, lr=0.03), TrainConfig(epochs=25))
+    history = trainer.fit(data)
+    assert len(history.steps) == 25 * len(data)
+    assert history.losses[0] > 1.0
+    assert trainer.evaluate(data) < 0.01
+    # the same model restarted from a zero state in every window is unsure at the window starts
+    model.train(False)
+    windows = [data.window_at(i) for i in range(len(data))]
+    zero_state = np.mean([cross_entropy(model.forward(x)[0], y)[0] for x, y in windows])
+    assert zero_state > 10 * trainer.evaluate(data)
+
+
+def test_masks_and_many_to_one_targets_count_like_the_loss():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 6, 3)).astype(np.float32)  # (T, N, 3)
+    y = rng.standard_normal((5, 6, 2)).astype(np.float32)  # (T, N, 2)
+    mask = rng.random((5, 6)) < 0.6  # (T, N)
+    model = SequenceModel(ModelConfig(input_size=3, output_size=2, hidden_size=5), rng=0)
+    trainer = Trainer(model, SGD(model.params, lr=0.0), TrainConfig(steps=1, batch_size=6, loss="mse"))
+    data = SequenceData(x, y, mask.astype(np.int64))  # 0/1 numbers are a mask too
+    pred = model.forward(x)[0].astype(np.float64)  # (T, N, 2)
+    want = float(np.mean(((pred - y) ** 2)[mask]))  # the masked steps' elements only
+    assert trainer.evaluate(data) == pytest.approx(want, rel=1e-6)
+    assert trainer.fit(data).losses[0] == pytest.approx(want, rel=1e-6)
+    # many-to-one classification: one class id per sequence
+    ids = rng.integers(0, 4, size=(5, 6))  # (T, N)
+    labels = rng.integers(0, 3, size=6)  # (N,)
+    clf = SequenceModel(ModelConfig(vocab_size=4, hidden_size=5, output_size=3, head="last"), rng=0)
+    logits = clf.forward(ids)[0].astype(np.float64)  # (N, 3)
+    want = float(-np.mean(log_softmax(logits)[np.arange(6), labels]))
+    got = Trainer(clf, SGD(clf.params, lr=0.1)).evaluate(SequenceData(ids, labels))
+    assert got == pytest.approx(want, rel=1e-6)
+
+
+# -- divergence guard ----------------------------------------------------------------------------
+def test_divergence_raises_naming_the_step_and_the_last_finite_loss(tmp_path):
+    model, data = _dense_relu_problem()
+    trainer = Trainer(model, SGD(model.params, lr=8.0), TrainConfig(steps=30, batch_size=8, loss="mse"))
+    with pytest.raises(TrainingDiverged) as info:
+        trainer.fit(data)
+    err, losses = info.value, trainer.history.losses
+    assert losses and all(math.isfinite(v) for v in losses)
+    assert err.step == len(losses) + 1
+    assert err.last_finite_loss == losses[-1]
+    assert f"step {err.step}" in str(err) and f"{losses[-1]:.6g}" in str(err)
+
+
+def test_rollback_halves_the_rate_until_training_is_finite(tmp_path):
+    model, data = _dense_relu_problem()
+    events = []
+    log = tmp_path / "log.jsonl"
+    cfg = TrainConfig(steps=30, batch_size=8, loss="mse", on_nonfinite="rollback", max_rollbacks=5,
+                      snapshot_every=1000, log_path=str(log))
+    trainer = Trainer(model, SGD(model.params, lr=8.0), cfg,
+                      callbacks=[lambda e, tr, r: events.append(r) if e == "rollback" else None])
+    history = trainer.fit(data)
+    # each rollback lowers the rate that failed, not the snapshot's: 8 -> 4 -> 2 -> 1
+    assert [r["lr"] for r in events] == [4.0, 2.0, 1.0]
+    assert trainer.optimizer.lr == 1.0 and trainer.rollbacks == 3
+    assert math.isfinite(history.losses[-1])
+    assert [r["step"] for r in history.steps] == list(range(1, 31))
+    assert [r["step"] for r in _read_log(log)] == list(range(1, 31))  # undone steps left the log
+    # rolled back to the start, the run is exactly a run at lr 1 from the start
+    ref_model, _ = _dense_relu_problem()
+    ref = Trainer(ref_model, SGD(ref_model.params, lr=1.0), TrainConfig(steps=30, batch_size=8, loss="mse"))
+    ref.fit(data)
+    _assert_same_arrays(model.params, ref_model.params, "params")
+    assert history.deterministic() == ref.history.deterministic()
+
+
+def test_rollback_gives_up_after_max_rollbacks():
+    model, data = _dense_relu_problem()
+    events = []
+    cfg = TrainConfig(steps=30, batch_size=8, loss="mse", on_nonfinite="rollback", max_rollbacks=2)
+    trainer = Trainer(model, SGD(model.params, lr=8.0), cfg,
+                      callbacks=[lambda e, tr, r: events.append(r) if e == "rollback" else None])
+    with pytest.raises(TrainingDiverged, match=r"step \d+"):
+        trainer.fit(data)
+    assert [r["rollbacks"] for r in events] == [1, 2]
+    assert trainer.optimizer.lr == 2.0
+
+
+# -- validation, best model, early stopping, schedules -------------------------------------------
+def _manual_val_loss(model, data: SequenceData) -> float:
+    logits, _, _ = model.train(False).forward(data.x)  # (T, N, C)
+    model.train(True)
+    logp = log_softmax(logits.astype(np.float64))  # (T, N, C)
+    picked = np.take_along_axis(logp, data.y[..., None], axis=-1)[..., 0]  # (T, N)
+    return float(-picked.mean())
+
+
+def test_eval_every_records_the_validation_loss_and_tracks_the_best(tmp_path):
+    train, val = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=12), rng=0)
+    seen = {}
+
+    def watch(event, tr, record):
+        if event == "eval":
+            seen[record["step"]] = (tr.model.state_dict(), _manual_val_loss(tr.model, val))
+
+    cfg = TrainConfig(steps=20, batch_size=4, eval_every=4, checkpoint_dir=str(tmp_path / "ck"))
+    trainer = Trainer(model, Adam(model.params, lr=0.05), cfg, callbacks=[watch])
+    history = trainer.fit(train, val)
+    assert [r["step"] for r in history.evals] == [4, 8, 12, 16, 20]
+    for r in history.evals:
+        assert r["val_loss"] == pytest.approx(seen[r["step"]][1], rel=1e-5)
+    losses = history.val_losses
+    assert losses[-1] > losses[0]  # the validation set disagrees with the training targets
+    flags = [v < min(losses[:i], default=math.inf) for i, v in enumerate(losses)]
+    assert [r["best"] for r in history.evals] == flags
+    best_step = history.evals[int(np.argmin(losses))]["step"]
+    assert trainer.best_val == min(losses)
+    _assert_same_arrays(trainer.best_params, seen[best_step][0], "best_params")
+    best = load_checkpoint(tmp_path / "ck" / "best.npz")
+    assert best.step == best_step
+    _assert_same_arrays(best.params, seen[best_step][0], "best.npz")
+    assert load_checkpoint(tmp_path / "ck" / "last.npz").step == 20
+
+
+def test_per_epoch_validation():
+    train, val = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=8), rng=0)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(epochs=3, batch_size=3))
+    history = trainer.fit(train, val)
+    assert len(history.steps) == 9  # ceil(8 / 3) = 3 batches per epoch
+    assert [(r["step"], r["epoch"]) for r in history.evals] == [(3, 0), (6, 1), (9, 2)]
+    assert [r["epoch"] for r in history.steps] == [0] * 3 + [1] * 3 + [2] * 3
+    assert history.val_losses[-1] == pytest.approx(_manual_val_loss(model, val), rel=1e-5)
+
+
+def test_early_stopping_after_patience_validations_without_improvement():
+    train, val = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=12), rng=0)
+    cfg = TrainConfig(steps=200, batch_size=4, eval_every=2, patience=3)
+    history = Trainer(model, Adam(model.params, lr=0.05), cfg).fit(train, val)
+    losses = history.val_losses
+    best, bad, stop = math.inf, 0, None
+    for i, v in enumerate(losses):
+        best, bad = (v, 0) if v < best else (best, bad + 1)
+        if bad == 3:
+            stop = i
+            break
+    assert stop is not None and stop == len(losses) - 1
+    assert history.steps[-1]["step"] == history.evals[stop]["step"] < 200
+
+
+def test_halve_on_increase_halves_the_rate_when_validation_rises():
+    train, val = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=12), rng=0)
+    opt = SGD(model.params, lr=0.5)
+    history = Trainer(model, opt, TrainConfig(steps=24, batch_size=4, eval_every=3),
+                      scheduler=HalveOnIncrease(opt)).fit(train, val)
+    lr_at = {r["step"]: r["lr"] for r in history.steps}
+    rises = 0
+    for prev, cur in zip(history.evals, history.evals[1:], strict=False):
+        if cur["step"] + 1 in lr_at:
+            rose = cur["val_loss"] > prev["val_loss"]
+            rises += rose
+            assert lr_at[cur["step"] + 1] == lr_at[cur["step"]] * (0.5 if rose else 1.0)
+    assert rises >= 2
+    assert history.evals[0]["step"] == 3 and lr_at[4] == lr_at[1] == 0.5  # the first only sets the reference
+
+
+# -- clipping and callbacks ---------------------------------------------------------------------
+def test_clip_norm_records_the_norm_before_clipping_and_scales_the_update():
+    x, y, V = _char_words()
+    data = SequenceData(x, y)
+    model = SequenceModel(ModelConfig(vocab_size=V, hidden_size=8), rng=0)
+    start = model.state_dict()
+    after_first = {}
+
+    def grab(event, tr, record):
+        if event == "step" and record["step"] == 1:
+            after_first.update(tr.model.state_dict())
+
+    lr, max_norm = 0.1, 0.5
+    cfg = TrainConfig(steps=40, batch_size=2, clip_norm=max_norm, seed=9)
+    history = Trainer(model, SGD(model.params, lr=lr), cfg, callbacks=[grab]).fit(data)
+    # the first step redone by hand: the batch is the head of the seed's first permutation
+    idx = np.random.default_rng(9).permutation(4)[:2]
+    ref = SequenceModel(ModelConfig(vocab_size=V, hidden_size=8), rng=0)
+    logits, _, cache = ref.forward(x[:, idx])
+    _, dlogits = cross_entropy(logits, y[:, idx])
+    _, _, grads = ref.backward(dlogits, None, cache)
+    norm = global_norm(grads)
+    assert history.steps[0]["grad_norm"] == norm
+    scale = min(1.0, max_norm / (norm + 1e-6))
+    for k in start:
+        np.testing.assert_allclose(after_first[k], start[k] - lr * scale * grads[k], rtol=1e-5, atol=1e-7)
+    flags = [r["clipped"] for r in history.steps]
+    assert flags == [r["grad_norm"] > max_norm for r in history.steps]
+    assert 0 < sum(flags) < len(flags)  # both cases occur
+    assert history.clipped_fraction == pytest.approx(sum(flags) / len(flags))
+
+
+def test_clip_value_bounds_every_gradient_entry():
+    model, data = _dense_relu_problem()
+    start = model.state_dict()
+    after_first = {}
+
+    def grab(event, tr, record):
+        if event == "step" and record["step"] == 1:
+            after_first.update(tr.model.state_dict())
+
+    lr, v = 0.01, 0.05
+    cfg = TrainConfig(steps=6, batch_size=8, loss="mse", clip_value=v)
+    history = Trainer(model, SGD(model.params, lr=lr), cfg, callbacks=[grab]).fit(data)
+    assert all(r["clipped"] for r in history.steps) and history.clipped_fraction == 1.0
+    step = max(float(np.max(np.abs(after_first[k] - start[k]))) for k in start)
+    assert step == pytest.approx(lr * v, rel=1e-4)  # the largest update is exactly lr * clip_value
+    assert History().clipped_fraction == 0.0
+
+
+def test_callbacks_see_every_event_and_can_stop_training(tmp_path):
+    train, val = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=8), rng=0)
+    events = []
+
+    def cb(event, trainer, record):
+        events.append((event, trainer.step))
+        if event == "step" and record["step"] == 5:
+            trainer.should_stop = True
+
+    cfg = TrainConfig(steps=100, batch_size=4, eval_every=2, checkpoint_dir=str(tmp_path),
+                      checkpoint_every=4)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), cfg, callbacks=[cb])
+    history = trainer.fit(train, val)
+    assert len(history.steps) == 5 and trainer.step == 5
+    assert [s for e, s in events if e == "step"] == [1, 2, 3, 4, 5]
+    assert [s for e, s in events if e == "eval"] == [2, 4]
+    assert (("checkpoint", 4) in events) and events[-1] == ("checkpoint", 5)  # the last one at the stop
+    assert load_checkpoint(tmp_path / "last.npz").step == 5
+    # a second fit continues: should_stop is reset and the step count goes on
+    trainer.callbacks.clear()
+    trainer.config.steps = 8
+    assert len(trainer.fit(train, val).steps) == 8
+
+
+# -- the library is silent -----------------------------------------------------------------------
+def test_no_output_unless_stderr_is_a_terminal(capsys, tmp_path):
+    x, y, V = _char_words()
+    model = SequenceModel(ModelConfig(vocab_size=V, hidden_size=8), rng=0)
+    cfg = TrainConfig(steps=5, batch_size=2, eval_every=2, checkpoint_dir=str(tmp_path))
+    Trainer(model, SGD(model.params, lr=0.1), cfg).fit(SequenceData(x, y), SequenceData(x, y))
+    assert capsys.readouterr() == ("", "")  # stderr is captured, not a terminal: no bar
+    Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=5, batch_size=2, progress=True)).fit(
+        SequenceData(x, y))
+    out, err = capsys.readouterr()
+    assert out == "" and "5/5" in err  # asked for, the bar goes to stderr
+
+
+# -- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("make", "words"), [
+    (lambda: SequenceData(np.zeros((4, 3)), np.zeros((4, 3), int)), "2-D x is read as token ids"),
+    (lambda: SequenceData(np.zeros((4, 3, 2, 1), np.float32), np.zeros((4, 3))), "got shape (4, 3, 2, 1)"),
+    (lambda: SequenceData(np.array([["a"]]), np.zeros((1, 1), int)), "x must hold numbers"),
+    (lambda: SequenceData(np.zeros((0, 3), int), np.zeros((0, 3), int)), "the dataset is empty"),
+    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((5, 3), int)), "y must be (T, N[, O]) = (4, 3"),
+    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.zeros((4, 3), bool)),
+     "the mask selects no step"),
+    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.ones((3, 4), bool)),
+     "mask must be (T, N) = (4, 3)"),
+    (lambda: SequenceData(np.zeros((4, 3, 2), np.float32), np.zeros((3, 1)), np.ones((4, 3))),
+     "needs targets per step"),
+    (lambda: TokenStream(np.arange(20), batch_size=2, window=10), "fewer than one window of 10 steps"),
+    (lambda: TokenStream(np.array([], dtype=np.int64), batch_size=1, window=1), "the stream has 0 tokens"),
+    (lambda: TokenStream(np.linspace(0, 1, 20), batch_size=2, window=2), "1-D array of integer ids"),
+    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.full((4, 3), 2)),
+     "mask must be boolean or hold only 0 and 1"),
+    (lambda: TrainConfig(steps=5, checkpoint_every=2).validate(), "checkpoint_every=2 needs checkpoint_dir"),
+    (lambda: TrainConfig(steps=5, epochs=2).validate(), "exactly one of steps and epochs"),
+    (lambda: TrainConfig(steps=5, max_rollbacks=-1).validate(), "max_rollbacks must be an integer >= 0"),
+])
+def test_bad_data_and_config_are_rejected_with_a_clear_message(make, words):
+    with pytest.raises(ValueError) as info:
+        make()
+    assert words in str(info.value)
+
+
+def _token_model(**kw):
+    return SequenceModel(ModelConfig(vocab_size=5, hidden_size=4, **kw), rng=0)
+
+
+def _dense_model(**kw):
+    return SequenceModel(ModelConfig(input_size=3, output_size=2, hidden_size=4, **kw), rng=0)
+
+
+_ids = np.zeros((4, 6), dtype=np.int64)  # (T, N)
+_feats = np.zeros((4, 6, 3), dtype=np.float32)  # (T, N, 3)
+
+
+@pytest.mark.parametrize(("model", "loss", "train", "val", "words"), [
+    (_dense_model, "mse", lambda: TokenStream(np.arange(40) % 5, 2, 4), None,
+     "is a TokenStream of token ids"),
+    (_token_model, "cross_entropy", lambda: TokenStream(np.arange(40) % 7, 2, 4), None,
+     "token ids in [0, 6], outside the model's vocabulary [0, 5)"),
+    (_token_model, "mse", lambda: TokenStream(np.arange(40) % 5, 2, 4), None, "next-token cross_entropy"),
+    (_dense_model, "mse", lambda: SequenceData(_ids, np.zeros((4, 6, 2), np.float32)), None,
+     "expects (T, N, 3) features"),
+    (_token_model, "cross_entropy", lambda: SequenceData(_feats, _ids), None, "expects (T, N) token ids"),
+    (_dense_model, "mse", lambda: SequenceData(np.zeros((4, 6, 4), np.float32), np.zeros((4, 6, 2))), None,
+     "expects (T, N, 3) features"),
+    (_dense_model, "mse", lambda: SequenceData(_feats.astype(np.float64), np.zeros((4, 6, 2))), None,
+     "x has dtype float64, the model's weights are float32"),
+    (lambda: _dense_model(head="last"), "mse", lambda: SequenceData(_feats, np.zeros((4, 6, 2))), None,
+     "head 'last' needs one target per sequence"),
+    (_dense_model, "mse", lambda: SequenceData(_feats, np.zeros((4, 6, 5))), None,
+     "mse needs train y of shape (4, 6, 2)"),
+    (_token_model, "cross_entropy", lambda: SequenceData(_ids, _ids.astype(np.float32)), None,
+     "cross_entropy needs integer class ids"),
+    (_token_model, "cross_entropy", lambda: SequenceData(_ids, _ids),
+     lambda: SequenceData(_ids + 9, _ids), "val holds token ids in [9, 9]"),
+    (_token_model, "cross_entropy", lambda: SequenceData(_ids, _ids),
+     lambda: TokenStream(np.arange(40) % 5, 2, 4), "val must be the same kind of data as train"),
+    (_token_model, "cross_entropy", lambda: _ids, None, "train must be SequenceData or TokenStream"),
+])
+def test_data_that_does_not_fit_the_model_is_rejected(model, loss, train, val, words):
+    m = model()
+    trainer = Trainer(m, SGD(m.params, lr=0.1), TrainConfig(steps=1, batch_size=2, loss=loss))
+    before = m.state_dict()
+    with pytest.raises(ValueError) as info:
+        trainer.fit(train(), None if val is None else val())
+    assert words in str(info.value)
+    _assert_same_arrays(m.params, before, "params")  # nothing was trained
+
+
+def test_resume_from_a_missing_or_unreadable_checkpoint(tmp_path):
+    x, y, V = _char_words()
+    model = SequenceModel(ModelConfig(vocab_size=V, hidden_size=4), rng=0)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2, batch_size=2))
+    missing = tmp_path / "nope.npz"
+    with pytest.raises(FileNotFoundError) as info:
+        trainer.fit(SequenceData(x, y), resume=missing)
+    assert str(missing) in str(info.value)
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ValueError, match="garbage.npz is not a scratchrnn checkpoint"):
+        trainer.fit(SequenceData(x, y), resume=garbage)
+    cut = tmp_path / "cut.npz"
+    other = SequenceModel(ModelConfig(vocab_size=V, hidden_size=4), rng=0)
+    Trainer(other, SGD(other.params, lr=0.1), TrainConfig(steps=1, batch_size=2)).save(cut)
+    cut.write_bytes(cut.read_bytes()[:-30])
+    with pytest.raises(ValueError, match="cut.npz is truncated or corrupt"):
+        trainer.fit(SequenceData(x, y), resume=cut)
+    # a checkpoint of another model: named, with the differing setting
+    wider = SequenceModel(ModelConfig(vocab_size=V, hidden_size=6), rng=0)
+    path = tmp_path / "wider.npz"
+    save_checkpoint(path, params=wider.params, config={"model": wider.config.to_dict()})
+    with pytest.raises(ValueError, match=r"wider.npz was written for a different model: hidden_size=6 "
+                                         r"\(this model: 4\)"):
+        trainer.fit(SequenceData(x, y), resume=path)
+    assert trainer.step == 0 and not trainer.history.steps
