@@ -648,3 +648,14 @@ def test_resume_from_a_missing_or_unreadable_checkpoint(tmp_path):
                                          r"\(this model: 4\)"):
         trainer.fit(SequenceData(x, y), resume=path)
     assert trainer.step == 0 and not trainer.history.steps
+
+
+def test_sequence_data_layout_can_be_given_when_shapes_are_ambiguous():
+    from scratchrnn.train import SequenceData
+
+    x = np.zeros((4, 4, 1), np.float64)
+    y = np.zeros((4, 4), np.float64)  # T == N == O: per step (T, N) or per sequence (N, O)?
+    assert SequenceData(x, y).per_step
+    assert not SequenceData(x, y, per_step=False).per_step
+    with pytest.raises(ValueError, match="per sequence"):
+        SequenceData(x, np.zeros((3, 4)), per_step=False)

@@ -994,9 +994,11 @@ def _grad_arrays(grads) -> dict[str, np.ndarray]:
 
 
 def _norm(g: np.ndarray) -> float:
-    """L2 norm accumulated in float64; rescales by the largest entry if the squares overflow."""
-    with np.errstate(over="ignore"):  # an overflow is handled below
-        sq = float(np.sum(np.square(g, dtype=np.float64)))
+    """L2 norm by a BLAS dot product in the array's own dtype (no float64 temporary: this runs on
+    every training step); if the sum of squares overflows, rescale by the largest entry."""
+    flat = g.reshape(-1)  # (N,)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is handled below
+        sq = float(np.vdot(flat, flat)) if flat.size else 0.0
     if math.isinf(sq):
         big = float(np.max(np.abs(g)))
         if not math.isfinite(big):
@@ -1030,16 +1032,18 @@ def clip_by_value(grads: Mapping[str, np.ndarray], min_value: float, max_value: 
     return clipped / total if total else 0.0
 
 
-def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float, eps: float = CLIP_EPS) -> float:
+def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float, eps: float = CLIP_EPS,
+                   norm: float | None = None) -> float:
     """Scale all gradients in place by ``min(1, max_norm / (norm + eps))``; returns the norm before.
 
     ``norm`` is the global L2 norm over every entry (``global_norm``), as in
-    ``torch.nn.utils.clip_grad_norm_``. If the norm is NaN or inf the gradients are left untouched
-    and that norm is returned, so the caller can skip the step instead of training on NaN.
+    ``torch.nn.utils.clip_grad_norm_``; pass it when already computed to save a pass over the
+    gradients. If the norm is NaN or inf the gradients are left untouched and that norm is
+    returned, so the caller can skip the step instead of training on NaN.
     """
     max_norm = _real("max_norm", max_norm, low=0.0)
     arrays = _grad_arrays(grads)
-    total = global_norm(arrays)
+    total = global_norm(arrays) if norm is None else float(norm)
     if not math.isfinite(total):
         return total
     coef = max_norm / (total + eps)

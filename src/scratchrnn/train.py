@@ -71,9 +71,10 @@ def _float_or_int(name: str, a) -> np.ndarray:
 class SequenceData:
     """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) per step, or (N, O) or
     (N,) class ids per sequence; mask (T, N) (bool or 0/1, per-step targets only) selects the
-    steps that count."""
+    steps that count. ``per_step`` says which layout y has; None infers it from the shapes, which
+    is ambiguous only when T == N and y is 2-D (then pass it)."""
 
-    def __init__(self, x, y, mask=None):
+    def __init__(self, x, y, mask=None, per_step: bool | None = None):
         x, y = _float_or_int("x", x), _float_or_int("y", y)
         if x.ndim not in (2, 3):
             raise ValueError(f"x must be (T, N) token ids or (T, N, F) features, got shape {x.shape}")
@@ -82,9 +83,12 @@ class SequenceData:
         T, N = x.shape[:2]
         if T == 0 or N == 0:
             raise ValueError(f"the dataset is empty: x has shape {x.shape}")
-        per_step = y.ndim >= 2 and y.shape[:2] == (T, N)
-        per_seq = y.ndim in (1, 2) and y.shape[0] == N and not per_step
-        if not (per_step or per_seq):
+        fits_step = y.ndim >= 2 and y.shape[:2] == (T, N)
+        fits_seq = y.ndim in (1, 2) and y.shape[0] == N
+        if per_step is None:
+            per_step = fits_step
+        per_step = bool(per_step)
+        if not (fits_step if per_step else fits_seq):
             raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step, or (N, O) or (N,) = ({N},) "
                              f"per sequence, got {y.shape}")
         if mask is not None:
@@ -301,7 +305,7 @@ class Trainer:
             os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         self.model.train(True)
         self.should_stop = False
-        self._open_log(keep_through=self.step if resume is not None else 0)
+        self._open_log(keep_through=self.step)  # a fresh run has step 0; a resumed or continued one keeps its past
         self._take_snapshot()
         saved_step = None  # the step of the last periodic checkpoint
         bar = self._progress(total)
@@ -494,7 +498,8 @@ class Trainer:
                 clipped |= clip_by_value(grads, -cfg.clip_value, cfg.clip_value) > 0
             if cfg.clip_norm is not None:
                 # the norm after value clipping decides whether the norm clip scales
-                clipped |= clip_grad_norm(grads, cfg.clip_norm) > cfg.clip_norm
+                seen = clip_grad_norm(grads, cfg.clip_norm, norm=None if cfg.clip_value is not None else norm)
+                clipped |= seen > cfg.clip_norm
             lr = self.optimizer.lr
             self.optimizer.step(grads)
         if self.scheduler is not None and not self._metric_scheduler:
