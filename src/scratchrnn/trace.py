@@ -17,6 +17,7 @@ totals are the library's own ``backward`` (the tests check that the two agree).
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,13 +53,9 @@ def load_weights(model: SequenceModel, path: str | Path) -> None:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
         if not isinstance(raw, dict):
             raise ValueError(f"{path} must hold a JSON object of name -> array, got {type(raw).__name__}")
-        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in raw.items()}
+        arrays = {k: _json_array(path, k, v) for k, v in raw.items()}
     elif path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
+        arrays = _read_npz(path)
     else:
         raise ValueError(f"weights file {path} must end in .npz or .json, got {path.suffix or 'no suffix'}")
     state = {}
@@ -66,6 +63,31 @@ def load_weights(model: SequenceModel, path: str | Path) -> None:
         name = k if "." in k else f"rnn.{k}"
         state[name] = v
     model.load_state_dict(state)
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """name -> array from an .npz archive; anything else is a ValueError."""
+    try:
+        # opened here, not by np.load, so the file is closed even when the archive is corrupt
+        with open(path, "rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array under an .npz name
+                raise ValueError(f"it holds a single {type(loaded).__name__}, not name -> array")
+            with loaded:
+                return {k: loaded[k] for k in loaded.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
+
+
+def _json_array(path: Path, name: str, value) -> np.ndarray:
+    """One JSON entry (nested lists of numbers) as a float64 array; anything else is a ValueError."""
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{path}: entry {name!r} must be a rectangular array of numbers: {exc}") from None
+    if arr.dtype.kind not in "iuf":  # strings, nulls and booleans are not weights
+        raise ValueError(f"{path}: entry {name!r} must hold only numbers, got numpy dtype {arr.dtype}")
+    return arr.astype(np.float64)
 
 
 def _lists(d: dict[str, np.ndarray]) -> dict[str, list]:
@@ -79,16 +101,30 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     Returns a JSON-able dict with keys ``forward``, ``backward``, ``grads``, ``update``, ``loss``.
     The model's parameters are not changed (the update is reported, not applied).
     """
-    rnn = model.rnn
-    if model.config.cell != "rnn" or rnn.num_layers != 1 or rnn.bidirectional or model.embedding is not None:
-        raise ValueError("trace supports a one-layer, one-direction RNN with one-hot inputs")
+    rnn, c = model.rnn, model.config
+    one_hot_rnn = c.cell == "rnn" and c.num_layers == 1 and not c.bidirectional and c.embedding_dim is None
+    if not one_hot_rnn or c.head != "all":
+        raise ValueError(
+            "trace supports a one-layer, one-direction RNN with one-hot inputs and a prediction at "
+            "every step; "
+            f"got cell={c.cell!r}, num_layers={c.num_layers}, bidirectional={c.bidirectional}, "
+            f"embedding_dim={c.embedding_dim}, head={c.head!r}"
+        )
     if not model.token_input:
-        raise ValueError("trace needs a character (token-input) model")
-    x = np.asarray(inputs, dtype=np.int64)
-    y = np.asarray(targets, dtype=np.int64)
+        raise ValueError(f"trace needs a character (token-input) model, got input_size={c.input_size}")
+    x, y = np.asarray(inputs), np.asarray(targets)
     if x.ndim != 1 or y.shape != x.shape or len(x) == 0:
-        raise ValueError(f"inputs and targets must be equal-length 1-D sequences, got {x.shape} and {y.shape}")
-    V, T = model.config.vocab_size, len(x)
+        raise ValueError(
+            f"inputs and targets must be equal-length non-empty 1-D sequences, got {x.shape} and {y.shape}"
+        )
+    V, T = c.vocab_size, len(x)
+    for what, ids in (("inputs", x), ("targets", y)):
+        # a negative id would silently index from the end, so the range is checked here
+        if ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= V:
+            raise ValueError(f"{what} must be integer ids in [0, {V}) (the vocabulary), got {ids.tolist()}")
+    x, y = x.astype(np.int64), y.astype(np.int64)
+    if vocab is not None and len(vocab) != V:
+        raise ValueError(f"vocab has {len(vocab)} entries, the model's vocabulary size is {V}")
     p = {k: v.astype(np.float64) for k, v in model.params.items()}
     w_ih, w_hh = p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"]
     b = p.get("rnn.bias_ih_l0", 0.0) + p.get("rnn.bias_hh_l0", 0.0)

@@ -501,11 +501,13 @@ class RNN(RecurrentBase):
                 cur, nxt = nxt, cur
             dh0 = cur.sum(axis=0) if t_stop == 0 else np.zeros((B, H), self.dtype)  # (B, H)
             dz_offs = state_offs if keep else None
-        dz2 = dz.reshape(T * B, H)  # (T*B, H)
-        dw_ih, dx2 = self._project_input_grads(x, dz2, w_ih)
+        # steps before t0 got no gradient (many-to-one with truncation): leave them out of the matmuls
+        t0 = 0 if truncate is None else t_stop
+        dz2 = dz[t0:].reshape(-1, H)  # ((T-t0)*B, H)
+        dw_ih, dx2 = self._project_input_grads(x[t0:], dz2, w_ih)
         grads = {
             f"weight_ih_l{layer}{suffix}": dw_ih,  # (H, F)
-            f"weight_hh_l{layer}{suffix}": dz2.T @ hs[:-1].reshape(T * B, H),  # (H, H)
+            f"weight_hh_l{layer}{suffix}": dz2.T @ hs[t0:-1].reshape(-1, H),  # (H, H)
         }
         if self.bias:
             db = dz2.sum(axis=0)  # (H,)
@@ -515,7 +517,9 @@ class RNN(RecurrentBase):
             return None, None, (dh0,), grads
         F = x.shape[2]
         if dz_offs is not None:
-            dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
+            dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
+            dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
         else:
-            dx = (dx2 @ w_ih).reshape(T, B, F)  # (T, B, F)
+            dx = np.zeros((T, B, F), self.dtype)  # (T, B, F)
+            dx[t0:] = (dx2 @ w_ih).reshape(T - t0, B, F)
         return dx, dz_offs, (dh0,), grads

@@ -23,6 +23,8 @@ from .base import TaskResult
 
 __all__ = ["Config", "add", "build_model", "run"]
 
+MAX_ADD_BITS = 63  # ``add`` decodes sums into uint64, and operands below 2**63 cannot overflow it
+
 
 @dataclass
 class Config:
@@ -50,13 +52,30 @@ def build_model(cfg: Config) -> SequenceModel:
 
 
 def add(model: SequenceModel, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
-    """Sum integer arrays a and b with the model, feeding ``bits`` steps (zero-padded operands)."""
+    """Sum non-negative integer arrays a, b (N,) with the model over ``bits`` steps -> (N,) uint64.
+
+    The operands are fed least significant bit first, zero-padded to ``bits`` bits, and sum bit t
+    is read as ``logit_t > 0``; every true sum a + b must be below 2**bits (the carry needs a step).
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 1 or a.shape != b.shape or a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
+        raise ValueError(f"a and b must be 1-D integer arrays of equal length, got {a.dtype} {a.shape} "
+                         f"and {b.dtype} {b.shape}")
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_ADD_BITS:
+        raise ValueError(f"bits must be an integer in [1, {MAX_ADD_BITS}], got {bits!r}")
+    if a.size and (a.min() < 0 or b.min() < 0 or max(int(a.max()), int(b.max())) >= 2**bits):
+        raise ValueError(f"operands must lie in [0, 2**{bits}), got a in [{a.min()}, {a.max()}] and "
+                         f"b in [{b.min()}, {b.max()}]")
+    a, b = a.astype(np.uint64), b.astype(np.uint64)  # (N,), (N,); each below 2**63, so a + b fits
+    if a.size and int(((a + b) >> np.uint64(bits)).max()):
+        raise ValueError(f"some sums a + b reach 2**{bits}: they need more than bits={bits} steps")
     shifts = np.arange(bits, dtype=np.uint64)[:, None]  # (T, 1)
     x = np.empty((bits, len(a), 2), model.dtype)  # (T, N, 2) least significant bit first
-    x[..., 0] = (np.asarray(a, np.uint64)[None] >> shifts) & np.uint64(1)
-    x[..., 1] = (np.asarray(b, np.uint64)[None] >> shifts) & np.uint64(1)
+    x[..., 0] = (a[None] >> shifts) & np.uint64(1)
+    x[..., 1] = (b[None] >> shifts) & np.uint64(1)
+    was_training = model.training
     logits, _, _ = model.train(False).forward(x)  # (T, N, 1)
-    model.train(True)
+    model.train(was_training)
     return bits_to_int((logits[..., 0] > 0).astype(np.int64))
 
 
@@ -87,7 +106,8 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
     return TaskResult(
         name="binary-addition",
         tutorial="10,000 single-sample SGD steps (lr 0.1) on 8-bit sums; no systematic test",
-        ours=f"{exact_all}/{n_all} 8-bit pairs and {exact_big}/{cfg.test_pairs} {cfg.test_bits}-bit pairs exact",
+        ours=f"{exact_all}/{n_all} 8-bit pairs and {exact_big}/{cfg.test_pairs} {cfg.test_bits}-bit pairs "
+             "exact",
         target="every 8-bit pair and every 32-bit pair summed exactly",
         passed=passed,
         seconds=time.perf_counter() - t0,

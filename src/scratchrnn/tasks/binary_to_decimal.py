@@ -98,6 +98,7 @@ def run(cfg: Config | None = None) -> TaskResult:
         opt.step(grads)
         path.append((float(rnn.params["weight_ih_l0"][0, 0]), float(rnn.params["weight_hh_l0"][0, 0])))
     w = np.array(path[-1])
+    steps = len(path) - 1  # Rprop updates made; the last loss evaluation may have stopped the loop
     at_500 = path[min(TUTORIAL_ITERATIONS, len(path) - 1)]
     err = float(np.max(np.abs(w - np.array([1.0, 2.0]))))
     # every 8-bit number, and random 24-bit numbers, must come out exactly after rounding
@@ -109,13 +110,13 @@ def run(cfg: Config | None = None) -> TaskResult:
     return TaskResult(
         name="binary-to-decimal",
         tutorial=f"{TUTORIAL_ITERATIONS} Rprop steps; here they reach w = ({at_500[0]:.3f}, {at_500[1]:.3f})",
-        ours=f"w = ({w[0]:.9f}, {w[1]:.9f}) after {len(losses)} steps; {ok8}/{len(v8)} 8-bit and "
+        ours=f"w = ({w[0]:.9f}, {w[1]:.9f}) after {steps} steps; {ok8}/{len(v8)} 8-bit and "
              f"{ok24}/{len(v24)} {cfg.test_bits}-bit exact",
         target="|w - (1, 2)| <= 1e-3, every conversion exact",
         passed=passed,
         seconds=time.perf_counter() - t0,
         metrics={"w_x": w[0], "w_rec": w[1], "max_weight_error": err, "final_loss": losses[-1],
-                 "exact_8bit": ok8, "exact_24bit": ok24, "iterations": len(losses),
+                 "exact_8bit": ok8, "exact_24bit": ok24, "iterations": steps,
                  "w_after_500": list(at_500)},
         curves={"loss": losses},
         artifacts={"path": np.array(path), "x": x, "values": values},

@@ -1,0 +1,355 @@
+"""scratchrnn.trace: every recorded number of one step of the "hello" model against a plain-Python
+reference (floats and math.exp only), per-step gradients that add up to the library's backward,
+weights loaded from .json / .npz under PyTorch's names, and the errors."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from scratchrnn.nn.model import ModelConfig, SequenceModel
+from scratchrnn.trace import build_char_model, load_weights, trace_step
+
+TOL = 1e-12
+VOCAB = "helo"
+INPUTS = [VOCAB.index(c) for c in "hell"]
+TARGETS = [VOCAB.index(c) for c in "ello"]
+LR = 0.5
+
+# Hand-picked weights of the 4-character, 3-unit sigmoid model (PyTorch layouts: (out, in)).
+W_IH = [[0.5, -0.3, 0.2, 0.1],
+        [-0.4, 0.6, 0.3, -0.2],
+        [0.1, 0.2, -0.5, 0.4]]
+W_HH = [[0.3, -0.1, 0.2],
+        [0.05, 0.4, -0.3],
+        [-0.2, 0.1, 0.25]]
+B_IH = [0.1, -0.05, 0.2]
+B_HH = [-0.02, 0.03, 0.01]
+W_OUT = [[0.7, -0.4, 0.2],
+         [-0.3, 0.5, 0.6],
+         [0.2, 0.3, -0.6],
+         [-0.5, -0.2, 0.4]]
+B_OUT = [0.05, -0.1, 0.15, 0.0]
+HAND = {
+    "rnn.weight_ih_l0": W_IH,
+    "rnn.weight_hh_l0": W_HH,
+    "rnn.bias_ih_l0": B_IH,
+    "rnn.bias_hh_l0": B_HH,
+    "head.weight": W_OUT,
+    "head.bias": B_OUT,
+}
+
+
+# -- plain-Python reference --------------------------------------------------------------------
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+def matvec(m: list[list[float]], v: list[float]) -> list[float]:
+    return [sum(row[j] * v[j] for j in range(len(v))) for row in m]
+
+
+def matvec_t(m: list[list[float]], v: list[float]) -> list[float]:
+    """m^T v."""
+    return [sum(m[i][j] * v[i] for i in range(len(v))) for j in range(len(m[0]))]
+
+
+def outer_sum(us: list[list[float]], vs: list[list[float]]) -> list[list[float]]:
+    """sum_t u_t v_t^T."""
+    return [[sum(u[i] * v[j] for u, v in zip(us, vs, strict=True)) for j in range(len(vs[0]))]
+            for i in range(len(us[0]))]
+
+
+def reference_step(inputs: list[int], targets: list[int], lr: float) -> dict:
+    """Forward, backward and SGD update of the hand-set sigmoid model, written out step by step."""
+    V, H, T = len(B_OUT), len(B_IH), len(inputs)
+    xs, zs, hs, logits, probs, losses = [], [], [[0.0] * H], [], [], []
+    for t in range(T):
+        x = [1.0 if c == inputs[t] else 0.0 for c in range(V)]
+        wx, wh = matvec(W_IH, x), matvec(W_HH, hs[-1])
+        z = [wx[i] + B_IH[i] + wh[i] + B_HH[i] for i in range(H)]
+        h = [sigmoid(zi) for zi in z]
+        y = [a + b for a, b in zip(matvec(W_OUT, h), B_OUT, strict=True)]
+        top = max(y)
+        e = [math.exp(yc - top) for yc in y]
+        p = [ec / sum(e) for ec in e]
+        xs.append(x)
+        zs.append(z)
+        hs.append(h)
+        logits.append(y)
+        probs.append(p)
+        losses.append(-math.log(p[targets[t]]))
+    back = {}
+    dz_next = [0.0] * H
+    for t in range(T - 1, -1, -1):
+        dy = [(probs[t][c] - (1.0 if c == targets[t] else 0.0)) / T for c in range(V)]
+        from_out = matvec_t(W_OUT, dy)
+        from_next = matvec_t(W_HH, dz_next)
+        dh = [a + b for a, b in zip(from_out, from_next, strict=True)]
+        h = hs[t + 1]
+        dz = [dh[i] * h[i] * (1.0 - h[i]) for i in range(H)]
+        back[t] = {"dlogits": dy, "dh_from_output": from_out, "dh_from_next_step": from_next, "dh": dh,
+                   "dz": dz}
+        dz_next = dz
+    dzs = [back[t]["dz"] for t in range(T)]
+    dys = [back[t]["dlogits"] for t in range(T)]
+    db = [sum(dz[i] for dz in dzs) for i in range(H)]
+    grads = {
+        "rnn.weight_ih_l0": outer_sum(dzs, xs),
+        "rnn.weight_hh_l0": outer_sum(dzs, hs[:-1]),
+        "rnn.bias_ih_l0": db,
+        "rnn.bias_hh_l0": list(db),
+        "head.weight": outer_sum(dys, hs[1:]),
+        "head.bias": [sum(dy[c] for dy in dys) for c in range(V)],
+    }
+    update = {k: (np.array(HAND[k]) - lr * np.array(g)).tolist() for k, g in grads.items()}
+    return {"x": xs, "z": zs, "h": hs[1:], "logits": logits, "softmax": probs, "losses": losses,
+            "loss": sum(losses) / T, "backward": back, "grads": grads, "update": update}
+
+
+def assert_numbers_close(got, expected, what: str) -> None:
+    """Nested lists of floats equal in shape and within TOL everywhere."""
+    g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    assert g.shape == e.shape, f"{what}: shape {g.shape}, expected {e.shape}"
+    np.testing.assert_allclose(g, e, rtol=0.0, atol=TOL, err_msg=what)
+
+
+def hand_model() -> SequenceModel:
+    model = build_char_model(4, 3, "sigmoid", rng=123)
+    model.load_state_dict({k: np.array(v) for k, v in HAND.items()})
+    return model
+
+
+# -- the step, number by number ------------------------------------------------------------------
+def test_trace_step_records_every_number_of_the_hand_set_model():
+    model = hand_model()
+    before = model.state_dict()
+    tr = trace_step(model, INPUTS, TARGETS, lr=LR, vocab=list(VOCAB))
+    ref = reference_step(INPUTS, TARGETS, LR)
+    json.dumps(tr)  # JSON-able as promised
+    assert tr["vocab"] == list(VOCAB) and tr["lr"] == LR and tr["nonlinearity"] == "sigmoid"
+    for k, v in HAND.items():
+        assert tr["params"][k] == v  # the recorded parameters are exactly the hand-set ones
+    assert len(tr["forward"]) == 4
+    for t, rec in enumerate(tr["forward"]):
+        assert rec["t"] == t and rec["input"] == "hell"[t] and rec["target"] == "ello"[t]
+        assert rec["x"] == ref["x"][t]
+        assert_numbers_close(rec["pre_activation"], ref["z"][t], f"pre_activation[{t}]")
+        assert_numbers_close(rec["hidden"], ref["h"][t], f"hidden[{t}]")
+        assert_numbers_close(rec["logits"], ref["logits"][t], f"logits[{t}]")
+        assert_numbers_close(rec["softmax"], ref["softmax"][t], f"softmax[{t}]")
+        assert_numbers_close(rec["loss"], ref["losses"][t], f"loss[{t}]")
+    assert_numbers_close(tr["loss"], ref["loss"], "loss")
+    assert [rec["t"] for rec in tr["backward"]] == [3, 2, 1, 0]  # recorded from the last step back
+    for rec in tr["backward"]:
+        for key in ("dlogits", "dh_from_output", "dh_from_next_step", "dh", "dz"):
+            assert_numbers_close(rec[key], ref["backward"][rec["t"]][key], f"{key}[{rec['t']}]")
+    assert tr["backward"][0]["dh_from_next_step"] == [0.0, 0.0, 0.0]  # nothing flows into the last step
+    assert set(tr["grads"]) == set(tr["update"]) == set(HAND)
+    for k in HAND:
+        assert_numbers_close(tr["grads"][k], ref["grads"][k], f"grad {k}")
+        assert_numbers_close(tr["update"][k], ref["update"][k], f"update {k}")
+    for k, v in model.params.items():  # the update is reported, not applied
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_reference_is_not_trivially_matched():
+    """The hand-set numbers give a non-degenerate step: only the input column of "o" (never read) has
+    a zero gradient, and the recurrent path carries gradient back from every step but the last."""
+    ref = reference_step(INPUTS, TARGETS, LR)
+    o = VOCAB.index("o")
+    for k, g in ref["grads"].items():
+        g = np.asarray(g)
+        if k == "rnn.weight_ih_l0":
+            assert np.all(g[:, o] == 0.0)
+            g = np.delete(g, o, axis=1)
+        assert np.all(np.abs(g) > 1e-4), k
+    assert ref["backward"][3]["dh_from_next_step"] == [0.0, 0.0, 0.0]
+    for t in range(3):
+        assert all(abs(v) > 1e-4 for v in ref["backward"][t]["dh_from_next_step"]), t
+
+
+@pytest.mark.parametrize("nonlinearity", ["sigmoid", "tanh", "relu", "identity"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_per_step_gradients_sum_to_the_library_totals(nonlinearity, bias):
+    V, H = 5, 4
+    model = build_char_model(V, H, nonlinearity, bias=bias, rng=7)
+    rng = np.random.default_rng(11)
+    for p in model.params.values():  # larger weights than the default init, so every term matters
+        p[...] = rng.uniform(-1.0, 1.0, size=p.shape)
+    inputs = rng.integers(0, V, size=9).tolist()
+    targets = rng.integers(0, V, size=9).tolist()
+    tr = trace_step(model, inputs, targets, lr=0.1)
+    T = len(inputs)
+    back = {rec["t"]: rec for rec in tr["backward"]}
+    xs = np.array([rec["x"] for rec in tr["forward"]])  # (T, V)
+    hs = np.array([[0.0] * H] + [rec["hidden"] for rec in tr["forward"]])  # (T+1, H)
+    dz = np.array([back[t]["dz"] for t in range(T)])  # (T, H)
+    dy = np.array([back[t]["dlogits"] for t in range(T)])  # (T, V)
+    per_step = {
+        "rnn.weight_ih_l0": sum(np.outer(dz[t], xs[t]) for t in range(T)),
+        "rnn.weight_hh_l0": sum(np.outer(dz[t], hs[t]) for t in range(T)),
+        "head.weight": sum(np.outer(dy[t], hs[t + 1]) for t in range(T)),
+    }
+    if bias:
+        per_step.update({"rnn.bias_ih_l0": dz.sum(0), "rnn.bias_hh_l0": dz.sum(0), "head.bias": dy.sum(0)})
+    assert set(tr["grads"]) == set(per_step) == set(model.params)
+    for k, g in per_step.items():
+        np.testing.assert_allclose(tr["grads"][k], g, rtol=0.0, atol=TOL, err_msg=k)
+    # and the per-step dh is the sum of its two recorded parts
+    for rec in tr["backward"]:
+        np.testing.assert_allclose(rec["dh"], np.add(rec["dh_from_output"], rec["dh_from_next_step"]),
+                                   rtol=0.0, atol=0.0)
+
+
+def test_trace_uses_index_names_without_a_vocab():
+    tr = trace_step(hand_model(), INPUTS, TARGETS)
+    assert tr["vocab"] == ["0", "1", "2", "3"]
+    assert [r["input"] for r in tr["forward"]] == ["0", "1", "2", "2"]
+    assert tr["lr"] == 0.1
+
+
+# -- loading weights ---------------------------------------------------------------------------
+def test_load_weights_json_with_the_models_own_names(tmp_path):
+    path = tmp_path / "hello.json"
+    path.write_text(json.dumps(HAND), encoding="utf-8")
+    model = build_char_model(4, 3, "sigmoid", rng=5)
+    load_weights(model, path)
+    for k, v in HAND.items():
+        np.testing.assert_array_equal(model.params[k], np.array(v))
+    assert trace_step(model, INPUTS, TARGETS)["params"] == HAND
+
+
+def test_load_weights_json_with_bare_pytorch_names(tmp_path):
+    bare = {k.removeprefix("rnn."): v for k, v in HAND.items()}
+    assert "weight_ih_l0" in bare and "head.weight" in bare
+    path = tmp_path / "bare.json"
+    path.write_text(json.dumps(bare), encoding="utf-8")
+    model = build_char_model(4, 3, "sigmoid", rng=5)
+    load_weights(model, str(path))  # a str path works too
+    for k, v in HAND.items():
+        np.testing.assert_array_equal(model.params[k], np.array(v))
+
+
+def test_load_weights_npz_from_a_torch_rnn_and_linear(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(4, 3, nonlinearity="tanh", dtype=torch.float64)
+    head = torch.nn.Linear(3, 4, dtype=torch.float64)
+    arrays = {k: v.detach().numpy() for k, v in rnn.state_dict().items()}  # weight_ih_l0, ...
+    arrays.update({f"head.{k}": v.detach().numpy() for k, v in head.state_dict().items()})
+    path = tmp_path / "torch.npz"
+    np.savez(path, **arrays)
+    model = build_char_model(4, 3, "tanh", rng=5)
+    load_weights(model, path)
+    for k, v in arrays.items():
+        name = k if k.startswith("head.") else f"rnn.{k}"
+        np.testing.assert_array_equal(model.params[name], v)
+    # the loaded model computes what the torch modules compute
+    x = torch.nn.functional.one_hot(torch.tensor(INPUTS), 4).to(torch.float64)[:, None, :]  # (T, 1, V)
+    with torch.no_grad():
+        expected = head(rnn(x)[0]).numpy()  # (T, 1, V)
+    got, _, _ = model.forward(np.array(INPUTS)[:, None])
+    np.testing.assert_allclose(got, expected, rtol=0.0, atol=TOL)
+
+
+def test_load_weights_npz_with_the_models_own_names(tmp_path):
+    path = tmp_path / "own.npz"
+    np.savez(path, **{k: np.array(v) for k, v in HAND.items()})
+    model = build_char_model(4, 3, "sigmoid", rng=5)
+    load_weights(model, path)
+    for k, v in HAND.items():
+        np.testing.assert_array_equal(model.params[k], np.array(v))
+
+
+def write(tmp_path, name: str, content) -> str:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+def test_load_weights_errors(tmp_path):
+    model = build_char_model(4, 3, "sigmoid", rng=5)
+    before = model.state_dict()
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_weights(model, tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_weights(model, write(tmp_path, "bad.json", "{not json"))
+    with pytest.raises(ValueError, match="JSON object of name -> array, got list"):
+        load_weights(model, write(tmp_path, "list.json", "[1, 2]"))
+    with pytest.raises(ValueError, match="must end in .npz or .json, got .txt"):
+        load_weights(model, write(tmp_path, "weights.txt", json.dumps(HAND)))
+    with pytest.raises(ValueError, match="no suffix"):
+        load_weights(model, write(tmp_path, "weights", json.dumps(HAND)))
+    wrong_shape = dict(HAND, **{"rnn.weight_hh_l0": [[0.1, 0.2], [0.3, 0.4]]})
+    with pytest.raises(ValueError, match=r"'rnn.weight_hh_l0' has shape \(2, 2\), expected \(3, 3\)"):
+        load_weights(model, write(tmp_path, "shape.json", json.dumps(wrong_shape)))
+    with pytest.raises(ValueError, match="missing key"):
+        load_weights(model, write(tmp_path, "part.json", json.dumps({"head.bias": B_OUT})))
+    with pytest.raises(ValueError, match="unexpected key"):
+        load_weights(model, write(tmp_path, "extra.json", json.dumps(dict(HAND, extra=[1.0]))))
+    ragged = dict(HAND, **{"head.bias": [[1.0, 2.0], [3.0]]})
+    with pytest.raises(ValueError, match="'head.bias' must be a rectangular array"):
+        load_weights(model, write(tmp_path, "ragged.json", json.dumps(ragged)))
+    nulls = dict(HAND, **{"head.bias": [None, 1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="'head.bias' must hold only numbers"):
+        load_weights(model, write(tmp_path, "null.json", json.dumps(nulls)))
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        load_weights(model, write(tmp_path, "text.npz", "hello"))
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        load_weights(model, write(tmp_path, "zip.npz", b"PK\x03\x04 not really a zip archive"))
+    single = tmp_path / "single.npy"
+    np.save(single, np.zeros(3))
+    with pytest.raises(ValueError, match="not a readable .npz file: it holds a single ndarray"):
+        load_weights(model, single.rename(tmp_path / "single.npz"))
+    for k, v in model.params.items():  # no failed load changed anything
+        np.testing.assert_array_equal(v, before[k])
+
+
+# -- models and sequences the trace cannot handle --------------------------------------------------
+@pytest.mark.parametrize(
+    "config, match",
+    [
+        (dict(cell="lstm"), "cell='lstm'"),
+        (dict(cell="gru"), "cell='gru'"),
+        (dict(num_layers=2), "num_layers=2"),
+        (dict(bidirectional=True), "bidirectional=True"),
+        (dict(embedding_dim=2), "embedding_dim=2"),
+        (dict(head="last"), "head='last'"),
+    ],
+)
+def test_trace_rejects_models_it_cannot_handle(config, match):
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=3, dtype="float64", **config), rng=0)
+    with pytest.raises(ValueError, match=match):
+        trace_step(model, INPUTS, TARGETS)
+
+
+def test_trace_rejects_dense_input_models():
+    model = SequenceModel(ModelConfig(input_size=4, output_size=4, hidden_size=3, dtype="float64"), rng=0)
+    with pytest.raises(ValueError, match="token-input"):
+        trace_step(model, INPUTS, TARGETS)
+
+
+@pytest.mark.parametrize(
+    "inputs, targets, kwargs, match",
+    [
+        ([0, 1, 2], [1, 2], {}, "equal-length"),
+        ([], [], {}, "non-empty"),
+        ([[0, 1]], [[1, 2]], {}, "1-D"),
+        ([0, 1, 2], [1, 2, -1], {}, r"targets must be integer ids in \[0, 4\)"),
+        ([0, 1, 2], [1, 2, 4], {}, "targets must be integer ids"),
+        ([0, 5, 2], [1, 2, 3], {}, "inputs must be integer ids"),
+        ([0, -1, 2], [1, 2, 3], {}, "inputs must be integer ids"),
+        ([0.0, 1.5, 2.0], [1, 2, 3], {}, "inputs must be integer ids"),
+        ([0, 1, 2], [1, 2, 3], {"vocab": "hel"}, "vocab has 3 entries, the model's vocabulary size is 4"),
+    ],
+)
+def test_trace_rejects_bad_sequences(inputs, targets, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        trace_step(hand_model(), inputs, targets, **kwargs)
