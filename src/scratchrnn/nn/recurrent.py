@@ -349,7 +349,8 @@ class RecurrentBase(Module):
         column of w_ih, so the projection is a row gather from w_ih.T instead of a matmul.
         """
         if x.dtype.kind in "iu":
-            np.take(np.ascontiguousarray(w_ih.T), x.reshape(-1), axis=0, out=out)  # (T*B, G*H)
+            # gather only the N columns in use: O(N * G*H), not a transposed copy of all V columns
+            np.copyto(out, np.take(w_ih, x.reshape(-1), axis=1).T)  # (T*B, G*H)
         else:
             np.matmul(x.reshape(-1, x.shape[-1]), w_ih.T, out=out)  # (T*B, G*H)
         return out

@@ -1,0 +1,533 @@
+"""Language models in a few lines: train on a text, sample, evaluate, save and load.
+
+::
+
+    lm = CharLM(cell="lstm", hidden_size=256, num_layers=2).fit(text, steps=2000)
+    print(lm.sample(500, prime="ROMEO:", temperature=0.8, seed=1))
+    lm.evaluate(held_out)          # {"loss": ..., "perplexity": ..., "bits_per_char": ..., "tokens": ...}
+    lm.save("romeo.npz")
+    lm = load_language_model("romeo.npz")   # a CharLM or a WordLM, whichever was saved
+
+Two levels share one implementation (:class:`LanguageModel`):
+
+* ``CharLM`` (level "char"): the vocabulary is every character of the training text sorted by
+  code point (:class:`~scratchrnn.data.text.CharVocab`), so it never depends on the text's order.
+  A prime or an evaluated text with a character outside it raises ValueError naming the characters.
+* ``WordLM`` (level "word"): the text is cut into sentences (``split_sentences``) and lower-cased
+  word and punctuation tokens (``tokenize_words``); the stream is every sentence as
+  ``SENTENCE_START words SENTENCE_END``, the vocabulary a :class:`~scratchrnn.data.text.WordVocab`
+  (``max_vocab`` keeps the most frequent). Words outside the vocabulary become ``UNKNOWN_TOKEN``
+  (they are not an error). Output joins words with single spaces, a ``SENTENCE_END`` becomes a
+  line break and ``SENTENCE_START`` is not shown.
+
+``sample`` returns only the continuation: ``prime + lm.sample(n, prime=prime)`` reads on (for the
+word level, up to tokenization). An empty prime starts char models from a line break (the
+vocabulary's first token if the text has none) and word models from ``SENTENCE_START``.
+
+Files are scratchrnn checkpoints (``scratchrnn.io.save_checkpoint``): the weights, the vocabulary,
+``config = {"model": ModelConfig, "train": TrainConfig or None, "lm": {"level": ...}}`` and the
+training history. The checkpoints that ``fit(checkpoint_dir=...)`` writes (``last.npz``,
+``best.npz``) load too (their level is read off the vocabulary), and ``fit(resume=...)`` continues
+one exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from .data.text import (
+    SENTENCE_END,
+    SENTENCE_START,
+    CharVocab,
+    Vocab,
+    WordVocab,
+    split_sentences,
+    tokenize_words,
+)
+from .functional import log_softmax
+from .io import load_checkpoint, save_checkpoint
+from .nn.model import CELLS, ModelConfig, SequenceModel
+from .nn.module import check_dtype
+from .optim import OPTIMIZERS, make_optimizer
+from .sample import beam_search, check_sampling_options, generate
+from .train import History, TokenStream, TrainConfig, Trainer
+
+__all__ = ["LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+
+LEVELS = ("char", "word")
+EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
+MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
+
+
+def _is_int(value) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
+
+
+def _positive_int(name: str, value) -> int:
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _optional_positive_int(name: str, value) -> int | None:
+    return None if value is None else _positive_int(name, value)
+
+
+def _check_text(text, what: str = "text") -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"{what} must be a str, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError(f"{what} is empty (or only whitespace); a language model needs some text")
+    return text
+
+
+def _preview(items, limit: int = 10) -> str:
+    items = list(items)
+    shown = ", ".join(repr(t) for t in items[:limit])
+    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
+
+
+class LanguageModel:
+    """A recurrent next-token model with its vocabulary; ``CharLM`` and ``WordLM`` set the level.
+
+    Constructor arguments are the model's hyperparameters (see :class:`~scratchrnn.nn.model.ModelConfig`):
+    ``embedding_dim=None`` feeds one-hot ids, ``dropout`` applies between recurrent layers, ``seed``
+    fixes the initial weights, the batch order and the dropout masks. The model and the vocabulary are
+    made by the first ``fit`` (or come from ``load``); ``model``, ``vocab`` and ``history`` are
+    public attributes.
+    """
+
+    level: ClassVar[str] = ""
+    _unit: ClassVar[str] = "token"  # what one token is called in messages
+
+    def __init__(self, cell: str = "lstm", hidden_size: int = 256, num_layers: int = 2,
+                 embedding_dim: int | None = None, dropout: float = 0.0, seed: int = 0,
+                 dtype: str = "float32"):
+        if type(self) is LanguageModel:
+            raise ValueError("LanguageModel is the shared base; build a CharLM or a WordLM")
+        if not isinstance(cell, str) or cell not in CELLS:
+            raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        if not _is_int(seed) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.cell = cell
+        self.hidden_size = _positive_int("hidden_size", hidden_size)
+        self.num_layers = _positive_int("num_layers", num_layers)
+        self.embedding_dim = _optional_positive_int("embedding_dim", embedding_dim)
+        self.dropout = float(dropout)
+        self.seed = int(seed)
+        self.dtype = str(check_dtype(dtype))
+        self.model: SequenceModel | None = None
+        self.vocab: Vocab | None = None
+        self.history: History | None = None
+        self.train_config: TrainConfig | None = None
+
+    def __repr__(self) -> str:
+        state = "untrained" if self.model is None else f"vocab={len(self.vocab)}"
+        return (f"{type(self).__name__}(cell={self.cell!r}, hidden_size={self.hidden_size}, "
+                f"num_layers={self.num_layers}, embedding_dim={self.embedding_dim}, dropout={self.dropout}, "
+                f"seed={self.seed}, dtype={self.dtype!r}; {state})")
+
+    # -- level-specific hooks ------------------------------------------------------------------
+    def _build_vocab(self, text: str) -> Vocab:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _vocab_from_list(self, tokens: list[str]) -> Vocab:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _tokens(self, text: str) -> list[str]:  # pragma: no cover - abstract
+        """The whole text as the token stream the model reads (with any markers)."""
+        raise NotImplementedError
+
+    def _prime_tokens(self, prime: str) -> list[str]:  # pragma: no cover - abstract
+        """The prime as a token stream (never empty) that the continuation follows."""
+        raise NotImplementedError
+
+    def _encode(self, tokens: list[str], what: str, vocab: Vocab | None = None) -> np.ndarray:
+        """Token ids (n,) int64 of ``tokens`` in ``vocab`` (default: the model's); tokens outside a
+        vocabulary without an unknown token raise ValueError naming them."""
+        vocab = self.vocab if vocab is None else vocab
+        if vocab.unk is None:
+            missing = sorted({t for t in tokens if t not in vocab})
+            if missing:
+                raise ValueError(f"{what} has {len(missing)} {self._unit}(s) that are not in the model's "
+                                 f"vocabulary of {len(vocab)}: {_preview(missing)}")
+        return vocab.encode(tokens)
+
+    def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
+        """A function id -> the text it adds to the output (stateful for words: spacing)."""
+        tokens = self.vocab.to_list()
+        return lambda i: tokens[i]
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _require_model(self) -> SequenceModel:
+        if self.model is None:
+            raise ValueError(f"this {type(self).__name__} has no model yet; "
+                             "call fit(text, ...) or load a file")
+        return self.model
+
+    def _model_config(self, vocab_size: int) -> ModelConfig:
+        return ModelConfig(cell=self.cell, vocab_size=vocab_size, embedding_dim=self.embedding_dim,
+                           hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
+                           dtype=self.dtype)
+
+    # -- training ------------------------------------------------------------------------------
+    def fit(self, text: str, steps: int | None = None, epochs: int | None = None, batch_size: int = 32,
+            window: int = 100, lr: float = 2e-3, optimizer: str = "adam", clip_norm: float | None = 5.0,
+            val_fraction: float = 0.1, eval_every: int | None = None, checkpoint_dir: str | None = None,
+            checkpoint_every: int | None = None, resume: str | os.PathLike | None = None,
+            progress: bool | None = None, log_path: str | None = None,
+            callbacks: list[Callable] | None = None) -> LanguageModel:
+        """Train on ``text`` for ``steps`` optimizer steps or ``epochs`` passes; returns ``self``.
+
+        The token stream (n,) is split: the last ``floor(n * val_fraction)`` tokens are held out for
+        validation (every ``eval_every`` steps, or at the end of each epoch when None). The rest is
+        cut into ``batch_size`` parallel streams read in windows of ``window`` steps with the hidden
+        state carried between windows (truncated BPTT, :class:`~scratchrnn.train.TokenStream`);
+        loss = mean next-token cross-entropy, ``optimizer`` (one of ``scratchrnn.optim.OPTIMIZERS``)
+        at rate ``lr``, gradients clipped to global norm ``clip_norm`` (None: no clipping).
+
+        The first fit builds the vocabulary from the text and the model from the hyperparameters; a
+        later fit keeps both and trains on (with a new optimizer). ``resume`` (a ``last.npz`` from
+        ``checkpoint_dir``) takes the vocabulary from that file and continues its run exactly.
+        ``self.history`` holds the :class:`~scratchrnn.train.History`. Text too short for one window
+        (or for ``batch_size`` streams of one window) raises ValueError saying so.
+        """
+        text = _check_text(text)
+        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
+                or not 0.0 <= val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
+        batch_size = _positive_int("batch_size", batch_size)
+        window = _positive_int("window", window)
+        if not isinstance(optimizer, str) or optimizer.strip().lower().replace("_", "-") not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+        config = TrainConfig(steps=steps, epochs=epochs, clip_norm=clip_norm, eval_every=eval_every,
+                             checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
+                             checkpoint_every=checkpoint_every,
+                             log_path=None if log_path is None else str(log_path),
+                             progress=progress, seed=self.seed)
+        config.validate()
+
+        vocab = self.vocab
+        if resume is not None:
+            saved = load_checkpoint(resume).vocab
+            if saved is None:
+                raise ValueError(f"{resume} has no vocabulary, so it was not written by a language "
+                                 "model's fit")
+            saved_vocab = self._vocab_from_list(saved)
+            if vocab is not None and saved_vocab != vocab:
+                raise ValueError(f"{resume} was trained with a different vocabulary than this model's")
+            vocab = saved_vocab
+        if vocab is None:
+            vocab = self._build_vocab(text)
+        ids = self._encode(self._tokens(text), "the training text", vocab)  # (n,)
+        train_stream, val_stream = self._streams(ids, batch_size, window, val_fraction)
+
+        model = self.model
+        if model is None:
+            model = SequenceModel(self._model_config(len(vocab)), rng=self.seed)
+        opt = make_optimizer(optimizer, model.params, lr=lr)
+        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks)
+        self.model, self.vocab, self.train_config = model, vocab, config
+        self.history = trainer.fit(train_stream, val_stream, resume=resume)
+        return self
+
+    def _streams(self, ids: np.ndarray, batch_size: int, window: int, val_fraction: float):
+        """Training and validation TokenStreams from the encoded text (n,)."""
+        n = ids.shape[0]
+        n_val = int(n * val_fraction)
+        if val_fraction > 0 and n_val < 2:
+            raise ValueError(f"val_fraction={val_fraction} holds out {n_val} of the text's {n} "
+                             f"{self._unit}s, too few to validate on (at least 2); use more text or "
+                             "val_fraction=0")
+        train_ids = ids[: n - n_val]  # (n - n_val,)
+        n_train = train_ids.shape[0]
+        held = f" (after holding out the last {n_val} for validation)" if n_val else ""
+        if n_train < window + 1:
+            raise ValueError(f"the text is shorter than one window: {n_train} {self._unit}s for "
+                             f"training{held}, and a window of {window} needs {window + 1} (its inputs "
+                             f"and the next {self._unit}); use a shorter window or more text")
+        if n_train // batch_size < window + 1:
+            fits = n_train // (window + 1)
+            raise ValueError(f"the text is too short for {batch_size} parallel streams of one window each: "
+                             f"{n_train} {self._unit}s for training{held}, and batch_size={batch_size} with "
+                             f"window={window} needs {batch_size * (window + 1)}; use batch_size <= {fits}, "
+                             "a shorter window or more text")
+        train = TokenStream(train_ids, batch_size, window)
+        if n_val == 0:
+            return train, None
+        val_ids = ids[n - n_val :]  # (n_val,)
+        # The state is carried across validation windows, so their length only decides how much of
+        # the tail is scored; a short held-out part gets fewer streams and shorter windows.
+        val_batch = max(1, min(batch_size, n_val // (window + 1)))
+        val_window = min(window, n_val // val_batch - 1)
+        return train, TokenStream(val_ids, val_batch, val_window)
+
+    # -- sampling ------------------------------------------------------------------------------
+    def sample(self, length: int, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None, beam: int | None = None,
+               on_text: Callable[[str], object] | None = None) -> str:
+        """Generate ``length`` tokens after ``prime`` and return them as text (without the prime;
+        for words, the sentence markers count as tokens).
+
+        Sampling draws each token from softmax(logits / temperature) restricted by ``top_k`` and
+        ``top_p`` (:func:`scratchrnn.sample.sample_next`; temperature 0 is greedy) with a Generator
+        seeded by ``seed`` (None: fresh OS entropy), so the same seed gives the same text. ``beam``
+        (an integer >= 1) instead returns the most likely continuation found by beam search, which
+        is deterministic and takes no temperature, top_k or top_p. ``on_text`` is called with each
+        token's text as soon as it is known (after the search, for beam search).
+        """
+        model = self._require_model()
+        if not _is_int(length) or length < 0:
+            raise ValueError(f"length must be an integer >= 0, got {length!r}")
+        temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
+        if beam is not None:
+            if not _is_int(beam) or beam < 1:
+                raise ValueError(f"beam must be None or an integer >= 1, got {beam!r}")
+            if temperature != 1.0 or top_k is not None or top_p is not None:
+                raise ValueError("beam search is deterministic: it takes no temperature, top_k or top_p "
+                                 f"(got temperature={temperature}, top_k={top_k}, top_p={top_p})")
+        if seed is not None and (not _is_int(seed) or seed < 0):
+            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        if not isinstance(prime, str):
+            raise ValueError(f"prime must be a str, got {type(prime).__name__}")
+        prime_ids = self._encode(self._prime_tokens(prime), "the prime")  # (P,)
+        render = self._renderer(at_line_start=not prime.strip())
+        pieces: list[str] = []
+
+        def emit(i: int) -> None:
+            piece = render(int(i))
+            pieces.append(piece)
+            if on_text is not None and piece:
+                on_text(piece)
+
+        if beam is not None:
+            for i in beam_search(model, prime_ids, length, int(beam)).tolist():
+                emit(i)
+        else:
+            generate(model, prime_ids, length, np.random.default_rng(seed), temperature, top_k, top_p,
+                     on_token=emit)
+        return "".join(pieces)
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def _scored(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Tokens, ids (n,) and the log-probabilities (n-1,) of tokens 1..n-1 given the ones before."""
+        model = self._require_model()
+        tokens = self._tokens(_check_text(text))
+        ids = self._encode(tokens, "the text")  # (n,)
+        if ids.shape[0] < 2:
+            raise ValueError(f"the text has {ids.shape[0]} {self._unit}; scoring needs at least 2 "
+                             "(the first is only context)")
+        logp = np.empty(ids.shape[0] - 1)  # (n-1,)
+        was_training = model.training
+        model.train(False)
+        try:
+            h = None
+            for s in range(0, ids.shape[0] - 1, EVAL_CHUNK):
+                x = ids[s : s + EVAL_CHUNK]  # (c,) inputs
+                y = ids[s + 1 : s + EVAL_CHUNK + 1]  # (c,) next tokens
+                x = x[: y.shape[0]]
+                logits, h, _ = model.forward(x[:, None], h)  # (c, 1, V)
+                lp = log_softmax(logits[:, 0].astype(np.float64))  # (c, V)
+                logp[s : s + y.shape[0]] = lp[np.arange(y.shape[0]), y]
+        finally:
+            model.train(was_training)
+        return tokens, ids, logp
+
+    def evaluate(self, text: str) -> dict:
+        """Score ``text`` token by token with the state carried through it.
+
+        Returns ``loss`` (mean negative log-likelihood in nats per predicted token, every token after
+        the first), ``perplexity = exp(loss)``, ``tokens`` (how many were predicted) and, for the
+        char level, ``bits_per_char = loss / ln 2``.
+        """
+        _, _, logp = self._scored(text)
+        loss = float(-logp.mean())
+        perplexity = math.exp(loss) if loss < MAX_EXP else math.inf
+        result = {"loss": loss, "perplexity": perplexity, "tokens": int(logp.shape[0])}
+        if self.level == "char":
+            result["bits_per_char"] = loss / math.log(2.0)
+        return result
+
+    def token_logprobs(self, text: str) -> list[dict]:
+        """Per predicted token of ``text``: {"index", "token", "id", "logprob"} (natural log).
+
+        ``index`` is the token's position in the stream (0 is the first token, which is only
+        context and not listed); ``token`` is the text's own token (for words, even when it maps to
+        ``UNKNOWN_TOKEN``), ``id`` the id the model read. One dict per line makes JSON lines.
+        """
+        tokens, ids, logp = self._scored(text)
+        return [{"index": i, "token": tokens[i], "id": int(ids[i]), "logprob": float(logp[i - 1])}
+                for i in range(1, len(tokens))]
+
+    # -- files ---------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model, vocabulary, level and history as a scratchrnn checkpoint; returns ``path``.
+
+        The file holds weights, not the optimizer: to continue a run exactly, train with
+        ``checkpoint_dir`` and ``fit(resume=<dir>/last.npz)``.
+        """
+        model = self._require_model()
+        history = self.history or History()
+        config = {
+            "model": model.config.to_dict(),
+            "train": None if self.train_config is None else asdict(self.train_config),
+            "lm": {"level": self.level, "seed": self.seed},
+        }
+        return save_checkpoint(path, params=model.params, config=config, vocab=self.vocab.to_list(),
+                               step=len(history.steps), history=history.steps,
+                               extra={"evals": history.evals})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> LanguageModel:
+        """Load a file written by ``save`` or by ``fit(checkpoint_dir=...)``.
+
+        ``LanguageModel.load`` returns whichever level the file holds; ``CharLM.load`` and
+        ``WordLM.load`` also check that it is theirs. A missing file raises FileNotFoundError;
+        anything that is not a language-model checkpoint raises ValueError naming the file.
+        """
+        lm = load_language_model(path)
+        if cls is not LanguageModel and not isinstance(lm, cls):
+            raise ValueError(f"{path} holds a {lm.level}-level model, not a {cls.level}-level one; "
+                             f"load it with {type(lm).__name__}.load or load_language_model")
+        return lm
+
+
+class CharLM(LanguageModel):
+    """Character-level language model (see the module docstring)."""
+
+    level = "char"
+    _unit = "character"
+
+    def _build_vocab(self, text: str) -> Vocab:
+        return CharVocab.from_text(text)
+
+    def _vocab_from_list(self, tokens: list[str]) -> Vocab:
+        return CharVocab.from_list(tokens)
+
+    def _tokens(self, text: str) -> list[str]:
+        return list(text)
+
+    def _prime_tokens(self, prime: str) -> list[str]:
+        if prime:
+            return list(prime)
+        return ["\n" if "\n" in self.vocab else self.vocab.to_list()[0]]
+
+
+class WordLM(LanguageModel):
+    """Word-level language model (see the module docstring); ``max_vocab`` caps the vocabulary
+    (the three special tokens included), the rarer words becoming ``UNKNOWN_TOKEN``."""
+
+    level = "word"
+    _unit = "token"
+
+    def __init__(self, cell: str = "lstm", hidden_size: int = 256, num_layers: int = 2,
+                 embedding_dim: int | None = None, dropout: float = 0.0, seed: int = 0,
+                 dtype: str = "float32", max_vocab: int | None = None):
+        super().__init__(cell, hidden_size, num_layers, embedding_dim, dropout, seed, dtype)
+        self.max_vocab = _optional_positive_int("max_vocab", max_vocab)
+
+    @staticmethod
+    def _sentences(text: str) -> list[list[str]]:
+        return [words for words in map(tokenize_words, split_sentences(text)) if words]
+
+    def _build_vocab(self, text: str) -> Vocab:
+        sentences = self._sentences(text)
+        if not sentences:
+            raise ValueError("the text has no words to build a vocabulary from")
+        return WordVocab.from_sentences(sentences, max_size=self.max_vocab)
+
+    def _vocab_from_list(self, tokens: list[str]) -> Vocab:
+        return WordVocab.from_list(tokens)
+
+    def _tokens(self, text: str) -> list[str]:
+        stream: list[str] = []
+        for words in self._sentences(text):
+            stream += [SENTENCE_START, *words, SENTENCE_END]
+        return stream
+
+    def _prime_tokens(self, prime: str) -> list[str]:
+        stream = self._tokens(prime)
+        if stream:
+            stream.pop()  # the last sentence stays open, for the model to continue
+        return stream or [SENTENCE_START]
+
+    def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
+        tokens = self.vocab.to_list()
+        state = {"start": at_line_start}
+
+        def render(i: int) -> str:
+            token = tokens[i]
+            if token == SENTENCE_START:
+                return ""
+            if token == SENTENCE_END:
+                state["start"] = True
+                return "\n"
+            piece = token if state["start"] else " " + token
+            state["start"] = False
+            return piece
+
+        return render
+
+
+def _infer_level(tokens: list[str]) -> str | None:
+    if tuple(tokens[:3]) == WordVocab.SPECIALS:
+        return "word"
+    if all(len(t) == 1 for t in tokens):
+        return "char"
+    return None
+
+
+def load_language_model(path: str | os.PathLike) -> LanguageModel:
+    """The CharLM or WordLM saved in ``path`` (by ``save`` or by ``fit(checkpoint_dir=...)``).
+
+    A missing file raises FileNotFoundError; a file that is not a scratchrnn checkpoint, or one
+    that holds no language model (no model configuration, no vocabulary, a model that does not
+    predict the next token over that vocabulary), raises ValueError naming the file.
+    """
+    checkpoint = load_checkpoint(path)
+    name = str(path)
+    config = checkpoint.config or {}
+    model_cfg, tokens = config.get("model"), checkpoint.vocab
+    if not isinstance(model_cfg, dict) or not tokens:
+        raise ValueError(f"{name} is a scratchrnn checkpoint but not a language model "
+                         "(it has no model configuration or no vocabulary)")
+    lm_info = config.get("lm") if isinstance(config.get("lm"), dict) else {}
+    level = lm_info.get("level") or _infer_level(tokens)
+    if level not in LEVELS:
+        raise ValueError(f"{name} holds a vocabulary that is neither characters nor words "
+                         f"(level {level!r}); expected one of {', '.join(LEVELS)}")
+    cls = CharLM if level == "char" else WordLM
+    try:
+        mc = ModelConfig.from_dict(model_cfg)
+        if mc.vocab_size != len(tokens) or mc.head != "all" or mc.bidirectional \
+                or mc.output_size not in (None, mc.vocab_size):
+            raise ValueError(f"the model (vocab_size {mc.vocab_size}, head {mc.head!r}, output_size "
+                             f"{mc.output_size}, bidirectional={mc.bidirectional}) is not a left-to-right "
+                             f"next-token model over the vocabulary of {len(tokens)}")
+        train_cfg = config.get("train") if isinstance(config.get("train"), dict) else {}
+        seed = lm_info.get("seed", train_cfg.get("seed", 0))
+        lm = cls(cell=mc.cell, hidden_size=mc.hidden_size, num_layers=mc.num_layers,
+                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype)
+        lm.vocab = lm._vocab_from_list(tokens)
+        model = SequenceModel(mc, rng=seed)
+        model.load_state_dict(checkpoint.params, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from exc
+    lm.model = model
+    evals = (checkpoint.extra or {}).get("evals", []) if isinstance(checkpoint.extra, dict) else []
+    lm.history = History(steps=list(checkpoint.history or []), evals=list(evals))
+    if train_cfg:
+        try:
+            lm.train_config = TrainConfig(**train_cfg)
+        except TypeError:  # a configuration from another version: the weights still load
+            lm.train_config = None
+    return lm

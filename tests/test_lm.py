@@ -1,0 +1,298 @@
+"""scratchrnn.lm: a tiny CharLM overfits a short text, the same seed gives the same text (also after
+a reload in a new process), evaluate against an independent computation, WordLM, loading trainer
+checkpoints, exact resume, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchrnn.data.text import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN
+from scratchrnn.io import save_checkpoint, save_npz_weights
+from scratchrnn.lm import CharLM, LanguageModel, WordLM, load_language_model
+
+TEXT = "hello world\n" * 60  # 720 characters: longer than one scoring chunk (512)
+TINY = dict(cell="lstm", hidden_size=24, num_layers=1)
+FIT = dict(batch_size=1, window=24, lr=1e-2, val_fraction=0.0)
+WORDS = ("The cat sat on the mat. The dog sat on the log. " * 12).strip()
+
+
+@pytest.fixture(scope="module")
+def trained() -> CharLM:
+    return CharLM(**TINY).fit(TEXT, steps=150, **FIT)
+
+
+@pytest.fixture(scope="module")
+def rough() -> CharLM:
+    """Barely trained: its samples vary with the seed."""
+    return CharLM(cell="gru", hidden_size=16, num_layers=2, seed=3).fit(TEXT, steps=3, **FIT)
+
+
+@pytest.fixture(scope="module")
+def words() -> WordLM:
+    return WordLM(cell="gru", hidden_size=24, num_layers=1, embedding_dim=12).fit(
+        WORDS, steps=120, batch_size=1, window=20, lr=1e-2, val_fraction=0.0)
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+# -- training and sampling --------------------------------------------------------------------------
+def test_a_tiny_char_lm_overfits_and_greedy_sampling_reproduces_the_text(trained):
+    assert isinstance(trained, CharLM) and trained.history.losses[-1] < 0.05
+    n = 3 * 12
+    assert trained.sample(n, prime="h", temperature=0) == TEXT[1 : 1 + n]
+    assert trained.sample(n, prime="hello wo", temperature=0) == TEXT[8 : 8 + n]
+    assert trained.sample(n, prime="h", beam=1) == TEXT[1 : 1 + n]
+    assert trained.sample(n, prime="h", beam=4) == TEXT[1 : 1 + n]
+    assert trained.vocab.to_list() == sorted(set(TEXT))
+
+
+def test_fit_returns_the_model_and_is_deterministic():
+    a = CharLM(**TINY, seed=5)
+    assert a.fit(TEXT, steps=6, **FIT) is a
+    b = CharLM(**TINY, seed=5).fit(TEXT, steps=6, **FIT)
+    assert a.history.deterministic() == b.history.deterministic()
+    for k, v in a.model.params.items():
+        assert v.tobytes() == b.model.params[k].tobytes(), k
+    c = CharLM(**TINY, seed=6).fit(TEXT, steps=6, **FIT)
+    assert c.history.losses != a.history.losses
+    assert any(v.tobytes() != c.model.params[k].tobytes() for k, v in a.model.params.items())
+
+
+def test_same_seed_same_text_and_streaming(rough):
+    a = rough.sample(80, prime="he", seed=11)
+    assert len(a) == 80 and set(a) <= set(TEXT)
+    assert rough.sample(80, prime="he", seed=11) == a
+    assert rough.sample(80, prime="he", seed=12) != a
+    pieces = []
+    assert rough.sample(80, prime="he", seed=11, on_text=pieces.append) == a
+    assert "".join(pieces) == a and len(pieces) == 80
+    assert rough.sample(0, prime="he") == ""
+
+
+def test_top_k_one_and_tiny_top_p_are_greedy(rough):
+    greedy = rough.sample(40, prime="w", temperature=0)
+    assert rough.sample(40, prime="w", top_k=1, seed=1) == greedy
+    assert rough.sample(40, prime="w", top_p=1e-9, seed=2) == greedy
+
+
+def test_an_empty_prime_starts_after_a_line_break(trained):
+    assert trained.sample(11, temperature=0) == TEXT[:11]
+
+
+def test_save_and_reload_in_a_new_process_gives_the_same_text(rough, tmp_path):
+    path = tmp_path / "rough.npz"
+    assert rough.save(path) == path
+    want = rough.sample(120, prime="wor", temperature=0.9, top_k=6, seed=42)
+    code = ("import json, sys\n"
+            "from scratchrnn.lm import load_language_model\n"
+            "lm = load_language_model(sys.argv[1])\n"
+            "text = lm.sample(120, prime='wor', temperature=0.9, top_k=6, seed=42)\n"
+            "print(json.dumps([type(lm).__name__, text]))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == ["CharLM", want]
+    again = CharLM.load(path)
+    assert again.sample(120, prime="wor", temperature=0.9, top_k=6, seed=42) == want
+    assert (again.cell, again.hidden_size, again.num_layers, again.seed) == ("gru", 16, 2, 3)
+    assert again.history.deterministic() == rough.history.deterministic()
+
+
+# -- evaluation --------------------------------------------------------------------------------------
+def test_evaluate_matches_an_independent_cross_entropy(trained):
+    text = TEXT[5:] + "hello"  # 720 characters, scored in two chunks
+    got = trained.evaluate(text)
+    ids = np.array([trained.vocab.token_to_id(c) for c in text])
+    trained.model.eval()
+    y, _, _ = trained.model.forward(ids[:-1, None])  # (n-1, 1, V) one pass over the whole text
+    trained.model.train(True)
+    logp = _log_softmax(y[:, 0].astype(np.float64))[np.arange(len(ids) - 1), ids[1:]]
+    loss = -logp.mean()
+    assert got["tokens"] == len(text) - 1
+    assert got["loss"] == pytest.approx(loss, rel=1e-5)
+    assert got["perplexity"] == pytest.approx(math.exp(got["loss"]), rel=1e-12)
+    assert got["bits_per_char"] == pytest.approx(got["loss"] / math.log(2), rel=1e-12)
+    per_token = trained.token_logprobs(text)
+    assert [r["token"] for r in per_token] == list(text[1:])
+    assert [r["index"] for r in per_token] == list(range(1, len(text)))
+    np.testing.assert_allclose([r["logprob"] for r in per_token], logp, rtol=1e-4, atol=1e-6)
+    assert -np.mean([r["logprob"] for r in per_token]) == pytest.approx(got["loss"], rel=1e-12)
+    json.dumps(per_token)  # JSON lines need plain Python values
+
+
+def test_scoring_runs_without_dropout():
+    lm = CharLM(cell="lstm", hidden_size=16, num_layers=3, dropout=0.5).fit(TEXT, steps=3, **FIT)
+    assert lm.model.training
+    first = lm.evaluate(TEXT[:200])
+    assert lm.evaluate(TEXT[:200]) == first and lm.model.training
+    ids = np.array([lm.vocab.token_to_id(c) for c in TEXT[:200]])
+    lm.model.eval()
+    y, _, _ = lm.model.forward(ids[:-1, None])
+    want = -_log_softmax(y[:, 0].astype(np.float64))[np.arange(199), ids[1:]].mean()
+    assert first["loss"] == pytest.approx(want, rel=1e-5)
+
+
+def test_a_trained_model_scores_its_text_better_than_a_shuffled_one(trained):
+    shuffled = "".join(np.random.default_rng(0).permutation(list(TEXT)))
+    assert trained.evaluate(TEXT)["loss"] < 0.1 < trained.evaluate(shuffled)["loss"]
+
+
+# -- word level --------------------------------------------------------------------------------------
+def test_word_lm_trains_samples_and_evaluates(words):
+    assert words.vocab.to_list()[:3] == [UNKNOWN_TOKEN, SENTENCE_START, SENTENCE_END]
+    text = words.sample(12, prime="the cat", temperature=0)  # 12 tokens, SENTENCE_START among them
+    assert text == " sat on the mat .\nthe dog sat on the"
+    assert SENTENCE_START not in text and SENTENCE_END not in text
+    assert words.sample(5, temperature=0) == "the cat sat on the"  # an empty prime starts a sentence
+    result = words.evaluate("The cat sat on the log.")
+    assert result["tokens"] == 8 and "bits_per_char" not in result  # the, cat, sat, on, the, log, ., END
+    assert result["perplexity"] == pytest.approx(math.exp(result["loss"]))
+
+
+def test_word_lm_maps_unknown_words_to_the_unknown_token(words):
+    rows = words.token_logprobs("The zebra sat.")
+    assert [r["token"] for r in rows] == ["the", "zebra", "sat", ".", SENTENCE_END]
+    assert rows[1]["id"] == words.vocab.unk_id
+    assert isinstance(words.sample(3, prime="a zebra", seed=0), str)
+
+
+def test_word_lm_save_and_load(words, tmp_path):
+    path = words.save(tmp_path / "w.npz")
+    lm = load_language_model(path)
+    assert type(lm) is WordLM and lm.vocab == words.vocab
+    assert lm.sample(20, prime="the", seed=3) == words.sample(20, prime="the", seed=3)
+    assert type(LanguageModel.load(path)) is WordLM
+    with pytest.raises(ValueError, match=r"w\.npz holds a word-level model, not a char-level one"):
+        CharLM.load(path)
+
+
+def test_word_lm_max_vocab():
+    lm = WordLM(cell="rnn", hidden_size=8, num_layers=1, max_vocab=6).fit(WORDS, steps=2, batch_size=1,
+                                                                         window=10, val_fraction=0)
+    # the three specials, then "the" (4 per repeat) and the first two, alphabetically, of the words
+    # seen twice per repeat (".", "on", "sat")
+    assert lm.vocab.to_list()[3:] == ["the", ".", "on"]
+
+
+# -- checkpoints from fit, and resume ----------------------------------------------------------------
+def test_trainer_checkpoints_load_as_language_models(tmp_path):
+    lm = CharLM(**TINY).fit(TEXT, steps=8, batch_size=2, window=20, val_fraction=0.2, eval_every=4,
+                            checkpoint_dir=tmp_path)
+    assert len(lm.history.evals) == 2
+    last = load_language_model(tmp_path / "last.npz")
+    assert type(last) is CharLM and last.vocab == lm.vocab
+    for k, v in lm.model.params.items():
+        assert last.model.params[k].tobytes() == v.tobytes(), k
+    assert type(load_language_model(tmp_path / "best.npz")) is CharLM
+
+
+def test_resume_continues_a_run_exactly(tmp_path):
+    kw = dict(batch_size=2, window=12, lr=5e-3, val_fraction=0.1)
+    straight = CharLM(**TINY, seed=2).fit(TEXT, steps=10, **kw)
+    CharLM(**TINY, seed=2).fit(TEXT, steps=5, checkpoint_dir=tmp_path, **kw)
+    resumed = CharLM(**TINY, seed=2).fit(TEXT, steps=10, resume=tmp_path / "last.npz", **kw)
+    for k, v in straight.model.params.items():
+        assert resumed.model.params[k].tobytes() == v.tobytes(), k
+    assert resumed.history.deterministic()["steps"] == straight.history.deterministic()["steps"]
+    # the vocabulary comes from the file, not from the text (which here lacks the line breaks)
+    other = CharLM(**TINY, seed=2).fit(TEXT.replace("\n", " "), steps=7, resume=tmp_path / "last.npz", **kw)
+    assert other.vocab == straight.vocab and "\n" in other.vocab
+
+
+def test_a_second_fit_keeps_the_vocabulary(trained):
+    lm = CharLM(**TINY).fit(TEXT, steps=2, **FIT)
+    vocab = lm.vocab
+    lm.fit(TEXT[::-1], steps=2, **FIT)
+    assert lm.vocab is vocab and len(lm.history.steps) == 2
+    with pytest.raises(ValueError, match=r"training text has 2 character\(s\).*'!', 'Z'"):
+        lm.fit(TEXT + "Z!", steps=1, **FIT)
+
+
+def test_the_library_prints_nothing(capsys, tmp_path):
+    lm = CharLM(cell="rnn", hidden_size=8, num_layers=1).fit(TEXT, steps=3, **FIT)
+    lm.sample(20, seed=0)
+    lm.evaluate(TEXT[:50])
+    lm.save(tmp_path / "x.npz")
+    assert capsys.readouterr() == ("", "")
+
+
+# -- errors ------------------------------------------------------------------------------------------
+def test_unknown_prime_characters_are_named(trained):
+    with pytest.raises(ValueError, match=r"prime has 2 character\(s\) that are not in the model's vocabulary "
+                                         r"of 9: 'Z', 'q'"):
+        trained.sample(5, prime="Zqhello")
+    with pytest.raises(ValueError, match=r"text has 1 character\(s\).*'X'"):
+        trained.evaluate("hello X")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"temperature": -1.0}, r"temperature .*-1\.0"),
+    ({"top_p": 0.0}, r"top_p .*0\.0"),
+    ({"top_p": 1.5}, r"top_p .*1\.5"),
+    ({"top_k": 0}, r"top_k .*0"),
+    ({"beam": 0}, r"beam .*0"),
+    ({"beam": 2, "temperature": 0.5}, r"beam search is deterministic"),
+    ({"seed": -3}, r"seed .*-3"),
+])
+def test_bad_sampling_options(trained, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        trained.sample(5, prime="h", **kwargs)
+
+
+def test_text_shorter_than_a_window():
+    with pytest.raises(ValueError, match=r"shorter than one window: 50 characters for training.*"
+                                         r"window of 100 needs 101"):
+        CharLM(**TINY).fit("abcde" * 10, steps=1, val_fraction=0)
+    with pytest.raises(ValueError, match=r"shorter than one window: 45 characters .*holding out the last 5"):
+        CharLM(**TINY).fit("abcde" * 10, steps=1, window=49, val_fraction=0.1)
+    with pytest.raises(ValueError, match=r"too short for 32 parallel streams.*use batch_size <= 7"):
+        CharLM(**TINY).fit(TEXT, steps=1, window=100, val_fraction=0)
+
+
+def test_bad_fit_and_model_arguments():
+    with pytest.raises(ValueError, match="exactly one of steps and epochs"):
+        CharLM(**TINY).fit(TEXT, **FIT)
+    with pytest.raises(ValueError, match=r"val_fraction .*1\.0"):
+        CharLM(**TINY).fit(TEXT, steps=1, batch_size=1, window=10, val_fraction=1.0)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
+        CharLM(**TINY).fit(TEXT, steps=1, optimizer="adamm", **FIT)
+    with pytest.raises(ValueError, match="empty"):
+        CharLM(**TINY).fit("  \n", steps=1)
+    with pytest.raises(ValueError, match="unknown cell 'tcn'"):
+        CharLM(cell="tcn")
+    with pytest.raises(ValueError, match="hidden_size .*0"):
+        CharLM(hidden_size=0)
+    with pytest.raises(ValueError, match="shared base"):
+        LanguageModel()
+    with pytest.raises(ValueError, match="no model yet"):
+        CharLM().sample(5)
+
+
+def test_files_that_are_not_language_model_checkpoints(tmp_path, rough):
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("just some text\n")
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    plain = tmp_path / "plain.npz"
+    np.savez(plain, a=np.zeros(3))
+    weights = tmp_path / "weights.npz"
+    save_npz_weights(rough.model, weights)
+    bare = tmp_path / "bare.npz"
+    save_checkpoint(bare, params={"w": np.zeros(2)})
+    for path in (text_file, empty, plain, weights, bare):
+        with pytest.raises(ValueError, match=path.name.replace(".", r"\.")):
+            load_language_model(path)
+        with pytest.raises(ValueError, match=path.name.replace(".", r"\.")):
+            CharLM.load(path)
+    with pytest.raises(ValueError, match="bare.npz is a scratchrnn checkpoint but not a language model"):
+        load_language_model(bare)
+    with pytest.raises(FileNotFoundError):
+        load_language_model(tmp_path / "missing.npz")
