@@ -119,3 +119,71 @@ def test_console_script_runs_in_a_fresh_process():
     res = subprocess.run([sys.executable, "-m", "scratchrnn.cli", "task", "hello", "--epochs", "0"],
                          capture_output=True, text=True, check=False)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
+
+
+# -- train / sample / eval --------------------------------------------------------------------------
+TINY_TRAIN = ["--cell", "rnn", "--hidden-size", "16", "--num-layers", "1", "--steps", "12", "--window", "10",
+              "--batch-size", "4", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lm")
+    text = folder / "text.txt"
+    text.write_text("to be or not to be, that is the question.\n" * 30, encoding="utf-8")
+    out = folder / "run"
+    assert main(["train", str(text), "--out", str(out), *TINY_TRAIN]) == 0
+    return text, out
+
+
+def test_train_writes_model_checkpoints_and_log(trained, capsys):
+    _, out = trained
+    for name in ("model.npz", "last.npz", "best.npz", "log.jsonl"):
+        assert (out / name).stat().st_size > 0, name
+    lines = (out / "log.jsonl").read_text().splitlines()
+    assert sum('"loss"' in ln for ln in lines) == 12
+
+
+def test_sample_same_seed_same_text_and_streams(trained, capsys):
+    _, out = trained
+    capsys.readouterr()
+    assert main(["sample", str(out / "model.npz"), "--length", "40", "--prime", "to ", "--seed", "3"]) == 0
+    first = capsys.readouterr().out
+    assert main(["sample", str(out / "model.npz"), "--length", "40", "--prime", "to ", "--seed", "3"]) == 0
+    assert capsys.readouterr().out == first and first.startswith("to ") and len(first) == 3 + 40 + 1
+    assert main(["sample", str(out / "model.npz"), "--length", "20", "--temperature", "0"]) == 0
+
+
+def test_eval_reports_bits_per_char_and_per_token_lines(trained, capsys, tmp_path):
+    text, out = trained
+    per_token = tmp_path / "tok.jsonl"
+    assert main(["eval", str(out / "model.npz"), str(text), "--per-token", str(per_token)]) == 0
+    printed = capsys.readouterr().out
+    assert "bits/char" in printed and "perplexity" in printed
+    rows = [json.loads(ln) for ln in per_token.read_text().splitlines()]
+    assert len(rows) == len(text.read_text()) - 1 and all(r["logprob"] <= 0 for r in rows)
+
+
+def test_language_model_bad_input(trained, capsys, tmp_path):
+    text, out = trained
+    model = str(out / "model.npz")
+    assert "--encoding" in _one_line_error(capsys, ["train", str(_file(tmp_path, "lat.txt", b"caf\xe9 au lait"))])
+    assert "binary" in _one_line_error(capsys, ["train", str(_file(tmp_path, "bin.txt", b"ab\x00cd"))])
+    assert "empty" in _one_line_error(capsys, ["train", str(_file(tmp_path, "empty.txt", b""))])
+    assert "missing.txt" in _one_line_error(capsys, ["train", str(tmp_path / "missing.txt")])
+    short = _file(tmp_path, "short.txt", b"to be or not to be\n" * 3)
+    run = tmp_path / "short-run"
+    assert "window" in _one_line_error(capsys, ["train", str(short), "--out", str(run), "--window", "50"])
+    assert not run.exists()  # nothing half written
+    assert "'\u20ac'" in _one_line_error(capsys, ["sample", model, "--prime", "\u20acx"])
+    assert capsys.readouterr().out == ""
+    assert "not a scratchrnn checkpoint" in _one_line_error(capsys, ["sample", str(text)])
+    assert "temperature" in _one_line_error(capsys, ["sample", model, "--temperature", "-1"])
+    assert "top_p" in _one_line_error(capsys, ["sample", model, "--top-p", "1.5"])
+    assert "top_p" in _one_line_error(capsys, ["sample", model, "--top-p", "0"])
+
+
+def _file(folder, name, data: bytes):
+    path = folder / name
+    path.write_bytes(data)
+    return path

@@ -255,6 +255,111 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- language models: train / sample / eval ------------------------------------------------------
+DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
+EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
+def _read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
+    from .data.text import load_corpus, read_text
+
+    if path is None:
+        return load_corpus(), "the shipped Shakespeare corpus"
+    return read_text(path, encoding=encoding), path
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import shutil
+    from pathlib import Path
+
+    from .lm import CharLM, WordLM
+    from .sample import check_sampling_options  # noqa: F401  (imported early: fail fast on a broken install)
+
+    text, source = _read_input_text(args.text, args.encoding)  # bad files fail before anything is written
+    if args.steps is not None and args.epochs is not None:
+        raise UsageError("give --steps or --epochs, not both")
+    if args.steps is None and args.epochs is None:
+        args.steps = DEFAULT_TRAIN_STEPS
+    if args.eval_every is None and args.steps is not None:
+        args.eval_every = max(1, args.steps // EVALS_PER_RUN)  # a step-limited run may never end an epoch
+    kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
+                  embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed, dtype=args.dtype)
+    lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
+    existed = args.out is not None and Path(args.out).exists()
+    out = _prepare_out_dir(args.out, f"train-{args.level}")
+    try:
+        lm.fit(text, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
+               lr=args.lr, optimizer=args.optimizer, clip_norm=args.clip_norm or None,
+               val_fraction=args.val_fraction, eval_every=args.eval_every, checkpoint_dir=str(out),
+               checkpoint_every=args.checkpoint_every, resume=args.resume, progress=None if not args.no_progress else False,
+               log_path=str(out / "log.jsonl"))
+    except BaseException:
+        if not existed and out.exists() and not any(p.suffix == ".npz" for p in out.iterdir()):
+            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
+        raise
+    model_path = lm.save(out / "model.npz")
+    h = lm.history
+    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
+          f"last training loss {h.steps[-1]['loss']:.4f}")
+    if h.evals:
+        best = min(r["val_loss"] for r in h.evals)
+        line = f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token (best {best:.4f})"
+        if args.level == "char":
+            import math
+
+            line += f", {h.evals[-1]['val_loss'] / math.log(2):.4f} bits/char"
+        print(line)
+    print(f"wrote {model_path}, {out / 'last.npz'}, {out / 'best.npz'} and {out / 'log.jsonl'}")
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from .lm import load_language_model
+    from .sample import check_sampling_options
+
+    check_sampling_options(args.temperature, args.top_k, args.top_p)  # before loading anything
+    if args.length <= 0:
+        raise UsageError(f"--length must be positive, got {args.length}")
+    lm = load_language_model(args.model)
+
+    started = False
+
+    def emit(piece: str) -> None:
+        nonlocal started
+        if not started:  # the prime is echoed only once sampling is under way (a bad prime prints nothing)
+            started = True
+            sys.stdout.write(args.prime)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    lm.sample(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+              seed=args.seed, beam=args.beam, on_text=emit)
+    emit("\n")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+
+    from .lm import load_language_model
+
+    lm = load_language_model(args.model)
+    text, source = _read_input_text(args.text, args.encoding)
+    res = lm.evaluate(text)
+    line = f"{source}: {res['tokens']} tokens, loss {res['loss']:.4f} nats/token, perplexity {res['perplexity']:.3f}"
+    if "bits_per_char" in res:
+        line += f", {res['bits_per_char']:.4f} bits/char"
+    print(line)
+    if args.per_token:
+        rows = "".join(json.dumps(r) + "\n" for r in lm.token_logprobs(text))
+        if args.per_token == "-":
+            sys.stdout.write(rows)
+        else:
+            from .io import atomic_write_text
+
+            atomic_write_text(args.per_token, rows)
+            print(f"wrote {args.per_token}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scratchrnn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=_version())
@@ -296,6 +401,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="an .npz or .json file of weights with PyTorch names")
     p.add_argument("--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)")
     p.set_defaults(func=_cmd_trace)
+
+    p = sub.add_parser("train", help="train a character- or word-level language model on a text file")
+    p.add_argument("text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)")
+    p.add_argument("--level", choices=("char", "word"), default="char")
+    p.add_argument("--encoding", default="utf-8", help="the text file's encoding (default utf-8)")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
+    p.add_argument("--hidden-size", type=int, default=256)
+    p.add_argument("--num-layers", type=int, default=2)
+    p.add_argument("--embedding-dim", type=int, help="learned embedding size (default: one-hot input)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout between recurrent layers")
+    p.add_argument("--max-vocab", type=int, help="word level: keep the most frequent words")
+    p.add_argument("--optimizer", default="adam", help="sgd, momentum, adagrad, rmsprop, adam, adamw, rprop")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
+    p.add_argument("--window", type=int, default=100, help="steps per training window (truncated BPTT)")
+    p.add_argument("--batch-size", type=int, default=32, help="parallel streams")
+    p.add_argument("--steps", type=int, help="optimizer steps (default 1000 unless --epochs)")
+    p.add_argument("--epochs", type=int, help="passes over the text")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
+    p.add_argument("--eval-every", type=int, help="steps between validations (default: 10 per run, or each epoch)")
+    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints of last.npz")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--out", help="output folder (default runs/train-LEVEL-TIME)")
+    p.add_argument("--resume", help="continue from a last.npz written by an earlier run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("sample", help="generate text from a trained language model (streamed to stdout)")
+    p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")
+    p.add_argument("--length", type=int, default=300, help="tokens to generate")
+    p.add_argument("--prime", default="", help="text to start from")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax(logits / T); 0 is greedy")
+    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
+    p.add_argument("--top-p", type=float, help="sample among the most likely tokens holding probability p")
+    p.add_argument("--beam", type=int, help="beam search of this width for the most likely continuation")
+    p.add_argument("--seed", type=int, help="random seed (same seed, same text)")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("eval", help="loss, perplexity and bits per character of a model on a text file")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("text", metavar="TEXT_FILE")
+    p.add_argument("--encoding", default="utf-8")
+    p.add_argument("--per-token", metavar="FILE", help="write each token's log-probability as JSON lines ('-': stdout)")
+    p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")
     p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
