@@ -259,9 +259,14 @@ def test_index_add_rows_matches_add_at():
     from scratchrnn.functional import index_add_rows
 
     rng = np.random.default_rng(3)
-    ids = rng.integers(0, 9, size=(40,))
-    rows = rng.standard_normal((40, 5))
-    expected = np.zeros((12, 5))
-    np.add.at(expected, ids, rows)
-    np.testing.assert_allclose(index_add_rows(ids, rows, 12), expected, rtol=0, atol=1e-12)
+    for num in (12, 300):  # both the one-hot matmul path (small tables) and the scatter path
+        ids = rng.integers(0, num - 3, size=(400,))
+        rows = rng.standard_normal((400, 5))
+        expected = np.zeros((num, 5))
+        np.add.at(expected, ids, rows)
+        got = index_add_rows(ids, rows, num)
+        assert got.dtype == rows.dtype and got.shape == (num, 5)
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+        f32 = index_add_rows(ids, rows.astype(np.float32), num)
+        assert f32.dtype == np.float32
     assert not index_add_rows(np.array([], dtype=np.int64), np.zeros((0, 5)), 3).any()

@@ -1,0 +1,312 @@
+"""One training step of a character-level RNN model, scratchrnn against PyTorch on the CPU.
+
+The step, identical on both sides (float32, time-major, same thread count, one process):
+
+    Embedding(V, H) -> RNN(H, H, tanh, one layer) -> Linear(H, V) -> softmax cross-entropy
+    (mean over the T*B tokens) -> backward -> SGD (lr 0.1) on every parameter
+
+Both models start from the same weights (scratchrnn's, copied into PyTorch), and before timing the
+first step's losses must agree within 1e-4 and the updated weights must agree too, so both sides
+really do the same work. Every timed repeat starts from those initial weights again (restored
+outside the timed region), so no repeat runs on weights the earlier repeats have trained.
+
+FLOPs per step (2*m*n*k per matmul; the embedding gather, the bias adds and the elementwise
+work are not counted). With N = T*B tokens:
+
+    forward   input projection  (N, H) x (H, H)           2*N*H*H
+              recurrence        T x (B, H) x (H, H)        2*N*H*H
+              head              (N, H) x (H, V)            2*N*H*V
+    backward  head dW           (V, N) x (N, H)            2*N*H*V
+              head dH           (N, V) x (V, H)            2*N*H*V
+              dW_ih             (H, N) x (N, H)            2*N*H*H
+              dx (embedding)    (N, H) x (H, H)            2*N*H*H
+              dW_hh             (H, N) x (N, H)            2*N*H*H
+              recurrence dh     T x (B, H) x (H, H)        2*N*H*H
+
+    FLOPs = 12*N*H^2 + 6*N*H*V = 6*N*H*(2*H + V)
+
+GFLOP/s is that count over the median step time; "% peak" compares it with the larger of numpy's
+and PyTorch's measured GFLOP/s on a 2048 x 2048 float32 matmul.
+
+Run: ``python benchmarks/bench_rnn.py [--quick] [--repeats N] [--budget S] [--config I ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+import scratchrnn
+from common import (
+    RepeatPolicy,
+    machine_info,
+    matmul_peak,
+    print_table,
+    setup_threads,
+    time_interleaved,
+    timing_dict,
+    write_json,
+)
+from scratchrnn.losses import cross_entropy
+
+NAME = "bench_rnn"
+LR = 0.1  # SGD learning rate on both sides
+SEED = 0  # weights and data
+LOSS_ATOL = 1e-4  # first-step losses must agree this closely
+WEIGHT_ATOL = 1e-4  # and so must the weights after the first update
+
+
+@dataclass(frozen=True)
+class Config:
+    """Vocabulary size V, hidden size H (also the embedding size), sequence length T, batch B."""
+
+    vocab: int
+    hidden: int
+    steps: int
+    batch: int
+
+    def label(self) -> str:
+        return f"V={self.vocab} H={self.hidden} T={self.steps} B={self.batch}"
+
+    def tokens(self) -> int:
+        return self.steps * self.batch
+
+    def flops(self) -> float:
+        """Matmul FLOPs of one training step, 6*N*H*(2*H + V) with N = T*B (module docstring)."""
+        N, H, V = self.tokens(), self.hidden, self.vocab
+        return 6.0 * N * H * (2 * H + V)
+
+
+CONFIGS = (
+    Config(65, 128, 50, 32),
+    Config(65, 256, 100, 32),
+    Config(65, 512, 100, 64),
+    Config(10000, 256, 35, 32),
+    Config(65, 64, 25, 1),
+)
+
+
+# -- scratchrnn ---------------------------------------------------------------------------------
+class ScratchModel:
+    """Embedding -> RNN -> Linear with a plain SGD step, all in numpy."""
+
+    def __init__(self, cfg: Config, rng: np.random.Generator):
+        V, H = cfg.vocab, cfg.hidden
+        self.emb = scratchrnn.nn.Embedding(V, H, dtype=np.float32, rng=rng)
+        self.rnn = scratchrnn.nn.RNN(H, H, nonlinearity="tanh", dtype=np.float32, rng=rng)
+        self.head = scratchrnn.nn.Linear(H, V, dtype=np.float32, rng=rng)
+        self.modules = {"emb": self.emb, "rnn": self.rnn, "head": self.head}
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, keyed ``module.name``."""
+        return {f"{m}.{k}": v.copy() for m, mod in self.modules.items() for k, v in mod.params.items()}
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        for m, mod in self.modules.items():
+            for k, p in mod.params.items():
+                np.copyto(p, state[f"{m}.{k}"])
+
+    def step(self, x: np.ndarray, y: np.ndarray, lr: float = LR) -> float:
+        """Forward, loss, backward and an in-place SGD update on ids x (T, B) and targets y (T, B)."""
+        e, e_cache = self.emb.forward(x)  # (T, B, H)
+        out, _, r_cache = self.rnn.forward(e)  # (T, B, H)
+        logits, h_cache = self.head.forward(out)  # (T, B, V)
+        loss, dlogits = cross_entropy(logits, y, reduction="mean")  # dlogits (T, B, V)
+        dout, head_grads = self.head.backward(dlogits, h_cache)  # (T, B, H)
+        de, _, rnn_grads = self.rnn.backward(dout, None, r_cache)  # (T, B, H)
+        _, emb_grads = self.emb.backward(de, e_cache)
+        for mod, grads in ((self.emb, emb_grads), (self.rnn, rnn_grads), (self.head, head_grads)):
+            for k, p in mod.params.items():
+                g = grads[k]
+                g *= lr  # the gradients are fresh arrays, so scaling them in place is safe
+                p -= g
+        return loss
+
+
+# -- PyTorch ------------------------------------------------------------------------------------
+class TorchModel:
+    """The same model in PyTorch, with weights copied from a ``ScratchModel``."""
+
+    def __init__(self, cfg: Config, src: ScratchModel):
+        import torch
+
+        self.torch = torch
+        self.F = torch.nn.functional
+        V, H = cfg.vocab, cfg.hidden
+        self.V = V
+        self.emb = torch.nn.Embedding(V, H)
+        self.rnn = torch.nn.RNN(H, H, nonlinearity="tanh")
+        self.head = torch.nn.Linear(H, V)
+        self.modules = {"emb": self.emb, "rnn": self.rnn, "head": self.head}
+        self.load(src.state())
+        params = [p for mod in self.modules.values() for p in mod.parameters()]
+        self.opt = torch.optim.SGD(params, lr=LR)
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        with self.torch.no_grad():
+            for m, mod in self.modules.items():
+                for k, p in mod.named_parameters():
+                    p.copy_(self.torch.from_numpy(state[f"{m}.{k}"]))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{m}.{k}": p.detach().numpy().copy()
+                for m, mod in self.modules.items() for k, p in mod.named_parameters()}
+
+    def step(self, x, y) -> float:
+        """The same step on torch tensors x, y (T, B) of dtype int64."""
+        self.opt.zero_grad(set_to_none=True)
+        out, _ = self.rnn(self.emb(x))  # (T, B, H)
+        logits = self.head(out)  # (T, B, V)
+        loss = self.F.cross_entropy(logits.reshape(-1, self.V), y.reshape(-1))
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+# -- one config ---------------------------------------------------------------------------------
+def make_batch(cfg: Config, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Random token ids and targets, time-major (T, B), int64."""
+    x = gen.integers(0, cfg.vocab, size=(cfg.steps, cfg.batch), dtype=np.int64)  # (T, B)
+    y = gen.integers(0, cfg.vocab, size=(cfg.steps, cfg.batch), dtype=np.int64)  # (T, B)
+    return x, y
+
+
+def check_agreement(sm: ScratchModel, tm: TorchModel, x, y, tx, ty, init: dict) -> dict:
+    """One step on each side from the same weights: losses and updated weights must agree."""
+    sm.load(init)
+    tm.load(init)
+    loss_s = sm.step(x, y)
+    loss_t = tm.step(tx, ty)
+    after_s, after_t = sm.state(), tm.state()
+    weight_diff = max(float(np.max(np.abs(after_s[k] - after_t[k]))) for k in after_s)
+    loss_diff = abs(loss_s - loss_t)
+    if not loss_diff <= LOSS_ATOL:
+        raise RuntimeError(f"first-step losses differ: scratchrnn {loss_s:.7f}, torch {loss_t:.7f} "
+                           f"(|diff| {loss_diff:.2e} > {LOSS_ATOL})")
+    if not weight_diff <= WEIGHT_ATOL:
+        raise RuntimeError(f"weights after the first step differ by up to {weight_diff:.2e} > {WEIGHT_ATOL}")
+    return {"loss_scratchrnn": loss_s, "loss_torch": loss_t, "loss_abs_diff": loss_diff,
+            "weights_max_abs_diff_after_step": weight_diff}
+
+
+def run_config(cfg: Config, policy: RepeatPolicy, peak_gflops: float) -> dict:
+    """Time both libraries on one config and return a result row."""
+    import torch
+
+    gen = np.random.default_rng(SEED)
+    sm = ScratchModel(cfg, gen)
+    tm = TorchModel(cfg, sm)
+    init = sm.state()
+    x, y = make_batch(cfg, gen)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    check = check_agreement(sm, tm, x, y, tx, ty, init)
+
+    timings = time_interleaved(
+        {"scratchrnn": lambda: sm.step(x, y), "torch": lambda: tm.step(tx, ty)},
+        policy,
+        setups={"scratchrnn": lambda: sm.load(init), "torch": lambda: tm.load(init)},
+    )
+    t_s, t_t = timings["scratchrnn"], timings["torch"]
+
+    flops = cfg.flops()
+    gflops_s = flops / (t_s.median_ms * 1e-3) / 1e9
+    gflops_t = flops / (t_t.median_ms * 1e-3) / 1e9
+    return {
+        "config": asdict(cfg),
+        "label": cfg.label(),
+        "tokens_per_step": cfg.tokens(),
+        "flops_per_step": flops,
+        "scratchrnn": {**timing_dict(t_s), "tokens_per_s": cfg.tokens() / (t_s.median_ms * 1e-3),
+                       "gflops": gflops_s},
+        "torch": {**timing_dict(t_t), "tokens_per_s": cfg.tokens() / (t_t.median_ms * 1e-3),
+                  "gflops": gflops_t},
+        "speedup_torch_over_scratchrnn": t_t.median_ms / t_s.median_ms,
+        "scratchrnn_pct_of_peak": 100.0 * gflops_s / peak_gflops,
+        "check": check,
+    }
+
+
+# -- table --------------------------------------------------------------------------------------
+HEADERS = (
+    "config",
+    "scratchrnn ms (IQR)",
+    "torch ms (IQR)",
+    "scratchrnn tok/s",
+    "torch tok/s",
+    "speed-up",
+    "scratchrnn GFLOP/s",
+    "% peak",
+)
+
+
+def _ms(t: dict) -> str:
+    return f"{t['median_ms']:.2f} ({t['iqr_ms']:.2f})"
+
+
+def table_row(r: dict) -> tuple[str, ...]:
+    s, t = r["scratchrnn"], r["torch"]
+    return (
+        r["label"],
+        _ms(s),
+        _ms(t),
+        f"{s['tokens_per_s']:,.0f}",
+        f"{t['tokens_per_s']:,.0f}",
+        f"{r['speedup_torch_over_scratchrnn']:.2f}x",
+        f"{s['gflops']:.1f}",
+        f"{r['scratchrnn_pct_of_peak']:.1f}",
+    )
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="bench_rnn", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="1 warm-up and 3 repeats per library per config")
+    p.add_argument("--repeats", type=int, default=None, help="fixed number of timed repeats (no time box)")
+    p.add_argument("--budget", type=float, default=None, help="seconds of timed calls per library per config")
+    p.add_argument("--config", type=int, action="append", default=None, metavar="I",
+                   help=f"run only config number I (0..{len(CONFIGS) - 1}); may be repeated")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    """Run the benchmark, print the table, write benchmarks/results/bench_rnn[.quick][.partial].json."""
+    args = parse_args(argv)
+    policy = RepeatPolicy.from_args(args.quick, args.repeats, args.budget)
+    picks = args.config if args.config is not None else list(range(len(CONFIGS)))
+    for i in picks:
+        if not 0 <= i < len(CONFIGS):
+            raise SystemExit(f"bench_rnn: --config must be in 0..{len(CONFIGS) - 1}, got {i}")
+    threads = setup_threads()
+    peak = matmul_peak(quick=args.quick)
+    started = time.time()
+    rows = []
+    for i in picks:
+        rows.append(run_config(CONFIGS[i], policy, peak["peak_gflops"]))
+    title = (f"{NAME}: one training step (Embedding -> tanh RNN -> Linear -> cross-entropy -> SGD), float32, "
+             f"{threads['threads']} threads; peak {peak['peak_gflops']:.1f} GFLOP/s "
+             f"(numpy {peak['numpy_gflops']:.1f}, torch {peak['torch_gflops']:.1f}, {peak['size']}^2 matmul)")
+    print_table(HEADERS, [table_row(r) for r in rows], title=title)
+    if any(r["scratchrnn_pct_of_peak"] > 100.0 for r in rows):
+        print("note: % peak above 100 means the peak was measured while the machine was busy")
+    payload = {
+        "benchmark": NAME,
+        "quick": args.quick,
+        "started_unix": started,
+        "policy": asdict(policy),
+        "machine": machine_info(),
+        "matmul_peak": peak,
+        "flops_formula": "6*N*H*(2*H + V), N = T*B",
+        "columns": list(HEADERS),
+        "rows": rows,
+    }
+    # Quick and partial runs get their own files, so they never replace a full run's results.
+    suffix = (".quick" if args.quick else "") + (".partial" if args.config is not None else "")
+    path = write_json(NAME + suffix, payload)
+    print(f"wrote {path}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
