@@ -14,9 +14,12 @@ Generator state always gives the same tokens.
 
 The decoding loops run the prime through the model in one forward pass and then feed one token
 per step, carrying the hidden state (a tuple (h, c) for an LSTM). A model may offer a lighter
-per-token path: if it has a ``stepper()`` method, ``stepper()`` must return a function
-``step(ids (B,), h) -> (logits (B, V), h_next)`` that uses the weights as they are at that call;
-otherwise each step is ``model.forward`` on a (1, B) input.
+per-token path: if it has a ``stepper()`` method, ``stepper()`` must return a callable
+``step(ids (B,), h) -> (logits (B, V), h_next)`` that uses the weights as they are at that call
+(``SequenceModel.stepper()`` returns such a ``ModelStepper``, with the weights prepared once for
+the whole loop); otherwise each step is ``model.forward`` on a (1, B) input. Both give the same
+logits, so the same seed gives the same tokens either way. A subclass that overrides ``forward``
+but inherits ``stepper`` is stepped with its ``forward``, which the inherited stepper would skip.
 """
 
 from __future__ import annotations
@@ -260,10 +263,28 @@ def _check_length(length) -> int:
     return int(length)
 
 
+def _defining_class(cls: type, name: str) -> type | None:
+    return next((klass for klass in cls.__mro__ if name in vars(klass)), None)
+
+
+def _stepper_follows_forward(model) -> bool:
+    """Whether ``model.stepper`` was defined alongside or after ``model.forward``. A subclass (or an
+    instance) that overrides forward but not stepper would be bypassed by the inherited stepper."""
+    own = getattr(model, "__dict__", {})
+    if "forward" in own:
+        return "stepper" in own
+    if "stepper" in own:
+        return True
+    fwd, stp = _defining_class(type(model), "forward"), _defining_class(type(model), "stepper")
+    return fwd is None or stp is None or issubclass(stp, fwd)
+
+
 def _stepper(model) -> Callable:
-    """A function ids (B,) int64, h -> (logits (B, V), h_next) for one step of ``model``."""
+    """A callable ids (B,) int64, h -> (logits (B, V), h_next) for one step of ``model``: its own
+    ``stepper()`` when it has one that no later ``forward`` overrides (made once per decoding
+    loop), else ``forward`` on (1, B)."""
     make = getattr(model, "stepper", None)
-    if callable(make):
+    if callable(make) and _stepper_follows_forward(model):
         return make()
 
     def step(ids, h):

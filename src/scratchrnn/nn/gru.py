@@ -3,7 +3,9 @@
 The parameters keep PyTorch's gate order (r, z, n). For the forward pass the rows of the two
 sigmoid gates are scaled by 1/2, so one tanh gives tanh(u/2) and ``sigmoid(u) = 0.5 + 0.5 *
 tanh(u / 2)`` takes two in-place operations; scaling by a power of two is exact, so this is the
-same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``.
+same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``. That re-layout is
+``_prepare_direction``; ``_gru_step`` is the math of one step, shared by the sequence forward and
+the stepper (see ``scratchrnn.nn.recurrent``).
 
 The backward pass keeps the pre-activation gradients as four (B, H) blocks per step, ordered
 (n_h, r, z, n_x): n_x is the gradient w.r.t. the n gate's pre-activation (it reaches
@@ -13,13 +15,52 @@ block for the recurrent matmul and (r, z, n_x) one block, in PyTorch's order, fo
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import functional as F
 from .lstm import _row_slice
-from .recurrent import RecurrentBase, truncated_offsets
+from .recurrent import RecurrentBase, relayout_rows, truncated_offsets
 
 __all__ = ["GRU"]
+
+_BLOCKS = (0, 1, 2)  # PyTorch's order (r, z, n) is kept
+_FORWARD_SCALES = (0.5, 0.5, 1.0)  # the sigmoid gates r, z halved
+
+
+class _GRUWeights(NamedTuple):
+    w_ih: np.ndarray  # (3H, F) rows of r and z halved
+    bias: np.ndarray | None  # (3H,) b_ih (+ b_hh on r and z), likewise halved
+    w_hh_t: np.ndarray  # (H, 3H) C-contiguous transpose of W_hh, likewise
+    b_hn: np.ndarray | None  # (H,) b_hn, which stays inside r * (W_hn h + b_hn)
+
+
+def _gru_step(a, rec, h_prev, w_hh_t, b_hn, tmp, h) -> None:
+    """One GRU step with prepared weights (rows of r, z halved).
+
+    a (B, 3H) holds the input gates on entry and the activations (r, z, n) on exit; rec (B, 3H)
+    receives ``h_prev @ W_hh^T`` plus b_hn on the n block (backward needs it); h (B, H) receives
+    h_t; tmp (B, H) is scratch.
+    """
+    H = h.shape[1]
+    H2 = 2 * H
+    np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
+    hn = rec[:, H2:]
+    if b_hn is not None:
+        hn += b_hn
+    rz = a[:, :H2]
+    rz += rec[:, :H2]
+    F.tanh(rz, out=rz)  # tanh(u/2) -> sigmoid(u) for r, z
+    rz *= 0.5
+    rz += 0.5
+    n = a[:, H2:]
+    np.multiply(a[:, :H], hn, out=tmp)  # r * (W_hn h + b_hn)
+    n += tmp
+    F.tanh(n, out=n)
+    np.subtract(h_prev, n, out=h)  # h' = n + z * (h - n)
+    h *= a[:, H:H2]
+    h += n
 
 
 class GRU(RecurrentBase):
@@ -52,49 +93,48 @@ class GRU(RecurrentBase):
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
         )
 
-    def _direction_forward(self, layer, suffix, x, state0):
+    def _prepare_direction(self, layer, suffix) -> _GRUWeights:
         p = self.params
         H = self.hidden_size
-        H2 = 2 * H
-        T, B = x.shape[:2]
-        scale = np.ones((3 * H, 1), self.dtype)  # (3H, 1): 1/2 on the rows of r and z
-        scale[:H2] = 0.5
-        w_ih = p[f"weight_ih_l{layer}{suffix}"] * scale  # (3H, F)
-        w_hh_t = np.ascontiguousarray((p[f"weight_hh_l{layer}{suffix}"] * scale).T)  # (H, 3H)
-        acts = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
-        self._project_input(x, w_ih, out=acts.reshape(T * B, 3 * H))  # one matmul (or gather), all steps
-        b_hn = None
+        bias = b_hn = None
         if self.bias:
             b_ih, b_hh = p[f"bias_ih_l{layer}{suffix}"], p[f"bias_hh_l{layer}{suffix}"]
             b = b_ih.copy()  # (3H,)
-            b[:H2] += b_hh[:H2]  # b_hn stays inside r * (...), added per step
-            acts += b * scale[:, 0]
-            b_hn = b_hh[H2:]
+            b[: 2 * H] += b_hh[: 2 * H]  # b_hn stays inside r * (...), added per step
+            bias = relayout_rows(b, H, _BLOCKS, _FORWARD_SCALES)  # (3H,)
+            b_hn = b_hh[2 * H :]  # (H,)
+        return _GRUWeights(
+            relayout_rows(p[f"weight_ih_l{layer}{suffix}"], H, _BLOCKS, _FORWARD_SCALES),  # (3H, F)
+            bias,
+            relayout_rows(
+                p[f"weight_hh_l{layer}{suffix}"], H, _BLOCKS, _FORWARD_SCALES, transpose=True
+            ),  # (H, 3H)
+            b_hn,
+        )
+
+    def _direction_forward(self, layer, suffix, x, state0):
+        w = self._prepare_direction(layer, suffix)
+        H = self.hidden_size
+        T, B = x.shape[:2]
+        acts = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
+        # input projections for all steps in one matmul (or gather)
+        self._input_gates(x, w.w_ih, w.bias, out=acts.reshape(T * B, 3 * H))
         # recs[t] = W_hh h_{t-1} (+ b_hn on the n rows); its n block is needed again by backward
         recs = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H)
         hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         tmp = np.empty((B, H), self.dtype)  # (B, H)
         for t in range(T):
-            a, rec = acts[t], recs[t]
-            np.dot(hs[t], w_hh_t, out=rec)  # np.dot: less call overhead than matmul
-            hn = rec[:, H2:]
-            if b_hn is not None:
-                hn += b_hn
-            rz = a[:, :H2]
-            rz += rec[:, :H2]
-            F.tanh(rz, out=rz)  # tanh(u/2) -> sigmoid(u) for r, z
-            rz *= 0.5
-            rz += 0.5
-            n = a[:, H2:]
-            np.multiply(a[:, :H], hn, out=tmp)  # r * (W_hn h + b_hn)
-            n += tmp
-            F.tanh(n, out=n)
-            h = hs[t + 1]
-            np.subtract(hs[t], n, out=h)  # h' = n + z * (h - n)
-            h *= a[:, H:H2]
-            h += n
+            _gru_step(acts[t], recs[t], hs[t], w.w_hh_t, w.b_hn, tmp, hs[t + 1])
         return hs[1:], (hs[T],), (x, hs, acts, recs)
+
+    def _step_direction(self, w, x, prev, new):
+        H = self.hidden_size
+        B = x.shape[0]
+        work = np.empty((2, B, 3 * H), self.dtype)  # (2, B, 3H): input gates, recurrent product
+        self._input_gates(x, w.w_ih, w.bias, out=work[0])
+        tmp = np.empty((B, H), self.dtype)  # (B, H) scratch
+        _gru_step(work[0], work[1], prev[0], w.w_hh_t, w.b_hn, tmp, new[0])
 
     def _direction_states(self, cache):
         return (cache[1][1:],)

@@ -9,14 +9,18 @@ are contiguous in the backward pass. The rows of the sigmoid gates are also scal
 the forward pass, so one tanh over all four gates gives tanh(z/2) for them and
 ``sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)`` costs two cheap in-place operations. Scaling by a power
 of two is exact, so this is the same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``.
+That re-layout is ``_prepare_direction``; ``_lstm_step`` is the math of one step, shared by the
+sequence forward and the stepper (see ``scratchrnn.nn.recurrent``).
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .. import functional as F
-from .recurrent import RecurrentBase, truncated_offsets
+from .recurrent import RecurrentBase, relayout_rows, truncated_offsets
 
 __all__ = ["LSTM"]
 
@@ -29,6 +33,38 @@ def _to_internal(w: np.ndarray, H: int) -> np.ndarray:
 def _to_torch(w: np.ndarray, H: int) -> np.ndarray:
     """Rows (or entries) in internal order (o, i, f, g) -> PyTorch's order (i, f, g, o)."""
     return np.concatenate([w[H:], w[:H]])  # (4H, ...)
+
+
+# Internal order (o, i, f, g) as blocks of PyTorch's order (i, f, g, o); the sigmoid gates halved.
+_INTERNAL_BLOCKS = (3, 0, 1, 2)
+_FORWARD_SCALES = (0.5, 0.5, 0.5, 1.0)
+
+
+class _LSTMWeights(NamedTuple):
+    w_ih: np.ndarray  # (4H, F) internal order, sigmoid rows halved
+    bias: np.ndarray | None  # (4H,) b_ih + b_hh, likewise
+    w_hh_t: np.ndarray  # (H, 4H) C-contiguous transpose of W_hh, likewise
+
+
+def _lstm_step(a, h_prev, c_prev, w_hh_t, rec, ig, h, c, tc) -> None:
+    """One LSTM step with prepared weights (internal gate order, sigmoid rows halved).
+
+    a (B, 4H) holds the input gates ``W_ih x_t + b`` on entry and the activations (o, i, f, g) on
+    exit; h, c (B, H) receive h_t, c_t and tc (B, H) tanh(c_t); rec (B, 4H) and ig (B, H) are scratch.
+    """
+    H = h.shape[1]
+    H3 = 3 * H
+    np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
+    a += rec
+    F.tanh(a, out=a)
+    sig = a[:, :H3]  # tanh(z/2) -> sigmoid(z) for o, i, f
+    sig *= 0.5
+    sig += 0.5
+    np.multiply(a[:, 2 * H : H3], c_prev, out=c)  # f * c
+    np.multiply(a[:, H : 2 * H], a[:, H3:], out=ig)  # i * g
+    c += ig
+    F.tanh(c, out=tc)
+    np.multiply(a[:, :H], tc, out=h)  # o * tanh(c)
 
 
 def _row_slice(offs: np.ndarray, k: int):
@@ -70,47 +106,44 @@ class LSTM(RecurrentBase):
             input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
         )
 
-    def _half_sigmoid_rows(self) -> np.ndarray:
-        H = self.hidden_size
-        scale = np.ones(4 * H, self.dtype)  # (4H,)
-        scale[: 3 * H] = 0.5
-        return scale
-
-    def _direction_forward(self, layer, suffix, x, state0):
+    def _prepare_direction(self, layer, suffix) -> _LSTMWeights:
         p = self.params
         H = self.hidden_size
-        T, B = x.shape[:2]
-        scale = self._half_sigmoid_rows()[:, None]  # (4H, 1)
-        w_ih = _to_internal(p[f"weight_ih_l{layer}{suffix}"], H) * scale  # (4H, F)
-        w_hh = _to_internal(p[f"weight_hh_l{layer}{suffix}"], H) * scale  # (4H, H)
-        w_hh_t = np.ascontiguousarray(w_hh.T)  # (H, 4H)
-        gates = np.empty((T, B, 4 * H), self.dtype)  # (T, B, 4H) pre-activations, then activations
-        self._project_input(x, w_ih, out=gates.reshape(T * B, 4 * H))  # one matmul (or gather), all steps
+        order, scales = _INTERNAL_BLOCKS, _FORWARD_SCALES
+        bias = None
         if self.bias:
             b = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (4H,)
-            gates += _to_internal(b, H) * scale[:, 0]
+            bias = relayout_rows(b, H, order, scales)  # (4H,)
+        return _LSTMWeights(
+            relayout_rows(p[f"weight_ih_l{layer}{suffix}"], H, order, scales),  # (4H, F)
+            bias,
+            relayout_rows(p[f"weight_hh_l{layer}{suffix}"], H, order, scales, transpose=True),  # (H, 4H)
+        )
+
+    def _direction_forward(self, layer, suffix, x, state0):
+        w = self._prepare_direction(layer, suffix)
+        H = self.hidden_size
+        T, B = x.shape[:2]
+        gates = np.empty((T, B, 4 * H), self.dtype)  # (T, B, 4H) pre-activations, then activations
+        # input projections for all steps in one matmul (or gather)
+        self._input_gates(x, w.w_ih, w.bias, out=gates.reshape(T * B, 4 * H))
         hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         cs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): cs[0] = c0, cs[t+1] = c_t
         tcs = np.empty((T, B, H), self.dtype)  # (T, B, H) tanh(c_t)
         hs[0], cs[0] = state0
         rec = np.empty((B, 4 * H), self.dtype)  # (B, 4H)
         ig = np.empty((B, H), self.dtype)  # (B, H)
-        H3 = 3 * H
         for t in range(T):
-            a = gates[t]
-            np.dot(hs[t], w_hh_t, out=rec)  # np.dot: less call overhead than matmul
-            a += rec
-            F.tanh(a, out=a)
-            sig = a[:, :H3]  # tanh(z/2) -> sigmoid(z) for o, i, f
-            sig *= 0.5
-            sig += 0.5
-            c = cs[t + 1]
-            np.multiply(a[:, 2 * H : H3], cs[t], out=c)  # f * c
-            np.multiply(a[:, H : 2 * H], a[:, H3:], out=ig)  # i * g
-            c += ig
-            F.tanh(c, out=tcs[t])
-            np.multiply(a[:, :H], tcs[t], out=hs[t + 1])  # o * tanh(c)
+            _lstm_step(gates[t], hs[t], cs[t], w.w_hh_t, rec, ig, hs[t + 1], cs[t + 1], tcs[t])
         return hs[1:], (hs[T], cs[T]), (x, hs, cs, tcs, gates)
+
+    def _step_direction(self, w, x, prev, new):
+        H = self.hidden_size
+        B = x.shape[0]
+        work = np.empty((2, B, 4 * H), self.dtype)  # (2, B, 4H): input gates, recurrent product
+        self._input_gates(x, w.w_ih, w.bias, out=work[0])
+        small = np.empty((2, B, H), self.dtype)  # (2, B, H): i * g, tanh(c)
+        _lstm_step(work[0], prev[0], prev[1], w.w_hh_t, work[1], small[0], new[0], new[1], small[1])
 
     def _direction_states(self, cache):
         _, hs, cs, _, _ = cache

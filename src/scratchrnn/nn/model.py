@@ -3,6 +3,9 @@
 Parameters are one flat dict with dotted PyTorch-style names (``embedding.weight``,
 ``rnn.weight_ih_l0``, ``head.weight`` ...) whose arrays are the sub-modules' own arrays, so an
 optimizer stepping the flat dict updates the layers in place.
+
+``SequenceModel.stepper()`` gives a :class:`ModelStepper`, the token-by-token path used for
+generation: encoder, recurrent stack and head for one time step, with every weight prepared once.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from .linear import Embedding, Linear
 from .module import Module, check_dtype
 from .recurrent import RNN
 
-__all__ = ["CELLS", "ModelConfig", "SequenceModel", "make_recurrent"]
+__all__ = ["CELLS", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
 
 
 def _cells() -> dict[str, type]:
@@ -139,6 +142,11 @@ class SequenceModel(Module):
         zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self.rnn.STATE_ARITY))
         return self.rnn._wrap_state(zeros)
 
+    def stepper(self) -> ModelStepper:
+        """A :class:`ModelStepper`: ``step(x_t, h) -> (logits (B, O), h_next)`` one time step at a
+        time, with the weights prepared once, now (a snapshot: make a new one after they change)."""
+        return ModelStepper(self)
+
     def _encode(self, x):
         if not self.token_input:
             return x, None
@@ -195,3 +203,50 @@ class SequenceModel(Module):
         elif self.token_input:
             dx = None
         return dx, dh0, {k: grads[k] for k in self.params}
+
+
+class ModelStepper:
+    """One time step of a :class:`SequenceModel` (embedding or one-hot input, recurrent stack, head).
+
+    ``step(x_t, h) -> (logits (B, O), h_next)``: x_t is (B,) integer token ids for a token model or
+    (B, F) floats of the model's dtype for a dense one; h is the state as ``forward`` takes it
+    ((L, B, H), a tuple (h, c) for an LSTM) or None for zeros. One call equals ``forward`` on a
+    (1, B) input in evaluation mode (no dropout); with head "last" the logits are those of a
+    sequence ending at this step. Calling the stepper is the same as calling ``step``.
+
+    A snapshot: the weights are copied (and re-laid out) when the stepper is made, so parameter
+    updates made afterwards do not reach it; make a new stepper. Unidirectional models only.
+    Per step only shapes and dtypes are checked; token ids are trusted to lie in the vocabulary.
+    """
+
+    def __init__(self, model: SequenceModel):
+        if not isinstance(model, SequenceModel):
+            raise ValueError(f"ModelStepper expects a SequenceModel, got {type(model).__name__}")
+        if model.rnn.bidirectional:
+            raise ValueError("a bidirectional model cannot be stepped one token at a time: its reverse "
+                             "direction reads the sequence from the end; use forward on the whole sequence")
+        self.rnn = model.rnn.stepper()
+        self.token_input = model.token_input
+        self.dtype = model.dtype
+        emb = model.embedding
+        self._embedding = None if emb is None else emb.params["weight"].copy()  # (V, E)
+        # Keep the head as Linear.forward uses it (x @ W.T on a (O, I) array), so the logits match
+        # forward bit for bit.
+        self._head_w_t = model.head.params["weight"].copy().T  # (I, O) view of the copy
+        self._head_b = model.head.params["bias"].copy() if model.head.bias else None  # (O,)
+
+    def step(self, x_t: np.ndarray, h=None):
+        """ids (B,) (token model) or x (B, F) (dense model), h or None -> logits (B, O), h_next."""
+        if self.token_input:
+            if not isinstance(x_t, np.ndarray) or x_t.ndim != 1 or x_t.dtype.kind not in "iu":
+                got = f"shape {x_t.shape} {x_t.dtype}" if isinstance(x_t, np.ndarray) else type(x_t).__name__
+                raise ValueError(f"a token model steps on (B,) integer token ids, got {got}")
+            if self._embedding is not None:
+                x_t = self._embedding[x_t]  # (B, E)
+        out, h_next = self.rnn.step(x_t, h)  # (B, H)
+        y = out @ self._head_w_t  # (B, O)
+        if self._head_b is not None:
+            y += self._head_b
+        return y, h_next
+
+    __call__ = step

@@ -19,11 +19,21 @@ In a stack, a path may cross layers at any step; what counts is its distance in 
 output step, so each gradient component carries its *offset* d = s - t (its step s minus the step
 t of the loss term it came from) and is dropped once |d| exceeds k. The result is the exact
 gradient of the truncated objective, which ``scratchrnn.gradcheck`` checks by finite differences.
+
+Prepared weights and one step
+-----------------------------
+Each cell splits its forward pass in two: ``_prepare_direction`` lays the weights of one layer and
+direction out the way its per-step math wants them (transposed, gate rows reordered or scaled,
+biases combined), and a module-level step function does the math of one time step with them.
+``_direction_forward`` prepares once per call and runs the step function over the sequence;
+``stepper()`` prepares once per stepper and runs the same step function one token at a time, so
+token-by-token generation pays for the re-layout once instead of on every call.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -31,7 +41,7 @@ from ..functional import get_activation, index_add_rows
 from ..init import as_generator, uniform
 from .module import Module
 
-__all__ = ["RNN", "RecurrentBase"]
+__all__ = ["RNN", "RecurrentBase", "RecurrentStepper", "relayout_rows"]
 
 
 def _positive_int(name: str, value) -> int:
@@ -47,6 +57,38 @@ def check_truncate(truncate) -> int | None:
     if isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer)) or truncate < 0:
         raise ValueError(f"truncate must be None or an integer >= 0, got {truncate!r}")
     return int(truncate)
+
+
+# A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
+# a whole cache line per piece instead of one element, about twice as fast from H = 512 on. Small
+# blocks are copied whole, where the per-piece Python overhead would dominate.
+_TRANSPOSE_PIECE_ROWS = 16
+_TRANSPOSE_IN_PIECES_FROM = 256  # rows per block
+
+
+def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False) -> np.ndarray:
+    """Blocks of H rows of w (G*H, ...) stacked in ``order``, block j multiplied by ``scales[j]``.
+
+    The prepared weights of the gated cells, built in one pass with no intermediate copies. With
+    ``transpose`` a 2-D w (G*H, K) comes out as the C-contiguous transpose (K, G*H). Scales of
+    1 and 1/2 are exact, so the values are those of reordering, scaling and transposing in turn.
+    """
+    shape = (w.shape[1], w.shape[0]) if transpose else w.shape
+    out = np.empty(shape, w.dtype)  # (G*H, ...) or (K, G*H)
+    piece = _TRANSPOSE_PIECE_ROWS if transpose and H >= _TRANSPOSE_IN_PIECES_FROM else H
+    for j, (block, scale) in enumerate(zip(order, scales, strict=True)):
+        for r in range(0, H, piece):
+            n = min(piece, H - r)
+            src = w[block * H + r : block * H + r + n]  # (n, ...)
+            if transpose:
+                src, dst = src.T, out[:, j * H + r : j * H + r + n]  # (K, n)
+            else:
+                dst = out[j * H + r : j * H + r + n]  # (n, ...)
+            if scale == 1:
+                np.copyto(dst, src)
+            else:
+                np.multiply(src, scale, out=dst)
+    return out
 
 
 @dataclass
@@ -138,16 +180,23 @@ class RecurrentBase(Module):
             if x.ndim != 2:
                 ids = "(B, T)" if self.batch_first else "(T, B)"
                 raise ValueError(
-                    f"{self._name()} reads integer input as {ids} token ids, got a {x.ndim}-D {x.dtype} array of "
-                    f"shape {x.shape}; pass features {layout} as {self.dtype}, the layer's dtype"
+                    f"{self._name()} reads integer input as {ids} token ids, got a {x.ndim}-D {x.dtype} "
+                    f"array of shape {x.shape}; pass features {layout} as {self.dtype}, the layer's dtype"
                 )
             if x.size == 0:
-                raise ValueError(f"{self._name()} input must have at least one step and one sequence, got {x.shape}")
+                raise ValueError(
+                    f"{self._name()} input must have at least one step and one sequence, got {x.shape}"
+                )
             if x.min() < 0 or x.max() >= self.input_size:
-                raise ValueError(f"token ids must lie in [0, {self.input_size}) (the input size), got values in [{x.min()}, {x.max()}]")
+                raise ValueError(
+                    f"token ids must lie in [0, {self.input_size}) (the input size), "
+                    f"got values in [{x.min()}, {x.max()}]"
+                )
             return x.T if self.batch_first else x  # (T, B)
         if x.ndim != 3:
-            raise ValueError(f"{self._name()} expects a 3-D input {layout}, got a {x.ndim}-D array of shape {x.shape}")
+            raise ValueError(
+                f"{self._name()} expects a 3-D input {layout}, got a {x.ndim}-D array of shape {x.shape}"
+            )
         if x.shape[2] != self.input_size:
             raise ValueError(f"input has {x.shape[2]} features, the {self._name()} expects {self.input_size}")
         if x.dtype != self.dtype:
@@ -156,7 +205,9 @@ class RecurrentBase(Module):
                 f"input with .astype(np.{self.dtype}) or build the layer with dtype=np.{x.dtype}"
             )
         if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"{self._name()} input {layout} must have at least one step and one sequence, got {x.shape}")
+            raise ValueError(
+                f"{self._name()} input {layout} must have at least one step and one sequence, got {x.shape}"
+            )
         return x.transpose(1, 0, 2) if self.batch_first else x  # (T, B, F)
 
     def _state_shape(self, B: int) -> tuple[int, int, int]:
@@ -169,20 +220,34 @@ class RecurrentBase(Module):
         shape = self._state_shape(B)
         if self.STATE_ARITY == 1:
             if isinstance(state, (tuple, list)):
-                raise ValueError(f"{self._name()} expects {what} as a single array of shape {shape}, got a {type(state).__name__}")
+                raise ValueError(
+                    f"{self._name()} expects {what} as a single array of shape {shape}, "
+                    f"got a {type(state).__name__}"
+                )
             parts = (state,)
         else:
             if not isinstance(state, (tuple, list)) or len(state) != self.STATE_ARITY:
-                got = f"a {type(state).__name__}" + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else "")
-                raise ValueError(f"{self._name()} expects {what} as a tuple (h, c) of arrays of shape {shape}, got {got}")
+                got = f"a {type(state).__name__}"
+                if isinstance(state, (tuple, list)):
+                    got += f" of length {len(state)}"
+                raise ValueError(
+                    f"{self._name()} expects {what} as a tuple (h, c) of arrays of shape {shape}, got {got}"
+                )
             parts = tuple(state)
         for p in parts:
             if not isinstance(p, np.ndarray):
-                raise ValueError(f"{self._name()} {what} must be a numpy array of shape {shape}, got {type(p).__name__}")
+                raise ValueError(
+                    f"{self._name()} {what} must be a numpy array of shape {shape}, got {type(p).__name__}"
+                )
             if p.shape != shape:
-                raise ValueError(f"{self._name()} {what} has shape {p.shape}, expected {shape} (layers*directions, batch, hidden)")
+                raise ValueError(
+                    f"{self._name()} {what} has shape {p.shape}, expected {shape} "
+                    "(layers*directions, batch, hidden)"
+                )
             if p.dtype != self.dtype:
-                raise ValueError(f"{self._name()} {what} has dtype {p.dtype}, the layer's weights are {self.dtype}")
+                raise ValueError(
+                    f"{self._name()} {what} has dtype {p.dtype}, the layer's weights are {self.dtype}"
+                )
         return parts
 
     def _wrap_state(self, parts):
@@ -199,7 +264,7 @@ class RecurrentBase(Module):
         """
         x = self._check_input(x)  # (T, B, F)
         T, B = x.shape[:2]
-        H, D = self.hidden_size, self.num_directions
+        D = self.num_directions
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:
             states0 = tuple(np.zeros(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
@@ -245,7 +310,9 @@ class RecurrentBase(Module):
         ``x``), ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``).
         """
         if not isinstance(cache, _Cache):
-            raise ValueError(f"{self._name()}.backward expects the cache returned by forward, got {type(cache).__name__}")
+            raise ValueError(
+                f"{self._name()}.backward expects the cache returned by forward, got {type(cache).__name__}"
+            )
         k = check_truncate(truncate)
         T, B = cache.T, cache.B
         if k is not None and k >= T:
@@ -320,7 +387,10 @@ class RecurrentBase(Module):
                 if p is not None:
                     if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype != self.dtype:
                         got = (p.shape, p.dtype) if isinstance(p, np.ndarray) else type(p).__name__
-                        raise ValueError(f"{self._name()}.backward: each dh_n entry must be {shape} {self.dtype}, got {got}")
+                        raise ValueError(
+                            f"{self._name()}.backward: each dh_n entry must be {shape} {self.dtype}, "
+                            f"got {got}"
+                        )
                 out.append(p)
             return tuple(out)
         return self._check_states(dh_n, B, "dh_n")
@@ -364,15 +434,44 @@ class RecurrentBase(Module):
             return np.ascontiguousarray(dwt.T), None  # (G*H, V)
         return dz2.T @ x.reshape(-1, x.shape[-1]), dz2  # (G*H, F)
 
+    @classmethod
+    def _input_gates(cls, x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray):
+        """Input projections plus the combined bias: x (T, B, F), (B, F) or ids (T, B), (B,) ->
+        out (T*B, G*H) = x @ w_ih.T + bias. Shared by the sequence forward and the stepper."""
+        cls._project_input(x, w_ih, out=out)
+        if bias is not None:
+            out += bias
+        return out
+
+    # -- stepping one token at a time ------------------------------------------------------------
+    def stepper(self) -> RecurrentStepper:
+        """A :class:`RecurrentStepper` running the whole stack one time step per call, with the
+        weights prepared once, now: a snapshot (make a new stepper after the weights change).
+        Unidirectional layers only; always evaluation mode (no dropout)."""
+        return RecurrentStepper(self)
+
     # -- per-direction hooks -------------------------------------------------------------------
     def _direction_states(self, cache) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
         """The states (T, B, H) of one direction in processing order, from its cache."""
         raise NotImplementedError
 
+    def _prepare_direction(self, layer, suffix):  # pragma: no cover - abstract
+        """The weights of one layer and direction laid out for the step math: a NamedTuple of
+        arrays (or None) whose first two fields are ``w_ih`` (G*H, F) and ``bias`` (G*H,) or None,
+        the arguments of ``_input_gates``."""
+        raise NotImplementedError
+
+    def _step_direction(self, w, x, prev, new):  # pragma: no cover - abstract
+        """One time step of one layer with prepared weights ``w``: x (B, F) or ids (B,); ``prev``
+        and ``new`` are tuples of (B, H) states, ``new`` written in place."""
+        raise NotImplementedError
+
     def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):  # pragma: no cover
+    def _direction_backward(  # pragma: no cover - abstract
+        self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode
+    ):
         raise NotImplementedError
 
 
@@ -394,6 +493,123 @@ def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
     """The offsets a forward-in-time state can carry: from -k up to the largest incoming one."""
     hi = 0 if offs is None else int(offs[-1])
     return np.arange(-k, hi + 1)
+
+
+def _snapshot(weights, params: dict[str, np.ndarray]):
+    """Prepared weights that share no memory with ``params``: arrays that may (the parameters
+    themselves, or views of them) are copied with their layout kept, so later in-place updates of
+    the parameters do not reach a stepper; arrays the preparation made afresh are kept as they are."""
+
+    def own(a):
+        if a is None or not any(np.may_share_memory(a, p) for p in params.values()):
+            return a
+        return np.array(a, copy=True, order="K")
+
+    return type(weights)(*(own(a) for a in weights))
+
+
+class RecurrentStepper:
+    """One time step of a unidirectional recurrent stack, with weights prepared once.
+
+    ``step(x_t, state) -> (out_t, new_state)``: x_t is (B, F) floats of the layer's dtype or (B,)
+    integer token ids (one-hot inputs of size ``input_size``); state is (L, B, H), a tuple (h, c)
+    for an LSTM, or None for zeros. out_t (B, H) is the top layer's new hidden state (read-only, a
+    view of ``new_state``). One call equals ``forward`` on a one-step sequence in evaluation mode.
+
+    The stepper is a snapshot: it copies the weights when it is made, so later changes to the
+    layer's parameters (an optimizer step, ``load_state_dict``) do not reach it; make a new one.
+    Validation is done once here; per step only shapes and dtypes are checked, and token ids are
+    trusted to lie in [0, input_size).
+    """
+
+    def __init__(self, rnn: RecurrentBase):
+        if not isinstance(rnn, RecurrentBase):
+            raise ValueError(f"RecurrentStepper expects an RNN, LSTM or GRU layer, got {type(rnn).__name__}")
+        if rnn.bidirectional:
+            raise ValueError(
+                f"a bidirectional {rnn._name()} cannot be stepped one token at a time: its reverse direction "
+                "reads the sequence from the end; use forward on the whole sequence, or bidirectional=False"
+            )
+        self._rnn = rnn  # for its cell math only: the weights used are the copies below
+        self._weights = [
+            _snapshot(rnn._prepare_direction(layer, ""), rnn.params) for layer in range(rnn.num_layers)
+        ]
+        self.input_size, self.hidden_size = rnn.input_size, rnn.hidden_size
+        self.num_layers, self.dtype = rnn.num_layers, rnn.dtype
+        self._arity = rnn.STATE_ARITY
+
+    def __repr__(self) -> str:
+        return f"RecurrentStepper({self._rnn!r})"
+
+    def initial_state(self, batch_size: int):
+        """Zero state: (L, B, H), or a tuple (h, c) of them for an LSTM."""
+        B = _positive_int("batch_size", batch_size)
+        shape = (self.num_layers, B, self.hidden_size)
+        zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
+        return zeros[0] if self._arity == 1 else zeros
+
+    def _check(self, x_t, state) -> tuple[np.ndarray, ...]:
+        name = self._rnn._name()
+        if not isinstance(x_t, np.ndarray):
+            raise ValueError(
+                f"{name} step expects a numpy array (B, F) or (B,) token ids, got {type(x_t).__name__}"
+            )
+        if x_t.dtype.kind in "iu":
+            if x_t.ndim != 1:
+                raise ValueError(f"{name} step reads integer input as (B,) token ids, got shape {x_t.shape}")
+        elif x_t.ndim != 2 or x_t.shape[1] != self.input_size or x_t.dtype != self.dtype:
+            raise ValueError(
+                f"{name} step expects x_t (B, {self.input_size}) {self.dtype} or (B,) token ids, "
+                f"got shape {x_t.shape} {x_t.dtype}"
+            )
+        B = x_t.shape[0]
+        if B == 0:
+            raise ValueError(f"{name} step needs at least one sequence, got x_t of shape {x_t.shape}")
+        shape = (self.num_layers, B, self.hidden_size)
+        if state is None:
+            return tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
+        parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+        if len(parts) != self._arity:
+            want = "a tuple (h, c)" if self._arity == 2 else "one array"
+            raise ValueError(
+                f"{name} step expects the state as {want} of shape {shape}, got {len(parts)} array(s)"
+            )
+        for p in parts:
+            if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype != self.dtype:
+                got = f"{p.shape} {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
+                raise ValueError(f"{name} step expects each state array to be {shape} {self.dtype} "
+                                 f"(layers, batch of x_t, hidden), got {got}")
+        return parts
+
+    def step(self, x_t: np.ndarray, state=None):
+        """x_t (B, F) or ids (B,), state (L, B, H) (tuple (h, c) for an LSTM) or None ->
+        out_t (B, H), new_state: every layer advanced by one time step."""
+        parts = self._check(x_t, state)
+        new = tuple(np.empty(p.shape, self.dtype) for p in parts)  # (L, B, H) each
+        step_direction = self._rnn._step_direction
+        x = x_t
+        for layer, w in enumerate(self._weights):
+            step_direction(w, x, tuple(p[layer] for p in parts), tuple(n[layer] for n in new))
+            x = new[0][layer]  # (B, H) input of the next layer
+        out = new[0][-1]  # (B, H)
+        out.flags.writeable = False
+        return out, (new[0] if self._arity == 1 else new)
+
+    __call__ = step
+
+
+class _RNNWeights(NamedTuple):
+    w_ih: np.ndarray  # (H, F)
+    bias: np.ndarray | None  # (H,) b_ih + b_hh
+    w_hh_t: np.ndarray  # (H, H) W_hh^T
+
+
+def _rnn_step(h, h_prev, w_hh_t, f, rec) -> None:
+    """One Elman step in place: h (B, H) holds ``W_ih x_t + b`` on entry and
+    ``h_t = f(W_ih x_t + b + h_prev @ W_hh^T)`` on exit; rec (B, H) is scratch."""
+    np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less per-call overhead than np.matmul
+    h += rec
+    f(h, out=h)
 
 
 class RNN(RecurrentBase):
@@ -425,31 +641,39 @@ class RNN(RecurrentBase):
     ):
         self.act = get_activation(nonlinearity)
         self.nonlinearity = nonlinearity
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng)
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
 
-    def _direction_forward(self, layer, suffix, x, state0):
+    def _prepare_direction(self, layer, suffix) -> _RNNWeights:
         p = self.params
-        w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+        bias = None
+        if self.bias:
+            bias = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (H,)
+        # the transposed view, not a copy: the product with it is as fast, and costs no re-layout
+        return _RNNWeights(p[f"weight_ih_l{layer}{suffix}"], bias, p[f"weight_hh_l{layer}{suffix}"].T)
+
+    def _direction_forward(self, layer, suffix, x, state0):
+        w = self._prepare_direction(layer, suffix)
         T, B = x.shape[:2]
         H = self.hidden_size
         hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
-        pre = hs[1:].reshape(T * B, H)  # view: input projections land where the states will be
-        self._project_input(x, w_ih, out=pre)  # (T*B, H) one matmul (or gather) for all steps
-        if self.bias:
-            pre += p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]
+        # input projections for all steps in one matmul (or gather), landing where the states will be
+        self._input_gates(x, w.w_ih, w.bias, out=hs[1:].reshape(T * B, H))
         rec = np.empty((B, H), self.dtype)  # (B, H)
-        w_hh_t = w_hh.T
         f = self.act.forward
         for t in range(T):
-            np.dot(hs[t], w_hh_t, out=rec)  # np.dot: less per-call overhead than np.matmul
-            h = hs[t + 1]
-            h += rec
-            f(h, out=h)
+            _rnn_step(hs[t + 1], hs[t], w.w_hh_t, f, rec)
         return hs[1:], (hs[T],), (x, hs)
+
+    def _step_direction(self, w, x, prev, new):
+        h = new[0]
+        self._input_gates(x, w.w_ih, w.bias, out=h)
+        _rnn_step(h, prev[0], w.w_hh_t, self.act.forward, np.empty(h.shape, self.dtype))  # (B, H) scratch
 
     def _direction_states(self, cache):
         return (cache[1][1:],)
