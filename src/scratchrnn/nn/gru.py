@@ -72,26 +72,13 @@ class GRU(RecurrentBase):
         z = s(W_iz x + b_iz + W_hz h + b_hz)
         n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
         h' = (1 - z) * n + z * h
+
+    Constructed like the RNN: ``GRU(input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, rng=None)``.
     """
 
     GATES = 3
     STATE_ARITY = 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
-        )
 
     def _prepare_direction(self, layer, suffix) -> _GRUWeights:
         p = self.params

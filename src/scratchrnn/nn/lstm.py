@@ -85,26 +85,13 @@ class LSTM(RecurrentBase):
         c' = f * c + i * g                        h' = o * tanh(c')
 
     ``h0`` and ``h_n`` are tuples (h, c) of arrays (L*D, B, H).
+
+    Constructed like the RNN: ``LSTM(input_size, hidden_size, num_layers=1, bias=True,
+    batch_first=False, dropout=0.0, bidirectional=False, dtype=np.float32, rng=None)``.
     """
 
     GATES = 4
     STATE_ARITY = 2
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        dtype=np.float32,
-        rng=None,
-    ):
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
-        )
 
     def _prepare_direction(self, layer, suffix) -> _LSTMWeights:
         p = self.params
