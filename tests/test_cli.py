@@ -26,7 +26,9 @@ def test_unknown_task(capsys):
 
 
 def test_negative_size(capsys):
-    assert "--hidden-size must be positive, got -3" in _one_line_error(capsys, ["task", "hello", "--hidden-size", "-3"])
+    assert "--hidden-size must be positive, got -3" in _one_line_error(
+        capsys, ["task", "hello", "--hidden-size", "-3"]
+    )
 
 
 def test_option_the_task_does_not_have(capsys):
@@ -88,7 +90,8 @@ def test_export_round_trip(capsys, tmp_path):
     model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=4), rng=0)
     ids = np.random.default_rng(0).integers(0, 5, 200)
     Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2, checkpoint_dir=str(tmp_path))).fit(
-        TokenStream(ids, batch_size=2, window=10))
+        TokenStream(ids, batch_size=2, window=10)
+    )
     out = tmp_path / "w.npz"
     assert main(["export", str(tmp_path / "last.npz"), "--format", "npz", "-o", str(out)]) == 0
     weights = load_npz_weights(out)
@@ -113,17 +116,35 @@ def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
 
 
 def test_console_script_runs_in_a_fresh_process():
-    res = subprocess.run([sys.executable, "-m", "scratchrnn.cli", "--version"], capture_output=True, text=True,
-                         check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "scratchrnn.cli", "--version"], capture_output=True, text=True, check=False
+    )
     assert res.returncode == 0 and res.stdout.startswith("scratchrnn ")
-    res = subprocess.run([sys.executable, "-m", "scratchrnn.cli", "task", "hello", "--epochs", "0"],
-                         capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        [sys.executable, "-m", "scratchrnn.cli", "task", "hello", "--epochs", "0"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "Traceback" not in res.stderr
 
 
 # -- train / sample / eval --------------------------------------------------------------------------
-TINY_TRAIN = ["--cell", "rnn", "--hidden-size", "16", "--num-layers", "1", "--steps", "12", "--window", "10",
-              "--batch-size", "4", "--no-progress"]
+TINY_TRAIN = [
+    "--cell",
+    "rnn",
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--steps",
+    "12",
+    "--window",
+    "10",
+    "--batch-size",
+    "4",
+    "--no-progress",
+]
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +188,9 @@ def test_eval_reports_bits_per_char_and_per_token_lines(trained, capsys, tmp_pat
 def test_language_model_bad_input(trained, capsys, tmp_path):
     text, out = trained
     model = str(out / "model.npz")
-    assert "--encoding" in _one_line_error(capsys, ["train", str(_file(tmp_path, "lat.txt", b"caf\xe9 au lait"))])
+    assert "--encoding" in _one_line_error(
+        capsys, ["train", str(_file(tmp_path, "lat.txt", b"caf\xe9 au lait"))]
+    )
     assert "binary" in _one_line_error(capsys, ["train", str(_file(tmp_path, "bin.txt", b"ab\x00cd"))])
     assert "empty" in _one_line_error(capsys, ["train", str(_file(tmp_path, "empty.txt", b""))])
     assert "missing.txt" in _one_line_error(capsys, ["train", str(tmp_path / "missing.txt")])

@@ -5,4 +5,19 @@ from .nn import GRU, LSTM, RNN, Embedding, Linear, Module
 
 __version__ = "0.1.0"
 
-__all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "data", "functional", "init", "io", "losses", "nn", "optim", "__version__"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Embedding",
+    "Linear",
+    "Module",
+    "data",
+    "functional",
+    "init",
+    "io",
+    "losses",
+    "nn",
+    "optim",
+    "__version__",
+]

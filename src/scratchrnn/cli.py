@@ -107,7 +107,10 @@ def _json_default(o):
 
 
 def _print_table(results) -> None:
-    rows = [(r.name, r.tutorial, r.ours, r.target, f"{r.seconds:.1f}", "yes" if r.passed else "NO") for r in results]
+    rows = [
+        (r.name, r.tutorial, r.ours, r.target, f"{r.seconds:.1f}", "yes" if r.passed else "NO")
+        for r in results
+    ]
     head = ("system", "tutorial", "ours", "target", "seconds", "met")
     for i, row in enumerate([head, *rows]):
         print(" | ".join(row))
@@ -173,8 +176,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             print(f"\n{r.name}: sampled sentences")
             for s in r.artifacts["sentences"]:
                 print(f"  {s}")
-    print(f"\n{sum(r.passed for r in results)}/{len(results)} systems met their targets in {total:.0f} s; "
-          f"wrote {out / 'summary.json'} and {n_plots} plots")
+    print(
+        f"\n{sum(r.passed for r in results)}/{len(results)} systems met their targets in {total:.0f} s; "
+        f"wrote {out / 'summary.json'} and {n_plots} plots"
+    )
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -195,7 +200,9 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         raise UsageError("--text needs at least two characters (an input and its next character)")
     if args.hidden_size <= 0:
         raise UsageError(f"--hidden-size must be positive, got {args.hidden_size}")
-    model = build_char_model(len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed)
+    model = build_char_model(
+        len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed
+    )
     if args.weights:
         load_weights(model, args.weights)
     ids = np.array([vocab.index(c) for c in args.text])
@@ -215,7 +222,9 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 def _fmt(v) -> str:
     import numpy as np
 
-    return np.array2string(np.asarray(v), precision=4, suppress_small=True, separator=", ", max_line_width=120)
+    return np.array2string(
+        np.asarray(v), precision=4, suppress_small=True, separator=", ", max_line_width=120
+    )
 
 
 def _print_trace(r: dict) -> None:
@@ -249,7 +258,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from .io import export
 
     src = Path(args.model)
-    out = Path(args.output) if args.output else src.with_suffix(".safetensors" if args.format == "safetensors" else ".weights.npz")
+    out = (
+        Path(args.output)
+        if args.output
+        else src.with_suffix(".safetensors" if args.format == "safetensors" else ".weights.npz")
+    )
     path = export(src, out, args.format)
     print(f"wrote {path}")
     return 0
@@ -258,6 +271,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
 # -- language models: train / sample / eval ------------------------------------------------------
 DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
+
+
 def _read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
     from .data.text import load_corpus, read_text
 
@@ -280,25 +295,46 @@ def _cmd_train(args: argparse.Namespace) -> int:
         args.steps = DEFAULT_TRAIN_STEPS
     if args.eval_every is None and args.steps is not None:
         args.eval_every = max(1, args.steps // EVALS_PER_RUN)  # a step-limited run may never end an epoch
-    kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                  embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed, dtype=args.dtype)
+    kwargs = dict(
+        cell=args.cell,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        embedding_dim=args.embedding_dim,
+        dropout=args.dropout,
+        seed=args.seed,
+        dtype=args.dtype,
+    )
     lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
     existed = args.out is not None and Path(args.out).exists()
     out = _prepare_out_dir(args.out, f"train-{args.level}")
     try:
-        lm.fit(text, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size, window=args.window,
-               lr=args.lr, optimizer=args.optimizer, clip_norm=args.clip_norm or None,
-               val_fraction=args.val_fraction, eval_every=args.eval_every, checkpoint_dir=str(out),
-               checkpoint_every=args.checkpoint_every, resume=args.resume, progress=None if not args.no_progress else False,
-               log_path=str(out / "log.jsonl"))
+        lm.fit(
+            text,
+            steps=args.steps,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            window=args.window,
+            lr=args.lr,
+            optimizer=args.optimizer,
+            clip_norm=args.clip_norm or None,
+            val_fraction=args.val_fraction,
+            eval_every=args.eval_every,
+            checkpoint_dir=str(out),
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            progress=None if not args.no_progress else False,
+            log_path=str(out / "log.jsonl"),
+        )
     except BaseException:
         if not existed and out.exists() and not any(p.suffix == ".npz" for p in out.iterdir()):
             shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
         raise
     model_path = lm.save(out / "model.npz")
     h = lm.history
-    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
-          f"last training loss {h.steps[-1]['loss']:.4f}")
+    print(
+        f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
+        f"last training loss {h.steps[-1]['loss']:.4f}"
+    )
     if h.evals:
         best = min(r["val_loss"] for r in h.evals)
         line = f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token (best {best:.4f})"
@@ -330,8 +366,16 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         sys.stdout.write(piece)
         sys.stdout.flush()
 
-    lm.sample(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-              seed=args.seed, beam=args.beam, on_text=emit)
+    lm.sample(
+        args.length,
+        prime=args.prime,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        beam=args.beam,
+        on_text=emit,
+    )
     emit("\n")
     return 0
 
@@ -344,7 +388,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     lm = load_language_model(args.model)
     text, source = _read_input_text(args.text, args.encoding)
     res = lm.evaluate(text)
-    line = f"{source}: {res['tokens']} tokens, loss {res['loss']:.4f} nats/token, perplexity {res['perplexity']:.3f}"
+    line = f"{source}: {res['tokens']} tokens, loss {res['loss']:.4f} nats/token"
+    line += f", perplexity {res['perplexity']:.3f}"
     if "bits_per_char" in res:
         line += f", {res['bits_per_char']:.4f} bits/char"
     print(line)
@@ -366,7 +411,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    p = sub.add_parser("gradcheck", help="finite-difference check of every layer x nonlinearity x loss x truncation")
+    p = sub.add_parser(
+        "gradcheck", help="finite-difference check of every layer x nonlinearity x loss x truncation"
+    )
     p.add_argument("--quick", action="store_true", help="a smaller matrix (for smoke tests)")
     p.set_defaults(func=_cmd_gradcheck)
 
@@ -386,24 +433,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_task)
 
-    p = sub.add_parser("demo", help="all five tutorial systems with quick settings, a table, summary.json and plots")
+    p = sub.add_parser(
+        "demo", help="all five tutorial systems with quick settings, a table, summary.json and plots"
+    )
     p.add_argument("--out", help="output folder (default runs/demo-TIME)")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("trace", help="every number of one training step of a small character RNN")
-    p.add_argument("--text", default="hello", help="training text; each character predicts the next (default hello)")
+    p.add_argument(
+        "--text", default="hello", help="training text; each character predicts the next (default hello)"
+    )
     p.add_argument("--vocab", help="the alphabet in one-hot order (default: the text's characters, sorted)")
     p.add_argument("--hidden-size", type=int, default=3)
     p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid")
     p.add_argument("--no-bias", action="store_true", help="no biases")
     p.add_argument("--lr", type=float, default=0.1, help="learning rate of the update step")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random weights (when --weights is not given)")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the random weights (when --weights is not given)"
+    )
     p.add_argument("--weights", help="an .npz or .json file of weights with PyTorch names")
-    p.add_argument("--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)")
+    p.add_argument(
+        "--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)"
+    )
     p.set_defaults(func=_cmd_trace)
 
     p = sub.add_parser("train", help="train a character- or word-level language model on a text file")
-    p.add_argument("text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)")
+    p.add_argument(
+        "text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)"
+    )
     p.add_argument("--level", choices=("char", "word"), default="char")
     p.add_argument("--encoding", default="utf-8", help="the text file's encoding (default utf-8)")
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
@@ -420,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="optimizer steps (default 1000 unless --epochs)")
     p.add_argument("--epochs", type=int, help="passes over the text")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
-    p.add_argument("--eval-every", type=int, help="steps between validations (default: 10 per run, or each epoch)")
+    p.add_argument(
+        "--eval-every", type=int, help="steps between validations (default: 10 per run, or each epoch)"
+    )
     p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints of last.npz")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
@@ -444,7 +503,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", metavar="MODEL")
     p.add_argument("text", metavar="TEXT_FILE")
     p.add_argument("--encoding", default="utf-8")
-    p.add_argument("--per-token", metavar="FILE", help="write each token's log-probability as JSON lines ('-': stdout)")
+    p.add_argument(
+        "--per-token", metavar="FILE", help="write each token's log-probability as JSON lines ('-': stdout)"
+    )
     p.set_defaults(func=_cmd_eval)
 
     p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")

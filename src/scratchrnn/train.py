@@ -305,7 +305,8 @@ class Trainer:
             os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         self.model.train(True)
         self.should_stop = False
-        self._open_log(keep_through=self.step)  # a fresh run has step 0; a resumed or continued one keeps its past
+        # a fresh run is at step 0; a resumed or continued one keeps its past records
+        self._open_log(keep_through=self.step)
         self._take_snapshot()
         saved_step = None  # the step of the last periodic checkpoint
         bar = self._progress(total)
