@@ -16,6 +16,7 @@ with numpy can be reached, to numpy as well, and recorded in the results.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import glob
@@ -143,6 +144,13 @@ def time_interleaved(
     return {name: _summary(samples[name], policy.warmup) for name in fns}
 
 
+def summarize(samples_s: Sequence[float], warmup: int = 0) -> Timing:
+    """A ``Timing`` from durations (seconds) measured by the caller, e.g. one per generated token."""
+    if len(samples_s) == 0:
+        raise ValueError("summarize needs at least one duration, got none")
+    return _summary(list(samples_s), warmup)
+
+
 def time_call(
     fn: Callable[[], object], policy: RepeatPolicy, setup: Callable[[], object] | None = None
 ) -> Timing:
@@ -207,6 +215,31 @@ def setup_threads() -> dict:
         torch.set_num_threads(n)
         info["torch_threads"] = torch.get_num_threads()
     return info
+
+
+def torch_mkldnn_info() -> dict:
+    """Whether PyTorch was built with oneDNN (mkldnn), whose fused LSTM kernel it uses for float32
+    on the CPU, and whether it is switched on (``torch.backends.mkldnn.enabled``)."""
+    import torch
+
+    return {"available": bool(torch.backends.mkldnn.is_available()),
+            "enabled": bool(torch.backends.mkldnn.enabled)}
+
+
+@contextlib.contextmanager
+def torch_mkldnn(enabled: bool | None):
+    """Switch PyTorch's oneDNN (mkldnn) backend on or off for the ``with`` block (None: leave it as
+    it is), then restore it. (Plain attribute assignment: ``torch.backends.mkldnn.flags`` also
+    sets TF32 options and warns.)"""
+    import torch
+
+    before = torch.backends.mkldnn.enabled
+    if enabled is not None:
+        torch.backends.mkldnn.enabled = enabled
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = before
 
 
 # -- reference peak ----------------------------------------------------------------------------
@@ -324,6 +357,13 @@ def write_json(name: str, payload: dict) -> Path:
             pass
         raise
     return target
+
+
+def result_name(name: str, quick: bool, partial: bool = False, variant: str | None = None) -> str:
+    """``name`` with ``.<variant>`` / ``.quick`` / ``.partial`` suffixes, so runs made with other
+    settings, quick runs and runs of some configs only never replace a full run's file."""
+    parts = [name, variant, "quick" if quick else None, "partial" if partial else None]
+    return ".".join(p for p in parts if p)
 
 
 def timing_dict(t: Timing) -> dict:
