@@ -125,16 +125,23 @@ def _cmd_task(args: argparse.Namespace) -> int:
     cfg = _task_config(module, args)
     out = _prepare_out_dir(args.out, args.name)
     result = module.run(cfg, progress=not args.no_progress) if _takes_progress(module) else module.run(cfg)
-    _write_json(out / "result.json", {**result.summary(), "config": _asdict(cfg), "curves": result.curves})
+    text = {k: result.artifacts[k] for k in ("sentences", "greedy") if k in result.artifacts}
+    _write_json(out / "result.json", {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text})
     plots = _save_plots(result, out)
     _print_table([result])
-    for key, value in result.artifacts.items():
-        if key == "sentences":
-            print("\nsampled sentences:")
-            for s in value:
-                print(f"  {s}")
+    _print_text_artifacts(result)
     print(f"\nwrote {out / 'result.json'}" + (f" and {len(plots)} plots" if plots else ""))
     return 0 if result.passed else 1
+
+
+def _print_text_artifacts(result) -> None:
+    """A language model's greedy continuations and sampled sentences, when the task made any."""
+    for g in result.artifacts.get("greedy", []):
+        print(f"\n{result.name}: greedy after {g['prompt']!r}: {g['continuation']}")
+    if result.artifacts.get("sentences"):
+        print(f"\n{result.name}: sampled sentences")
+        for sentence in result.artifacts["sentences"]:
+            print(f"  {sentence}")
 
 
 def _takes_progress(module) -> bool:
@@ -172,10 +179,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     summary = {"seconds": round(total, 2), "systems": [r.summary() for r in results]}
     _write_json(out / "summary.json", summary)
     for r in results:
-        if "sentences" in r.artifacts:
-            print(f"\n{r.name}: sampled sentences")
-            for s in r.artifacts["sentences"]:
-                print(f"  {s}")
+        _print_text_artifacts(r)
     print(
         f"\n{sum(r.passed for r in results)}/{len(results)} systems met their targets in {total:.0f} s; "
         f"wrote {out / 'summary.json'} and {n_plots} plots"
