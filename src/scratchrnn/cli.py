@@ -126,7 +126,9 @@ def _cmd_task(args: argparse.Namespace) -> int:
     out = _prepare_out_dir(args.out, args.name)
     result = module.run(cfg, progress=not args.no_progress) if _takes_progress(module) else module.run(cfg)
     text = {k: result.artifacts[k] for k in ("sentences", "greedy") if k in result.artifacts}
-    _write_json(out / "result.json", {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text})
+    _write_json(
+        out / "result.json", {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text}
+    )
     plots = _save_plots(result, out)
     _print_table([result])
     _print_text_artifacts(result)
