@@ -1,6 +1,7 @@
 """scratchrnn.sample: the sampled distribution (chi-square against softmax(z / T)), greedy decoding,
 top-k / top-p sets, determinism, generation with a carried state against one full forward pass,
-beam search against greedy decoding and against brute force, and bad input."""
+the one-sequence sampling path against sample_next, beam search against greedy decoding and
+against brute force, and bad input."""
 
 from __future__ import annotations
 
@@ -426,3 +427,59 @@ def test_beam_search_edge_cases_and_mode():
     a = beam_search(model, [1, 2], 6, 50)  # wider than the number of continuations at first
     assert a.shape == (6,) and model.training
     np.testing.assert_array_equal(a, beam_search(model, [1, 2], 6, 50))
+
+
+# -- the one-sequence path of generate -------------------------------------------------------------------
+def test_the_one_row_sampler_draws_what_sample_next_draws():
+    from scratchrnn.sample import _row_sampler
+
+    rng = np.random.default_rng(21)
+    for _ in range(400):
+        V = int(rng.integers(1, 40))
+        scale = float(rng.choice([0.01, 1.0, 50.0, 1e4]))
+        z = (rng.standard_normal(V) * scale).astype(rng.choice([np.float32, np.float64]))  # (V,)
+        T = float(rng.choice([0.0, 1e-300, 0.3, 1.0, 1.8, 1e5]))
+        seed = int(rng.integers(2**31))
+        mine, ref = np.random.default_rng(seed), np.random.default_rng(seed)
+        got = _row_sampler(V, mine, T)(z)
+        assert type(got) is int
+        assert got == sample_next(z[None], ref, temperature=T)[0]
+        assert mine.bit_generator.state == ref.bit_generator.state  # one draw, or none for T = 0
+
+
+def test_the_one_row_sampler_takes_the_last_possible_token_on_a_draw_rounded_onto_the_total():
+    from scratchrnn.sample import _row_sampler
+
+    class Top:  # the largest draw, as rounding of u * total can produce
+        def random(self):
+            return 1.0
+
+    z = np.array([0.5, -np.inf, 1.0, -np.inf, -np.inf])  # (5,) tokens 3 and 4 have probability 0
+    assert _row_sampler(5, Top(), 1.0)(z) == 2
+    assert _row_sampler(5, Top(), 0.5)(z) == 2
+
+
+@pytest.mark.parametrize("options", [dict(temperature=1.0), dict(temperature=0.6), dict(temperature=1.9),
+                                     dict(temperature=0), dict(top_k=7), dict(top_p=1.0)])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_sequence_draws_what_sample_next_draws_step_by_step(cell, options):
+    model = make_model(cell, V=7, dtype="float32", seed=5).eval()
+    prime, n = np.array([2, 6, 1]), 25
+    mine, ref = np.random.default_rng(8), np.random.default_rng(8)
+    ids = generate(model, prime, n, mine, **options)
+    y, h, _ = model.forward(prime[:, None])  # (P, 1, V)
+    want = []
+    for _ in range(n):
+        want.append(int(sample_next(y[-1], ref, **options)[0]))
+        y, h, _ = model.forward(np.array([[want[-1]]]), h)  # (1, 1, V)
+    np.testing.assert_array_equal(ids, want)
+    assert mine.bit_generator.state == ref.bit_generator.state
+
+
+@pytest.mark.parametrize("options", [dict(), dict(temperature=0), dict(top_k=2)])
+@pytest.mark.parametrize("prime", [[1, 2], [[1, 2], [3, 0]]])
+def test_non_finite_logits_from_the_model_raise(prime, options):
+    model = make_model("gru", V=5)
+    model.params["head.bias"][3] = np.nan
+    with pytest.raises(ValueError, match="maximum nan"):
+        generate(model, prime, 4, 0, **options)

@@ -1,5 +1,6 @@
 """Steppers (RecurrentBase.stepper, SequenceModel.stepper): stepping a sequence one token at a time
-gives the outputs and states of one forward pass over it, a stepper is a snapshot of the weights,
+gives the outputs and states of one forward pass over it, with or without a session carrying the
+state, whatever a step returned stays as it was, a stepper is a snapshot of the weights,
 generation and beam search give the same tokens through the stepper as through forward, and bad
 input is refused."""
 
@@ -404,3 +405,92 @@ def test_model_stepper_refuses_bad_inputs():
         dense.step(np.zeros((B, 4)), None)
     with pytest.raises(ValueError, match="SequenceModel"):
         ModelStepper(make_layer("gru", None, 1, True, np.float64))
+
+
+# -- reused buffers: what a step returns stays the caller's ------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_later_steps_do_not_overwrite_what_earlier_steps_returned(cell):
+    rng = np.random.default_rng(10)
+    layer = make_layer(cell, "tanh", 2, True, np.float64)
+    x = make_inputs(True, np.float64, rng)
+    out, _, cache = layer.forward(x)
+    every = layer.sequence_states(cache)  # (L, T, B, H) each
+    stepper, state, kept = layer.stepper(), None, []
+    for t in range(T):
+        out_t, state = stepper.step(x[t], state)
+        kept.append((out_t, state))
+    for t, (out_t, st) in enumerate(kept):
+        np.testing.assert_allclose(out_t, out[t], rtol=0, atol=1e-12)
+        for part, seq in zip(as_tuple(st), every, strict=True):
+            np.testing.assert_allclose(part, seq[:, t], rtol=0, atol=1e-12)
+
+
+def test_a_stepper_switches_between_batch_sizes_and_input_kinds():
+    rng = np.random.default_rng(11)
+    layer = make_layer("gru", None, 2, True, np.float64)
+    stepper = layer.stepper()
+    for steps_as_tokens, batch in [(True, 1), (True, 3), (False, 3), (True, 1), (False, 1), (True, 3)]:
+        x = rng.integers(0, F, (1, batch)) if steps_as_tokens else rng.standard_normal((1, batch, F))
+        h0 = rng.standard_normal((2, batch, H))
+        out, h_n, _ = layer.forward(x, h0)
+        out_t, h1 = stepper.step(x[0], h0)
+        np.testing.assert_allclose(out_t, out[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(h1, h_n, rtol=0, atol=1e-12)
+
+
+# -- sessions: the same steps with the state carried inside ------------------------------------------------
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("inputs", MODEL_INPUTS)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_session_takes_the_steps_of_forward(cell, inputs, dtype, batch):
+    rng = np.random.default_rng(12)
+    model = make_model(cell, inputs, layers=2, dtype=dtype).eval()
+    atol = ATOL[np.dtype(dtype).type]
+    x = model_inputs(model, rng)[:, :batch]  # (T, batch) ids or (T, batch, F)
+    y, _, _ = model.forward(x)  # (T, batch, O)
+    _, h1, _ = model.forward(x[:1])  # the state after the first step
+    kept = tuple(p.copy() for p in as_tuple(h1))
+    advance = model.stepper().session(h1)
+    for t in range(1, T):
+        logits = advance(x[t])  # (batch, O)
+        assert logits.shape == (batch, model.output_size) and logits.dtype == model.dtype
+        assert not logits.flags.writeable
+        np.testing.assert_allclose(logits, y[t], rtol=0, atol=atol, err_msg=f"logits at step {t}")
+    for a, b in zip(as_tuple(h1), kept, strict=True):
+        np.testing.assert_array_equal(a, b)  # the starting state was copied, not written
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_sessions_are_independent_of_each_other_and_of_step(cell):
+    rng = np.random.default_rng(13)
+    model = make_model(cell, "one-hot").eval()
+    x = model_inputs(model, rng)  # (T, B)
+    y, _, _ = model.forward(x)  # (T, B, O)
+    h0 = model.rnn._wrap_state(as_tuple(random_state(model.rnn, rng)))
+    y0, _, _ = model.forward(x, h0)
+    stepper = model.stepper()
+    first, second = stepper.session(model.init_state(B)), stepper.session(h0)
+    h = None
+    for t in range(T):
+        a = first(x[t]).copy()  # (B, O) copied: the next call of ``first`` overwrites it
+        b = second(x[t])
+        logits, h = stepper.step(x[t], h)
+        np.testing.assert_allclose(a, y[t], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(b, y0[t], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(logits, y[t], rtol=0, atol=1e-12)
+
+
+def test_session_refuses_bad_states():
+    lstm, gru = make_model("lstm", "one-hot").stepper(), make_model("gru", "one-hot").stepper()
+    h = np.zeros((2, B, H))
+    with pytest.raises(ValueError, match=r"session expects a state of shape \(2, B, 6\).*NoneType"):
+        gru.session(None)
+    with pytest.raises(ValueError, match=r"B >= 1.*\(2, 0, 6\)"):
+        gru.session(np.zeros((2, 0, H)))
+    with pytest.raises(ValueError, match=r"\(2, 3, 6\) float64.*\(2, 3, 5\)"):
+        gru.session(np.zeros((2, B, 5)))
+    with pytest.raises(ValueError, match=r"tuple \(h, c\).*1 array"):
+        lstm.session(h)
+    with pytest.raises(ValueError, match=r"\(2, 3, 6\) float64.*\(2, 3, 6\) float32"):
+        lstm.session((h, h.astype(np.float32)))

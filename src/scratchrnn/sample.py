@@ -20,6 +20,9 @@ per-token path: if it has a ``stepper()`` method, ``stepper()`` must return a ca
 the whole loop); otherwise each step is ``model.forward`` on a (1, B) input. Both give the same
 logits, so the same seed gives the same tokens either way. A subclass that overrides ``forward``
 but inherits ``stepper`` is stepped with its ``forward``, which the inherited stepper would skip.
+A stepper may also offer ``session(h) -> advance``, where ``advance(ids (B,)) -> logits (B, V)``
+takes the same steps from state h on, carrying the state itself (``ModelStepper.session``, which
+reuses its buffers); ``generate`` then uses it. Beam search reorders states, so it calls ``step``.
 """
 
 from __future__ import annotations
@@ -95,9 +98,13 @@ def _check_logits(logits) -> np.ndarray:
     row_max = z.max(axis=1)  # (B,) NaN anywhere in a row makes its maximum NaN
     if not np.all(np.isfinite(row_max)):
         bad = int(np.flatnonzero(~np.isfinite(row_max))[0])
-        raise ValueError(f"logits row {bad} has maximum {row_max[bad]}; each row needs finite values "
-                         "(-inf marks a masked token) and no NaN or +inf")
+        raise _nonfinite_logits(bad, row_max[bad])
     return z
+
+
+def _nonfinite_logits(row: int, maximum) -> ValueError:
+    return ValueError(f"logits row {row} has maximum {maximum}; each row needs finite values "
+                      "(-inf marks a masked token) and no NaN or +inf")
 
 
 def _check_generator(rng) -> np.random.Generator:
@@ -172,6 +179,52 @@ def _sample(z: np.ndarray, rng: np.random.Generator, temperature: float, top_k: 
     if top_p is not None and top_p < 1.0:
         w = _top_p_weights(w, top_p)
     return _draw(w, rng)
+
+
+def _row_sampler(V: int, rng: np.random.Generator, temperature: float) -> Callable[[np.ndarray], int]:
+    """``draw(z) -> id``: ``_sample`` (no top-k / top-p) for one row of logits z (V,), as an int.
+
+    The same arithmetic on the same values, so the same Generator state gives the same id: z in
+    float64, shifted by its maximum, divided by T (skipped for T = 1, where it changes nothing),
+    exp, cumulative sum (np.cumsum is add.accumulate), u = one ``rng.random()`` times the total,
+    and the first index whose cumulative sum exceeds u, found by binary search, which is the
+    count of entries <= u because the sums never decrease. The buffers are made once.
+    A row whose maximum is not finite raises ValueError (as ``sample_next`` would).
+    """
+    if temperature == 0.0:
+
+        def greedy(z):
+            i = int(z.argmax())  # the first maximum, NaN included, as _greedy
+            if not math.isfinite(z[i]):
+                raise _nonfinite_logits(0, z[i])
+            return i
+
+        return greedy
+    w = np.empty(V)  # (V,) float64: shifted logits, then their exp
+    cdf = np.empty(V)  # (V,)
+    accumulate = np.add.accumulate
+
+    def draw(z):
+        w[...] = z
+        top = w[w.argmax()]  # the maximum (NaN if any), several times cheaper than w.max()
+        np.subtract(w, top, out=w)
+        if temperature != 1.0:
+            if temperature > 1.0:
+                np.divide(w, temperature, out=w)
+            else:
+                with np.errstate(over="ignore"):  # see _scaled
+                    np.divide(w, temperature, out=w)
+        np.exp(w, out=w)
+        accumulate(w, out=cdf)
+        total = cdf[-1]
+        if not total >= 1.0:  # the maximal entry alone gives exp(0) = 1: only NaN gets here
+            raise _nonfinite_logits(0, top)
+        i = int(cdf.searchsorted(rng.random() * total, "right"))
+        if i == V:  # rounding put u on the total: the last token with positive weight, as _draw
+            i = V - 1 - int(np.argmax(w[::-1] > 0))
+        return i
+
+    return draw
 
 
 # -- public filters ----------------------------------------------------------------------------------
@@ -294,6 +347,22 @@ def _stepper(model) -> Callable:
     return step
 
 
+def _carried(step: Callable, h) -> Callable:
+    """``advance(ids (B,)) -> logits (B, V)``: ``step`` with the state carried from call to call,
+    starting at h. A stepper with a ``session(h)`` method carries it in its own buffers."""
+    session = getattr(step, "session", None)
+    if callable(session):
+        return session(h)
+    state = h
+
+    def advance(ids):
+        nonlocal state
+        logits, state = step(ids, state)
+        return logits
+
+    return advance
+
+
 def _prime(model, prime: np.ndarray):
     """Run the prime (P, B) in one forward pass: last-step logits (B, V) and the carried state."""
     y, h, _ = model.forward(prime)  # (P, B, V)
@@ -310,6 +379,7 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     for a 2-D prime (the prime itself is not included). ``on_token`` is called as each step is drawn,
     with an int (1-D prime) or the ids (B,) (2-D prime). ``rng``: a Generator or an int seed. The
     model runs in evaluation mode (no dropout) and is put back in its previous mode afterwards.
+    Logits with a NaN or no finite maximum (a diverged model) raise ValueError.
     """
     _check_model(model)
     temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
@@ -324,15 +394,28 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     was_training = model.training
     model.train(False)
     try:
-        step = _stepper(model)
         logits, h = _prime(model, prime2)  # (B, V)
-        for t in range(length):
-            ids = _sample(logits.astype(np.float64), rng, temperature, top_k, top_p)  # (B,)
-            out[t] = ids
-            if on_token is not None:
-                on_token(int(ids[0]) if single else ids.copy())
-            if t + 1 < length:  # the last token needs no forward pass
-                logits, h = step(ids, h)
+        advance = _carried(_stepper(model), h)
+        V = logits.shape[1]
+        if single and (top_k is None or top_k >= V) and (top_p is None or top_p >= 1.0):
+            # one sequence, no filter: the same draws, without the (B, V) machinery
+            draw = _row_sampler(V, rng, temperature)
+            ids_out = out[:, 0]  # (length,)
+            for t in range(length):
+                i = draw(logits[0])
+                ids_out[t] = i
+                if on_token is not None:
+                    on_token(i)
+                if t + 1 < length:  # the last token needs no forward pass
+                    logits = advance(ids_out[t : t + 1])  # (1, V)
+        else:
+            for t in range(length):
+                ids = _sample(_check_logits(logits), rng, temperature, top_k, top_p)  # (B,)
+                out[t] = ids
+                if on_token is not None:
+                    on_token(int(ids[0]) if single else ids.copy())
+                if t + 1 < length:
+                    logits = advance(ids)
     finally:
         model.train(was_training)
     return out[:, 0].copy() if single else out

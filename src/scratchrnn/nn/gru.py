@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import functional as F
 from .lstm import _row_slice
-from .recurrent import RecurrentBase, relayout_rows, truncated_offsets
+from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, truncated_offsets
 
 __all__ = ["GRU"]
 
@@ -36,6 +36,13 @@ class _GRUWeights(NamedTuple):
     b_hn: np.ndarray | None  # (H,) b_hn, which stays inside r * (W_hn h + b_hn)
 
 
+def _gru_views(a: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The blocks ``_gru_step_views`` works on: rz, n, r, z of a (B, 3H) and rec_rz, hn of rec (B, 3H)."""
+    H = a.shape[1] // 3
+    H2 = 2 * H
+    return a[:, :H2], a[:, H2:], a[:, :H], a[:, H:H2], rec[:, :H2], rec[:, H2:]
+
+
 def _gru_step(a, rec, h_prev, w_hh_t, b_hn, tmp, h) -> None:
     """One GRU step with prepared weights (rows of r, z halved).
 
@@ -43,23 +50,25 @@ def _gru_step(a, rec, h_prev, w_hh_t, b_hn, tmp, h) -> None:
     receives ``h_prev @ W_hh^T`` plus b_hn on the n block (backward needs it); h (B, H) receives
     h_t; tmp (B, H) is scratch.
     """
-    H = h.shape[1]
-    H2 = 2 * H
+    _gru_step_views(h_prev, w_hh_t, b_hn, tmp, h, rec, *_gru_views(a, rec), 0.5)
+
+
+def _gru_step_views(h_prev, w_hh_t, b_hn, tmp, h, rec, rz, n, r, z, rec_rz, hn, half) -> None:
+    """``_gru_step`` on the blocks of a and rec made by ``_gru_views``, so a caller stepping the
+    same buffers again and again (the stepper) makes them once; ``half`` is 0.5 (a 0-d array of
+    the dtype costs less per call than a Python float, with the same values)."""
     np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
-    hn = rec[:, H2:]
     if b_hn is not None:
         hn += b_hn
-    rz = a[:, :H2]
-    rz += rec[:, :H2]
-    F.tanh(rz, out=rz)  # tanh(u/2) -> sigmoid(u) for r, z
-    rz *= 0.5
-    rz += 0.5
-    n = a[:, H2:]
-    np.multiply(a[:, :H], hn, out=tmp)  # r * (W_hn h + b_hn)
+    rz += rec_rz
+    np.tanh(rz, out=rz)  # tanh(u/2) -> sigmoid(u) for r, z
+    rz *= half
+    rz += half
+    np.multiply(r, hn, out=tmp)  # r * (W_hn h + b_hn)
     n += tmp
-    F.tanh(n, out=n)
+    np.tanh(n, out=n)
     np.subtract(h_prev, n, out=h)  # h' = n + z * (h - n)
-    h *= a[:, H:H2]
+    h *= z
     h += n
 
 
@@ -115,13 +124,23 @@ class GRU(RecurrentBase):
             _gru_step(acts[t], recs[t], hs[t], w.w_hh_t, w.b_hn, tmp, hs[t + 1])
         return hs[1:], (hs[T],), (x, hs, acts, recs)
 
-    def _step_direction(self, w, x, prev, new):
-        H = self.hidden_size
-        B = x.shape[0]
-        work = np.empty((2, B, 3 * H), self.dtype)  # (2, B, 3H): input gates, recurrent product
-        self._input_gates(x, w.w_ih, w.bias, out=work[0])
+    def _layer_stepper(self, w, table, prev, new):
+        h_prev, h = prev[0], new[0]
+        B, H = h.shape
+        a = np.empty((B, 3 * H), self.dtype)  # (B, 3H) input gates, then r, z, n
+        rec = np.empty((B, 3 * H), self.dtype)  # (B, 3H) recurrent product
         tmp = np.empty((B, H), self.dtype)  # (B, H) scratch
-        _gru_step(work[0], work[1], prev[0], w.w_hh_t, w.b_hn, tmp, new[0])
+        gates = _step_input_gates(w, table, a)
+        views = _gru_views(a, rec)
+        half = np.array(0.5, self.dtype)  # 0-d
+        w_hh_t, b_hn = w.w_hh_t, w.b_hn
+
+        def run(x):
+            gates(x)
+            _gru_step_views(h_prev, w_hh_t, b_hn, tmp, h, rec, *views, half)
+            return h
+
+        return run
 
     def _direction_states(self, cache):
         return (cache[1][1:],)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import functional as F
-from .recurrent import RecurrentBase, relayout_rows, truncated_offsets
+from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, truncated_offsets
 
 __all__ = ["LSTM"]
 
@@ -46,25 +46,37 @@ class _LSTMWeights(NamedTuple):
     w_hh_t: np.ndarray  # (H, 4H) C-contiguous transpose of W_hh, likewise
 
 
+def _lstm_views(a: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The blocks ``_lstm_step_views`` works on: of a (B, 4H) in internal order, the sigmoid
+    gates (o, i, f) together, then o, i, f and g alone."""
+    H = a.shape[1] // 4
+    H3 = 3 * H
+    return a[:, :H3], a[:, :H], a[:, H : 2 * H], a[:, 2 * H : H3], a[:, H3:]
+
+
 def _lstm_step(a, h_prev, c_prev, w_hh_t, rec, ig, h, c, tc) -> None:
     """One LSTM step with prepared weights (internal gate order, sigmoid rows halved).
 
     a (B, 4H) holds the input gates ``W_ih x_t + b`` on entry and the activations (o, i, f, g) on
     exit; h, c (B, H) receive h_t, c_t and tc (B, H) tanh(c_t); rec (B, 4H) and ig (B, H) are scratch.
     """
-    H = h.shape[1]
-    H3 = 3 * H
+    _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, *_lstm_views(a), 0.5)
+
+
+def _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, sig, o, i, f, g, half) -> None:
+    """``_lstm_step`` on the blocks of a made by ``_lstm_views``, so a caller stepping the same
+    buffers again and again (the stepper) makes them once; ``half`` is 0.5 (a 0-d array of the
+    dtype costs less per call than a Python float, with the same values)."""
     np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
     a += rec
-    F.tanh(a, out=a)
-    sig = a[:, :H3]  # tanh(z/2) -> sigmoid(z) for o, i, f
-    sig *= 0.5
-    sig += 0.5
-    np.multiply(a[:, 2 * H : H3], c_prev, out=c)  # f * c
-    np.multiply(a[:, H : 2 * H], a[:, H3:], out=ig)  # i * g
+    np.tanh(a, out=a)
+    sig *= half  # tanh(z/2) -> sigmoid(z) for o, i, f
+    sig += half
+    np.multiply(f, c_prev, out=c)  # f * c
+    np.multiply(i, g, out=ig)  # i * g
     c += ig
-    F.tanh(c, out=tc)
-    np.multiply(a[:, :H], tc, out=h)  # o * tanh(c)
+    np.tanh(c, out=tc)
+    np.multiply(o, tc, out=h)  # o * tanh(c)
 
 
 def _row_slice(offs: np.ndarray, k: int):
@@ -124,13 +136,24 @@ class LSTM(RecurrentBase):
             _lstm_step(gates[t], hs[t], cs[t], w.w_hh_t, rec, ig, hs[t + 1], cs[t + 1], tcs[t])
         return hs[1:], (hs[T], cs[T]), (x, hs, cs, tcs, gates)
 
-    def _step_direction(self, w, x, prev, new):
-        H = self.hidden_size
-        B = x.shape[0]
-        work = np.empty((2, B, 4 * H), self.dtype)  # (2, B, 4H): input gates, recurrent product
-        self._input_gates(x, w.w_ih, w.bias, out=work[0])
-        small = np.empty((2, B, H), self.dtype)  # (2, B, H): i * g, tanh(c)
-        _lstm_step(work[0], prev[0], prev[1], w.w_hh_t, work[1], small[0], new[0], new[1], small[1])
+    def _layer_stepper(self, w, table, prev, new):
+        (h_prev, c_prev), (h, c) = prev, new
+        B, H = h.shape
+        a = np.empty((B, 4 * H), self.dtype)  # (B, 4H) input gates, then activations
+        rec = np.empty((B, 4 * H), self.dtype)  # (B, 4H) recurrent product
+        ig = np.empty((B, H), self.dtype)  # (B, H) i * g
+        tc = np.empty((B, H), self.dtype)  # (B, H) tanh(c)
+        gates = _step_input_gates(w, table, a)
+        views = _lstm_views(a)
+        half = np.array(0.5, self.dtype)  # 0-d
+        w_hh_t = w.w_hh_t
+
+        def run(x):
+            gates(x)
+            _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, *views, half)
+            return h
+
+        return run
 
     def _direction_states(self, cache):
         _, hs, cs, _, _ = cache

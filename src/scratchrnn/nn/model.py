@@ -10,6 +10,7 @@ generation: encoder, recurrent stack and head for one time step, with every weig
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -214,9 +215,12 @@ class ModelStepper:
     (1, B) input in evaluation mode (no dropout); with head "last" the logits are those of a
     sequence ending at this step. Calling the stepper is the same as calling ``step``.
 
+    ``session(h)`` gives the same steps with the state carried inside, for decoding loops.
+
     A snapshot: the weights are copied (and re-laid out) when the stepper is made, so parameter
     updates made afterwards do not reach it; make a new stepper. Unidirectional models only.
     Per step only shapes and dtypes are checked; token ids are trusted to lie in the vocabulary.
+    Scratch arrays are reused from step to step: do not step one stepper from two threads at once.
     """
 
     def __init__(self, model: SequenceModel):
@@ -228,6 +232,7 @@ class ModelStepper:
         self.rnn = model.rnn.stepper()
         self.token_input = model.token_input
         self.dtype = model.dtype
+        self.output_size = model.output_size
         emb = model.embedding
         self._embedding = None if emb is None else emb.params["weight"].copy()  # (V, E)
         # Keep the head as Linear.forward uses it (x @ W.T on a (O, I) array), so the logits match
@@ -250,3 +255,30 @@ class ModelStepper:
         return y, h_next
 
     __call__ = step
+
+    def session(self, h) -> Callable[[np.ndarray], np.ndarray]:
+        """``advance(x_t) -> logits (B, O)``: ``step`` with the state carried inside, from h on.
+
+        h is a state as ``step`` takes it ((L, B, H), a tuple (h, c) for an LSTM; not None), copied
+        in once; each call then steps x_t (ids (B,) or floats (B, F), as for ``step``) with the
+        state the previous call left, in buffers made once, so a call allocates nothing. The
+        logits are the same as ``step``'s; they are returned as a read-only array that the next
+        call overwrites (copy them to keep them). Inputs are not checked per call. Sessions are
+        independent of each other and of ``step``.
+        """
+        embedding, w_t, b = self._embedding, self._head_w_t, self._head_b
+        advance_rnn = self.rnn._session(h, tokens=self.token_input and embedding is None)
+        B = (h[0] if isinstance(h, (tuple, list)) else h).shape[1]
+        logits = np.empty((B, self.output_size), self.dtype)  # (B, O)
+        view = logits.view()  # (B, O) what callers get: read-only
+        view.flags.writeable = False
+
+        def advance(x_t):
+            if embedding is not None:
+                x_t = embedding[x_t]  # (B, E)
+            np.dot(advance_rnn(x_t), w_t, out=logits)  # Linear.forward's product, as in step
+            if b is not None:
+                np.add(logits, b, out=logits)
+            return view
+
+        return advance

@@ -27,11 +27,15 @@ direction out the way its per-step math wants them (transposed, gate rows reorde
 biases combined), and a module-level step function does the math of one time step with them.
 ``_direction_forward`` prepares once per call and runs the step function over the sequence;
 ``stepper()`` prepares once per stepper and runs the same step function one token at a time, so
-token-by-token generation pays for the re-layout once instead of on every call.
+token-by-token generation pays for the re-layout once instead of on every call. The stepper also
+makes its scratch arrays, state buffers and views of them once per batch size (``_layer_stepper``
+builds one layer's step as a function over them), since at one token per call the fixed cost of
+each numpy call, not the arithmetic, is most of the time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -461,9 +465,11 @@ class RecurrentBase(Module):
         the arguments of ``_input_gates``."""
         raise NotImplementedError
 
-    def _step_direction(self, w, x, prev, new):  # pragma: no cover - abstract
-        """One time step of one layer with prepared weights ``w``: x (B, F) or ids (B,); ``prev``
-        and ``new`` are tuples of (B, H) states, ``new`` written in place."""
+    def _layer_stepper(self, w, table, prev, new):  # pragma: no cover - abstract
+        """One layer's time step with prepared weights ``w``, as a function ``run(x) -> new[0]``
+        whose scratch arrays and views are made here, once. ``prev`` and ``new`` are tuples of
+        (B, H) state views: run reads x (token ids (B,) when ``table`` (F, G*H) is given, see
+        ``_step_input_gates``, else (B, F) floats) and ``prev``, and writes ``new`` in place."""
         raise NotImplementedError
 
     def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
@@ -508,6 +514,66 @@ def _snapshot(weights, params: dict[str, np.ndarray]):
     return type(weights)(*(own(a) for a in weights))
 
 
+def _step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
+    """``gates(x)``: one step's input gates written into out (B, G*H) with the values
+    ``RecurrentBase._input_gates`` gives, for a layer with prepared weights ``w``. For token ids
+    (B,), the row of ``table`` (F, G*H) = w_ih.T + bias of each id; else x (B, F) @ w_ih.T + bias."""
+    if table is not None:
+        if out.shape[0] == 1:
+            row = out[0]  # (G*H,)
+
+            def gates(ids):
+                row[...] = table[ids[0]]
+
+        else:
+
+            def gates(ids):
+                np.take(table, ids, axis=0, out=out)
+
+        return gates
+    w_ih_t, bias = w.w_ih.T, w.bias  # (F, G*H) view, (G*H,) or None
+
+    def gates(x):
+        # np.dot makes the BLAS call _project_input's matmul makes with this layout (the same
+        # values), with less overhead per call
+        np.dot(x, w_ih_t, out=out)
+        if bias is not None:
+            np.add(out, bias, out=out)
+
+    return gates
+
+
+class _StepPlan:
+    """The buffers and per-layer step functions of a stepper for a batch of B, made once.
+
+    Two sets of state buffers take turns: a step from set ``src`` reads the previous state from
+    ``states[src]`` and writes the new one into ``states[1 - src]``, so nothing is allocated or
+    copied per step. ``runs[src]`` holds the layer functions (see ``_layer_stepper``) bound to
+    that direction of travel.
+    """
+
+    def __init__(self, stepper: RecurrentStepper, B: int, tokens: bool):
+        rnn = stepper._rnn
+        shape = (stepper.num_layers, B, stepper.hidden_size)
+        self.key = (B, tokens)
+        self.states = tuple(
+            tuple(np.zeros(shape, stepper.dtype) for _ in range(stepper._arity))  # (L, B, H) each
+            for _ in range(2)
+        )
+        self.runs = []
+        for src in (0, 1):
+            prev, new = self.states[src], self.states[1 - src]
+            self.runs.append([
+                rnn._layer_stepper(
+                    w,
+                    stepper._token_table() if tokens and layer == 0 else None,
+                    tuple(p[layer] for p in prev),
+                    tuple(n[layer] for n in new),
+                )
+                for layer, w in enumerate(stepper._weights)
+            ])
+
+
 class RecurrentStepper:
     """One time step of a unidirectional recurrent stack, with weights prepared once.
 
@@ -519,7 +585,8 @@ class RecurrentStepper:
     The stepper is a snapshot: it copies the weights when it is made, so later changes to the
     layer's parameters (an optimizer step, ``load_state_dict``) do not reach it; make a new one.
     Validation is done once here; per step only shapes and dtypes are checked, and token ids are
-    trusted to lie in [0, input_size).
+    trusted to lie in [0, input_size). The scratch arrays of a step are kept for the next one
+    (of the same batch size), so one stepper must not be stepped from two threads at once.
     """
 
     def __init__(self, rnn: RecurrentBase):
@@ -537,6 +604,8 @@ class RecurrentStepper:
         self.input_size, self.hidden_size = rnn.input_size, rnn.hidden_size
         self.num_layers, self.dtype = rnn.num_layers, rnn.dtype
         self._arity = rnn.STATE_ARITY
+        self._table = None  # first layer's input gates per token id, made on the first token step
+        self._plan = None  # the _StepPlan of the latest step call
 
     def __repr__(self) -> str:
         return f"RecurrentStepper({self._rnn!r})"
@@ -548,7 +617,19 @@ class RecurrentStepper:
         zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
         return zeros[0] if self._arity == 1 else zeros
 
-    def _check(self, x_t, state) -> tuple[np.ndarray, ...]:
+    def _token_table(self) -> np.ndarray:
+        """(input_size, G*H): row i is the first layer's input gates for token i, w_ih[:, i] + bias,
+        the values the one-hot gather of ``_input_gates`` gives."""
+        if self._table is None:
+            w = self._weights[0]
+            table = w.w_ih.T.copy(order="C")  # (F, G*H)
+            if w.bias is not None:
+                table += w.bias
+            self._table = table
+        return self._table
+
+    def _check_input(self, x_t) -> int:
+        """The batch size of a valid x_t (B, F) or ids (B,)."""
         name = self._rnn._name()
         if not isinstance(x_t, np.ndarray):
             raise ValueError(
@@ -562,13 +643,22 @@ class RecurrentStepper:
                 f"{name} step expects x_t (B, {self.input_size}) {self.dtype} or (B,) token ids, "
                 f"got shape {x_t.shape} {x_t.dtype}"
             )
-        B = x_t.shape[0]
-        if B == 0:
+        if x_t.shape[0] == 0:
             raise ValueError(f"{name} step needs at least one sequence, got x_t of shape {x_t.shape}")
-        shape = (self.num_layers, B, self.hidden_size)
-        if state is None:
-            return tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
+        return x_t.shape[0]
+
+    def _check_state(self, state, B: int | None) -> tuple[np.ndarray, ...]:
+        """A valid state as a tuple of (L, B, H) arrays; B None takes the batch size from the state."""
+        name = self._rnn._name()
         parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
+        if B is None:  # a session: the state alone gives the batch size
+            first = parts[0] if parts else None
+            B = first.shape[1] if isinstance(first, np.ndarray) and first.ndim == 3 else 0
+            if B == 0:
+                got = f"shape {first.shape}" if isinstance(first, np.ndarray) else type(first).__name__
+                raise ValueError(f"{name} session expects a state of shape ({self.num_layers}, B, "
+                                 f"{self.hidden_size}) with B >= 1 (a tuple (h, c) for an LSTM), got {got}")
+        shape = (self.num_layers, B, self.hidden_size)
         if len(parts) != self._arity:
             want = "a tuple (h, c)" if self._arity == 2 else "one array"
             raise ValueError(
@@ -584,18 +674,51 @@ class RecurrentStepper:
     def step(self, x_t: np.ndarray, state=None):
         """x_t (B, F) or ids (B,), state (L, B, H) (tuple (h, c) for an LSTM) or None ->
         out_t (B, H), new_state: every layer advanced by one time step."""
-        parts = self._check(x_t, state)
-        new = tuple(np.empty(p.shape, self.dtype) for p in parts)  # (L, B, H) each
-        step_direction = self._rnn._step_direction
-        x = x_t
-        for layer, w in enumerate(self._weights):
-            step_direction(w, x, tuple(p[layer] for p in parts), tuple(n[layer] for n in new))
-            x = new[0][layer]  # (B, H) input of the next layer
+        B = self._check_input(x_t)
+        parts = None if state is None else self._check_state(state, B)
+        key = (B, x_t.dtype.kind in "iu")
+        plan = self._plan
+        if plan is None or plan.key != key:
+            plan = self._plan = _StepPlan(self, *key)
+        prev, new = plan.states
+        for i, buf in enumerate(prev):
+            if parts is None:
+                buf.fill(0)
+            else:
+                np.copyto(buf, parts[i])
+        for run in plan.runs[0]:
+            x_t = run(x_t)
+        new = tuple(n.copy() for n in new)  # (L, B, H) each, the caller's to keep
         out = new[0][-1]  # (B, H)
         out.flags.writeable = False
         return out, (new[0] if self._arity == 1 else new)
 
     __call__ = step
+
+    def _session(self, state, tokens: bool) -> Callable[[np.ndarray], np.ndarray]:
+        """``advance(x_t) -> out_t`` stepping a state it keeps in its own buffers: ``state`` (as
+        ``step`` takes it, not None) is copied in once, x_t is ids (B,) if ``tokens`` else (B, F)
+        floats, and neither is checked per call. out_t (B, H) is a read-only view of the top
+        layer's state, overwritten by the call after next."""
+        parts = self._check_state(state, None)
+        plan = _StepPlan(self, parts[0].shape[1], tokens)  # its own: step calls cannot disturb it
+        for buf, part in zip(plan.states[0], parts, strict=True):
+            np.copyto(buf, part)
+        runs = plan.runs
+        tops = tuple(states[0][-1].view() for states in reversed(plan.states))  # (B, H) each
+        for top in tops:
+            top.flags.writeable = False
+        src = 0
+
+        def advance(x_t):
+            nonlocal src
+            for run in runs[src]:
+                x_t = run(x_t)
+            top = tops[src]  # the top layer of states[1 - src], just written
+            src = 1 - src
+            return top
+
+        return advance
 
 
 class _RNNWeights(NamedTuple):
@@ -670,10 +793,18 @@ class RNN(RecurrentBase):
             _rnn_step(hs[t + 1], hs[t], w.w_hh_t, f, rec)
         return hs[1:], (hs[T],), (x, hs)
 
-    def _step_direction(self, w, x, prev, new):
-        h = new[0]
-        self._input_gates(x, w.w_ih, w.bias, out=h)
-        _rnn_step(h, prev[0], w.w_hh_t, self.act.forward, np.empty(h.shape, self.dtype))  # (B, H) scratch
+    def _layer_stepper(self, w, table, prev, new):
+        h_prev, h = prev[0], new[0]
+        rec = np.empty(h.shape, self.dtype)  # (B, H) scratch
+        gates = _step_input_gates(w, table, h)
+        w_hh_t, f = w.w_hh_t, self.act.forward
+
+        def run(x):
+            gates(x)
+            _rnn_step(h, h_prev, w_hh_t, f, rec)
+            return h
+
+        return run
 
     def _direction_states(self, cache):
         return (cache[1][1:],)
