@@ -777,7 +777,9 @@ class RNN(RecurrentBase):
         if self.bias:
             bias = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (H,)
         # the transposed view, not a copy: the product with it is as fast, and costs no re-layout
-        return _RNNWeights(p[f"weight_ih_l{layer}{suffix}"], bias, p[f"weight_hh_l{layer}{suffix}"].T)
+        # a C-contiguous W_hh^T: np.dot on the transposed view copies it on every step (2x slower)
+        w_hh_t = np.ascontiguousarray(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, H)
+        return _RNNWeights(p[f"weight_ih_l{layer}{suffix}"], bias, w_hh_t)
 
     def _direction_forward(self, layer, suffix, x, state0):
         w = self._prepare_direction(layer, suffix)
@@ -872,7 +874,12 @@ class RNN(RecurrentBase):
         if dx2 is None:  # token ids have no gradient
             return None, None, (dh0,), grads
         F = x.shape[2]
-        if dz_offs is not None:
+        if t0 == 0:  # the common case: every step has a gradient, no zero-filled prefix
+            if dz_offs is not None:
+                dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
+            else:
+                dx = (dx2 @ w_ih).reshape(T, B, F)  # (T, B, F)
+        elif dz_offs is not None:
             dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
             dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
         else:
