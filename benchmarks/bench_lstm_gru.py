@@ -57,6 +57,7 @@ import numpy as np
 import scratchrnn
 from common import (
     RepeatPolicy,
+    check_step_agreement,
     machine_info,
     matmul_peak,
     print_table,
@@ -186,22 +187,6 @@ def make_batch(cfg: Config, gen: np.random.Generator) -> tuple[np.ndarray, np.nd
     return x, y
 
 
-def check_agreement(sm: ScratchModel, tm: TorchModel, x, y, tx, ty, init: dict) -> dict:
-    """One step on each side from the same weights: losses and updated weights must agree."""
-    sm.load(init)
-    tm.load(init)
-    loss_s = sm.step(x, y)
-    loss_t = tm.step(tx, ty)
-    after_s, after_t = sm.state(), tm.state()
-    weight_diff = max(float(np.max(np.abs(after_s[k] - after_t[k]))) for k in after_s)
-    loss_diff = abs(loss_s - loss_t)
-    if not loss_diff <= LOSS_ATOL:
-        raise RuntimeError(f"first-step losses differ: scratchrnn {loss_s:.7f}, torch {loss_t:.7f} "
-                           f"(|diff| {loss_diff:.2e} > {LOSS_ATOL})")
-    if not weight_diff <= WEIGHT_ATOL:
-        raise RuntimeError(f"weights after the first step differ by up to {weight_diff:.2e} > {WEIGHT_ATOL}")
-    return {"loss_scratchrnn": loss_s, "loss_torch": loss_t, "loss_abs_diff": loss_diff,
-            "weights_max_abs_diff_after_step": weight_diff}
 
 
 def torch_autograd_graph(tm: TorchModel, tx, ty) -> dict:
@@ -233,7 +218,7 @@ def run_config(cfg: Config, policy: RepeatPolicy, peak_gflops: float) -> dict:
     x, y = make_batch(cfg, gen)
     tx = torch.from_numpy(x.copy()).requires_grad_(True)  # dx is computed on both sides
     ty = torch.from_numpy(y)
-    check = check_agreement(sm, tm, x, y, tx, ty, init)
+    check = check_step_agreement(sm, tm, (x, y), (tx, ty), init, LOSS_ATOL, WEIGHT_ATOL)
     graph = torch_autograd_graph(tm, tx, ty)
 
     timings = time_interleaved(

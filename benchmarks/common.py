@@ -369,3 +369,26 @@ def result_name(name: str, quick: bool, partial: bool = False, variant: str | No
 def timing_dict(t: Timing) -> dict:
     """A ``Timing`` as a plain dict for JSON."""
     return asdict(t)
+
+
+def check_step_agreement(sm, tm, batch, tbatch, init: dict, loss_atol: float, weight_atol: float) -> dict:
+    """One training step on each side from the same weights ``init``: the losses and the updated
+    weights must agree within the tolerances, so both libraries provably do the same work.
+
+    ``sm`` / ``tm`` have ``load(state)``, ``step(x, y) -> loss`` and ``state() -> dict``;
+    ``batch`` / ``tbatch`` are the (x, y) inputs of each side.
+    """
+    sm.load(init)
+    tm.load(init)
+    loss_s = sm.step(*batch)
+    loss_t = tm.step(*tbatch)
+    after_s, after_t = sm.state(), tm.state()
+    weight_diff = max(float(np.max(np.abs(after_s[k] - after_t[k]))) for k in after_s)
+    loss_diff = abs(loss_s - loss_t)
+    if not loss_diff <= loss_atol:
+        raise RuntimeError(f"first-step losses differ: scratchrnn {loss_s:.7f}, torch {loss_t:.7f} "
+                           f"(|diff| {loss_diff:.2e} > {loss_atol})")
+    if not weight_diff <= weight_atol:
+        raise RuntimeError(f"weights after the first step differ by up to {weight_diff:.2e} > {weight_atol}")
+    return {"loss_scratchrnn": loss_s, "loss_torch": loss_t, "loss_abs_diff": loss_diff,
+            "weights_max_abs_diff_after_step": weight_diff}
