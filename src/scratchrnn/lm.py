@@ -3,7 +3,7 @@
 ::
 
     lm = CharLM(cell="lstm", hidden_size=256, num_layers=2).fit(text, steps=2000)
-    print(lm.sample(500, prime="ROMEO:", temperature=0.8, seed=1))
+    text = lm.sample(500, prime="ROMEO:", temperature=0.8, seed=1)  # a str
     lm.evaluate(held_out)          # {"loss": ..., "perplexity": ..., "bits_per_char": ..., "tokens": ...}
     lm.save("romeo.npz")
     lm = load_language_model("romeo.npz")   # a CharLM or a WordLM, whichever was saved
