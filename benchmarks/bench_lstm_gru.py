@@ -57,6 +57,8 @@ import numpy as np
 import scratchrnn
 from common import (
     RepeatPolicy,
+    ScratchModules,
+    TorchModules,
     check_step_agreement,
     machine_info,
     matmul_peak,
@@ -107,7 +109,7 @@ CONFIGS = tuple(Config(cell, *size) for cell in ("lstm", "gru") for size in SIZE
 
 
 # -- scratchrnn ---------------------------------------------------------------------------------
-class ScratchModel:
+class ScratchModel(ScratchModules):
     """LSTM or GRU -> Linear with a plain SGD step, all in numpy."""
 
     def __init__(self, cfg: Config, rng: np.random.Generator):
@@ -115,15 +117,6 @@ class ScratchModel:
         self.rnn = layer(cfg.input, cfg.hidden, dtype=np.float32, rng=rng)
         self.head = scratchrnn.nn.Linear(cfg.hidden, cfg.input, dtype=np.float32, rng=rng)
         self.modules = {"rnn": self.rnn, "head": self.head}
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed ``module.name``."""
-        return {f"{m}.{k}": v.copy() for m, mod in self.modules.items() for k, v in mod.params.items()}
-
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        for m, mod in self.modules.items():
-            for k, p in mod.params.items():
-                np.copyto(p, state[f"{m}.{k}"])
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float = LR) -> float:
         """Forward, loss, backward and an in-place SGD update on x (T, B, I) and targets y (T, B, I)."""
@@ -141,7 +134,7 @@ class ScratchModel:
 
 
 # -- PyTorch ------------------------------------------------------------------------------------
-class TorchModel:
+class TorchModel(TorchModules):
     """The same model in PyTorch, with weights copied from a ``ScratchModel``."""
 
     def __init__(self, cfg: Config, src: ScratchModel):
@@ -156,16 +149,6 @@ class TorchModel:
         self.load(src.state())
         params = [p for mod in self.modules.values() for p in mod.parameters()]
         self.opt = torch.optim.SGD(params, lr=LR)
-
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        with self.torch.no_grad():
-            for m, mod in self.modules.items():
-                for k, p in mod.named_parameters():
-                    p.copy_(self.torch.from_numpy(state[f"{m}.{k}"]))
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"{m}.{k}": p.detach().numpy().copy()
-                for m, mod in self.modules.items() for k, p in mod.named_parameters()}
 
     def step(self, x, y) -> float:
         """The same step on torch tensors x (T, B, I) with requires_grad=True and y (T, B, I)."""

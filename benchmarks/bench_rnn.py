@@ -42,6 +42,8 @@ import numpy as np
 import scratchrnn
 from common import (
     RepeatPolicy,
+    ScratchModules,
+    TorchModules,
     check_step_agreement,
     machine_info,
     matmul_peak,
@@ -91,7 +93,7 @@ CONFIGS = (
 
 
 # -- scratchrnn ---------------------------------------------------------------------------------
-class ScratchModel:
+class ScratchModel(ScratchModules):
     """Embedding -> RNN -> Linear with a plain SGD step, all in numpy."""
 
     def __init__(self, cfg: Config, rng: np.random.Generator):
@@ -100,15 +102,6 @@ class ScratchModel:
         self.rnn = scratchrnn.nn.RNN(H, H, nonlinearity="tanh", dtype=np.float32, rng=rng)
         self.head = scratchrnn.nn.Linear(H, V, dtype=np.float32, rng=rng)
         self.modules = {"emb": self.emb, "rnn": self.rnn, "head": self.head}
-
-    def state(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter, keyed ``module.name``."""
-        return {f"{m}.{k}": v.copy() for m, mod in self.modules.items() for k, v in mod.params.items()}
-
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        for m, mod in self.modules.items():
-            for k, p in mod.params.items():
-                np.copyto(p, state[f"{m}.{k}"])
 
     def step(self, x: np.ndarray, y: np.ndarray, lr: float = LR) -> float:
         """Forward, loss, backward and an in-place SGD update on ids x (T, B) and targets y (T, B)."""
@@ -128,7 +121,7 @@ class ScratchModel:
 
 
 # -- PyTorch ------------------------------------------------------------------------------------
-class TorchModel:
+class TorchModel(TorchModules):
     """The same model in PyTorch, with weights copied from a ``ScratchModel``."""
 
     def __init__(self, cfg: Config, src: ScratchModel):
@@ -145,16 +138,6 @@ class TorchModel:
         self.load(src.state())
         params = [p for mod in self.modules.values() for p in mod.parameters()]
         self.opt = torch.optim.SGD(params, lr=LR)
-
-    def load(self, state: dict[str, np.ndarray]) -> None:
-        with self.torch.no_grad():
-            for m, mod in self.modules.items():
-                for k, p in mod.named_parameters():
-                    p.copy_(self.torch.from_numpy(state[f"{m}.{k}"]))
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"{m}.{k}": p.detach().numpy().copy()
-                for m, mod in self.modules.items() for k, p in mod.named_parameters()}
 
     def step(self, x, y) -> float:
         """The same step on torch tensors x, y (T, B) of dtype int64."""

@@ -392,3 +392,34 @@ def check_step_agreement(sm, tm, batch, tbatch, init: dict, loss_atol: float, we
         raise RuntimeError(f"weights after the first step differ by up to {weight_diff:.2e} > {weight_atol}")
     return {"loss_scratchrnn": loss_s, "loss_torch": loss_t, "loss_abs_diff": loss_diff,
             "weights_max_abs_diff_after_step": weight_diff}
+
+
+class ScratchModules:
+    """State copy / restore over ``self.modules`` (name -> scratchrnn module), keyed ``module.param``."""
+
+    modules: dict
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter, keyed ``module.name``."""
+        return {f"{m}.{k}": v.copy() for m, mod in self.modules.items() for k, v in mod.params.items()}
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        for m, mod in self.modules.items():
+            for k, p in mod.params.items():
+                np.copyto(p, state[f"{m}.{k}"])
+
+
+class TorchModules:
+    """The same over ``self.modules`` (name -> torch.nn.Module); ``self.torch`` is the torch module."""
+
+    modules: dict
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        with self.torch.no_grad():
+            for m, mod in self.modules.items():
+                for k, p in mod.named_parameters():
+                    p.copy_(self.torch.from_numpy(state[f"{m}.{k}"]))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {f"{m}.{k}": p.detach().numpy().copy()
+                for m, mod in self.modules.items() for k, p in mod.named_parameters()}
