@@ -34,7 +34,8 @@ import numpy as np
 from .init import as_generator
 from .losses import bce_with_logits, cross_entropy, mse
 from .nn.linear import Linear
-from .nn.recurrent import RNN, RecurrentBase, check_truncate
+from .nn.model import CELLS
+from .nn.recurrent import RecurrentBase, check_truncate
 
 __all__ = [
     "GradcheckConfig",
@@ -460,21 +461,8 @@ QUICK_GATED = (
 
 
 def recurrent_cells() -> dict[str, type]:
-    """The recurrent layer classes available: RNN always, LSTM and GRU when their modules import."""
-    cells: dict[str, type] = {"RNN": RNN}
-    try:
-        from .nn.lstm import LSTM
-
-        cells["LSTM"] = LSTM
-    except ImportError:
-        pass
-    try:
-        from .nn.gru import GRU
-
-        cells["GRU"] = GRU
-    except ImportError:
-        pass
-    return cells
+    """The recurrent layer classes by class name (RNN, LSTM, GRU)."""
+    return {cls.__name__: cls for cls in CELLS.values()}
 
 
 @dataclass(frozen=True)

@@ -16,31 +16,16 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 
 from ..init import as_generator
+from .gru import GRU
 from .linear import Embedding, Linear
+from .lstm import LSTM
 from .module import Module, check_dtype
 from .recurrent import RNN
 
 __all__ = ["CELLS", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
 
 
-def _cells() -> dict[str, type]:
-    cells: dict[str, type] = {"rnn": RNN}
-    try:  # LSTM and GRU share the RNN's contract
-        from .lstm import LSTM
-
-        cells["lstm"] = LSTM
-    except ImportError:  # pragma: no cover - only while a cell is missing
-        pass
-    try:
-        from .gru import GRU
-
-        cells["gru"] = GRU
-    except ImportError:  # pragma: no cover
-        pass
-    return cells
-
-
-CELLS = _cells()
+CELLS: dict[str, type] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell name -> layer class (one contract)
 
 
 @dataclass
