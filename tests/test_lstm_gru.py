@@ -407,7 +407,9 @@ def test_token_ids_equal_one_hot_input(cls, truncate):
     ids = rng.integers(0, 7, (6, 3))  # (T, B)
     o1, _, c1 = m.forward(ids)
     o2, _, c2 = m.forward(one_hot(ids, 7, np.float64))
-    np.testing.assert_array_equal(o1, o2)
+    # the LSTM's float path folds x_t into one product with h_{t-1} and the bias, so the sums run
+    # in another order than the gather's: equal to rounding, not bit for bit
+    np.testing.assert_allclose(o1, o2, rtol=0, atol=1e-14)
     g = rng.standard_normal(o1.shape)
     dx1, _, g1 = m.backward(g, None, c1, truncate=truncate)
     _, _, g2 = m.backward(g, None, c2, truncate=truncate)

@@ -1,16 +1,32 @@
 """Long short-term memory, multi-layer and optionally bidirectional, with exact (truncated) BPTT.
 
-Internal gate order
--------------------
-The parameters keep PyTorch's gate order (i, f, g, o). Inside ``forward`` and ``backward`` the
-rows are rotated by one gate to (o, i, f, g): the three sigmoid gates are then contiguous in the
-forward pass, and the three gates whose gradient is proportional to the cell gradient (i, f, g)
-are contiguous in the backward pass. The rows of the sigmoid gates are also scaled by 1/2 for
-the forward pass, so one tanh over all four gates gives tanh(z/2) for them and
-``sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)`` costs two cheap in-place operations. Scaling by a power
-of two is exact, so this is the same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``.
-That re-layout is ``_prepare_direction``; ``_lstm_step`` is the math of one step, shared by the
-sequence forward and the stepper (see ``scratchrnn.nn.recurrent``).
+Layout of a sequence
+--------------------
+The parameters keep PyTorch's names, shapes and gate order (i, f, g, o). Inside ``forward`` and
+``backward`` the per-step arrays are feature-major: the gates of step t are a (4H, B) array, h
+and c (H, B). The step's product is then ``W (4H, K) @ z_t (K, B)``, the orientation in which
+BLAS runs the thin product of a recurrence fastest (with a (B, K) @ (K, 4H) product, the layout
+of the stepper below, it is about 1.5x slower at B = 32; ``benchmarks/bench_lstm_gru.py``).
+``z_t = [x_t; h_{t-1}; 1]`` stacks the step's input, the previous state and a one for the combined
+bias ``b_ih + b_hh``, so a single product per step gives all four pre-activations. For token-id
+input z_t is ``[h_{t-1}; 1]`` and the input gates are columns gathered from ``W_ih``.
+
+Forward gate order and the sigmoid
+----------------------------------
+In the forward pass the gate rows are ordered (i, f, o, g): the three sigmoid gates are
+contiguous, and their rows are scaled by 1/2, so one tanh over all four gates gives tanh(z/2) for
+them and ``sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)`` costs two cheap in-place operations. Scaling by
+a power of two is exact, so this is the same overflow-free sigmoid as
+``scratchrnn.functional.sigmoid``. ``_lstm_cell`` is the elementwise math of one step, shared by
+the sequence forward and the stepper (see ``scratchrnn.nn.recurrent``).
+
+Backward
+--------
+The gradients at the pre-activations are kept in PyTorch's order (i, f, g, o), as dA (4H, T, B):
+the three gates whose gradient is the cell gradient times a coefficient (i, f, g) are then
+contiguous, and the weight gradients come out in PyTorch's order from two large products
+(``dA @ x`` and ``dA @ h_prev``) after the time loop. The coefficients (``_coefficients``) are
+computed a few steps at a time, just before the loop needs them, so they are still in cache.
 """
 
 from __future__ import annotations
@@ -20,63 +36,80 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import functional as F
+from . import workspace
 from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, truncated_offsets
 
 __all__ = ["LSTM"]
 
-
-def _to_internal(w: np.ndarray, H: int) -> np.ndarray:
-    """Rows (or entries) in PyTorch's order (i, f, g, o) -> internal order (o, i, f, g)."""
-    return np.concatenate([w[3 * H :], w[: 3 * H]])  # (4H, ...)
-
-
-def _to_torch(w: np.ndarray, H: int) -> np.ndarray:
-    """Rows (or entries) in internal order (o, i, f, g) -> PyTorch's order (i, f, g, o)."""
-    return np.concatenate([w[H:], w[:H]])  # (4H, ...)
-
-
-# Internal order (o, i, f, g) as blocks of PyTorch's order (i, f, g, o); the sigmoid gates halved.
-_INTERNAL_BLOCKS = (3, 0, 1, 2)
+# Forward order (i, f, o, g) as blocks of PyTorch's order (i, f, g, o); the sigmoid gates halved.
+_FORWARD_BLOCKS = (0, 1, 3, 2)
 _FORWARD_SCALES = (0.5, 0.5, 0.5, 1.0)
+# Steps of coefficients computed together in the backward loop: about 256 KiB of float32.
+_COEFF_CHUNK_ELEMENTS = 1 << 16
 
 
 class _LSTMWeights(NamedTuple):
-    w_ih: np.ndarray  # (4H, F) internal order, sigmoid rows halved
-    bias: np.ndarray | None  # (4H,) b_ih + b_hh, likewise
-    w_hh_t: np.ndarray  # (H, 4H) C-contiguous transpose of W_hh, likewise
+    """Weights for the stepper, whose arrays are (B, 4H): rows in forward order, sigmoid rows halved."""
+
+    w_ih: np.ndarray  # (4H, F)
+    bias: np.ndarray | None  # (4H,) b_ih + b_hh
+    w_hh_t: np.ndarray  # (H, 4H) C-contiguous transpose of W_hh
 
 
-def _lstm_views(a: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The blocks ``_lstm_step_views`` works on: of a (B, 4H) in internal order, the sigmoid
-    gates (o, i, f) together, then o, i, f and g alone."""
-    H = a.shape[1] // 4
-    H3 = 3 * H
-    return a[:, :H3], a[:, :H], a[:, H : 2 * H], a[:, 2 * H : H3], a[:, H3:]
+def _gate_views(a: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
+    """The blocks ``_lstm_cell`` works on, of gates in forward order along ``axis`` (0 for a
+    (4H, B) step of a sequence, 1 for the stepper's (B, 4H)): the sigmoid gates (i, f, o)
+    together, then i, f, o and g alone."""
+    H = a.shape[axis] // 4
+    cut = [(0, 3 * H), (0, H), (H, 2 * H), (2 * H, 3 * H), (3 * H, 4 * H)]
+    if axis == 0:
+        return tuple(a[lo:hi] for lo, hi in cut)
+    return tuple(a[:, lo:hi] for lo, hi in cut)
 
 
-def _lstm_step(a, h_prev, c_prev, w_hh_t, rec, ig, h, c, tc) -> None:
-    """One LSTM step with prepared weights (internal gate order, sigmoid rows halved).
+def _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half) -> None:
+    """The elementwise part of one LSTM step, in place.
 
-    a (B, 4H) holds the input gates ``W_ih x_t + b`` on entry and the activations (o, i, f, g) on
-    exit; h, c (B, H) receive h_t, c_t and tc (B, H) tanh(c_t); rec (B, 4H) and ig (B, H) are scratch.
+    a holds the pre-activations (forward order, sigmoid rows halved) on entry and the activations
+    on exit; sig, i, f, o, g are its blocks (``_gate_views``). c, tc and h receive c_t, tanh(c_t)
+    and h_t = o * tanh(c_t); ig is scratch shaped like c. ``half`` is 0.5 (a 0-d array of the
+    dtype costs less per call than a Python float, with the same values).
     """
-    _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, *_lstm_views(a), 0.5)
-
-
-def _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, sig, o, i, f, g, half) -> None:
-    """``_lstm_step`` on the blocks of a made by ``_lstm_views``, so a caller stepping the same
-    buffers again and again (the stepper) makes them once; ``half`` is 0.5 (a 0-d array of the
-    dtype costs less per call than a Python float, with the same values)."""
-    np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
-    a += rec
     np.tanh(a, out=a)
-    sig *= half  # tanh(z/2) -> sigmoid(z) for o, i, f
+    sig *= half  # tanh(z/2) -> sigmoid(z) for i, f, o
     sig += half
     np.multiply(f, c_prev, out=c)  # f * c
     np.multiply(i, g, out=ig)  # i * g
     c += ig
     np.tanh(c, out=tc)
     np.multiply(o, tc, out=h)  # o * tanh(c)
+
+
+def _coefficients(gates, cs, tcs, K, dtc, P) -> None:
+    """Per-step factors of the backward pass, for n steps at once.
+
+    From the activations ``gates`` (n, 4H, B) (forward order), c_{t-1} ``cs`` (n, H, B) and
+    tanh(c_t) ``tcs`` (n, H, B): K (n, 4H, B) in PyTorch's order holds the factors that turn the
+    cell gradient dc_t into the pre-activation gradients of i, f, g, and dh_t into that of o::
+
+        K_i = i(1-i) g    K_f = f(1-f) c_{t-1}    K_g = (1-g^2) i    K_o = o(1-o) tanh(c_t)
+
+    and dtc (n, H, B) = o (1 - tanh(c_t)^2), the part of dh_t that reaches c_t. P (n, 4H, B) is
+    scratch.
+    """
+    H = gates.shape[1] // 4
+    H2, H3 = 2 * H, 3 * H
+    i, o, g = gates[:, :H], gates[:, H2:H3], gates[:, H3:]
+    np.multiply(gates, gates, out=P)
+    np.subtract(gates[:, :H3], P[:, :H3], out=P[:, :H3])  # s(1 - s) for i, f, o
+    np.subtract(1.0, P[:, H3:], out=P[:, H3:])  # 1 - g^2
+    np.multiply(P[:, :H], g, out=K[:, :H])
+    np.multiply(P[:, H:H2], cs, out=K[:, H:H2])
+    np.multiply(P[:, H3:], i, out=K[:, H2:H3])
+    np.multiply(P[:, H2:H3], tcs, out=K[:, H3:])
+    np.multiply(tcs, tcs, out=dtc)
+    np.subtract(1.0, dtc, out=dtc)
+    dtc *= o
 
 
 def _row_slice(offs: np.ndarray, k: int):
@@ -106,9 +139,10 @@ class LSTM(RecurrentBase):
     STATE_ARITY = 2
 
     def _prepare_direction(self, layer, suffix) -> _LSTMWeights:
+        """The stepper's weights (its arrays are (B, 4H))."""
         p = self.params
         H = self.hidden_size
-        order, scales = _INTERNAL_BLOCKS, _FORWARD_SCALES
+        order, scales = _FORWARD_BLOCKS, _FORWARD_SCALES
         bias = None
         if self.bias:
             b = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (4H,)
@@ -119,22 +153,58 @@ class LSTM(RecurrentBase):
             relayout_rows(p[f"weight_hh_l{layer}{suffix}"], H, order, scales, transpose=True),  # (H, 4H)
         )
 
+    def _prepare_sequence(self, layer, suffix, tokens: bool):
+        """The sequence forward's weights: ``w`` (4H, K) = [W_ih | W_hh | b] in forward order with
+        the sigmoid rows halved, K = F + H + 1 (no W_ih columns for token ids, no b column without
+        bias), and for token ids ``table`` (4H, V), W_ih likewise, else None."""
+        p = self.params
+        H = self.hidden_size
+        order, scales = _FORWARD_BLOCKS, _FORWARD_SCALES
+        w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
+        F_in = 0 if tokens else w_ih.shape[1]
+        w = np.empty((4 * H, F_in + H + int(self.bias)), self.dtype)  # (4H, K)
+        if not tokens:
+            relayout_rows(w_ih, H, order, scales, out=w[:, :F_in])
+        relayout_rows(p[f"weight_hh_l{layer}{suffix}"], H, order, scales, out=w[:, F_in : F_in + H])
+        if self.bias:
+            b = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (4H,)
+            relayout_rows(b, H, order, scales, out=w[:, F_in + H])
+        table = relayout_rows(w_ih, H, order, scales) if tokens else None  # (4H, V)
+        return w, table
+
     def _direction_forward(self, layer, suffix, x, state0):
-        w = self._prepare_direction(layer, suffix)
         H = self.hidden_size
         T, B = x.shape[:2]
-        gates = np.empty((T, B, 4 * H), self.dtype)  # (T, B, 4H) pre-activations, then activations
-        # input projections for all steps in one matmul (or gather)
-        self._input_gates(x, w.w_ih, w.bias, out=gates.reshape(T * B, 4 * H))
-        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
-        cs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): cs[0] = c0, cs[t+1] = c_t
-        tcs = np.empty((T, B, H), self.dtype)  # (T, B, H) tanh(c_t)
-        hs[0], cs[0] = state0
-        rec = np.empty((B, 4 * H), self.dtype)  # (B, 4H)
-        ig = np.empty((B, H), self.dtype)  # (B, H)
+        dt = self.dtype
+        tokens = x.dtype.kind in "iu"
+        w, table = self._prepare_sequence(layer, suffix, tokens)
+        F_in = w.shape[1] - H - int(self.bias)
+        hsl = slice(F_in, F_in + H)  # rows of h in z
+        # z[:, t] = [x_t; h_{t-1}; 1] (K, B); z[:, T] only receives h_{T-1}. Stored (K, T+1, B), so
+        # that after the loop all steps' z form one (K, T*B) matrix for the weight gradients.
+        z = workspace.empty((w.shape[1], T + 1, B), dt)
+        if not tokens:
+            np.copyto(z[:F_in, :T], x.transpose(2, 0, 1))
+        z[hsl, 0] = state0[0].T
+        if self.bias:
+            z[F_in + H] = 1.0
+        gates = workspace.empty((T, 4 * H, B), dt)  # (T, 4H, B) pre-activations, then activations
+        cs = workspace.empty((T + 1, H, B), dt)  # cs[0] = c0, cs[t+1] = c_t
+        tcs = workspace.empty((T, H, B), dt)  # tanh(c_t)
+        cs[0] = state0[1].T
+        ig = np.empty((H, B), dt)  # (H, B) scratch
+        gathered = np.empty((4 * H, B), dt) if tokens else None  # (4H, B) input gates of ids
+        half = np.array(0.5, dt)
         for t in range(T):
-            _lstm_step(gates[t], hs[t], cs[t], w.w_hh_t, rec, ig, hs[t + 1], cs[t + 1], tcs[t])
-        return hs[1:], (hs[T], cs[T]), (x, hs, cs, tcs, gates)
+            a = gates[t]  # (4H, B)
+            np.matmul(w, z[:, t], out=a)  # matmul reads the strided z[:, t] in place
+            if tokens:
+                np.take(table, x[t], axis=1, out=gathered)
+                a += gathered
+            _lstm_cell(a, *_gate_views(a, 0), cs[t], cs[t + 1], tcs[t], z[hsl, t + 1], ig, half)
+        hs = workspace.empty((T, B, H), dt)  # the output h_t
+        np.copyto(hs, z[hsl, 1:].transpose(1, 2, 0))
+        return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates)
 
     def _layer_stepper(self, w, table, prev, new):
         (h_prev, c_prev), (h, c) = prev, new
@@ -144,110 +214,145 @@ class LSTM(RecurrentBase):
         ig = np.empty((B, H), self.dtype)  # (B, H) i * g
         tc = np.empty((B, H), self.dtype)  # (B, H) tanh(c)
         gates = _step_input_gates(w, table, a)
-        views = _lstm_views(a)
+        views = _gate_views(a, 1)
         half = np.array(0.5, self.dtype)  # 0-d
         w_hh_t = w.w_hh_t
 
         def run(x):
             gates(x)
-            _lstm_step_views(h_prev, c_prev, w_hh_t, rec, ig, h, c, tc, a, *views, half)
+            np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less call overhead than matmul
+            np.add(a, rec, out=a)
+            _lstm_cell(a, *views, c_prev, c, tc, h, ig, half)
             return h
 
         return run
 
     def _direction_states(self, cache):
-        _, hs, cs, _, _ = cache
-        return hs[1:], cs[1:]
+        _, _, hs, cs, _, _ = cache
+        return hs, cs[1:].transpose(0, 2, 1)
 
     def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
         p = self.params
         H = self.hidden_size
-        x, hs, cs, tcs, gates = cache
+        x, z, _, cs, tcs, gates = cache
         T, B = x.shape[:2]
-        w_ih = _to_internal(p[f"weight_ih_l{layer}{suffix}"], H)  # (4H, F)
-        w_hh = _to_internal(p[f"weight_hh_l{layer}{suffix}"], H)  # (4H, H)
-        a4 = gates.reshape(T, B, 4, H)  # views of the activations o, i, f, g
-        o, i, f, g = a4[:, :, 0], a4[:, :, 1], a4[:, :, 2], a4[:, :, 3]
-        # Per-step coefficients, computed for all steps at once: the gradient at the pre-activation
-        # of o is dh * K[o]; that of i, f, g is dc * K[i, f, g], dc the total cell gradient.
-        K = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H)
-        F.ACTIVATIONS["sigmoid"].derivative_from_output(a4[:, :, :3], out=K[:, :, :3])
-        K[:, :, 0] *= tcs
-        K[:, :, 1] *= g
-        K[:, :, 2] *= cs[:-1]
-        F.ACTIVATIONS["tanh"].derivative_from_output(g, out=K[:, :, 3])
-        K[:, :, 3] *= i
-        dtc = F.ACTIVATIONS["tanh"].derivative_from_output(tcs)  # (T, B, H)
-        dtc *= o  # dc_t += dh_t * o * (1 - tanh(c)^2)
-        dA = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H) total gradient at the pre-activations
+        dt = self.dtype
+        w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
+        w_hh_t = np.ascontiguousarray(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
+        dA = workspace.empty((4 * H, T, B), dt)  # gradients at the pre-activations, PyTorch's order
         dh_n, dc_n = dstate_n
-        dA_offs = None
+        dA_offs = dA_off = None
         if truncate is None:
-            dh = np.zeros((B, H), self.dtype) if dh_n is None else dh_n.copy()  # (B, H)
-            dc = np.zeros((B, H), self.dtype) if dc_n is None else dc_n.copy()  # (B, H)
-            tmp = np.empty((B, H), self.dtype)  # (B, H)
-            for t in range(T - 1, -1, -1):
-                if dout is not None:
-                    dh += dout[t]
-                np.multiply(dh, dtc[t], out=tmp)
-                dc += tmp
-                np.multiply(K[t, :, 0], dh, out=dA[t, :, 0])
-                np.multiply(K[t, :, 1:], dc[:, None, :], out=dA[t, :, 1:])
-                dc *= f[t]
-                np.dot(dA[t].reshape(B, 4 * H), w_hh, out=dh)
-            dh0, dc0 = dh, dc
+            dh0, dc0 = self._backward_loop(dout, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA)
         else:
-            state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
-            n, k = len(state_offs), truncate
-            cur_h = np.zeros((n, B, H), self.dtype)  # (n, B, H) gradient w.r.t. h_t, per offset
-            cur_c = np.zeros((n, B, H), self.dtype)  # (n, B, H) gradient w.r.t. c_t, per offset
-            nxt_h = np.zeros((n, B, H), self.dtype)
-            nxt_c = np.zeros((n, B, H), self.dtype)
-            tmp = np.empty((n, B, H), self.dtype)  # (n, B, H)
-            zbuf = np.empty((n, B, 4, H), self.dtype)  # (n, B, 4, H) per-offset gate gradients
             keep = dx_mode == "offsets"
-            dA_off = np.empty((n, T, B, 4, H), self.dtype) if keep else None  # (n, T, B, 4, H)
-            rows = None if offs is None else _row_slice(offs, k)
-            for t in range(T - 1, -1, -1):
-                if dout is not None:
-                    cur_h[rows] += dout[:, t]
-                if t == T - 1:  # the final state's gradient counts as a loss term at step T-1
-                    if dh_n is not None:
-                        cur_h[k] += dh_n
-                    if dc_n is not None:
-                        cur_c[k] += dc_n
-                np.multiply(cur_h, dtc[t], out=tmp)
-                cur_c += tmp
-                np.multiply(K[t, :, 0], cur_h, out=zbuf[:, :, 0])
-                np.multiply(K[t, :, 1:], cur_c[:, :, None, :], out=zbuf[:, :, 1:])
-                np.sum(zbuf, axis=0, out=dA[t])
-                if keep:
-                    dA_off[:, t] = zbuf
-                # a component at offset d moves to d-1 one step back (through W_hh and through
-                # f * c); the one at -k is dropped, which holds h and c at t-k-1 constant
-                np.dot(zbuf[1:].reshape(-1, 4 * H), w_hh, out=nxt_h[:-1].reshape(-1, H))
-                np.multiply(cur_c[1:], f[t], out=nxt_c[:-1])
-                nxt_h[-1] = 0.0
-                nxt_c[-1] = 0.0
-                cur_h, nxt_h = nxt_h, cur_h
-                cur_c, nxt_c = nxt_c, cur_c
-            dh0, dc0 = cur_h.sum(axis=0), cur_c.sum(axis=0)  # (B, H)
-            dA_offs = state_offs if keep else None
-        dA2 = dA.reshape(T * B, 4 * H)  # (T*B, 4H)
-        dw_ih, dx2 = self._project_input_grads(x, dA2, w_ih)
+            dh0, dc0, dA_off, dA_offs = self._backward_truncated(
+                dout, offs, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA, truncate, keep
+            )
+        # every weight gradient in one product: dA (4H, T*B) @ [x; h_prev; 1]^T (T*B, K)
+        dA2 = dA.reshape(4 * H, T * B)  # (4H, T*B)
+        z2 = z.reshape(z.shape[0], -1)[:, : T * B]  # (K, T*B)
+        dw = dA2 @ z2.T  # (4H, K)
+        tokens = x.dtype.kind in "iu"
+        F_in = 0 if tokens else x.shape[2]
+        if tokens:  # token ids: a scattered sum of columns, and no dx
+            dw_ih = np.ascontiguousarray(F.index_add_rows(x, dA2.T, w_ih.shape[1]).T)  # (4H, V)
+        else:
+            dw_ih = np.ascontiguousarray(dw[:, :F_in])  # (4H, F)
         grads = {
-            f"weight_ih_l{layer}{suffix}": _to_torch(dw_ih, H),  # (4H, F)
-            f"weight_hh_l{layer}{suffix}": _to_torch(dA2.T @ hs[:-1].reshape(T * B, H), H),  # (4H, H)
+            f"weight_ih_l{layer}{suffix}": dw_ih,
+            f"weight_hh_l{layer}{suffix}": np.ascontiguousarray(dw[:, F_in : F_in + H]),  # (4H, H)
         }
         if self.bias:
-            db = _to_torch(dA2.sum(axis=0), H)  # (4H,)
+            db = dw[:, F_in + H].copy()  # (4H,): the column of the ones in z
             grads[f"bias_ih_l{layer}{suffix}"] = db
             grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
-        if dx2 is None:  # token ids have no gradient
+        if tokens:
             return None, None, (dh0, dc0), grads
-        F_in = x.shape[2]
         if dA_offs is not None:
-            dx = (dA_off.reshape(-1, 4 * H) @ w_ih).reshape(len(dA_offs), T, B, F_in)  # (n, T, B, F)
+            n = len(dA_offs)
+            dx = np.matmul(dA_off.reshape(n, 4 * H, T * B).transpose(0, 2, 1), w_ih)  # (n, T*B, F)
+            dx = dx.reshape(n, T, B, F_in)
         else:
-            dx = (dx2 @ w_ih).reshape(T, B, F_in)  # (T, B, F)
+            dx = np.matmul(dA2.T, w_ih, out=workspace.empty((T * B, F_in), dt)).reshape(T, B, F_in)
         return dx, dA_offs, (dh0, dc0), grads
+
+    def _backward_loop(self, dout, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA):
+        """Full BPTT through one direction: fills dA (4H, T, B) and returns dh0, dc0 (B, H)."""
+        T, H4, B = gates.shape
+        H = H4 // 4
+        H2, H3 = 2 * H, 3 * H
+        dt = self.dtype
+        dh = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, order="C")  # (H, B)
+        dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, order="C")  # (H, B)
+        tmp = np.empty((H, B), dt)
+        n = max(1, min(T, _COEFF_CHUNK_ELEMENTS // (H4 * B)))  # steps per block of coefficients
+        K = np.empty((n, H4, B), dt)
+        dtc = np.empty((n, H, B), dt)
+        P = np.empty((n, H4, B), dt)
+        s0 = T
+        for t in range(T - 1, -1, -1):
+            if t < s0:  # the next block of coefficients: steps s0 .. t
+                s0 = max(0, t + 1 - n)
+                m = t + 1 - s0
+                _coefficients(gates[s0 : t + 1], cs[s0 : t + 1], tcs[s0 : t + 1], K[:m], dtc[:m], P[:m])
+            j = t - s0
+            if dout is not None:
+                dh += dout[t].T
+            np.multiply(dh, dtc[j], out=tmp)
+            dc += tmp  # dc_t: through c_{t+1} and through h_t
+            dAt = dA[:, t]  # (4H, B), rows T*B apart: matmul reads it in place (np.dot would copy)
+            np.multiply(K[j, :H3].reshape(3, H, B), dc, out=dAt[:H3].reshape(3, H, B))
+            np.multiply(K[j, H3:], dh, out=dAt[H3:])
+            dc *= gates[t, H:H2]  # f_t: dc_t reaches c_{t-1}
+            np.matmul(w_hh_t, dAt, out=dh)  # dh_{t-1}
+        return np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
+
+    def _backward_truncated(self, dout, offs, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA, k, keep):
+        """Truncated BPTT through one direction (see ``scratchrnn.nn.recurrent``): fills dA and
+        returns dh0, dc0 (B, H), and with ``keep`` the per-offset gradients (n, 4H, T, B) and
+        their offsets, which the layer below needs."""
+        T, H4, B = gates.shape
+        H = H4 // 4
+        H2, H3 = 2 * H, 3 * H
+        dt = self.dtype
+        K = np.empty((T, H4, B), dt)
+        dtc = np.empty((T, H, B), dt)
+        _coefficients(gates, cs[:-1], tcs, K, dtc, np.empty((T, H4, B), dt))
+        state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
+        n = len(state_offs)
+        cur_h = np.zeros((n, H, B), dt)  # (n, H, B) gradient w.r.t. h_t, per offset
+        cur_c = np.zeros((n, H, B), dt)  # (n, H, B) gradient w.r.t. c_t, per offset
+        nxt_h = np.zeros((n, H, B), dt)
+        nxt_c = np.zeros((n, H, B), dt)
+        tmp = np.empty((n, H, B), dt)
+        zbuf = np.empty((n, H4, B), dt)  # (n, 4H, B) per-offset pre-activation gradients
+        z_ifg = zbuf[:, :H3].reshape(n, 3, H, B)
+        dA_off = np.empty((n, H4, T, B), dt) if keep else None
+        rows = None if offs is None else _row_slice(offs, k)
+        for t in range(T - 1, -1, -1):
+            if dout is not None:
+                cur_h[rows] += dout[:, t].transpose(0, 2, 1)
+            if t == T - 1:  # the final state's gradient counts as a loss term at step T-1
+                if dh_n is not None:
+                    cur_h[k] += dh_n.T
+                if dc_n is not None:
+                    cur_c[k] += dc_n.T
+            np.multiply(cur_h, dtc[t], out=tmp)
+            cur_c += tmp
+            np.multiply(K[t, :H3].reshape(3, H, B), cur_c[:, None], out=z_ifg)
+            np.multiply(K[t, H3:], cur_h, out=zbuf[:, H3:])
+            np.sum(zbuf, axis=0, out=dA[:, t])
+            if keep:
+                dA_off[:, :, t] = zbuf
+            # a component at offset d moves to d-1 one step back (through W_hh and through
+            # f * c); the one at -k is dropped, which holds h and c at t-k-1 constant
+            np.matmul(w_hh_t, zbuf[1:], out=nxt_h[:-1])
+            np.multiply(cur_c[1:], gates[t, H:H2], out=nxt_c[:-1])
+            nxt_h[-1] = 0.0
+            nxt_c[-1] = 0.0
+            cur_h, nxt_h = nxt_h, cur_h
+            cur_c, nxt_c = nxt_c, cur_c
+        dh0 = np.ascontiguousarray(cur_h.sum(axis=0).T)  # (B, H)
+        dc0 = np.ascontiguousarray(cur_c.sum(axis=0).T)
+        return dh0, dc0, dA_off, (state_offs if keep else None)

@@ -70,15 +70,17 @@ _TRANSPOSE_PIECE_ROWS = 16
 _TRANSPOSE_IN_PIECES_FROM = 256  # rows per block
 
 
-def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False) -> np.ndarray:
+def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False, out=None) -> np.ndarray:
     """Blocks of H rows of w (G*H, ...) stacked in ``order``, block j multiplied by ``scales[j]``.
 
     The prepared weights of the gated cells, built in one pass with no intermediate copies. With
     ``transpose`` a 2-D w (G*H, K) comes out as the C-contiguous transpose (K, G*H). Scales of
     1 and 1/2 are exact, so the values are those of reordering, scaling and transposing in turn.
+    ``out`` (a view of the result's shape, e.g. columns of a bigger array) receives the result.
     """
     shape = (w.shape[1], w.shape[0]) if transpose else w.shape
-    out = np.empty(shape, w.dtype)  # (G*H, ...) or (K, G*H)
+    if out is None:
+        out = np.empty(shape, w.dtype)  # (G*H, ...) or (K, G*H)
     piece = _TRANSPOSE_PIECE_ROWS if transpose and H >= _TRANSPOSE_IN_PIECES_FROM else H
     for j, (block, scale) in enumerate(zip(order, scales, strict=True)):
         for r in range(0, H, piece):
