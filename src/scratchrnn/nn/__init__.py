@@ -1,9 +1,10 @@
 """Layers: parameters in a flat dict with PyTorch's names; forward returns a cache, backward takes it."""
 
+from . import workspace
 from .gru import GRU
 from .linear import Embedding, Linear
 from .lstm import LSTM
 from .module import Module
 from .recurrent import RNN, RecurrentBase
 
-__all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "RecurrentBase"]
+__all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "RecurrentBase", "workspace"]

@@ -27,7 +27,9 @@ direction out the way its per-step math wants them (transposed, gate rows reorde
 biases combined), and a module-level step function does the math of one time step with them.
 ``_direction_forward`` prepares once per call and runs the step function over the sequence;
 ``stepper()`` prepares once per stepper and runs the same step function one token at a time, so
-token-by-token generation pays for the re-layout once instead of on every call. The stepper also
+token-by-token generation pays for the re-layout once instead of on every call. (The LSTM's
+sequence pass lays its arrays out feature-major and prepares its own weights for that,
+``_prepare_sequence``; it shares the elementwise step ``_lstm_cell`` with its stepper.) The stepper also
 makes its scratch arrays, state buffers and views of them once per batch size (``_layer_stepper``
 builds one layer's step as a function over them), since at one token per call the fixed cost of
 each numpy call, not the arithmetic, is most of the time.
@@ -81,6 +83,8 @@ def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False,
     shape = (w.shape[1], w.shape[0]) if transpose else w.shape
     if out is None:
         out = np.empty(shape, w.dtype)  # (G*H, ...) or (K, G*H)
+    elif out.shape != shape or out.dtype != w.dtype:
+        raise ValueError(f"relayout_rows: out must be {shape} {w.dtype}, got {out.shape} {out.dtype}")
     piece = _TRANSPOSE_PIECE_ROWS if transpose and H >= _TRANSPOSE_IN_PIECES_FROM else H
     for j, (block, scale) in enumerate(zip(order, scales, strict=True)):
         for r in range(0, H, piece):

@@ -1,100 +1,109 @@
 """Reusable memory for the large arrays of a forward or backward pass.
 
 A fresh array of many megabytes costs more than its allocation: the operating system hands out
-its pages on first touch, one fault per page, and returns them when the array is freed. A
-training loop that allocates the same big arrays on every step pays that again and again (about
-5 ms per 50 MB here, a tenth of an LSTM step at hidden size 512). ``empty`` hands out memory that
-an earlier call used instead, once nothing refers to it any more.
+its pages on first touch, one fault per page, and takes them back when the array is freed. A
+training loop that allocates the same big arrays on every step pays for that again and again
+(about 5 ms per 50 MB here, a tenth of an LSTM step at hidden size 512). ``empty`` hands out
+memory that an earlier call used instead, once nothing refers to it any more.
 
-Whether anything still refers to a buffer is read off its reference count: the arrays handed out
-are views of a pooled buffer, and every view (the caller's array, a cache holding it, a slice of
-it) counts as one reference to the buffer. A buffer is reused only when the pool's own reference
-is the last, so an array still held anywhere, a forward cache kept for a later backward for
-example, is never overwritten.
+How "nothing refers to it" is known: each array handed out is made over a small owner object (a
+lease), and every view of the array, however derived, keeps that owner alive (numpy makes a
+non-array owner the base of all views). When the last view is gone the owner is collected and a
+``weakref.finalize`` callback puts the buffer back on the free list. So an array still held
+anywhere, a forward cache kept for a later backward for example, is never handed out again.
 
-Each thread has its own pool. Arrays under ``MIN_BYTES`` come from numpy as usual (small blocks
-are recycled by the allocator anyway), and a pool keeps at most ``MAX_BYTES`` of buffers, dropping
-free ones, least recently used first, beyond that. ``clear()`` drops the calling thread's free
-buffers.
+Arrays under ``MIN_BYTES`` come from numpy as usual (the allocator recycles small blocks anyway).
+Buffers start on a 2 MiB boundary, so the kernel can back them with transparent huge pages (numpy
+asks for those on large arrays): access that strides across many rows then misses the TLB far
+less often. Free buffers beyond ``MAX_FREE_BYTES`` are given back, oldest first; buffers in use
+are the caller's and do not count. ``clear()`` gives back every free buffer.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import threading
+import weakref
 
 import numpy as np
 
-__all__ = ["MAX_BYTES", "MIN_BYTES", "clear", "empty", "pooled_bytes"]
+__all__ = ["MAX_FREE_BYTES", "MIN_BYTES", "clear", "empty", "free_bytes"]
 
-MIN_BYTES = 1 << 20  # 1 MiB
-MAX_BYTES = 1 << 29  # 512 MiB per thread
-# Arrays start on a 2 MiB boundary, so that the kernel can back them with transparent huge pages
-# (numpy asks for those on large arrays): strided access across many rows then misses the TLB far
-# less often.
-_ALIGN = 1 << 21
+MIN_BYTES = 1 << 20  # 1 MiB: smaller arrays are plain np.empty
+MAX_FREE_BYTES = 1 << 28  # 256 MiB of free buffers kept for reuse, at most
+_ALIGN = 1 << 21  # 2 MiB, the huge-page size
+FILL = None  # for debugging: a value every handed-out float array is filled with (e.g. np.nan)
 
-_local = threading.local()
-
-# References to a pooled buffer while ``_free`` looks at it: the pool's list, the loop variable
-# and the argument of sys.getrefcount. One more means an array made from it is alive.
-_POOL_ONLY = 3
+_lock = threading.Lock()  # finalizers may run in any thread
+_free: list[np.ndarray] = []  # raw uint8 buffers, oldest first
 
 
-def _pool() -> list[np.ndarray]:
-    pool = getattr(_local, "buffers", None)
-    if pool is None:
-        pool = _local.buffers = []  # most recently used last
-    return pool
+class _Lease:
+    """The owner of one handed-out array; numpy reads the array's memory from it."""
+
+    __slots__ = ("__array_interface__", "__weakref__", "raw")
+
+    def __init__(self, raw: np.ndarray, start: int, shape: tuple[int, ...], dtype: np.dtype):
+        self.raw = raw  # keeps the memory alive while any view of the array is
+        self.__array_interface__ = {
+            "version": 3,
+            "shape": shape,
+            "typestr": dtype.str,
+            "data": (raw.ctypes.data + start, False),  # (address, read-only)
+        }
+
+
+def _release(raw: np.ndarray) -> None:
+    with _lock:
+        _free.append(raw)
+        _trim(MAX_FREE_BYTES)
+
+
+def _trim(budget: int) -> None:
+    """Give back free buffers, oldest first, until at most ``budget`` bytes are free (lock held)."""
+    total = sum(b.nbytes for b in _free)
+    while _free and total > budget:
+        total -= _free.pop(0).nbytes
 
 
 def empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array, like ``np.empty(shape, dtype)``, in reused memory
-    when the pool has a free buffer of the same size."""
+    """An uninitialised C-contiguous array like ``np.empty(shape, dtype)`` (shape an int or a
+    tuple of ints), in reused memory when a free buffer of at least its size (and at most twice
+    it) is at hand."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if not isinstance(dims, (tuple, list)) or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims
+    ):
+        raise ValueError(f"workspace.empty expects a shape of non-negative ints, got {shape!r}")
+    dims = tuple(int(d) for d in dims)
     dtype = np.dtype(dtype)
-    shape = tuple(int(s) for s in (shape if isinstance(shape, tuple) else (shape,)))
-    nbytes = math.prod(shape) * dtype.itemsize
+    nbytes = math.prod(dims) * dtype.itemsize
     if nbytes < MIN_BYTES:
-        return np.empty(shape, dtype)
-    pool = _pool()
-    size = nbytes + _ALIGN  # room to start the array on a huge-page boundary
-    found = None
-    for pos in range(len(pool) - 1, -1, -1):
-        buf = pool[pos]
-        if buf.nbytes == size and sys.getrefcount(buf) == _POOL_ONLY:
-            found = pool.pop(pos)
-            break
-        del buf
-    if found is None:
-        found = np.empty(size, np.uint8)
-        _trim(pool, MAX_BYTES - size)
-    pool.append(found)
-    start = -found.ctypes.data % _ALIGN
-    # a view of a view has the buffer itself as its base, so the reference count stays the one to read
-    return found[start : start + nbytes].view(dtype).reshape(shape)
-
-
-def _trim(pool: list[np.ndarray], budget: int) -> None:
-    """Drop free buffers, oldest first, until the pool holds at most ``budget`` bytes."""
-    total = sum(b.nbytes for b in pool)
-    pos = 0
-    while total > budget and pos < len(pool):
-        buf = pool[pos]
-        if sys.getrefcount(buf) == _POOL_ONLY:
-            total -= buf.nbytes
-            del buf
-            del pool[pos]
-        else:
-            del buf
-            pos += 1
+        out = np.empty(dims, dtype)
+    else:
+        need = nbytes + _ALIGN  # room to start on a huge-page boundary
+        raw = None
+        with _lock:
+            fits = [i for i, b in enumerate(_free) if need <= b.nbytes <= 2 * need]
+            if fits:
+                raw = _free.pop(min(fits, key=lambda i: _free[i].nbytes))  # the smallest that fits
+        if raw is None:
+            raw = np.empty(need, np.uint8)  # (need,) bytes
+        lease = _Lease(raw, -raw.ctypes.data % _ALIGN, dims, dtype)
+        weakref.finalize(lease, _release, raw)
+        out = np.asarray(lease)  # its base, and that of every view of it, is the lease
+    if FILL is not None and dtype.kind in "fc":
+        out.fill(FILL)
+    return out
 
 
 def clear() -> None:
-    """Drop the calling thread's free buffers (those still in use stay until they are free)."""
-    _trim(_pool(), 0)
+    """Give back every free buffer (buffers in use stay theirs until they are free)."""
+    with _lock:
+        _trim(0)
 
 
-def pooled_bytes() -> int:
-    """Bytes held by the calling thread's pool, in use or free."""
-    return sum(b.nbytes for b in _pool())
+def free_bytes() -> int:
+    """Bytes of free buffers held for reuse."""
+    with _lock:
+        return sum(b.nbytes for b in _free)
