@@ -52,7 +52,7 @@ def test_memory_still_referenced_is_never_handed_out_again():
     a[:] = 1.0
     kept = [a[3:, ::2], a.reshape(-1)[10:], a.T, np.asarray(a)]  # views, however derived
     del a
-    for _ in kept:
+    for _ in range(len(kept)):  # (not over kept: the loop variable would hold a view)
         b = workspace.empty(BIG, np.float32)
         assert b.ctypes.data != addr
         b[:] = 2.0
