@@ -90,7 +90,7 @@ def empty(shape, dtype) -> np.ndarray:
         if raw is None:
             raw = np.empty(need, np.uint8)  # (need,) bytes
         lease = _Lease(raw, -raw.ctypes.data % _ALIGN, dims, dtype)
-        weakref.finalize(lease, _release, raw)
+        weakref.finalize(lease, _release, raw).atexit = False  # nothing to give back at exit
         out = np.asarray(lease)  # its base, and that of every view of it, is the lease
     if FILL is not None and dtype.kind in "fc":
         out.fill(FILL)
