@@ -44,6 +44,7 @@ import numpy as np
 
 from common import (
     machine_info,
+    ms_cell,
     print_table,
     result_name,
     setup_threads,
@@ -188,16 +189,12 @@ HEADERS = (
 )
 
 
-def _ms(t: dict) -> str:
-    return f"{t['median_ms']:.3f} ({t['iqr_ms']:.3f})"
-
-
 def table_row(r: dict) -> tuple[str, ...]:
     s, t = r["scratchrnn"], r["torch"]
     return (
         r["label"],
-        _ms(s),
-        _ms(t),
+        ms_cell(s, 3),
+        ms_cell(t, 3),
         f"{s['tokens_per_s']:,.0f}",
         f"{t['tokens_per_s']:,.0f}",
         f"{r['speedup_torch_over_scratchrnn']:.2f}x",

@@ -62,6 +62,7 @@ from common import (
     check_step_agreement,
     machine_info,
     matmul_peak,
+    ms_cell,
     print_table,
     result_name,
     setup_threads,
@@ -244,16 +245,12 @@ HEADERS = (
 )
 
 
-def _ms(t: dict) -> str:
-    return f"{t['median_ms']:.2f} ({t['iqr_ms']:.2f})"
-
-
 def table_row(r: dict) -> tuple[str, ...]:
     s, t = r["scratchrnn"], r["torch"]
     return (
         r["label"],
-        _ms(s),
-        _ms(t),
+        ms_cell(s),
+        ms_cell(t),
         f"{r['speedup_torch_over_scratchrnn']:.2f}x",
         f"{s['gflops']:.1f}",
         f"{t['gflops']:.1f}",

@@ -366,6 +366,11 @@ def result_name(name: str, quick: bool, partial: bool = False, variant: str | No
     return ".".join(p for p in parts if p)
 
 
+def ms_cell(t: dict, digits: int = 2) -> str:
+    """A table cell "median (IQR)" in milliseconds from a ``timing_dict``."""
+    return f"{t['median_ms']:.{digits}f} ({t['iqr_ms']:.{digits}f})"
+
+
 def timing_dict(t: Timing) -> dict:
     """A ``Timing`` as a plain dict for JSON."""
     return asdict(t)

@@ -20,8 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import functional as F
-from .lstm import _row_slice
-from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, truncated_offsets
+from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, row_slice, truncated_offsets
 
 __all__ = ["GRU"]
 
@@ -189,7 +188,7 @@ class GRU(RecurrentBase):
             zbuf = np.empty((m, B, 4, H), self.dtype)  # (m, B, 4, H) per-offset block gradients
             keep = dx_mode == "offsets"
             dA_off = np.empty((m, T, B, 4, H), self.dtype) if keep else None  # (m, T, B, 4, H)
-            rows = None if offs is None else _row_slice(offs, k)
+            rows = None if offs is None else row_slice(offs, k)
             for t in range(T - 1, -1, -1):
                 if dout is not None:
                     cur[rows] += dout[:, t]

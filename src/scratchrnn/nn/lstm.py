@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import functional as F
 from . import workspace
-from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, truncated_offsets
+from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, row_slice, truncated_offsets
 
 __all__ = ["LSTM"]
 
@@ -116,14 +116,6 @@ def _coefficients(gates, cs, tcs, K, dtc, P) -> None:
     np.multiply(tcs, tcs, out=dtc)
     np.subtract(1.0, dtc, out=dtc)
     dtc *= o
-
-
-def _row_slice(offs: np.ndarray, k: int):
-    """Rows of the incoming offsets in a state stack that starts at offset -k (a slice when contiguous)."""
-    rows = offs + k
-    if len(rows) == rows[-1] - rows[0] + 1:
-        return slice(int(rows[0]), int(rows[-1]) + 1)
-    return rows
 
 
 class LSTM(RecurrentBase):
@@ -342,7 +334,7 @@ class LSTM(RecurrentBase):
         zbuf = np.empty((n, H4, B), dt)  # (n, 4H, B) per-offset pre-activation gradients
         z_ifg = zbuf[:, :H3].reshape(n, 3, H, B)
         dA_off = np.empty((n, H4, T, B), dt) if keep else None  # (n, 4H, T, B) per-offset gradients
-        rows = None if offs is None else _row_slice(offs, k)
+        rows = None if offs is None else row_slice(offs, k)
         for t in range(T - 1, -1, -1):
             if dout is not None:
                 cur_h[rows] += dout[:, t].transpose(0, 2, 1)

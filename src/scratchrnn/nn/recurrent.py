@@ -501,6 +501,14 @@ def _add_offsets(acc, acc_offs, x, x_offs):
     return out, offs
 
 
+def row_slice(offs: np.ndarray, k: int):
+    """Rows of the incoming offsets in a state stack that starts at offset -k (a slice when contiguous)."""
+    rows = offs + k
+    if len(rows) == rows[-1] - rows[0] + 1:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
 def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
     """The offsets a forward-in-time state can carry: from -k up to the largest incoming one."""
     hi = 0 if offs is None else int(offs[-1])
@@ -843,7 +851,7 @@ class RNN(RecurrentBase):
             zbuf = np.empty((n, B, H), self.dtype)  # (n, B, H) per-offset dz_t
             keep = dx_mode == "offsets"
             dz_off = np.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
-            rows = None if offs is None else offs + k  # where incoming offsets sit in the stack
+            rows = None if offs is None else row_slice(offs, k)  # where incoming offsets sit in the stack
             # With no per-step gradient the only loss term is h_n at step T-1, which reaches
             # back k steps: earlier steps get exactly zero, so the loop stops there.
             t_stop = 0 if dout is not None else max(0, T - 1 - k)
