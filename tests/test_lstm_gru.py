@@ -7,7 +7,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from scratchrnn.nn import workspace
 from scratchrnn.nn.gru import GRU
 from scratchrnn.nn.lstm import LSTM
 
@@ -21,14 +20,6 @@ from torch_reference import (  # noqa: E402  (needs torch, imported after the sk
 
 TOL = 1e-10  # float64 agreement with PyTorch
 KINDS = {"lstm": (LSTM, torch.nn.LSTM, 2), "gru": (GRU, torch.nn.GRU, 1)}
-
-
-@pytest.fixture(autouse=True)
-def pooled_and_poisoned(monkeypatch):
-    """Every array a layer takes from the workspace comes from the pool here, however small, and
-    arrives full of NaN: a row read before it is written would spoil the comparisons below."""
-    monkeypatch.setattr(workspace, "MIN_BYTES", 0)
-    monkeypatch.setattr(workspace, "FILL", np.nan)
 
 
 # -- per-step torch cells written from the equations, for the truncated reference ----------------

@@ -10,10 +10,14 @@ import pytest
 from scratchrnn.nn import LSTM, workspace
 
 BIG = (512, 1024)  # 2 MiB of float32, above MIN_BYTES
+DEFAULTS = {"MIN_BYTES": workspace.MIN_BYTES, "FILL": workspace.FILL}  # read at import, before any fixture
 
 
 @pytest.fixture(autouse=True)
-def empty_pool():
+def empty_pool(monkeypatch):
+    """The library's own settings (conftest pools everything and fills it with NaN elsewhere)."""
+    for name, value in DEFAULTS.items():
+        monkeypatch.setattr(workspace, name, value)
     workspace.clear()
     yield
     workspace.clear()
