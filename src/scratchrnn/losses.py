@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from .functional import sigmoid
+from .nn import workspace
 
 __all__ = ["bce_with_logits", "cross_entropy", "mse"]
 
@@ -105,7 +106,8 @@ def mse(pred, target, reduction: str = "mean", mask=None) -> tuple[float, np.nda
     reduction = _check_reduction(reduction, "mse")
     pred = _check_prediction(pred, "predictions", "mse")
     target = _check_real_target(target, pred.shape, pred.dtype, "predictions", "mse")
-    diff = np.subtract(pred, target, out=np.empty_like(pred))  # (...) becomes the gradient
+    diff = workspace.empty(pred.shape, pred.dtype)  # (...) p - y, then the gradient
+    np.subtract(pred, target, out=diff)
     if mask is None:
         count = diff.size
     else:
@@ -144,7 +146,7 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None) -> tupl
     k = _divisor(reduction, count)
 
     # exp(-|z|) <= 1, so neither the exp nor the log1p can overflow.
-    elem = np.abs(z, out=np.empty_like(z))  # (...) an array even for 0-d logits
+    elem = np.abs(z, out=workspace.empty(z.shape, z.dtype))  # (...) an array even for 0-d logits
     np.negative(elem, out=elem)
     np.exp(elem, out=elem)
     np.log1p(elem, out=elem)
@@ -225,7 +227,7 @@ def cross_entropy(
     dtype = z.dtype
     # One (N, C) buffer: shifted logits -> exp in place -> scaled softmax in place -> gradient.
     row_max = z.max(axis=-1, keepdims=True)  # (..., 1)
-    probs = np.subtract(z, row_max, order="C").reshape(N, C)  # (N, C) z - max z, a view of the new buffer
+    probs = np.subtract(z, row_max, out=workspace.empty(z.shape, dtype)).reshape(N, C)  # (N, C) z - max z
     t_col = t_flat[:, None]  # (N, 1)
     picked = np.take_along_axis(probs, t_col, axis=1)  # (N, 1) z[t] - max z
     np.exp(probs, out=probs)

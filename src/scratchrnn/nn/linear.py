@@ -6,6 +6,7 @@ import numpy as np
 
 from ..functional import index_add_rows
 from ..init import as_generator, normal, uniform
+from . import workspace
 from .module import Module
 
 __all__ = ["Embedding", "Linear"]
@@ -51,7 +52,8 @@ class Linear(Module):
         """x (..., in) -> y (..., out), cache."""
         _check_input(x, self.in_features, self.dtype, "Linear layer")
         x2 = x.reshape(-1, self.in_features)  # (N, I)
-        y = x2 @ self.params["weight"].T  # (N, O)
+        y = workspace.empty((x2.shape[0], self.out_features), self.dtype)  # (N, O)
+        np.matmul(x2, self.params["weight"].T, out=y)
         if self.bias:
             y += self.params["bias"]
         return y.reshape(x.shape[:-1] + (self.out_features,)), x
@@ -61,10 +63,15 @@ class Linear(Module):
         x = cache
         x2 = x.reshape(-1, self.in_features)  # (N, I)
         dy2 = dy.reshape(-1, self.out_features)  # (N, O)
-        grads = {"weight": dy2.T @ x2}  # (O, I)
+        dw = workspace.empty((self.out_features, self.in_features), self.dtype)  # (O, I)
+        grads = {"weight": np.matmul(dy2.T, x2, out=dw)}
         if self.bias:
             grads["bias"] = dy2.sum(axis=0)  # (O,)
-        dx = (dy2 @ self.params["weight"]).reshape(x.shape) if need_dx else None  # (..., I)
+        dx = None
+        if need_dx:
+            dx = workspace.empty((dy2.shape[0], self.in_features), self.dtype)  # (N, I)
+            np.matmul(dy2, self.params["weight"], out=dx)
+            dx = dx.reshape(x.shape)  # (..., I)
         return dx, grads
 
 
