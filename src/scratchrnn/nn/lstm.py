@@ -63,9 +63,9 @@ class _LSTMWeights(NamedTuple):
 
 
 def _gate_views(a: np.ndarray, axis: int) -> tuple[np.ndarray, ...]:
-    """The blocks ``_lstm_cell`` works on, of gates in forward order along ``axis`` (0 for a
-    (4H, B) step of a sequence, 1 for the stepper's (B, 4H)): the sigmoid gates (i, f, o)
-    together, then i, f, o and g alone."""
+    """The blocks ``_lstm_cell`` works on, of gates in forward order along ``axis`` (0 for one
+    (4H, B) step of a sequence, 1 for the stepper's (B, 4H) or a whole sequence's (T, 4H, B)):
+    the sigmoid gates (i, f, o) together, then i, f, o and g alone."""
     H = a.shape[axis] // 4
     cut = [(0, 3 * H), (0, H), (H, 2 * H), (2 * H, 3 * H), (3 * H, 4 * H)]
     if axis == 0:
@@ -162,7 +162,7 @@ class LSTM(RecurrentBase):
         w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
         tokens = ids is not None
         F_in = 0 if tokens else w_ih.shape[1]
-        w = np.empty((4 * H, F_in + H + int(self.bias)), self.dtype)  # (4H, K)
+        w = workspace.empty((4 * H, F_in + H + int(self.bias)), self.dtype)  # (4H, K)
         if not tokens:
             relayout_rows(w_ih, H, order, scales, out=w[:, :F_in])
         relayout_rows(p[f"weight_hh_l{layer}{suffix}"], H, order, scales, out=w[:, F_in : F_in + H])
@@ -199,13 +199,15 @@ class LSTM(RecurrentBase):
         ig = np.empty((H, B), dt)  # (H, B) scratch
         gathered = np.empty((4 * H, B), dt) if tokens else None  # (4H, B) input gates of ids
         half = np.array(0.5, dt)  # 0-d
-        for t in range(T):
-            a = gates[t]  # (4H, B)
-            np.matmul(w, z[:, t], out=a)  # matmul reads the strided z[:, t] in place
+        # per step: gates and their blocks, z_t (K, B), c_{t-1}, c_t, tanh(c_t), and h_t's rows of z_{t+1}
+        steps = zip(gates, *_gate_views(gates, 1), z.transpose(1, 0, 2)[:T], cs[:T], cs[1:], tcs,
+                    z[hsl].transpose(1, 0, 2)[1:], strict=True)
+        for t, (a, sig, i, f, o, g, zt, c_prev, c, tc, h) in enumerate(steps):
+            np.matmul(w, zt, out=a)  # matmul reads the strided z_t in place
             if tokens:
                 np.take(table, cols[t], axis=1, out=gathered)
                 a += gathered
-            _lstm_cell(a, *_gate_views(a, 0), cs[t], cs[t + 1], tcs[t], z[hsl, t + 1], ig, half)
+            _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
         hs = workspace.empty((T, B, H), dt)  # (T, B, H) the output h_t
         np.copyto(hs, z[hsl, 1:].transpose(1, 2, 0))
         return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates)
@@ -242,7 +244,8 @@ class LSTM(RecurrentBase):
         T, B = x.shape[:2]
         dt = self.dtype
         w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
-        w_hh_t = np.ascontiguousarray(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
+        w_hh_t = workspace.empty((H, 4 * H), dt)  # (H, 4H)
+        np.copyto(w_hh_t, p[f"weight_hh_l{layer}{suffix}"].T)
         dA = workspace.empty((4 * H, T, B), dt)  # (4H, T, B) pre-activation gradients, PyTorch's order
         dh_n, dc_n = dstate_n
         dA_offs = dA_off = None
@@ -256,7 +259,7 @@ class LSTM(RecurrentBase):
         # every weight gradient in one product: dA (4H, T*B) @ [x; h_prev; 1]^T (T*B, K)
         dA2 = dA.reshape(4 * H, T * B)  # (4H, T*B)
         z2 = z.reshape(z.shape[0], -1)[:, : T * B]  # (K, T*B)
-        dw = dA2 @ z2.T  # (4H, K)
+        dw = np.matmul(dA2, z2.T, out=workspace.empty((4 * H, z.shape[0]), dt))  # (4H, K)
         tokens = x.dtype.kind in "iu"
         F_in = 0 if tokens else x.shape[2]
         if tokens:  # token ids: a scattered sum of columns, and no dx
@@ -295,21 +298,30 @@ class LSTM(RecurrentBase):
         K = np.empty((n, H4, B), dt)  # (n, 4H, B) coefficients of n steps
         dtc = np.empty((n, H, B), dt)  # (n, H, B)
         P = np.empty((n, H4, B), dt)  # (n, 4H, B) scratch
+        K_ifg, K_o = K[:, :H3].reshape(n, 3, H, B), K[:, H3:]  # (n, 3, H, B), (n, H, B)
+        if dout is not None:  # (T, H, B): one transposing copy beats one per step
+            dout_t = workspace.empty((T, H, B), dt)
+            np.copyto(dout_t, dout.transpose(0, 2, 1))
+            dout = dout_t
+        # per step, backwards in time: dA_t (4H, B), its blocks (i, f, g) (3, H, B) and o (H, B),
+        # all rows T*B apart (matmul reads dA_t in place; np.dot would copy), and f_t (H, B)
+        steps = zip(range(T - 1, -1, -1), dA.transpose(1, 0, 2)[::-1],
+                    dA[:H3].reshape(3, H, T, B).transpose(2, 0, 1, 3)[::-1], dA[H3:].transpose(1, 0, 2)[::-1],
+                    gates[::-1, H:H2], strict=True)
         s0 = T
-        for t in range(T - 1, -1, -1):
+        for t, dAt, dA_ifg, dA_o, f in steps:
             if t < s0:  # the next block of coefficients: steps s0 .. t
                 s0 = max(0, t + 1 - n)
                 m = t + 1 - s0
                 _coefficients(gates[s0 : t + 1], cs[s0 : t + 1], tcs[s0 : t + 1], K[:m], dtc[:m], P[:m])
             j = t - s0
             if dout is not None:
-                dh += dout[t].T
+                dh += dout[t]
             np.multiply(dh, dtc[j], out=tmp)
             dc += tmp  # dc_t: through c_{t+1} and through h_t
-            dAt = dA[:, t]  # (4H, B), rows T*B apart: matmul reads it in place (np.dot would copy)
-            np.multiply(K[j, :H3].reshape(3, H, B), dc, out=dAt[:H3].reshape(3, H, B))
-            np.multiply(K[j, H3:], dh, out=dAt[H3:])
-            dc *= gates[t, H:H2]  # f_t: dc_t reaches c_{t-1}
+            np.multiply(K_ifg[j], dc, out=dA_ifg)
+            np.multiply(K_o[j], dh, out=dA_o)
+            dc *= f  # f_t: dc_t reaches c_{t-1}
             np.matmul(w_hh_t, dAt, out=dh)  # dh_{t-1}
         return np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
 
