@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import functional as F
+from . import workspace
 from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, row_slice, truncated_offsets
 
 __all__ = ["GRU"]
@@ -111,12 +112,12 @@ class GRU(RecurrentBase):
         w = self._prepare_direction(layer, suffix)
         H = self.hidden_size
         T, B = x.shape[:2]
-        acts = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
+        acts = workspace.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
         # input projections for all steps in one matmul (or gather)
         self._input_gates(x, w.w_ih, w.bias, out=acts.reshape(T * B, 3 * H))
         # recs[t] = W_hh h_{t-1} (+ b_hn on the n rows); its n block is needed again by backward
-        recs = np.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H)
-        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
+        recs = workspace.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H)
+        hs = workspace.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         tmp = np.empty((B, H), self.dtype)  # (B, H)
         for t in range(T):
@@ -156,16 +157,18 @@ class GRU(RecurrentBase):
         r, z, n = acts[..., :H], acts[..., H:H2], acts[..., H2:]
         # Per-step coefficients for all steps at once: the gradient at each block (n_h, r, z, n_x)
         # of the pre-activations is dh_t * K[block], dh_t the total gradient w.r.t. h_t.
-        K = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H)
+        K = workspace.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H)
+        scratch = workspace.empty((T, B, H), self.dtype)  # (T, B, H)
         F.ACTIVATIONS["tanh"].derivative_from_output(n, out=K[:, :, 3])
-        K[:, :, 3] *= 1.0 - z  # dn_x = dh * (1 - z) * (1 - n^2)
+        K[:, :, 3] *= np.subtract(1.0, z, out=scratch)  # dn_x = dh * (1 - z) * (1 - n^2)
         np.multiply(K[:, :, 3], r, out=K[:, :, 0])  # dn_h = dn_x * r
         F.ACTIVATIONS["sigmoid"].derivative_from_output(r, out=K[:, :, 1])
         K[:, :, 1] *= K[:, :, 3]
         K[:, :, 1] *= recs[..., H2:]  # dr = dn_x * (W_hn h + b_hn) * r (1 - r)
         F.ACTIVATIONS["sigmoid"].derivative_from_output(z, out=K[:, :, 2])
-        K[:, :, 2] *= hs[:-1] - n  # dz = dh * (h_{t-1} - n) * z (1 - z)
-        dA = np.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H) total gradient per block
+        K[:, :, 2] *= np.subtract(hs[:-1], n, out=scratch)  # dz = dh * (h_{t-1} - n) * z (1 - z)
+        del scratch
+        dA = workspace.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H) total gradient per block
         dh_n = dstate_n[0]
         dA_offs = None
         if truncate is None:
@@ -208,11 +211,14 @@ class GRU(RecurrentBase):
             dh0 = cur.sum(axis=0)  # (B, H)
             dA_offs = state_offs if keep else None
         dA2 = dA.reshape(T * B, 4 * H)  # (T*B, 4H) blocks n_h, r, z, n_x
-        dW_hh = dA2[:, :H3].T @ hs[:-1].reshape(T * B, H)  # (3H, H) rows n, r, z
+        h_prev = hs[:-1].reshape(T * B, H)  # (T*B, H)
+        dw_hh = workspace.empty((H3, H), self.dtype)  # (3H, H) rows r, z, n like W_hh
+        np.matmul(dA2[:, H:H3].T, h_prev, out=dw_hh[:H2])  # blocks r, z
+        np.matmul(dA2[:, :H].T, h_prev, out=dw_hh[H2:])  # block n_h
         dw_ih, dx2 = self._project_input_grads(x, dA2[:, H:], w_ih)
         grads = {
             f"weight_ih_l{layer}{suffix}": dw_ih,  # (3H, F)
-            f"weight_hh_l{layer}{suffix}": np.concatenate([dW_hh[H:], dW_hh[:H]]),  # (3H, H)
+            f"weight_hh_l{layer}{suffix}": dw_hh,  # (3H, H)
         }
         if self.bias:
             db = dA2.sum(axis=0)  # (4H,)
@@ -225,5 +231,5 @@ class GRU(RecurrentBase):
             dx_blocks = dA_off.reshape(-1, 4 * H)[:, H:]  # (n*T*B, 3H)
             dx = (dx_blocks @ w_ih).reshape(len(dA_offs), T, B, F_in)  # (n, T, B, F)
         else:
-            dx = (dx2 @ w_ih).reshape(T, B, F_in)  # (T, B, F)
+            dx = np.matmul(dx2, w_ih, out=workspace.empty((T * B, F_in), self.dtype)).reshape(T, B, F_in)
         return dx, dA_offs, (dh0,), grads

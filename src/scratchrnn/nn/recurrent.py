@@ -45,6 +45,7 @@ import numpy as np
 
 from ..functional import get_activation, index_add_rows
 from ..init import as_generator, uniform
+from . import workspace
 from .module import Module
 
 __all__ = ["RNN", "RecurrentBase", "RecurrentStepper", "relayout_rows"]
@@ -799,7 +800,7 @@ class RNN(RecurrentBase):
         w = self._prepare_direction(layer, suffix)
         T, B = x.shape[:2]
         H = self.hidden_size
-        hs = np.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
+        hs = workspace.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         # input projections for all steps in one matmul (or gather), landing where the states will be
         self._input_gates(x, w.w_ih, w.bias, out=hs[1:].reshape(T * B, H))
@@ -831,8 +832,9 @@ class RNN(RecurrentBase):
         x, hs = cache
         T, B = x.shape[:2]
         H = self.hidden_size
-        deriv = self.act.derivative_from_output(hs[1:])  # (T, B, H) f'(z_t) from h_t
-        dz = np.empty((T, B, H), self.dtype)  # (T, B, H) total gradient at each pre-activation
+        deriv = workspace.empty((T, B, H), self.dtype)  # (T, B, H) f'(z_t) from h_t
+        self.act.derivative_from_output(hs[1:], out=deriv)
+        dz = workspace.empty((T, B, H), self.dtype)  # (T, B, H) total gradient at each pre-activation
         dh_n = dstate_n[0]
         dz_offs = None
         if truncate is None:
@@ -892,7 +894,7 @@ class RNN(RecurrentBase):
             if dz_offs is not None:
                 dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
             else:
-                dx = (dx2 @ w_ih).reshape(T, B, F)  # (T, B, F)
+                dx = np.matmul(dx2, w_ih, out=workspace.empty((T * B, F), self.dtype)).reshape(T, B, F)
         elif dz_offs is not None:
             dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
             dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
