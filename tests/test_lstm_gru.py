@@ -7,6 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from scratchrnn.nn import lstm as lstm_module
 from scratchrnn.nn.gru import GRU
 from scratchrnn.nn.lstm import LSTM
 
@@ -138,6 +139,28 @@ def test_full_bptt_matches_torch(
     assert list(grads) == list(ours.params)
     for name, g in grads.items():
         assert g.dtype == np.float64
+        assert_close(g, r_grads[name], name)
+
+
+@pytest.mark.parametrize("scratch_elements", [0, 1 << 30], ids=["into dA", "via scratch"])
+def test_lstm_backward_step_paths_match_torch(monkeypatch, scratch_elements):
+    """The LSTM builds a step's gradient straight into dA or, on small steps, in a scratch array
+    first (``_SCRATCH_STEP_ELEMENTS``); the sizes above all take the scratch path."""
+    monkeypatch.setattr(lstm_module, "_SCRATCH_STEP_ELEMENTS", scratch_elements)
+    T, B, F, H, L = 6, 3, 4, 5, 2
+    rng = np.random.default_rng(7)
+    ours, theirs = make_pair("lstm", F, H, L, True, False, True, 7)
+    x = rng.standard_normal((T, B, F))
+    h0 = tuple(rng.standard_normal((2 * L, B, H)) for _ in range(2))
+    dout = rng.standard_normal((T, B, 2 * H))
+    dstate_n = tuple(rng.standard_normal((2 * L, B, H)) for _ in range(2))
+    out, _, cache = ours.forward(x, h0)
+    dx, dstate0, grads = ours.backward(dout, dstate_n, cache)
+    _, _, r_dx, r_dstate0, r_grads = torch_reference_backward(theirs, x, h0, dout, dstate_n)
+    assert_close(dx, r_dx, "dx")
+    for j in range(2):
+        assert_close(dstate0[j], r_dstate0[j], f"initial-state gradient {j}")
+    for name, g in grads.items():
         assert_close(g, r_grads[name], name)
 
 

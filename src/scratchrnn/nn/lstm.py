@@ -32,11 +32,14 @@ contiguous, and every weight gradient comes out in PyTorch's order from one prod
 time loop, ``dA (4H, T*B) @ z^T (T*B, K)``, whose last column (the ones of z) is the bias
 gradient. For full BPTT the coefficients (``_coefficients``) are computed a few steps at a time,
 just before the loop needs them, so they are still in cache; truncated BPTT computes them for all
-steps at once. The large arrays of both passes come from ``scratchrnn.nn.workspace``.
+steps at once. A step's gradient dA_t (4H, B) is a block of rows T*B apart in dA; on small steps it
+is built in a contiguous scratch array and copied there (``_SCRATCH_STEP_ELEMENTS``). The large
+arrays of both passes come from ``scratchrnn.nn.workspace``.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
 import numpy as np
@@ -52,6 +55,10 @@ _FORWARD_BLOCKS = (0, 1, 3, 2)
 _FORWARD_SCALES = (0.5, 0.5, 0.5, 1.0)
 # Steps of coefficients computed together in the backward loop: about 256 KiB of float32.
 _COEFF_CHUNK_ELEMENTS = 1 << 16
+# A backward step whose gradient dA_t (4H, B) has at most this many elements is built in a
+# contiguous scratch array and then copied into dA: numpy's elementwise loops writing straight into
+# rows T*B apart cost more per call than the copy on small steps, and less on large ones.
+_SCRATCH_STEP_ELEMENTS = 1 << 13
 
 
 class _LSTMWeights(NamedTuple):
@@ -303,13 +310,22 @@ class LSTM(RecurrentBase):
             dout_t = workspace.empty((T, H, B), dt)
             np.copyto(dout_t, dout.transpose(0, 2, 1))
             dout = dout_t
-        # per step, backwards in time: dA_t (4H, B), its blocks (i, f, g) (3, H, B) and o (H, B),
-        # all rows T*B apart (matmul reads dA_t in place; np.dot would copy), and f_t (H, B)
-        steps = zip(range(T - 1, -1, -1), dA.transpose(1, 0, 2)[::-1],
-                    dA[:H3].reshape(3, H, T, B).transpose(2, 0, 1, 3)[::-1], dA[H3:].transpose(1, 0, 2)[::-1],
-                    gates[::-1, H:H2], strict=True)
+        # per step, backwards in time: dA_t (4H, B), rows T*B apart (matmul reads it in place;
+        # np.dot would copy), f_t (H, B), and where the step's gradient is built: dA_t itself, as
+        # blocks (i, f, g) (3, H, B) and o (H, B), or on small steps a contiguous scratch array
+        dA_steps = dA.transpose(1, 0, 2)[::-1]  # (T, 4H, B) view
+        if H4 * B <= _SCRATCH_STEP_ELEMENTS:
+            E = np.empty((H4, B), dt)  # (4H, B)
+            built = itertools.repeat((E, E[:H3].reshape(3, H, B), E[H3:]))
+            product = np.dot  # less overhead per call than matmul on a contiguous array
+        else:
+            product = np.matmul
+            built = zip(dA_steps, dA[:H3].reshape(3, H, T, B).transpose(2, 0, 1, 3)[::-1],
+                        dA[H3:].transpose(1, 0, 2)[::-1], strict=True)
+        # strict=False: the scratch path repeats its arrays without end
+        steps = zip(range(T - 1, -1, -1), dA_steps, gates[::-1, H:H2], built, strict=False)
         s0 = T
-        for t, dAt, dA_ifg, dA_o, f in steps:
+        for t, dAt, f, (grad, grad_ifg, grad_o) in steps:
             if t < s0:  # the next block of coefficients: steps s0 .. t
                 s0 = max(0, t + 1 - n)
                 m = t + 1 - s0
@@ -319,10 +335,12 @@ class LSTM(RecurrentBase):
                 dh += dout[t]
             np.multiply(dh, dtc[j], out=tmp)
             dc += tmp  # dc_t: through c_{t+1} and through h_t
-            np.multiply(K_ifg[j], dc, out=dA_ifg)
-            np.multiply(K_o[j], dh, out=dA_o)
+            np.multiply(K_ifg[j], dc, out=grad_ifg)
+            np.multiply(K_o[j], dh, out=grad_o)
             dc *= f  # f_t: dc_t reaches c_{t-1}
-            np.matmul(w_hh_t, dAt, out=dh)  # dh_{t-1}
+            product(w_hh_t, grad, out=dh)  # dh_{t-1}
+            if grad is not dAt:
+                np.copyto(dAt, grad)
         return np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
 
     def _backward_truncated(self, dout, offs, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA, k, keep):

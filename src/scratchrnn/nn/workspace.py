@@ -69,16 +69,26 @@ def _trim(budget: int) -> None:
         total -= _free.pop(0).nbytes
 
 
-def empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array like ``np.empty(shape, dtype)`` (shape an int or a
-    tuple of ints), in reused memory when a free buffer of at least its size (and at most twice
-    it) is at hand."""
+def _checked_dims(shape) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
     if not isinstance(dims, (tuple, list)) or not all(
         isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 0 for d in dims
     ):
         raise ValueError(f"workspace.empty expects a shape of non-negative ints, got {shape!r}")
-    dims = tuple(int(d) for d in dims)
+    return tuple(int(d) for d in dims)
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array like ``np.empty(shape, dtype)`` (shape an int or a
+    tuple of ints), in reused memory when a free buffer of at least its size (and at most twice
+    it) is at hand."""
+    dims = shape if type(shape) is tuple else None
+    for d in dims or ():  # the common case, a tuple of non-negative ints, checked cheaply
+        if type(d) is not int or d < 0:
+            dims = None
+            break
+    if dims is None:
+        dims = _checked_dims(shape)
     dtype = np.dtype(dtype)
     nbytes = math.prod(dims) * dtype.itemsize
     if nbytes < MIN_BYTES:
