@@ -128,3 +128,28 @@ def test_kept_forward_caches_survive_later_calls_of_the_same_shape():
     np.testing.assert_array_equal(again[0], ref[0])
     for name in ref[2]:
         np.testing.assert_array_equal(again[2][name], ref[2][name])
+
+
+def test_an_array_dropped_while_the_pool_is_locked_does_not_deadlock():
+    """A finalizer can run inside the garbage collector while the same thread holds the pool's
+    lock (in ``empty``); it must not wait for that lock."""
+    a = workspace.empty(BIG, np.float32)
+
+    def drop_while_locked():
+        nonlocal a
+        with workspace._lock:
+            del a  # the last reference: the finalizer runs here, in this thread
+
+    worker = threading.Thread(target=drop_while_locked, daemon=True)
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "returning a buffer waited for the lock its own thread held"
+    assert workspace.free_bytes() >= BIG[0] * BIG[1] * 4
+
+
+def test_copy_gives_a_contiguous_pooled_copy():
+    src = np.arange(2 * 512 * 1024, dtype=np.float32).reshape(1024, 1024)[:, ::2].T  # (512, 1024)
+    c = workspace.copy(src)
+    assert c.flags.c_contiguous and c.shape == src.shape and c.dtype == src.dtype
+    assert np.array_equal(c, src) and not np.shares_memory(c, src)
+    assert isinstance(c.base, workspace._Lease)

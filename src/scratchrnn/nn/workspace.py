@@ -5,15 +5,20 @@ its pages on first touch, one fault per page, and takes them back when the array
 training loop that allocates the same big arrays on every step pays for that again and again
 (about 5 ms per 50 MB here, a tenth of an LSTM step at hidden size 512; each first touch of a
 4 KiB page measured about 3 us). ``empty`` hands out memory that an earlier call used instead,
-once nothing refers to it any more. The recurrent layers, ``Linear`` and the losses take their
-large per-call arrays, outputs and gradients included, from here: one LSTM training step at
-(input 128, hidden 256, T 100, batch 32) went from about 2,400 page faults to none.
+once nothing refers to it any more. Full-BPTT training steps of the recurrent layers, ``Linear``
+and the losses take their large per-call arrays (caches, outputs, gradients) from here: one LSTM
+training step at (input 128, hidden 256, T 100, batch 32) went from about 2,400 page faults to
+none. (Truncated BPTT, token-id gradients, the optimizers and the layers' prepared weights still
+allocate as numpy does.)
 
 How "nothing refers to it" is known: each array handed out is made over a small owner object (a
-lease), and every view of the array, however derived, keeps that owner alive (numpy makes a
-non-array owner the base of all views). When the last view is gone the owner is collected and a
-``weakref.finalize`` callback puts the buffer back on the free list. So an array still held
-anywhere, a forward cache kept for a later backward for example, is never handed out again.
+lease), and every view of the array, however derived, keeps that owner alive (a view's chain of
+bases ends at the handed-out array, whose base is the lease). When the last view is gone the
+owner is collected and a ``weakref.finalize`` callback returns the buffer. So an array still held
+anywhere, a forward cache kept for a later backward for example, is never handed out again. The
+callback may run inside the garbage collector, in any thread, even while that thread is inside
+``empty``; so it only appends the buffer to a queue, and the next call here moves it to the free
+list under the lock.
 
 Arrays under ``MIN_BYTES`` come from numpy as usual (the allocator recycles small blocks anyway).
 Buffers start on a 2 MiB boundary, so the kernel can back them with transparent huge pages (numpy
@@ -24,21 +29,23 @@ are the caller's and do not count. ``clear()`` gives back every free buffer.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import weakref
 
 import numpy as np
 
-__all__ = ["MAX_FREE_BYTES", "MIN_BYTES", "clear", "empty", "free_bytes"]
+__all__ = ["MAX_FREE_BYTES", "MIN_BYTES", "clear", "copy", "empty", "free_bytes"]
 
 MIN_BYTES = 1 << 20  # 1 MiB: smaller arrays are plain np.empty
 MAX_FREE_BYTES = 1 << 28  # 256 MiB of free buffers kept for reuse, at most
 _ALIGN = 1 << 21  # 2 MiB, the huge-page size
 FILL = None  # for debugging: a value every handed-out float array is filled with (e.g. np.nan)
 
-_lock = threading.Lock()  # finalizers may run in any thread
+_lock = threading.Lock()  # guards _free
 _free: list[np.ndarray] = []  # raw uint8 buffers, oldest first
+_returned: collections.deque[np.ndarray] = collections.deque()  # returned by finalizers, not yet in _free
 
 
 class _Lease:
@@ -57,13 +64,14 @@ class _Lease:
 
 
 def _release(raw: np.ndarray) -> None:
-    with _lock:
-        _free.append(raw)
-        _trim(MAX_FREE_BYTES)
+    _returned.append(raw)  # atomic, and takes no lock: see the module docstring
 
 
 def _trim(budget: int) -> None:
-    """Give back free buffers, oldest first, until at most ``budget`` bytes are free (lock held)."""
+    """Take in the returned buffers, then give back free ones, oldest first, until at most
+    ``budget`` bytes are free (lock held)."""
+    while _returned:
+        _free.append(_returned.popleft())
     total = sum(b.nbytes for b in _free)
     while _free and total > budget:
         total -= _free.pop(0).nbytes
@@ -97,6 +105,7 @@ def empty(shape, dtype) -> np.ndarray:
         need = nbytes + _ALIGN  # room to start on a huge-page boundary
         raw = None
         with _lock:
+            _trim(MAX_FREE_BYTES)
             fits = [i for i, b in enumerate(_free) if need <= b.nbytes <= 2 * need]
             if fits:
                 raw = _free.pop(min(fits, key=lambda i: _free[i].nbytes))  # the smallest that fits
@@ -104,9 +113,16 @@ def empty(shape, dtype) -> np.ndarray:
             raw = np.empty(need, np.uint8)  # (need,) bytes
         lease = _Lease(raw, -raw.ctypes.data % _ALIGN, dims, dtype)
         weakref.finalize(lease, _release, raw).atexit = False  # nothing to give back at exit
-        out = np.asarray(lease)  # its base, and that of every view of it, is the lease
+        out = np.asarray(lease)  # its base is the lease, and every view's chain of bases ends here
     if FILL is not None and dtype.kind in "fc":
         out.fill(FILL)
+    return out
+
+
+def copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` (any layout, e.g. a transposed view) in workspace memory."""
+    out = empty(a.shape, a.dtype)  # (a.shape)
+    np.copyto(out, a)
     return out
 
 
@@ -119,4 +135,5 @@ def clear() -> None:
 def free_bytes() -> int:
     """Bytes of free buffers held for reuse."""
     with _lock:
+        _trim(MAX_FREE_BYTES)
         return sum(b.nbytes for b in _free)
