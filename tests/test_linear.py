@@ -85,6 +85,17 @@ def test_linear_dtype_mismatch(dtype):
         m.forward(np.zeros((2, 4), dtype))
 
 
+def test_linear_backward_rejects_a_gradient_of_the_wrong_shape_or_dtype():
+    lin = Linear(3, 2, dtype=np.float32, rng=0)
+    y, cache = lin.forward(np.ones((4, 3), np.float32))
+    with pytest.raises(ValueError, match=r"dy must have the output's shape \(4, 2\), got \(4, 3\)"):
+        lin.backward(np.ones((4, 3), np.float32), cache)
+    with pytest.raises(ValueError, match="dy has dtype float64, the layer's weights are float32"):
+        lin.backward(np.ones((4, 2)), cache)
+    with pytest.raises(ValueError, match="got list"):
+        lin.backward([[1.0, 2.0]] * 4, cache)
+
+
 def test_linear_scalar_input_and_bad_sizes():
     m = Linear(4, 3, dtype=np.float64, rng=0)
     with pytest.raises(ValueError, match="feature axis, got a 0-D array"):

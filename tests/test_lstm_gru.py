@@ -93,18 +93,29 @@ def make_pair(kind, F, H, L, bias, batch_first, bi, seed):
     dstate_mode=st.sampled_from(["none", "all", "h only", "c only"]),
     give_dout=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
+    lstm_via_scratch=st.booleans(),
 )
 @example(kind="lstm", T=1, B=1, F=1, H=1, L=1, bi=False, bias=True, batch_first=False, give_h0=True,
-         dstate_mode="all", give_dout=True, seed=0)
+         dstate_mode="all", give_dout=True, seed=0, lstm_via_scratch=True)
 @example(kind="lstm", T=1, B=1, F=2, H=3, L=3, bi=True, bias=False, batch_first=True, give_h0=False,
-         dstate_mode="h only", give_dout=False, seed=1)
+         dstate_mode="h only", give_dout=False, seed=1, lstm_via_scratch=False)
 @example(kind="gru", T=1, B=1, F=1, H=1, L=1, bi=False, bias=True, batch_first=False, give_h0=True,
-         dstate_mode="all", give_dout=True, seed=0)
+         dstate_mode="all", give_dout=True, seed=0, lstm_via_scratch=True)
 @example(kind="gru", T=1, B=1, F=2, H=3, L=3, bi=True, bias=False, batch_first=True, give_h0=False,
-         dstate_mode="h only", give_dout=False, seed=1)
+         dstate_mode="h only", give_dout=False, seed=1, lstm_via_scratch=True)
 def test_full_bptt_matches_torch(
-    kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed
+    kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed, lstm_via_scratch
 ):
+    """Both ways the LSTM builds a step's gradient (into dA, or via scratch on small steps) are drawn."""
+    saved = lstm_module._SCRATCH_STEP_ELEMENTS
+    lstm_module._SCRATCH_STEP_ELEMENTS = 1 << 30 if lstm_via_scratch else 0
+    try:
+        _check_full_bptt(kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed)
+    finally:
+        lstm_module._SCRATCH_STEP_ELEMENTS = saved
+
+
+def _check_full_bptt(kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed):
     _, _, arity = KINDS[kind]
     if not give_dout and dstate_mode == "none":
         give_dout = True  # otherwise every gradient is trivially zero
@@ -267,8 +278,10 @@ def test_truncated_bptt_single_source(kind, which):
 
 
 # -- finite differences ---------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", sorted(KINDS))
-def test_finite_differences(kind):
+@pytest.mark.parametrize(("kind", "scratch_elements"), [("lstm", 0), ("lstm", 1 << 30), ("gru", 0)],
+                         ids=["lstm into dA", "lstm via scratch", "gru"])
+def test_finite_differences(monkeypatch, kind, scratch_elements):
+    monkeypatch.setattr(lstm_module, "_SCRATCH_STEP_ELEMENTS", scratch_elements)  # see the paths test
     _, _, arity = KINDS[kind]
     T, B, F, H, L = 4, 2, 3, 2, 2
     rng = np.random.default_rng(11)

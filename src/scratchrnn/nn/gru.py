@@ -231,5 +231,5 @@ class GRU(RecurrentBase):
             dx_blocks = dA_off.reshape(-1, 4 * H)[:, H:]  # (n*T*B, 3H)
             dx = (dx_blocks @ w_ih).reshape(len(dA_offs), T, B, F_in)  # (n, T, B, F)
         else:
-            dx = np.matmul(dx2, w_ih, out=workspace.empty((T * B, F_in), self.dtype)).reshape(T, B, F_in)
+            dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
         return dx, dA_offs, (dh0,), grads

@@ -215,8 +215,7 @@ class LSTM(RecurrentBase):
                 np.take(table, cols[t], axis=1, out=gathered)
                 a += gathered
             _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
-        hs = workspace.empty((T, B, H), dt)  # (T, B, H) the output h_t
-        np.copyto(hs, z[hsl, 1:].transpose(1, 2, 0))
+        hs = workspace.copy(z[hsl, 1:].transpose(1, 2, 0))  # (T, B, H) the output h_t
         return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates)
 
     def _layer_stepper(self, w, table, prev, new):
@@ -251,8 +250,7 @@ class LSTM(RecurrentBase):
         T, B = x.shape[:2]
         dt = self.dtype
         w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
-        w_hh_t = workspace.empty((H, 4 * H), dt)  # (H, 4H)
-        np.copyto(w_hh_t, p[f"weight_hh_l{layer}{suffix}"].T)
+        w_hh_t = workspace.copy(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
         dA = workspace.empty((4 * H, T, B), dt)  # (4H, T, B) pre-activation gradients, PyTorch's order
         dh_n, dc_n = dstate_n
         dA_offs = dA_off = None
@@ -288,8 +286,7 @@ class LSTM(RecurrentBase):
             dx = np.matmul(dA_off.reshape(n, 4 * H, T * B).transpose(0, 2, 1), w_ih)  # (n, T*B, F)
             dx = dx.reshape(n, T, B, F_in)
         else:
-            dx = workspace.empty((T * B, F_in), dt)  # (T*B, F)
-            dx = np.matmul(dA2.T, w_ih, out=dx).reshape(T, B, F_in)  # (T, B, F)
+            dx = self._input_grad(dA2.T, w_ih, T, B)  # (T, B, F)
         return dx, dA_offs, (dh0, dc0), grads
 
     def _backward_loop(self, dout, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA):
@@ -305,25 +302,23 @@ class LSTM(RecurrentBase):
         K = np.empty((n, H4, B), dt)  # (n, 4H, B) coefficients of n steps
         dtc = np.empty((n, H, B), dt)  # (n, H, B)
         P = np.empty((n, H4, B), dt)  # (n, 4H, B) scratch
-        K_ifg, K_o = K[:, :H3].reshape(n, 3, H, B), K[:, H3:]  # (n, 3, H, B), (n, H, B)
-        if dout is not None:  # (T, H, B): one transposing copy beats one per step
-            dout_t = workspace.empty((T, H, B), dt)
-            np.copyto(dout_t, dout.transpose(0, 2, 1))
-            dout = dout_t
+        K_ifg, K_o = K[:, :H3].reshape(n, 3, H, B), K[:, H3:]  # (n, 3, H, B), (n, H, B) views
+        if dout is not None:  # one transposing copy beats one per step
+            dout = workspace.copy(dout.transpose(0, 2, 1))  # (T, H, B)
         # per step, backwards in time: dA_t (4H, B), rows T*B apart (matmul reads it in place;
         # np.dot would copy), f_t (H, B), and where the step's gradient is built: dA_t itself, as
         # blocks (i, f, g) (3, H, B) and o (H, B), or on small steps a contiguous scratch array
-        dA_steps = dA.transpose(1, 0, 2)[::-1]  # (T, 4H, B) view
-        if H4 * B <= _SCRATCH_STEP_ELEMENTS:
+        dA_steps = dA.transpose(1, 0, 2)[::-1]  # (T, 4H, B) view, steps T-1 .. 0
+        via_scratch = H4 * B <= _SCRATCH_STEP_ELEMENTS
+        if via_scratch:
             E = np.empty((H4, B), dt)  # (4H, B)
-            built = itertools.repeat((E, E[:H3].reshape(3, H, B), E[H3:]))
+            built = itertools.repeat((E, E[:H3].reshape(3, H, B), E[H3:]), T)
             product = np.dot  # less overhead per call than matmul on a contiguous array
         else:
             product = np.matmul
             built = zip(dA_steps, dA[:H3].reshape(3, H, T, B).transpose(2, 0, 1, 3)[::-1],
-                        dA[H3:].transpose(1, 0, 2)[::-1], strict=True)
-        # strict=False: the scratch path repeats its arrays without end
-        steps = zip(range(T - 1, -1, -1), dA_steps, gates[::-1, H:H2], built, strict=False)
+                        dA[H3:].transpose(1, 0, 2)[::-1], strict=True)  # (4H, B), (3, H, B), (H, B)
+        steps = zip(range(T - 1, -1, -1), dA_steps, gates[::-1, H:H2], built, strict=True)
         s0 = T
         for t, dAt, f, (grad, grad_ifg, grad_o) in steps:
             if t < s0:  # the next block of coefficients: steps s0 .. t
@@ -339,7 +334,7 @@ class LSTM(RecurrentBase):
             np.multiply(K_o[j], dh, out=grad_o)
             dc *= f  # f_t: dc_t reaches c_{t-1}
             product(w_hh_t, grad, out=dh)  # dh_{t-1}
-            if grad is not dAt:
+            if via_scratch:
                 np.copyto(dAt, grad)
         return np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
 

@@ -437,6 +437,13 @@ class RecurrentBase(Module):
         return out
 
     @staticmethod
+    def _input_grad(dz2: np.ndarray, w_ih: np.ndarray, T: int, B: int) -> np.ndarray:
+        """dx (T, B, F) = dz2 (T*B, G*H) @ w_ih (G*H, F), in workspace memory."""
+        F = w_ih.shape[1]
+        dx = workspace.empty((T * B, F), w_ih.dtype)  # (T*B, F)
+        return np.matmul(dz2, w_ih, out=dx).reshape(T, B, F)
+
+    @staticmethod
     def _project_input_grads(x: np.ndarray, dz2: np.ndarray, w_ih: np.ndarray):
         """Gradient of ``_project_input`` for dz2 (T*B, G*H): returns (d w_ih, and for float x the
         product dz2 @ w_ih (T*B, F) that ``dx`` is made of, None for token ids)."""
@@ -894,7 +901,7 @@ class RNN(RecurrentBase):
             if dz_offs is not None:
                 dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
             else:
-                dx = np.matmul(dx2, w_ih, out=workspace.empty((T * B, F), self.dtype)).reshape(T, B, F)
+                dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
         elif dz_offs is not None:
             dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
             dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
