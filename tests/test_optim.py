@@ -138,6 +138,31 @@ def test_matches_torch_optim(case):
     assert moved, "the parameters did not move"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("amsgrad", [False, True])
+def test_adam_gives_the_bits_of_its_formulas(dtype, amsgrad):
+    """Adam updates through one scratch array; the values must be exactly those of the formulas
+    written out with temporaries (m += (1 - b1) (g - m), ..., p -= step (m / denom))."""
+    b1, b2, eps, lr = 0.9, 0.999, 1e-8, 1e-2
+    rng = np.random.default_rng(3)
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    ours = {"w": p0.copy()}
+    opt = Adam(ours, lr=lr, betas=(b1, b2), eps=eps, amsgrad=amsgrad)
+    p, m, v, vmax = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+    for t in range(1, 6):
+        g = rng.standard_normal(p0.shape).astype(dtype)
+        opt.step({"w": g})
+        m += (1.0 - b1) * (g - m)
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        vv = np.maximum(vmax, v, out=vmax) if amsgrad else v
+        denom = np.sqrt(vv)
+        denom /= math.sqrt(1.0 - b2**t)
+        denom += eps
+        p -= lr / (1.0 - b1**t) * (m / denom)
+        assert np.array_equal(ours["w"], p), f"step {t}"
+
+
 def test_rprop_flip_zeroes_gradient_and_keeps_step_next_time():
     """After a flip the entry does not move; on the step after, its size is kept (prev grad is 0)."""
     p = {"w": np.array([0.0])}

@@ -35,6 +35,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from .nn import workspace
+
 __all__ = [
     "SGD",
     "Adagrad",
@@ -542,17 +544,26 @@ class Adam(Optimizer):
             else:
                 g = g + c.weight_decay * p  # (same shape as p)
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
-        m += (1.0 - c.beta1) * (g - m)
+        # one scratch array from the workspace instead of five fresh temporaries; the operations
+        # and their order are those of the formulas above, so the results are the same bits
+        tmp = workspace.empty(p.shape, p.dtype)  # (same shape as p)
+        np.subtract(g, m, out=tmp)
+        tmp *= 1.0 - c.beta1
+        m += tmp  # m + (1 - beta1) * (g - m)
         v *= c.beta2
-        v += (1.0 - c.beta2) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - c.beta2
+        v += tmp  # beta2 * v + (1 - beta2) * g**2
         if c.amsgrad:
             np.maximum(bufs["max_exp_avg_sq"], v, out=bufs["max_exp_avg_sq"])
             v = bufs["max_exp_avg_sq"]
         step_size = self.lr / (1.0 - c.beta1**t)
-        denom = np.sqrt(v)  # (same shape as p)
+        denom = np.sqrt(v, out=tmp)
         denom /= math.sqrt(1.0 - c.beta2**t)
         denom += c.eps
-        p -= step_size * (m / denom)
+        np.divide(m, denom, out=denom)
+        denom *= step_size
+        p -= denom  # p - step_size * (m / denom)
 
 
 class AdamW(Adam):

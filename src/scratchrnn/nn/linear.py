@@ -66,7 +66,9 @@ class Linear(Module):
             got = dy.shape if isinstance(dy, np.ndarray) else type(dy).__name__
             raise ValueError(f"Linear.backward: dy must have the output's shape {shape}, got {got}")
         if dy.dtype != self.dtype:
-            raise ValueError(f"Linear.backward: dy has dtype {dy.dtype}, the layer's weights are {self.dtype}")
+            raise ValueError(
+                f"Linear.backward: dy has dtype {dy.dtype}, the layer's weights are {self.dtype}"
+            )
         x2 = x.reshape(-1, self.in_features)  # (N, I)
         dy2 = dy.reshape(-1, self.out_features)  # (N, O)
         dw = workspace.empty((self.out_features, self.in_features), self.dtype)  # (O, I)
