@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model_wrappers import ForwardOnly
 from scratchrnn.nn import GRU, LSTM, RNN
 from scratchrnn.nn.model import ModelConfig, ModelStepper, SequenceModel
-from scratchrnn.nn.recurrent import RecurrentStepper, relayout_rows
+from scratchrnn.nn.recurrent import relayout_rows
+from scratchrnn.nn.stepper import RecurrentStepper
 from scratchrnn.optim import SGD
 from scratchrnn.sample import beam_search, generate
 
@@ -249,24 +251,6 @@ def test_a_layer_stepper_is_a_snapshot_too():
 
 
 # -- generation is unchanged by the stepper ------------------------------------------------------------------
-class ForwardOnly:
-    """The same model without ``stepper()``: the decoding loops then step with ``forward``."""
-
-    def __init__(self, model):
-        self.inner, self.config, self.output_size = model, model.config, model.output_size
-
-    @property
-    def training(self):
-        return self.inner.training
-
-    def train(self, mode=True):
-        self.inner.train(mode)
-        return self
-
-    def forward(self, x, h0=None):
-        return self.inner.forward(x, h0)
-
-
 def count_calls(model, monkeypatch):
     """Count forward calls and steps taken through ``model.stepper()`` (instance attributes)."""
     counts = {"forward": 0, "steppers": 0, "steps": 0}

@@ -5,6 +5,7 @@ from .gru import GRU
 from .linear import Embedding, Linear
 from .lstm import LSTM
 from .module import Module
-from .recurrent import RNN, RecurrentBase
+from .recurrent import RecurrentBase
+from .rnn import RNN
 
 __all__ = ["GRU", "LSTM", "RNN", "Embedding", "Linear", "Module", "RecurrentBase", "workspace"]

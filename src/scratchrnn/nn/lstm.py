@@ -46,7 +46,8 @@ import numpy as np
 
 from .. import functional as F
 from . import workspace
-from .recurrent import RecurrentBase, _step_input_gates, relayout_rows, row_slice, truncated_offsets
+from .recurrent import RecurrentBase, relayout_rows, row_slice, truncated_offsets
+from .stepper import _step_input_gates
 
 __all__ = ["LSTM"]
 

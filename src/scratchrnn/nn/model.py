@@ -20,7 +20,7 @@ from .gru import GRU
 from .linear import Embedding, Linear
 from .lstm import LSTM
 from .module import Module, check_dtype
-from .recurrent import RNN
+from .rnn import RNN
 
 __all__ = ["CELLS", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
 

@@ -1,4 +1,4 @@
-"""Multi-layer, optionally bidirectional recurrent layers, and the Elman RNN.
+"""The machinery shared by the RNN, LSTM and GRU: multi-layer, optionally bidirectional stacks.
 
 Conventions (shared by RNN, LSTM and GRU)
 -----------------------------------------
@@ -26,29 +26,29 @@ Each cell splits its forward pass in two: ``_prepare_direction`` lays the weight
 direction out the way its per-step math wants them (transposed, gate rows reordered or scaled,
 biases combined), and a module-level step function does the math of one time step with them.
 ``_direction_forward`` prepares once per call and runs the step function over the sequence;
-``stepper()`` prepares once per stepper and runs the same step function one token at a time, so
-token-by-token generation pays for the re-layout once instead of on every call. (The LSTM's
-sequence pass lays its arrays out feature-major and prepares its own weights for that,
-``_prepare_sequence``; it shares the elementwise step ``_lstm_cell`` with its stepper.) The stepper also
-makes its scratch arrays, state buffers and views of them once per batch size (``_layer_stepper``
-builds one layer's step as a function over them), since at one token per call the fixed cost of
-each numpy call, not the arithmetic, is most of the time.
+``stepper()`` (``scratchrnn.nn.stepper``) prepares once per stepper and runs the same step
+function one token at a time, so token-by-token generation pays for the re-layout once instead of
+on every call. (The LSTM's sequence pass lays its arrays out feature-major and prepares its own
+weights for that, ``_prepare_sequence``; it shares the elementwise step ``_lstm_cell`` with its
+stepper.) The Elman RNN is in ``scratchrnn.nn.rnn``, the LSTM and GRU beside it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..functional import get_activation, index_add_rows
+from ..functional import index_add_rows
 from ..init import as_generator, uniform
 from . import workspace
 from .module import Module
 
-__all__ = ["RNN", "RecurrentBase", "RecurrentStepper", "relayout_rows"]
+if TYPE_CHECKING:
+    from .stepper import RecurrentStepper
+
+__all__ = ["RecurrentBase", "relayout_rows"]
 
 
 def _positive_int(name: str, value) -> int:
@@ -466,6 +466,8 @@ class RecurrentBase(Module):
         """A :class:`RecurrentStepper` running the whole stack one time step per call, with the
         weights prepared once, now: a snapshot (make a new stepper after the weights change).
         Unidirectional layers only; always evaluation mode (no dropout)."""
+        from .stepper import RecurrentStepper  # (stepper.py imports from this module)
+
         return RecurrentStepper(self)
 
     # -- per-direction hooks -------------------------------------------------------------------
@@ -521,391 +523,3 @@ def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
     """The offsets a forward-in-time state can carry: from -k up to the largest incoming one."""
     hi = 0 if offs is None else int(offs[-1])
     return np.arange(-k, hi + 1)
-
-
-def _snapshot(weights, params: dict[str, np.ndarray]):
-    """Prepared weights that share no memory with ``params``: arrays that may (the parameters
-    themselves, or views of them) are copied with their layout kept, so later in-place updates of
-    the parameters do not reach a stepper; arrays the preparation made afresh are kept as they are."""
-
-    def own(a):
-        if a is None or not any(np.may_share_memory(a, p) for p in params.values()):
-            return a
-        return np.array(a, copy=True, order="K")
-
-    return type(weights)(*(own(a) for a in weights))
-
-
-def _step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
-    """``gates(x)``: one step's input gates written into out (B, G*H) with the values
-    ``RecurrentBase._input_gates`` gives, for a layer with prepared weights ``w``. For token ids
-    (B,), the row of ``table`` (F, G*H) = w_ih.T + bias of each id; else x (B, F) @ w_ih.T + bias."""
-    if table is not None:
-        if out.shape[0] == 1:
-            row = out[0]  # (G*H,)
-
-            def gates(ids):
-                row[...] = table[ids[0]]
-
-        else:
-
-            def gates(ids):
-                np.take(table, ids, axis=0, out=out)
-
-        return gates
-    w_ih_t, bias = w.w_ih.T, w.bias  # (F, G*H) view, (G*H,) or None
-
-    def gates(x):
-        # np.dot makes the BLAS call _project_input's matmul makes with this layout (the same
-        # values), with less overhead per call
-        np.dot(x, w_ih_t, out=out)
-        if bias is not None:
-            np.add(out, bias, out=out)
-
-    return gates
-
-
-class _StepPlan:
-    """The buffers and per-layer step functions of a stepper for a batch of B, made once.
-
-    Two sets of state buffers take turns: a step from set ``src`` reads the previous state from
-    ``states[src]`` and writes the new one into ``states[1 - src]``, so nothing is allocated or
-    copied per step. ``runs[src]`` holds the layer functions (see ``_layer_stepper``) bound to
-    that direction of travel.
-    """
-
-    def __init__(self, stepper: RecurrentStepper, B: int, tokens: bool):
-        rnn = stepper._rnn
-        shape = (stepper.num_layers, B, stepper.hidden_size)
-        self.key = (B, tokens)
-        self.states = tuple(
-            tuple(np.zeros(shape, stepper.dtype) for _ in range(stepper._arity))  # (L, B, H) each
-            for _ in range(2)
-        )
-        self.runs = []
-        for src in (0, 1):
-            prev, new = self.states[src], self.states[1 - src]
-            self.runs.append([
-                rnn._layer_stepper(
-                    w,
-                    stepper._token_table() if tokens and layer == 0 else None,
-                    tuple(p[layer] for p in prev),
-                    tuple(n[layer] for n in new),
-                )
-                for layer, w in enumerate(stepper._weights)
-            ])
-
-
-class RecurrentStepper:
-    """One time step of a unidirectional recurrent stack, with weights prepared once.
-
-    ``step(x_t, state) -> (out_t, new_state)``: x_t is (B, F) floats of the layer's dtype or (B,)
-    integer token ids (one-hot inputs of size ``input_size``); state is (L, B, H), a tuple (h, c)
-    for an LSTM, or None for zeros. out_t (B, H) is the top layer's new hidden state (read-only, a
-    view of ``new_state``). One call equals ``forward`` on a one-step sequence in evaluation mode.
-
-    The stepper is a snapshot: it copies the weights when it is made, so later changes to the
-    layer's parameters (an optimizer step, ``load_state_dict``) do not reach it; make a new one.
-    Validation is done once here; per step only shapes and dtypes are checked, and token ids are
-    trusted to lie in [0, input_size). The scratch arrays of a step are kept for the next one
-    (of the same batch size), so one stepper must not be stepped from two threads at once.
-    """
-
-    def __init__(self, rnn: RecurrentBase):
-        if not isinstance(rnn, RecurrentBase):
-            raise ValueError(f"RecurrentStepper expects an RNN, LSTM or GRU layer, got {type(rnn).__name__}")
-        if rnn.bidirectional:
-            raise ValueError(
-                f"a bidirectional {rnn._name()} cannot be stepped one token at a time: its reverse direction "
-                "reads the sequence from the end; use forward on the whole sequence, or bidirectional=False"
-            )
-        self._rnn = rnn  # for its cell math only: the weights used are the copies below
-        self._weights = [
-            _snapshot(rnn._prepare_direction(layer, ""), rnn.params) for layer in range(rnn.num_layers)
-        ]
-        self.input_size, self.hidden_size = rnn.input_size, rnn.hidden_size
-        self.num_layers, self.dtype = rnn.num_layers, rnn.dtype
-        self._arity = rnn.STATE_ARITY
-        self._table = None  # first layer's input gates per token id, made on the first token step
-        self._plan = None  # the _StepPlan of the latest step call
-
-    def __repr__(self) -> str:
-        return f"RecurrentStepper({self._rnn!r})"
-
-    def initial_state(self, batch_size: int):
-        """Zero state: (L, B, H), or a tuple (h, c) of them for an LSTM."""
-        B = _positive_int("batch_size", batch_size)
-        shape = (self.num_layers, B, self.hidden_size)
-        zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
-        return zeros[0] if self._arity == 1 else zeros
-
-    def _token_table(self) -> np.ndarray:
-        """(input_size, G*H): row i is the first layer's input gates for token i, w_ih[:, i] + bias,
-        the values the one-hot gather of ``_input_gates`` gives."""
-        if self._table is None:
-            w = self._weights[0]
-            table = w.w_ih.T.copy(order="C")  # (F, G*H)
-            if w.bias is not None:
-                table += w.bias
-            self._table = table
-        return self._table
-
-    def _check_input(self, x_t) -> int:
-        """The batch size of a valid x_t (B, F) or ids (B,)."""
-        name = self._rnn._name()
-        if not isinstance(x_t, np.ndarray):
-            raise ValueError(
-                f"{name} step expects a numpy array (B, F) or (B,) token ids, got {type(x_t).__name__}"
-            )
-        if x_t.dtype.kind in "iu":
-            if x_t.ndim != 1:
-                raise ValueError(f"{name} step reads integer input as (B,) token ids, got shape {x_t.shape}")
-        elif x_t.ndim != 2 or x_t.shape[1] != self.input_size or x_t.dtype != self.dtype:
-            raise ValueError(
-                f"{name} step expects x_t (B, {self.input_size}) {self.dtype} or (B,) token ids, "
-                f"got shape {x_t.shape} {x_t.dtype}"
-            )
-        if x_t.shape[0] == 0:
-            raise ValueError(f"{name} step needs at least one sequence, got x_t of shape {x_t.shape}")
-        return x_t.shape[0]
-
-    def _check_state(self, state, B: int | None) -> tuple[np.ndarray, ...]:
-        """A valid state as a tuple of (L, B, H) arrays; B None takes the batch size from the state."""
-        name = self._rnn._name()
-        parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
-        if B is None:  # a session: the state alone gives the batch size
-            first = parts[0] if parts else None
-            B = first.shape[1] if isinstance(first, np.ndarray) and first.ndim == 3 else 0
-            if B == 0:
-                got = f"shape {first.shape}" if isinstance(first, np.ndarray) else type(first).__name__
-                raise ValueError(f"{name} session expects a state of shape ({self.num_layers}, B, "
-                                 f"{self.hidden_size}) with B >= 1 (a tuple (h, c) for an LSTM), got {got}")
-        shape = (self.num_layers, B, self.hidden_size)
-        if len(parts) != self._arity:
-            want = "a tuple (h, c)" if self._arity == 2 else "one array"
-            raise ValueError(
-                f"{name} step expects the state as {want} of shape {shape}, got {len(parts)} array(s)"
-            )
-        for p in parts:
-            if not isinstance(p, np.ndarray) or p.shape != shape or p.dtype != self.dtype:
-                got = f"{p.shape} {p.dtype}" if isinstance(p, np.ndarray) else type(p).__name__
-                raise ValueError(f"{name} step expects each state array to be {shape} {self.dtype} "
-                                 f"(layers, batch of x_t, hidden), got {got}")
-        return parts
-
-    def step(self, x_t: np.ndarray, state=None):
-        """x_t (B, F) or ids (B,), state (L, B, H) (tuple (h, c) for an LSTM) or None ->
-        out_t (B, H), new_state: every layer advanced by one time step."""
-        B = self._check_input(x_t)
-        parts = None if state is None else self._check_state(state, B)
-        key = (B, x_t.dtype.kind in "iu")
-        plan = self._plan
-        if plan is None or plan.key != key:
-            plan = self._plan = _StepPlan(self, *key)
-        prev, new = plan.states
-        for i, buf in enumerate(prev):
-            if parts is None:
-                buf.fill(0)
-            else:
-                np.copyto(buf, parts[i])
-        for run in plan.runs[0]:
-            x_t = run(x_t)
-        new = tuple(n.copy() for n in new)  # (L, B, H) each, the caller's to keep
-        out = new[0][-1]  # (B, H)
-        out.flags.writeable = False
-        return out, (new[0] if self._arity == 1 else new)
-
-    __call__ = step
-
-    def _session(self, state, tokens: bool) -> Callable[[np.ndarray], np.ndarray]:
-        """``advance(x_t) -> out_t`` stepping a state it keeps in its own buffers: ``state`` (as
-        ``step`` takes it, not None) is copied in once, x_t is ids (B,) if ``tokens`` else (B, F)
-        floats, and neither is checked per call. out_t (B, H) is a read-only view of the top
-        layer's state, overwritten by the call after next."""
-        parts = self._check_state(state, None)
-        plan = _StepPlan(self, parts[0].shape[1], tokens)  # its own: step calls cannot disturb it
-        for buf, part in zip(plan.states[0], parts, strict=True):
-            np.copyto(buf, part)
-        runs = plan.runs
-        tops = tuple(states[0][-1].view() for states in reversed(plan.states))  # (B, H) each
-        for top in tops:
-            top.flags.writeable = False
-        src = 0
-
-        def advance(x_t):
-            nonlocal src
-            for run in runs[src]:
-                x_t = run(x_t)
-            top = tops[src]  # the top layer of states[1 - src], just written
-            src = 1 - src
-            return top
-
-        return advance
-
-
-class _RNNWeights(NamedTuple):
-    w_ih: np.ndarray  # (H, F)
-    bias: np.ndarray | None  # (H,) b_ih + b_hh
-    w_hh_t: np.ndarray  # (H, H) W_hh^T
-
-
-def _rnn_step(h, h_prev, w_hh_t, f, rec) -> None:
-    """One Elman step in place: h (B, H) holds ``W_ih x_t + b`` on entry and
-    ``h_t = f(W_ih x_t + b + h_prev @ W_hh^T)`` on exit; rec (B, H) is scratch."""
-    np.dot(h_prev, w_hh_t, out=rec)  # np.dot: less per-call overhead than np.matmul
-    h += rec
-    f(h, out=h)
-
-
-class RNN(RecurrentBase):
-    """Elman RNN: ``h_t = f(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` with f in tanh, relu,
-    sigmoid, identity. Same names, shapes and initialisation as ``torch.nn.RNN``.
-
-    Plain reference loop (one layer, one direction)::
-
-        for t in range(T):
-            h = f(x[t] @ W_ih.T + b_ih + h @ W_hh.T + b_hh)
-            out[t] = h
-    """
-
-    GATES = 1
-    STATE_ARITY = 1
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        dtype=np.float32,
-        rng=None,
-    ):
-        self.act = get_activation(nonlinearity)
-        self.nonlinearity = nonlinearity
-        super().__init__(
-            input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, rng
-        )
-
-    def extra_repr(self) -> str:
-        return super().extra_repr() + f", nonlinearity={self.nonlinearity!r}"
-
-    def _prepare_direction(self, layer, suffix) -> _RNNWeights:
-        p = self.params
-        bias = None
-        if self.bias:
-            bias = p[f"bias_ih_l{layer}{suffix}"] + p[f"bias_hh_l{layer}{suffix}"]  # (H,)
-        # the transposed view, not a copy: the product with it is as fast, and costs no re-layout
-        # a C-contiguous W_hh^T: np.dot on the transposed view copies it on every step (2x slower)
-        w_hh_t = np.ascontiguousarray(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, H)
-        return _RNNWeights(p[f"weight_ih_l{layer}{suffix}"], bias, w_hh_t)
-
-    def _direction_forward(self, layer, suffix, x, state0):
-        w = self._prepare_direction(layer, suffix)
-        T, B = x.shape[:2]
-        H = self.hidden_size
-        hs = workspace.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
-        hs[0] = state0[0]
-        # input projections for all steps in one matmul (or gather), landing where the states will be
-        self._input_gates(x, w.w_ih, w.bias, out=hs[1:].reshape(T * B, H))
-        rec = np.empty((B, H), self.dtype)  # (B, H)
-        f = self.act.forward
-        for t in range(T):
-            _rnn_step(hs[t + 1], hs[t], w.w_hh_t, f, rec)
-        return hs[1:], (hs[T],), (x, hs)
-
-    def _layer_stepper(self, w, table, prev, new):
-        h_prev, h = prev[0], new[0]
-        rec = np.empty(h.shape, self.dtype)  # (B, H) scratch
-        gates = _step_input_gates(w, table, h)
-        w_hh_t, f = w.w_hh_t, self.act.forward
-
-        def run(x):
-            gates(x)
-            _rnn_step(h, h_prev, w_hh_t, f, rec)
-            return h
-
-        return run
-
-    def _direction_states(self, cache):
-        return (cache[1][1:],)
-
-    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
-        p = self.params
-        w_ih, w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
-        x, hs = cache
-        T, B = x.shape[:2]
-        H = self.hidden_size
-        deriv = workspace.empty((T, B, H), self.dtype)  # (T, B, H) f'(z_t) from h_t
-        self.act.derivative_from_output(hs[1:], out=deriv)
-        dz = workspace.empty((T, B, H), self.dtype)  # (T, B, H) total gradient at each pre-activation
-        dh_n = dstate_n[0]
-        dz_offs = None
-        if truncate is None:
-            dh = np.zeros((B, H), self.dtype) if dh_n is None else dh_n.copy()  # (B, H)
-            for t in range(T - 1, -1, -1):
-                if dout is not None:
-                    dh += dout[t]
-                np.multiply(dh, deriv[t], out=dz[t])
-                np.dot(dz[t], w_hh, out=dh)
-            dh0 = dh
-        else:
-            state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
-            n, k = len(state_offs), truncate
-            cur = np.zeros((n, B, H), self.dtype)  # (n, B, H) gradient w.r.t. h_t, per offset
-            nxt = np.zeros((n, B, H), self.dtype)
-            zbuf = np.empty((n, B, H), self.dtype)  # (n, B, H) per-offset dz_t
-            keep = dx_mode == "offsets"
-            dz_off = np.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
-            rows = None if offs is None else row_slice(offs, k)  # where incoming offsets sit in the stack
-            # With no per-step gradient the only loss term is h_n at step T-1, which reaches
-            # back k steps: earlier steps get exactly zero, so the loop stops there.
-            t_stop = 0 if dout is not None else max(0, T - 1 - k)
-            dz[:t_stop] = 0.0
-            if keep:
-                dz_off[:, :t_stop] = 0.0
-            for t in range(T - 1, t_stop - 1, -1):
-                if dout is not None:
-                    cur[rows] += dout[:, t]
-                if t == T - 1 and dh_n is not None:
-                    cur[k] += dh_n  # the final state's gradient counts as a loss term at step T-1
-                np.multiply(cur, deriv[t], out=zbuf)
-                np.sum(zbuf, axis=0, out=dz[t])
-                if keep:
-                    dz_off[:, t] = zbuf
-                # a component at offset d moves to d-1 one step back; the one at -k is dropped
-                np.dot(zbuf[1:].reshape(-1, H), w_hh, out=nxt[:-1].reshape(-1, H))
-                nxt[-1] = 0.0
-                cur, nxt = nxt, cur
-            dh0 = cur.sum(axis=0) if t_stop == 0 else np.zeros((B, H), self.dtype)  # (B, H)
-            dz_offs = state_offs if keep else None
-        # steps before t0 got no gradient (many-to-one with truncation): leave them out of the matmuls
-        t0 = 0 if truncate is None else t_stop
-        dz2 = dz[t0:].reshape(-1, H)  # ((T-t0)*B, H)
-        dw_ih, dx2 = self._project_input_grads(x[t0:], dz2, w_ih)
-        grads = {
-            f"weight_ih_l{layer}{suffix}": dw_ih,  # (H, F)
-            f"weight_hh_l{layer}{suffix}": dz2.T @ hs[t0:-1].reshape(-1, H),  # (H, H)
-        }
-        if self.bias:
-            db = dz2.sum(axis=0)  # (H,)
-            grads[f"bias_ih_l{layer}{suffix}"] = db
-            grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
-        if dx2 is None:  # token ids have no gradient
-            return None, None, (dh0,), grads
-        F = x.shape[2]
-        if t0 == 0:  # the common case: every step has a gradient, no zero-filled prefix
-            if dz_offs is not None:
-                dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
-            else:
-                dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
-        elif dz_offs is not None:
-            dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
-            dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
-        else:
-            dx = np.zeros((T, B, F), self.dtype)  # (T, B, F)
-            dx[t0:] = (dx2 @ w_ih).reshape(T - t0, B, F)
-        return dx, dz_offs, (dh0,), grads
