@@ -126,11 +126,7 @@ class ScratchModel(ScratchModules):
         loss, dpred = mse(pred, y)  # dpred (T, B, I)
         dout, head_grads = self.head.backward(dpred, h_cache)  # (T, B, H)
         _, _, rnn_grads = self.rnn.backward(dout, None, r_cache)
-        for mod, grads in ((self.rnn, rnn_grads), (self.head, head_grads)):
-            for k, p in mod.params.items():
-                g = grads[k]
-                g *= lr  # the gradients are fresh arrays, so scaling them in place is safe
-                p -= g
+        self.sgd({"rnn": rnn_grads, "head": head_grads}, lr)
         return loss
 
 

@@ -113,11 +113,7 @@ class ScratchModel(ScratchModules):
         dout, head_grads = self.head.backward(dlogits, h_cache)  # (T, B, H)
         de, _, rnn_grads = self.rnn.backward(dout, None, r_cache)  # (T, B, H)
         _, emb_grads = self.emb.backward(de, e_cache)
-        for mod, grads in ((self.emb, emb_grads), (self.rnn, rnn_grads), (self.head, head_grads)):
-            for k, p in mod.params.items():
-                g = grads[k]
-                g *= lr  # the gradients are fresh arrays, so scaling them in place is safe
-                p -= g
+        self.sgd({"emb": emb_grads, "rnn": rnn_grads, "head": head_grads}, lr)
         return loss
 
 

@@ -413,6 +413,14 @@ class ScratchModules:
             for k, p in mod.params.items():
                 np.copyto(p, state[f"{m}.{k}"])
 
+    def sgd(self, grads: dict[str, dict[str, np.ndarray]], lr: float) -> None:
+        """``p -= lr * g`` in place for every parameter; ``grads`` maps module name -> its grads."""
+        for m, mod in self.modules.items():
+            for k, p in mod.params.items():
+                g = grads[m][k]
+                g *= lr  # the gradients are fresh arrays, so scaling them in place is safe
+                p -= g
+
 
 class TorchModules:
     """The same over ``self.modules`` (name -> torch.nn.Module); ``self.torch`` is the torch module."""

@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 import pytest
 
+from model_wrappers import ForwardOnly
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.sample import (
     apply_temperature,
@@ -313,23 +314,12 @@ def test_generation_runs_in_eval_mode_and_restores_the_mode():
     assert not model.training
 
 
-class StepperModel:
+class StepperModel(ForwardOnly):
     """A model offering the optional ``stepper()`` fast path (here built on forward, and counted)."""
 
     def __init__(self, model):
-        self.inner, self.config, self.output_size = model, model.config, model.output_size
+        super().__init__(model)
         self.steps = 0
-
-    @property
-    def training(self):
-        return self.inner.training
-
-    def train(self, mode=True):
-        self.inner.train(mode)
-        return self
-
-    def forward(self, x, h0=None):
-        return self.inner.forward(x, h0)
 
     def stepper(self):
         def step(ids, h):
