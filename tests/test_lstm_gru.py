@@ -433,11 +433,16 @@ def test_sequence_states_end_in_the_final_states_and_cache_is_reusable(kind):
         np.testing.assert_array_equal(first[2][name], again[2][name])
 
 
-@pytest.mark.parametrize("cls", [LSTM, GRU])
+@pytest.mark.parametrize("cls,one_hot_max_ids", [(LSTM, 0), (LSTM, 96), (GRU, None)],
+                         ids=["LSTM-gathered", "LSTM-one-hot-rows", "GRU"])
 @pytest.mark.parametrize("truncate", [None, 2])
-def test_token_ids_equal_one_hot_input(cls, truncate):
+def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, truncate):
+    """Token ids give what their one-hot vectors give. The LSTM takes the ids either as one-hot rows
+    of its step's input (few distinct ids) or by gathering columns of W_ih (more); both are run."""
     from scratchrnn.functional import one_hot
 
+    if one_hot_max_ids is not None:
+        monkeypatch.setattr(lstm_module, "_ONE_HOT_MAX_IDS", one_hot_max_ids)
     rng = np.random.default_rng(11)
     m = cls(7, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
     ids = rng.integers(0, 7, (6, 3))  # (T, B)
@@ -455,3 +460,22 @@ def test_token_ids_equal_one_hot_input(cls, truncate):
     assert dx1 is None
     for name in g1:
         np.testing.assert_allclose(g1[name], g2[name], rtol=0, atol=1e-13, err_msg=name)
+
+
+@pytest.mark.parametrize("distinct", [1, 96, 97])
+def test_lstm_token_path_follows_the_number_of_distinct_ids(distinct):
+    """Up to ``_ONE_HOT_MAX_IDS`` distinct ids ride in the step's product as one-hot rows (K = U + H
+    + 1); beyond it the step product has no input columns (K = H + 1) and a table is gathered from.
+    Ids not in the sequence get a zero gradient either way."""
+    V, H = 120, 3
+    m = LSTM(V, H, dtype=np.float64, rng=0)
+    ids = np.arange(distinct)[::-1].reshape(-1, 1)  # (T, 1): ids distinct-1 .. 0
+    w, tokens = m._prepare_sequence(0, "", ids)
+    one_hot = distinct <= lstm_module._ONE_HOT_MAX_IDS
+    assert w.shape == (4 * H, (distinct if one_hot else 0) + H + 1)
+    assert (tokens.table is None) == one_hot
+    np.testing.assert_array_equal(tokens.used, np.arange(distinct))
+    out, _, cache = m.forward(ids)
+    _, _, grads = m.backward(np.ones_like(out), None, cache)
+    g = grads["weight_ih_l0"]
+    assert np.all(g[:, distinct:] == 0.0) and np.any(g[:, :distinct] != 0.0)
