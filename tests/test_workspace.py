@@ -153,3 +153,13 @@ def test_copy_gives_a_contiguous_pooled_copy():
     assert c.flags.c_contiguous and c.shape == src.shape and c.dtype == src.dtype
     assert np.array_equal(c, src) and not np.shares_memory(c, src)
     assert isinstance(c.base, workspace._Lease)
+
+
+def test_zeros_gives_zeros_in_reused_memory(monkeypatch):
+    monkeypatch.setattr(workspace, "FILL", np.nan)
+    a = workspace.empty((512, 1024), np.float32)  # 2 MiB, NaN-filled
+    a_raw = a.base.raw
+    del a
+    z = workspace.zeros((1024, 512), np.float32)
+    assert z.base.raw is a_raw  # the same buffer again
+    assert z.shape == (1024, 512) and z.dtype == np.float32 and not np.any(z)

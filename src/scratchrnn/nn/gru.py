@@ -191,7 +191,7 @@ class GRU(RecurrentBase):
             tmp = np.empty((m - 1, B, H), self.dtype)  # (m-1, B, H)
             zbuf = np.empty((m, B, 4, H), self.dtype)  # (m, B, 4, H) per-offset block gradients
             keep = dx_mode == "offsets"
-            dA_off = np.empty((m, T, B, 4, H), self.dtype) if keep else None  # (m, T, B, 4, H)
+            dA_off = workspace.empty((m, T, B, 4, H), self.dtype) if keep else None  # (m, T, B, 4, H)
             rows = None if offs is None else row_slice(offs, k)
             for t in range(T - 1, -1, -1):
                 if dout is not None:
@@ -230,7 +230,8 @@ class GRU(RecurrentBase):
         F_in = x.shape[2]
         if dA_offs is not None:
             dx_blocks = dA_off.reshape(-1, 4 * H)[:, H:]  # (n*T*B, 3H)
-            dx = (dx_blocks @ w_ih).reshape(len(dA_offs), T, B, F_in)  # (n, T, B, F)
+            dx = workspace.empty((len(dA_offs), T, B, F_in), self.dtype)  # (n, T, B, F)
+            np.matmul(dx_blocks, w_ih, out=dx.reshape(-1, F_in))
         else:
             dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
         return dx, dA_offs, (dh0,), grads

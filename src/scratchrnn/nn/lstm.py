@@ -313,7 +313,8 @@ class LSTM(RecurrentBase):
             return None, None, (dh0, dc0), grads
         if dA_offs is not None:
             n = len(dA_offs)
-            dx = np.matmul(dA_off.reshape(n, 4 * H, T * B).transpose(0, 2, 1), w_ih)  # (n, T*B, F)
+            dx = np.matmul(dA_off.reshape(n, 4 * H, T * B).transpose(0, 2, 1), w_ih,
+                           out=workspace.empty((n, T * B, F_in), dt))  # (n, T*B, F)
             dx = dx.reshape(n, T, B, F_in)
         else:
             dx = self._input_grad(dA2.T, w_ih, T, B)  # (T, B, F)
@@ -376,9 +377,9 @@ class LSTM(RecurrentBase):
         H = H4 // 4
         H2, H3 = 2 * H, 3 * H
         dt = self.dtype
-        K = np.empty((T, H4, B), dt)  # (T, 4H, B)
-        dtc = np.empty((T, H, B), dt)  # (T, H, B)
-        _coefficients(gates, cs[:-1], tcs, K, dtc, np.empty((T, H4, B), dt))  # scratch (T, 4H, B)
+        K = workspace.empty((T, H4, B), dt)  # (T, 4H, B)
+        dtc = workspace.empty((T, H, B), dt)  # (T, H, B)
+        _coefficients(gates, cs[:-1], tcs, K, dtc, workspace.empty((T, H4, B), dt))  # scratch (T, 4H, B)
         state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
         n = len(state_offs)
         cur_h = np.zeros((n, H, B), dt)  # (n, H, B) gradient w.r.t. h_t, per offset
@@ -388,7 +389,7 @@ class LSTM(RecurrentBase):
         tmp = np.empty((n, H, B), dt)  # (n, H, B)
         zbuf = np.empty((n, H4, B), dt)  # (n, 4H, B) per-offset pre-activation gradients
         z_ifg = zbuf[:, :H3].reshape(n, 3, H, B)
-        dA_off = np.empty((n, H4, T, B), dt) if keep else None  # (n, 4H, T, B) per-offset gradients
+        dA_off = workspace.empty((n, H4, T, B), dt) if keep else None  # (n, 4H, T, B) per-offset gradients
         rows = None if offs is None else row_slice(offs, k)
         for t in range(T - 1, -1, -1):
             if dout is not None:

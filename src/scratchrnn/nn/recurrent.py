@@ -355,8 +355,8 @@ class RecurrentBase(Module):
                     gd_offs = None if offs is None else -offs[::-1]
                     if gd is not None and k is not None:
                         gd = gd[::-1]
-                if gd is not None:
-                    gd = np.ascontiguousarray(gd)
+                if gd is not None and not gd.flags.c_contiguous:
+                    gd = workspace.copy(gd)
                 dsn = tuple(None if s is None else s[i] for s in dstates_n)
                 dx, dxo, dst0, gdict = self._direction_backward(
                     layer, suffix, gd, gd_offs, dsn, cache.layers[layer][d], k, dx_mode
@@ -371,7 +371,8 @@ class RecurrentBase(Module):
                 if dx is not None:  # None: token-id input, which has no gradient
                     dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
             if mask is not None:
-                dx_acc = dx_acc * mask  # (.., T, B, D*H)
+                masked = workspace.empty(dx_acc.shape, dx_acc.dtype)  # (.., T, B, D*H)
+                dx_acc = np.multiply(dx_acc, mask, out=masked)
             g, offs = dx_acc, dx_offs
         dx = g
         if dx is not None and self.batch_first:
@@ -502,10 +503,10 @@ def _add_offsets(acc, acc_offs, x, x_offs):
     if acc is None:
         return x, x_offs
     if x_offs is None:
-        return acc + x, None
+        return np.add(acc, x, out=workspace.empty(acc.shape, acc.dtype)), None
     lo, hi = min(acc_offs[0], x_offs[0]), max(acc_offs[-1], x_offs[-1])
     offs = np.arange(lo, hi + 1)
-    out = np.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
+    out = workspace.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
     out[acc_offs - lo] += acc
     out[x_offs - lo] += x
     return out, offs

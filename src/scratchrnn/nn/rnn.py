@@ -132,7 +132,7 @@ class RNN(RecurrentBase):
             nxt = np.zeros((n, B, H), self.dtype)
             zbuf = np.empty((n, B, H), self.dtype)  # (n, B, H) per-offset dz_t
             keep = dx_mode == "offsets"
-            dz_off = np.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
+            dz_off = workspace.empty((n, T, B, H), self.dtype) if keep else None  # (n, T, B, H)
             rows = None if offs is None else row_slice(offs, k)  # where incoming offsets sit in the stack
             # With no per-step gradient the only loss term is h_n at step T-1, which reaches
             # back k steps: earlier steps get exactly zero, so the loop stops there.
@@ -172,13 +172,14 @@ class RNN(RecurrentBase):
         F = x.shape[2]
         if t0 == 0:  # the common case: every step has a gradient, no zero-filled prefix
             if dz_offs is not None:
-                dx = (dz_off.reshape(-1, H) @ w_ih).reshape(len(dz_offs), T, B, F)  # (n, T, B, F)
+                dx = workspace.empty((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
+                np.matmul(dz_off.reshape(-1, H), w_ih, out=dx.reshape(-1, F))
             else:
                 dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
         elif dz_offs is not None:
-            dx = np.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
+            dx = workspace.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
             dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
         else:
-            dx = np.zeros((T, B, F), self.dtype)  # (T, B, F)
+            dx = workspace.zeros((T, B, F), self.dtype)  # (T, B, F)
             dx[t0:] = (dx2 @ w_ih).reshape(T - t0, B, F)
         return dx, dz_offs, (dh0,), grads
