@@ -243,7 +243,9 @@ class LSTM(RecurrentBase):
                 np.take(tokens.table, tokens.cols[t], axis=1, out=gathered)
                 a += gathered
             _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
-        hs = workspace.copy(z[hsl, 1:].transpose(1, 2, 0))  # (T, B, H) the output h_t
+        # the output h_t (T, B, H): a view of z's rows, no copy; the layer above reads it in this
+        # layout anyway, and the stack's output is made contiguous once (``RecurrentBase.forward``)
+        hs = z[hsl, 1:].transpose(1, 2, 0)
         return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates, tokens)
 
     def _layer_stepper(self, w, table, prev, new):

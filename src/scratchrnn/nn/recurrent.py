@@ -303,6 +303,8 @@ class RecurrentBase(Module):
             caches.append(dir_caches)
             masks.append(mask)
             layer_in = layer_out
+        if not layer_in.flags.c_contiguous:  # a cell's output view (the LSTM's)
+            layer_in = workspace.copy(layer_in)  # (T, B, D*H)
         out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in.view()
         # ``out`` shares memory with the cache that backward reads: writing into it would silently
         # corrupt the gradients, so it is handed out read-only (copy it to modify it).
