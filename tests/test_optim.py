@@ -163,6 +163,62 @@ def test_adam_gives_the_bits_of_its_formulas(dtype, amsgrad):
         assert np.array_equal(ours["w"], p), f"step {t}"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adagrad_gives_the_bits_of_its_formulas(dtype, weight_decay):
+    """Adagrad updates through a scratch array; the values must be exactly those of the formulas
+    written out with temporaries."""
+    lr, lr_decay, eps = 1e-2, 0.05, 1e-10
+    rng = np.random.default_rng(4)
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    ours = {"w": p0.copy()}
+    opt = Adagrad(ours, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+                  initial_accumulator_value=0.1)
+    p, s = p0.copy(), np.full_like(p0, 0.1)
+    for t in range(1, 6):
+        g = rng.standard_normal(p0.shape).astype(dtype)
+        opt.step({"w": g})
+        if weight_decay:
+            g = g + weight_decay * p
+        s += g * g
+        denom = np.sqrt(s)
+        denom += eps
+        p -= lr / (1.0 + (t - 1) * lr_decay) * (g / denom)
+        assert np.array_equal(ours["w"], p), f"step {t}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_gives_the_bits_of_its_formulas(dtype, centered, momentum):
+    """RMSprop updates through two scratch arrays; the values must be exactly those of the formulas
+    written out with temporaries."""
+    lr, alpha, eps = 1e-2, 0.99, 1e-8
+    rng = np.random.default_rng(5)
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    ours = {"w": p0.copy()}
+    opt = RMSprop(ours, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
+    p, v, m, b = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
+    for t in range(1, 6):
+        g = rng.standard_normal(p0.shape).astype(dtype)
+        opt.step({"w": g})
+        v *= alpha
+        v += (1.0 - alpha) * (g * g)
+        if centered:
+            m += (1.0 - alpha) * (g - m)
+            denom = np.sqrt(np.maximum(v - m * m, 0.0))
+        else:
+            denom = np.sqrt(v)
+        denom += eps
+        if momentum:
+            b *= momentum
+            b += g / denom
+            p -= lr * b
+        else:
+            p -= lr * (g / denom)
+        assert np.array_equal(ours["w"], p), f"step {t}"
+
+
 def test_rprop_flip_zeroes_gradient_and_keeps_step_next_time():
     """After a flip the entry does not move; on the step after, its size is kept (prev grad is 0)."""
     p = {"w": np.array([0.0])}

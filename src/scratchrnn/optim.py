@@ -391,10 +391,15 @@ class Adagrad(Optimizer):
             g = g + c.weight_decay * p  # (same shape as p)
         clr = self.lr / (1.0 + (self.step_count - 1) * c.lr_decay)
         s = bufs["sum"]
-        s += g * g
-        denom = np.sqrt(s)  # (same shape as p)
+        # one scratch array from the workspace instead of fresh temporaries, with the operations
+        # of the formulas in their order: the same bits
+        tmp = workspace.empty(p.shape, p.dtype)  # (same shape as p)
+        s += np.multiply(g, g, out=tmp)  # s + g**2
+        denom = np.sqrt(s, out=tmp)
         denom += c.eps
-        p -= clr * (g / denom)
+        np.divide(g, denom, out=denom)
+        denom *= clr
+        p -= denom  # p - clr * (g / denom)
 
 
 # -- RMSprop ------------------------------------------------------------------------------------
@@ -458,22 +463,35 @@ class RMSprop(Optimizer):
         if c.weight_decay != 0:
             g = g + c.weight_decay * p  # (same shape as p)
         v = bufs["square_avg"]
+        # two scratch arrays from the workspace instead of fresh temporaries, with the operations
+        # of the formulas in their order: the same bits
+        tmp = workspace.empty(p.shape, p.dtype)  # (same shape as p)
+        denom = workspace.empty(p.shape, p.dtype)  # (same shape as p)
         v *= c.alpha
-        v += (1.0 - c.alpha) * (g * g)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - c.alpha
+        v += tmp  # alpha * v + (1 - alpha) * g**2
         if c.centered:
             m = bufs["grad_avg"]
-            m += (1.0 - c.alpha) * (g - m)
-            denom = np.sqrt(np.maximum(v - m * m, 0.0))  # (same shape as p)
+            np.subtract(g, m, out=tmp)
+            tmp *= 1.0 - c.alpha
+            m += tmp  # m + (1 - alpha) * (g - m)
+            np.multiply(m, m, out=denom)
+            np.subtract(v, denom, out=denom)
+            np.maximum(denom, 0.0, out=denom)
+            np.sqrt(denom, out=denom)  # sqrt(max(v - m**2, 0))
         else:
-            denom = np.sqrt(v)  # (same shape as p)
+            np.sqrt(v, out=denom)
         denom += c.eps
+        np.divide(g, denom, out=tmp)  # g / denom
         if c.momentum > 0:
             b = bufs["momentum_buffer"]
             b *= c.momentum
-            b += g / denom
-            p -= self.lr * b
+            b += tmp
+            np.multiply(b, self.lr, out=tmp)
         else:
-            p -= self.lr * (g / denom)
+            tmp *= self.lr
+        p -= tmp  # p - lr * b, or p - lr * (g / denom)
 
 
 # -- Adam / AdamW -------------------------------------------------------------------------------

@@ -6,11 +6,11 @@ training loop that allocates the same big arrays on every step pays for that aga
 (about 5 ms per 50 MB here, a tenth of an LSTM step at hidden size 512; each first touch of a
 4 KiB page measured about 3 us). ``empty`` hands out memory that an earlier call used instead,
 once nothing refers to it any more. The recurrent layers' training steps (full and truncated
-BPTT), ``Linear``, the losses and ``Adam`` take their large per-call arrays (caches, outputs,
-gradients, scratch) from here: one LSTM training step at (input 128, hidden 256, T 100, batch 32)
-went from about 2,400 page faults to none, and with ``truncate=5`` from about 1,500 to none.
-(Token-id gradients, dropout masks, the other optimizers and the GRU's and RNN's prepared weights
-still allocate as numpy does.)
+BPTT), ``Linear``, the losses, ``Adam``, ``RMSprop`` and ``Adagrad`` take their large per-call
+arrays (caches, outputs, gradients, scratch) from here: one LSTM training step at (input 128,
+hidden 256, T 100, batch 32) went from about 2,400 page faults to none, and with ``truncate=5``
+from about 1,500 to none. (Token-id gradients, dropout masks, SGD, Rprop and the GRU's and RNN's
+prepared weights still allocate as numpy does.)
 
 How "nothing refers to it" is known: each array handed out is made over a small owner object (a
 lease), and every view of the array, however derived, keeps that owner alive (a view's chain of
