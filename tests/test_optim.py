@@ -140,18 +140,21 @@ def test_matches_torch_optim(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
-def test_adam_gives_the_bits_of_its_formulas(dtype, amsgrad):
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_adam_gives_the_bits_of_its_formulas(dtype, amsgrad, weight_decay):
     """Adam updates through one scratch array; the values must be exactly those of the formulas
     written out with temporaries (m += (1 - b1) (g - m), ..., p -= step (m / denom))."""
     b1, b2, eps, lr = 0.9, 0.999, 1e-8, 1e-2
     rng = np.random.default_rng(3)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
     ours = {"w": p0.copy()}
-    opt = Adam(ours, lr=lr, betas=(b1, b2), eps=eps, amsgrad=amsgrad)
+    opt = Adam(ours, lr=lr, betas=(b1, b2), eps=eps, amsgrad=amsgrad, weight_decay=weight_decay)
     p, m, v, vmax = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
     for t in range(1, 6):
         g = rng.standard_normal(p0.shape).astype(dtype)
         opt.step({"w": g})
+        if weight_decay:
+            g = g + weight_decay * p
         m += (1.0 - b1) * (g - m)
         v *= b2
         v += (1.0 - b2) * (g * g)
@@ -170,7 +173,7 @@ def test_adagrad_gives_the_bits_of_its_formulas(dtype, weight_decay):
     written out with temporaries."""
     lr, lr_decay, eps = 1e-2, 0.05, 1e-10
     rng = np.random.default_rng(4)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
     ours = {"w": p0.copy()}
     opt = Adagrad(ours, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
                   initial_accumulator_value=0.1)
@@ -190,18 +193,22 @@ def test_adagrad_gives_the_bits_of_its_formulas(dtype, weight_decay):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("centered", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_rmsprop_gives_the_bits_of_its_formulas(dtype, centered, momentum):
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_rmsprop_gives_the_bits_of_its_formulas(dtype, centered, momentum, weight_decay):
     """RMSprop updates through two scratch arrays; the values must be exactly those of the formulas
     written out with temporaries."""
     lr, alpha, eps = 1e-2, 0.99, 1e-8
     rng = np.random.default_rng(5)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # big enough to come from the workspace pool
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
     ours = {"w": p0.copy()}
-    opt = RMSprop(ours, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
+    opt = RMSprop(ours, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
+                  weight_decay=weight_decay)
     p, v, m, b = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
     for t in range(1, 6):
         g = rng.standard_normal(p0.shape).astype(dtype)
         opt.step({"w": g})
+        if weight_decay:
+            g = g + weight_decay * p
         v *= alpha
         v += (1.0 - alpha) * (g * g)
         if centered:

@@ -151,6 +151,13 @@ def _check_lr(value) -> float:
     return _real("lr", value, low=0.0)
 
 
+def _decayed(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
+    """``g + weight_decay * p`` (the L2 penalty's gradient added) in a workspace array, computed as
+    that formula is, so with the same bits."""
+    out = np.multiply(p, weight_decay, out=workspace.empty(p.shape, p.dtype))  # (same shape as p)
+    return np.add(g, out, out=out)
+
+
 # -- the optimizer base ---------------------------------------------------------------------------
 class Optimizer:
     """Base class: keeps ``params`` (the caller's arrays), a frozen ``config``, the current ``lr``,
@@ -326,7 +333,7 @@ class SGD(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = g + c.weight_decay * p  # (same shape as p)
+            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         if c.momentum != 0:
             buf = bufs["momentum_buffer"]
             if self.step_count == 1:
@@ -388,7 +395,7 @@ class Adagrad(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = g + c.weight_decay * p  # (same shape as p)
+            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         clr = self.lr / (1.0 + (self.step_count - 1) * c.lr_decay)
         s = bufs["sum"]
         # one scratch array from the workspace instead of fresh temporaries, with the operations
@@ -461,7 +468,7 @@ class RMSprop(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = g + c.weight_decay * p  # (same shape as p)
+            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         v = bufs["square_avg"]
         # two scratch arrays from the workspace instead of fresh temporaries, with the operations
         # of the formulas in their order: the same bits
@@ -560,7 +567,7 @@ class Adam(Optimizer):
             if c.decoupled_weight_decay:
                 p *= 1.0 - self.lr * c.weight_decay
             else:
-                g = g + c.weight_decay * p  # (same shape as p)
+                g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         # one scratch array from the workspace instead of five fresh temporaries; the operations
         # and their order are those of the formulas above, so the results are the same bits
