@@ -433,7 +433,7 @@ def test_sequence_states_end_in_the_final_states_and_cache_is_reusable(kind):
         np.testing.assert_array_equal(first[2][name], again[2][name])
 
 
-@pytest.mark.parametrize("cls,one_hot_max_ids", [(LSTM, 0), (LSTM, 96), (GRU, None)],
+@pytest.mark.parametrize("cls,one_hot_max_ids", [(LSTM, 0), (LSTM, 1 << 30), (GRU, None)],
                          ids=["LSTM-gathered", "LSTM-one-hot-rows", "GRU"])
 @pytest.mark.parametrize("truncate", [None, 2])
 def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, truncate):
@@ -444,10 +444,10 @@ def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, trunca
     if one_hot_max_ids is not None:
         monkeypatch.setattr(lstm_module, "_ONE_HOT_MAX_IDS", one_hot_max_ids)
     rng = np.random.default_rng(11)
-    m = cls(7, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
-    ids = rng.integers(0, 7, (6, 3))  # (T, B)
+    m = cls(9, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
+    ids = rng.choice([1, 4, 6, 8], (6, 3))  # (T, B): a sparse set of ids, not 0 .. U-1
     o1, _, c1 = m.forward(ids)
-    o2, _, c2 = m.forward(one_hot(ids, 7, np.float64))
+    o2, _, c2 = m.forward(one_hot(ids, 9, np.float64))
     if cls is LSTM:
         # the LSTM's float path folds x_t into one product with h_{t-1} and the bias, so the sums
         # run in another order than the gather's: equal to rounding, not bit for bit
@@ -462,20 +462,41 @@ def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, trunca
         np.testing.assert_allclose(g1[name], g2[name], rtol=0, atol=1e-13, err_msg=name)
 
 
-@pytest.mark.parametrize("distinct", [1, 96, 97])
-def test_lstm_token_path_follows_the_number_of_distinct_ids(distinct):
+@pytest.mark.parametrize("above", [-1, 0, 1], ids=["1-id", "at-the-limit", "one-over"])
+def test_lstm_token_path_follows_the_number_of_distinct_ids(above):
     """Up to ``_ONE_HOT_MAX_IDS`` distinct ids ride in the step's product as one-hot rows (K = U + H
     + 1); beyond it the step product has no input columns (K = H + 1) and a table is gathered from.
-    Ids not in the sequence get a zero gradient either way."""
-    V, H = 120, 3
+    Either way the result is that of the one-hot input, and ids not in the sequence get a zero
+    gradient."""
+    from scratchrnn.functional import one_hot
+
+    limit = lstm_module._ONE_HOT_MAX_IDS
+    distinct = 1 if above < 0 else limit + above
+    V, H = 2 * distinct + 3, 3
     m = LSTM(V, H, dtype=np.float64, rng=0)
-    ids = np.arange(distinct)[::-1].reshape(-1, 1)  # (T, 1): ids distinct-1 .. 0
+    used = 2 * np.arange(distinct) + 1  # (U,) odd ids only
+    ids = used[::-1].reshape(-1, 1)  # (T, 1)
     w, tokens = m._prepare_sequence(0, "", ids)
-    one_hot = distinct <= lstm_module._ONE_HOT_MAX_IDS
-    assert w.shape == (4 * H, (distinct if one_hot else 0) + H + 1)
-    assert (tokens.table is None) == one_hot
-    np.testing.assert_array_equal(tokens.used, np.arange(distinct))
+    as_rows = distinct <= limit
+    assert w.shape == (4 * H, (distinct if as_rows else 0) + H + 1)
+    assert (tokens.table is None) == as_rows
+    np.testing.assert_array_equal(tokens.used, used)
     out, _, cache = m.forward(ids)
-    _, _, grads = m.backward(np.ones_like(out), None, cache)
-    g = grads["weight_ih_l0"]
-    assert np.all(g[:, distinct:] == 0.0) and np.any(g[:, :distinct] != 0.0)
+    ref, _, ref_cache = m.forward(one_hot(ids, V, np.float64))
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-14)
+    dout = np.random.default_rng(2).standard_normal(out.shape)
+    g = m.backward(dout, None, cache)[2]["weight_ih_l0"]
+    g_ref = m.backward(dout, None, ref_cache)[2]["weight_ih_l0"]
+    np.testing.assert_allclose(g, g_ref, rtol=0, atol=1e-13)
+    assert np.all(g[:, 0::2] == 0.0) and np.all(np.any(g[:, used] != 0.0, axis=0))
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_lstm_stack_output_is_contiguous_and_its_own(layers):
+    """The LSTM keeps each layer's output as a view of its step inputs; the stack's output is made
+    contiguous once at the top and shares no memory with the cache that backward reads."""
+    m = LSTM(3, 4, num_layers=layers, rng=0)
+    out, _, cache = m.forward(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    assert out.flags.c_contiguous and not out.flags.writeable
+    top_z = cache.layers[-1][0][1]  # the top layer's step inputs z, which hold its h_t
+    assert not np.shares_memory(out, top_z)

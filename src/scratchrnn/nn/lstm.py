@@ -196,7 +196,8 @@ class LSTM(RecurrentBase):
                 tokens = _TokenInput(used, cols, None)
                 w_ih = w_ih[:, used]  # (4H, U), for the one-hot rows of z
             else:
-                tokens = _TokenInput(used, cols, relayout_rows(w_ih[:, used], H, order, scales))
+                table = relayout_rows(w_ih[:, used], H, order, scales)  # (4H, U) laid out like w
+                tokens = _TokenInput(used, cols, table)
                 w_ih = w_ih[:, :0]  # (4H, 0): no input rows in z
         F_in = w_ih.shape[1]
         w = workspace.empty((4 * H, F_in + H + int(self.bias)), self.dtype)  # (4H, K)
@@ -216,7 +217,8 @@ class LSTM(RecurrentBase):
         F_in = w.shape[1] - H - int(self.bias)
         hsl = slice(F_in, F_in + H)  # rows of h in z
         # z[:, t] = [x_t; h_{t-1}; 1] (K, B); z[:, T] only receives h_{T-1}. Stored (K, T+1, B), so
-        # that after the loop all steps' z form one (K, T*B) matrix for the weight gradients.
+        # that after the loop all steps' z form one (K, T*B) matrix for the weight gradients. For
+        # token ids x_t is the step's one-hot rows over the ids in use, or absent (gathered ids).
         z = workspace.empty((w.shape[1], T + 1, B), dt)  # (K, T+1, B)
         if tokens is None:
             np.copyto(z[:F_in, :T], x.transpose(2, 0, 1))
@@ -245,7 +247,7 @@ class LSTM(RecurrentBase):
             _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
         # the output h_t (T, B, H): a view of z's rows, no copy; the layer above reads it in this
         # layout anyway, and the stack's output is made contiguous once (``RecurrentBase.forward``)
-        hs = z[hsl, 1:].transpose(1, 2, 0)
+        hs = z[hsl, 1:].transpose(1, 2, 0)  # (T, B, H) view of z
         return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates, tokens)
 
     def _layer_stepper(self, w, table, prev, new):

@@ -306,8 +306,9 @@ class RecurrentBase(Module):
         if not layer_in.flags.c_contiguous:  # a cell's output view (the LSTM's)
             layer_in = workspace.copy(layer_in)  # (T, B, D*H)
         out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in.view()
-        # ``out`` shares memory with the cache that backward reads: writing into it would silently
-        # corrupt the gradients, so it is handed out read-only (copy it to modify it).
+        # ``out`` may share memory with the cache that backward reads (the RNN's and GRU's hidden
+        # states are their caches): writing into it would silently corrupt the gradients, so it is
+        # handed out read-only (copy it to modify it).
         out.flags.writeable = False
         return out, self._wrap_state(states_n), _Cache(T, B, caches, masks)
 
@@ -509,8 +510,8 @@ def _add_offsets(acc, acc_offs, x, x_offs):
     lo, hi = min(acc_offs[0], x_offs[0]), max(acc_offs[-1], x_offs[-1])
     offs = np.arange(lo, hi + 1)
     out = workspace.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
-    out[acc_offs - lo] += acc
-    out[x_offs - lo] += x
+    out[row_slice(acc_offs, -lo)] += acc  # a slice for a run of offsets: no gathered copies
+    out[row_slice(x_offs, -lo)] += x
     return out, offs
 
 

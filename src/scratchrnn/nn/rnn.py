@@ -177,9 +177,10 @@ class RNN(RecurrentBase):
             else:
                 dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
         elif dz_offs is not None:
-            dx = workspace.zeros((len(dz_offs), T, B, F), self.dtype)  # (n, T, B, F)
-            dx[:, t0:] = (dz_off[:, t0:].reshape(-1, H) @ w_ih).reshape(len(dz_offs), T - t0, B, F)
+            n = len(dz_offs)
+            dx = workspace.zeros((n, T, B, F), self.dtype)  # (n, T, B, F)
+            np.matmul(dz_off[:, t0:].reshape(n, -1, H), w_ih, out=dx[:, t0:].reshape(n, -1, F))
         else:
             dx = workspace.zeros((T, B, F), self.dtype)  # (T, B, F)
-            dx[t0:] = (dx2 @ w_ih).reshape(T - t0, B, F)
+            np.matmul(dx2, w_ih, out=dx[t0:].reshape(-1, F))
         return dx, dz_offs, (dh0,), grads

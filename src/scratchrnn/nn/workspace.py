@@ -9,8 +9,9 @@ once nothing refers to it any more. The recurrent layers' training steps (full a
 BPTT), ``Linear``, the losses, ``Adam``, ``RMSprop`` and ``Adagrad`` take their large per-call
 arrays (caches, outputs, gradients, scratch) from here: one LSTM training step at (input 128,
 hidden 256, T 100, batch 32) went from about 2,400 page faults to none, and with ``truncate=5``
-from about 1,500 to none. (Token-id gradients, dropout masks, SGD, Rprop and the GRU's and RNN's
-prepared weights still allocate as numpy does.)
+from about 1,500 to none. (Token-id gradients and the LSTM's columns of the ids in use, dropout
+masks, SGD's and Rprop's temporaries and the GRU's and RNN's prepared weights still allocate as
+numpy does.)
 
 How "nothing refers to it" is known: each array handed out is made over a small owner object (a
 lease), and every view of the array, however derived, keeps that owner alive (a view's chain of
