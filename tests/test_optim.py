@@ -138,56 +138,64 @@ def test_matches_torch_optim(case):
     assert moved, "the parameters did not move"
 
 
+def _same_bits_as(opt_cls, kwargs, dtype, seed, reference):
+    """Five steps of ``opt_cls(params, **kwargs)`` on one parameter against ``reference(p, g, t)``,
+    the update written out as formulas with temporaries, which moves p in place; the optimizer
+    must give the same bits after every step. (The tests' workspace pools every array, so the
+    optimizer's scratch arrays come from it.)"""
+    rng = np.random.default_rng(seed)
+    p0 = rng.standard_normal((300, 700)).astype(dtype)  # (300, 700)
+    ours = {"w": p0.copy()}
+    opt = opt_cls(ours, **kwargs)
+    p = p0.copy()  # (300, 700)
+    wd = kwargs.get("weight_decay", 0.0)
+    for t in range(1, 6):
+        g = rng.standard_normal(p0.shape).astype(dtype)  # (300, 700)
+        opt.step({"w": g})
+        if wd:
+            g = g + wd * p  # (300, 700)
+        reference(p, g, t)
+        assert np.array_equal(ours["w"], p), f"step {t}"
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("amsgrad", [False, True])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adam_gives_the_bits_of_its_formulas(dtype, amsgrad, weight_decay):
-    """Adam updates through one scratch array; the values must be exactly those of the formulas
-    written out with temporaries (m += (1 - b1) (g - m), ..., p -= step (m / denom))."""
+    """Adam updates through one scratch array: m += (1 - b1) (g - m), ..., p -= step (m / denom)."""
     b1, b2, eps, lr = 0.9, 0.999, 1e-8, 1e-2
-    rng = np.random.default_rng(3)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
-    ours = {"w": p0.copy()}
-    opt = Adam(ours, lr=lr, betas=(b1, b2), eps=eps, amsgrad=amsgrad, weight_decay=weight_decay)
-    p, m, v, vmax = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
-    for t in range(1, 6):
-        g = rng.standard_normal(p0.shape).astype(dtype)
-        opt.step({"w": g})
-        if weight_decay:
-            g = g + weight_decay * p
-        m += (1.0 - b1) * (g - m)
-        v *= b2
-        v += (1.0 - b2) * (g * g)
+    shape = (300, 700)
+    m, v, vmax = np.zeros(shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)
+
+    def reference(p, g, t):
+        m[...] += (1.0 - b1) * (g - m)
+        v[...] *= b2
+        v[...] += (1.0 - b2) * (g * g)
         vv = np.maximum(vmax, v, out=vmax) if amsgrad else v
-        denom = np.sqrt(vv)
+        denom = np.sqrt(vv)  # (300, 700)
         denom /= math.sqrt(1.0 - b2**t)
         denom += eps
         p -= lr / (1.0 - b1**t) * (m / denom)
-        assert np.array_equal(ours["w"], p), f"step {t}"
+
+    kwargs = dict(lr=lr, betas=(b1, b2), eps=eps, amsgrad=amsgrad, weight_decay=weight_decay)
+    _same_bits_as(Adam, kwargs, dtype, 3, reference)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_adagrad_gives_the_bits_of_its_formulas(dtype, weight_decay):
-    """Adagrad updates through a scratch array; the values must be exactly those of the formulas
-    written out with temporaries."""
+    """Adagrad updates through a scratch array: s += g**2, p -= lr_t (g / (sqrt(s) + eps))."""
     lr, lr_decay, eps = 1e-2, 0.05, 1e-10
-    rng = np.random.default_rng(4)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
-    ours = {"w": p0.copy()}
-    opt = Adagrad(ours, lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                  initial_accumulator_value=0.1)
-    p, s = p0.copy(), np.full_like(p0, 0.1)
-    for t in range(1, 6):
-        g = rng.standard_normal(p0.shape).astype(dtype)
-        opt.step({"w": g})
-        if weight_decay:
-            g = g + weight_decay * p
-        s += g * g
-        denom = np.sqrt(s)
+    s = np.full((300, 700), 0.1, dtype)
+
+    def reference(p, g, t):
+        s[...] += g * g
+        denom = np.sqrt(s)  # (300, 700)
         denom += eps
         p -= lr / (1.0 + (t - 1) * lr_decay) * (g / denom)
-        assert np.array_equal(ours["w"], p), f"step {t}"
+
+    kwargs = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, initial_accumulator_value=0.1)
+    _same_bits_as(Adagrad, kwargs, dtype, 4, reference)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -195,35 +203,30 @@ def test_adagrad_gives_the_bits_of_its_formulas(dtype, weight_decay):
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 def test_rmsprop_gives_the_bits_of_its_formulas(dtype, centered, momentum, weight_decay):
-    """RMSprop updates through two scratch arrays; the values must be exactly those of the formulas
-    written out with temporaries."""
+    """RMSprop updates through two scratch arrays: v = alpha v + (1 - alpha) g**2, ..., p -= lr b."""
     lr, alpha, eps = 1e-2, 0.99, 1e-8
-    rng = np.random.default_rng(5)
-    p0 = rng.standard_normal((300, 700)).astype(dtype)  # pooled: the tests' workspace pools every array
-    ours = {"w": p0.copy()}
-    opt = RMSprop(ours, lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
-                  weight_decay=weight_decay)
-    p, v, m, b = p0.copy(), np.zeros_like(p0), np.zeros_like(p0), np.zeros_like(p0)
-    for t in range(1, 6):
-        g = rng.standard_normal(p0.shape).astype(dtype)
-        opt.step({"w": g})
-        if weight_decay:
-            g = g + weight_decay * p
-        v *= alpha
-        v += (1.0 - alpha) * (g * g)
+    shape = (300, 700)
+    v, m, b = np.zeros(shape, dtype), np.zeros(shape, dtype), np.zeros(shape, dtype)
+
+    def reference(p, g, t):
+        v[...] *= alpha
+        v[...] += (1.0 - alpha) * (g * g)
         if centered:
-            m += (1.0 - alpha) * (g - m)
-            denom = np.sqrt(np.maximum(v - m * m, 0.0))
+            m[...] += (1.0 - alpha) * (g - m)
+            denom = np.sqrt(np.maximum(v - m * m, 0.0))  # (300, 700)
         else:
-            denom = np.sqrt(v)
+            denom = np.sqrt(v)  # (300, 700)
         denom += eps
         if momentum:
-            b *= momentum
-            b += g / denom
+            b[...] *= momentum
+            b[...] += g / denom
             p -= lr * b
         else:
             p -= lr * (g / denom)
-        assert np.array_equal(ours["w"], p), f"step {t}"
+
+    kwargs = dict(lr=lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered,
+                  weight_decay=weight_decay)
+    _same_bits_as(RMSprop, kwargs, dtype, 5, reference)
 
 
 def test_rprop_flip_zeroes_gradient_and_keeps_step_next_time():
