@@ -299,7 +299,7 @@ class LSTM(RecurrentBase):
         dw = np.matmul(dA2, z2.T, out=workspace.empty((4 * H, z.shape[0]), dt))  # (4H, K)
         F_in = z.shape[0] - H - int(self.bias)  # input rows of z
         if tokens is not None and F_in:  # one-hot rows: the columns of the ids in use
-            dw_ih = np.zeros_like(w_ih)  # (4H, V)
+            dw_ih = workspace.zeros(w_ih.shape, dt)  # (4H, V)
             dw_ih[:, tokens.used] = dw[:, :F_in]
         elif tokens is not None:  # gathered columns: a scattered sum
             dw_ih = np.ascontiguousarray(F.index_add_rows(x, dA2.T, w_ih.shape[1]).T)  # (4H, V)

@@ -374,8 +374,7 @@ class RecurrentBase(Module):
                 if dx is not None:  # None: token-id input, which has no gradient
                     dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
             if mask is not None:
-                masked = workspace.empty(dx_acc.shape, dx_acc.dtype)  # (.., T, B, D*H)
-                dx_acc = np.multiply(dx_acc, mask, out=masked)
+                dx_acc *= mask  # (.., T, B, D*H): dx_acc is this call's own array, never a cache's
             g, offs = dx_acc, dx_offs
         dx = g
         if dx is not None and self.batch_first:
