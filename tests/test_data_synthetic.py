@@ -59,12 +59,17 @@ def test_binary_numbers_are_consistent_and_seeded():
     assert not np.array_equal(values, values3)
 
 
-def test_binary_numbers_need_an_explicit_generator():
-    with pytest.raises(ValueError, match="Generator"):
-        binary_numbers(4, 8, None)
+def test_binary_numbers_follow_the_rng_rule():
+    # None, an int seed or a Generator, as every rng argument of the package (scratchrnn.checks)
+    x, values = binary_numbers(4, 8, None)
+    assert x.shape == (8, 4, 1) and values.shape == (4,)
+    _, seeded = binary_numbers(6, 8, 3)
+    assert np.array_equal(seeded, binary_numbers(6, 8, np.random.default_rng(3))[1])
+    with pytest.raises(ValueError, match="rng must be None, an integer seed >= 0 or a numpy Generator"):
+        binary_numbers(4, 8, "0")
     with pytest.raises(ValueError, match="bits"):
         binary_numbers(4, 0, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="at most 16"):
+    with pytest.raises(ValueError, match=r"bits must be an integer in \[1, 16\], got 20"):
         all_binary_numbers(20)
 
 

@@ -215,8 +215,11 @@ def test_bad_logits_and_generators():
         sample_next(np.array([[0.0, 1.0], [np.nan, 0.0]]), rng)
     with pytest.raises(ValueError, match="row 0 .*-inf"):
         sample_next(np.array([[-np.inf, -np.inf]]), rng)
-    with pytest.raises(ValueError, match="Generator.*int"):
-        sample_next(LOGITS6[None], 3)
+    with pytest.raises(ValueError, match="rng must be None, an integer seed >= 0 or a numpy Generator"):
+        sample_next(LOGITS6[None], "3")
+    # an int seed stands for np.random.default_rng(seed), as every rng argument of the package
+    flat = np.zeros((50, 6))
+    assert np.array_equal(sample_next(flat, 3), sample_next(flat, np.random.default_rng(3)))
 
 
 # -- generation -----------------------------------------------------------------------------------------
@@ -349,8 +352,8 @@ def test_bad_generation_inputs():
         generate(model, np.array([1.0]), 3, rng)
     with pytest.raises(ValueError, match="length .*-1"):
         generate(model, [1], -1, rng)
-    with pytest.raises(ValueError, match="rng .*None"):
-        generate(model, [1], 3, None)
+    with pytest.raises(ValueError, match="rng must be None, an integer seed >= 0 or a numpy Generator"):
+        generate(model, [1], 3, 1.5)
     with pytest.raises(ValueError, match="temperature .*-1"):
         generate(model, [1], 3, rng, temperature=-1)
     with pytest.raises(ValueError, match="bidirectional"):

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .init import as_generator
+from .checks import check_optional_int, check_random_state, check_truncate
 from .losses import bce_with_logits, cross_entropy, mse
 from .nn.linear import Linear
 from .nn.model import CELLS
-from .nn.recurrent import RecurrentBase, check_truncate
+from .nn.recurrent import RecurrentBase
 
 __all__ = [
     "GradcheckConfig",
@@ -247,10 +247,7 @@ def check_gradients(
     for name, tol in (("atol", atol), ("rtol", rtol)):
         if not (isinstance(tol, (int, float)) and tol >= 0 and np.isfinite(tol)):
             raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
-    if max_entries is not None and (
-        isinstance(max_entries, bool) or not isinstance(max_entries, (int, np.integer)) or max_entries <= 0
-    ):
-        raise ValueError(f"max_entries must be None or a positive integer, got {max_entries!r}")
+    max_entries = check_optional_int("max_entries", max_entries, low=1)
     grads = {}
     for name, p in params.items():
         a = np.asarray(analytic[name])
@@ -266,8 +263,8 @@ def check_gradients(
     for name, p in params.items():
         if max_entries is not None and p.size > max_entries:
             if gen is None:
-                gen = as_generator(DEFAULT_SAMPLE_SEED if rng is None else rng)
-            indices[name] = np.sort(gen.choice(p.size, size=int(max_entries), replace=False))  # (m,)
+                gen = check_random_state(DEFAULT_SAMPLE_SEED if rng is None else rng)
+            indices[name] = np.sort(gen.choice(p.size, size=max_entries, replace=False))  # (m,)
         else:
             indices[name] = None
     numeric = numerical_gradient(fn, params, eps=eps, indices=indices)

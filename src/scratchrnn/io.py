@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_int
+
 __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
@@ -281,12 +283,6 @@ class _Encoder:
         return {_SCALAR_TAG: self.array(np.asarray(value), where, parts)}  # ()
 
 
-def _check_count(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
-
-
 def _rng_state_dict(rng_state) -> dict | None:
     if rng_state is None:
         return None
@@ -339,8 +335,8 @@ def _encode_checkpoint(params, optimizer_state, rng_state, step, epoch, hidden, 
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "step": _check_count("step", step),
-        "epoch": _check_count("epoch", epoch),
+        "step": check_int("step", step, low=0),
+        "epoch": check_int("epoch", epoch, low=0),
         "params": _escape(param_tree),
         "optimizer_state": enc.encode(optimizer_state, "optimizer_state", ("optimizer_state",)),
         "rng_state": enc.encode(_rng_state_dict(rng_state), "rng_state", ("rng_state",)),

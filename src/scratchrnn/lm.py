@@ -42,6 +42,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .checks import check_dtype, check_int, check_optional_int, check_probability, is_real
 from .data.text import (
     SENTENCE_END,
     SENTENCE_START,
@@ -54,7 +55,6 @@ from .data.text import (
 from .functional import log_softmax
 from .io import load_checkpoint, save_checkpoint
 from .nn.model import CELLS, ModelConfig, SequenceModel
-from .nn.module import check_dtype
 from .optim import OPTIMIZERS, make_optimizer
 from .sample import beam_search, check_sampling_options, generate
 from .train import History, TokenStream, TrainConfig, Trainer
@@ -64,20 +64,6 @@ __all__ = ["LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 LEVELS = ("char", "word")
 EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
-
-
-def _is_int(value) -> bool:
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
-
-
-def _positive_int(name: str, value) -> int:
-    if not _is_int(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _optional_positive_int(name: str, value) -> int | None:
-    return None if value is None else _positive_int(name, value)
 
 
 def _check_text(text, what: str = "text") -> str:
@@ -114,16 +100,12 @@ class LanguageModel:
             raise ValueError("LanguageModel is the shared base; build a CharLM or a WordLM")
         if not isinstance(cell, str) or cell not in CELLS:
             raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(sorted(CELLS))}")
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
-        if not _is_int(seed) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        self.dropout = check_probability("dropout", dropout)
+        self.seed = check_int("seed", seed, low=0)
         self.cell = cell
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        self.embedding_dim = _optional_positive_int("embedding_dim", embedding_dim)
-        self.dropout = float(dropout)
-        self.seed = int(seed)
+        self.hidden_size = check_int("hidden_size", hidden_size, low=1)
+        self.num_layers = check_int("num_layers", num_layers, low=1)
+        self.embedding_dim = check_optional_int("embedding_dim", embedding_dim, low=1)
         self.dtype = str(check_dtype(dtype))
         self.model: SequenceModel | None = None
         self.vocab: Vocab | None = None
@@ -202,11 +184,10 @@ class LanguageModel:
         (or for ``batch_size`` streams of one window) raises ValueError saying so.
         """
         text = _check_text(text)
-        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
-                or not 0.0 <= val_fraction < 1.0:
+        if not is_real(val_fraction) or not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-        batch_size = _positive_int("batch_size", batch_size)
-        window = _positive_int("window", window)
+        batch_size = check_int("batch_size", batch_size, low=1)
+        window = check_int("window", window, low=1)
         if not isinstance(optimizer, str) or optimizer.strip().lower().replace("_", "-") not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
         config = TrainConfig(steps=steps, epochs=epochs, clip_norm=clip_norm, eval_every=eval_every,
@@ -286,17 +267,14 @@ class LanguageModel:
         token's text as soon as it is known (after the search, for beam search).
         """
         model = self._require_model()
-        if not _is_int(length) or length < 0:
-            raise ValueError(f"length must be an integer >= 0, got {length!r}")
+        check_int("length", length, low=0)
         temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
         if beam is not None:
-            if not _is_int(beam) or beam < 1:
-                raise ValueError(f"beam must be None or an integer >= 1, got {beam!r}")
+            check_optional_int("beam", beam, low=1)
             if temperature != 1.0 or top_k is not None or top_p is not None:
                 raise ValueError("beam search is deterministic: it takes no temperature, top_k or top_p "
                                  f"(got temperature={temperature}, top_k={top_k}, top_p={top_p})")
-        if seed is not None and (not _is_int(seed) or seed < 0):
-            raise ValueError(f"seed must be None or an integer >= 0, got {seed!r}")
+        check_optional_int("seed", seed, low=0)
         if not isinstance(prime, str):
             raise ValueError(f"prime must be a str, got {type(prime).__name__}")
         prime_ids = self._encode(self._prime_tokens(prime), "the prime")  # (P,)
@@ -433,7 +411,7 @@ class WordLM(LanguageModel):
                  embedding_dim: int | None = None, dropout: float = 0.0, seed: int = 0,
                  dtype: str = "float32", max_vocab: int | None = None):
         super().__init__(cell, hidden_size, num_layers, embedding_dim, dropout, seed, dtype)
-        self.max_vocab = _optional_positive_int("max_vocab", max_vocab)
+        self.max_vocab = check_optional_int("max_vocab", max_vocab, low=1)
 
     @staticmethod
     def _sentences(text: str) -> list[list[str]]:

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import FLOAT_DTYPES, is_int
 from .functional import sigmoid
 from .nn import workspace
 
 __all__ = ["bce_with_logits", "cross_entropy", "mse"]
 
 REDUCTIONS = ("mean", "sum")
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 # -- validation helpers ----------------------------------------------------------------------
@@ -51,7 +51,7 @@ def _is_real(dtype: np.dtype) -> bool:
 
 def _check_prediction(x, name: str, loss: str) -> np.ndarray:
     arr = np.asarray(x)
-    if arr.dtype not in _FLOAT_DTYPES:
+    if arr.dtype not in FLOAT_DTYPES:
         raise ValueError(f"{loss} {name} must be float32 or float64, got dtype {arr.dtype}")
     return arr
 
@@ -192,8 +192,7 @@ def cross_entropy(
             f"{loss_name} targets have shape {t.shape}, logits have shape {z.shape}; "
             f"targets must have the logits' shape without the class axis, {lead}"
         )
-    bad_ignore = isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer))
-    if ignore_index is not None and bad_ignore:
+    if ignore_index is not None and not is_int(ignore_index):
         raise ValueError(f"{loss_name} ignore_index must be an integer or None, got {ignore_index!r}")
 
     # Which positions count: the mask and ignore_index, if any (None means all of them).

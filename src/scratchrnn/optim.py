@@ -35,6 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .checks import FLOAT_DTYPES, check_flag, check_int, check_pair, check_real
 from .nn import workspace
 
 __all__ = [
@@ -65,47 +66,11 @@ __all__ = [
     "unflatten_state",
 ]
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 CLIP_EPS = 1e-6  # added to the norm before dividing, as torch.nn.utils.clip_grad_norm_ does
 BUFFER_PREFIX = "buffers"  # flattened array keys are "buffers/<buffer>/<param>"
 
 
 # -- validation helpers --------------------------------------------------------------------------
-def _real(
-    name: str,
-    value,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    high_open: bool = False,
-    allow_inf: bool = False,
-) -> float:
-    """``value`` as a float inside the given bounds, or a ValueError naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a real number, got {value!r}")
-    v = float(value)
-    if math.isnan(v) or (math.isinf(v) and not allow_inf):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if low is not None and (v <= low if low_open else v < low):
-        raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}, got {v}")
-    if high is not None and (v >= high if high_open else v > high):
-        raise ValueError(f"{name} must be {'<' if high_open else '<='} {high}, got {v}")
-    return v
-
-
-def _flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _pair(name: str, value) -> tuple:
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
-    return tuple(value)
-
-
 def _check_params(params) -> dict[str, np.ndarray]:
     """A shallow copy of the dict: the same arrays (updated in place), a fixed key order."""
     if not isinstance(params, Mapping):
@@ -148,7 +113,7 @@ def _check_grads(grads, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
 
 
 def _check_lr(value) -> float:
-    return _real("lr", value, low=0.0)
+    return check_real("lr", value, low=0.0)
 
 
 def _decayed(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
@@ -243,8 +208,7 @@ class Optimizer:
             raise ValueError(f"optimizer state 'hyper' has keys {got}, expected {sorted(names)}")
         config = self.Config(**hyper)
         step = state["step"]
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"optimizer state 'step' must be an integer >= 0, got {step!r}")
+        step = check_int("optimizer state 'step'", step, low=0)
 
         old_config = self.config
         self.config = config  # the buffer set can depend on the hyperparameters
@@ -293,10 +257,10 @@ class SGDConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "lr", _check_lr(self.lr))
-        object.__setattr__(self, "momentum", _real("momentum", self.momentum, low=0.0))
-        object.__setattr__(self, "dampening", _real("dampening", self.dampening, low=0.0, high=1.0))
-        object.__setattr__(self, "nesterov", _flag("nesterov", self.nesterov))
-        object.__setattr__(self, "weight_decay", _real("weight_decay", self.weight_decay, low=0.0))
+        object.__setattr__(self, "momentum", check_real("momentum", self.momentum, low=0.0))
+        object.__setattr__(self, "dampening", check_real("dampening", self.dampening, low=0.0, high=1.0))
+        object.__setattr__(self, "nesterov", check_flag("nesterov", self.nesterov))
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
         if self.nesterov and (self.momentum == 0 or self.dampening != 0):
             raise ValueError(
                 f"nesterov momentum needs momentum > 0 and dampening == 0, "
@@ -356,14 +320,14 @@ class AdagradConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "lr", _check_lr(self.lr))
-        object.__setattr__(self, "lr_decay", _real("lr_decay", self.lr_decay, low=0.0))
-        object.__setattr__(self, "weight_decay", _real("weight_decay", self.weight_decay, low=0.0))
+        object.__setattr__(self, "lr_decay", check_real("lr_decay", self.lr_decay, low=0.0))
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
         object.__setattr__(
             self,
             "initial_accumulator_value",
-            _real("initial_accumulator_value", self.initial_accumulator_value, low=0.0),
+            check_real("initial_accumulator_value", self.initial_accumulator_value, low=0.0),
         )
-        object.__setattr__(self, "eps", _real("eps", self.eps, low=0.0))
+        object.__setattr__(self, "eps", check_real("eps", self.eps, low=0.0))
 
 
 class Adagrad(Optimizer):
@@ -421,11 +385,11 @@ class RMSpropConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "lr", _check_lr(self.lr))
-        object.__setattr__(self, "alpha", _real("alpha", self.alpha, low=0.0, high=1.0))
-        object.__setattr__(self, "eps", _real("eps", self.eps, low=0.0))
-        object.__setattr__(self, "weight_decay", _real("weight_decay", self.weight_decay, low=0.0))
-        object.__setattr__(self, "momentum", _real("momentum", self.momentum, low=0.0))
-        object.__setattr__(self, "centered", _flag("centered", self.centered))
+        object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, high=1.0))
+        object.__setattr__(self, "eps", check_real("eps", self.eps, low=0.0))
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
+        object.__setattr__(self, "momentum", check_real("momentum", self.momentum, low=0.0))
+        object.__setattr__(self, "centered", check_flag("centered", self.centered))
 
 
 class RMSprop(Optimizer):
@@ -515,16 +479,16 @@ class AdamConfig:
     def __post_init__(self):
         object.__setattr__(self, "lr", _check_lr(self.lr))
         object.__setattr__(
-            self, "beta1", _real("beta1 (betas[0])", self.beta1, low=0.0, high=1.0, high_open=True)
+            self, "beta1", check_real("beta1 (betas[0])", self.beta1, low=0.0, high=1.0, high_open=True)
         )
         object.__setattr__(
-            self, "beta2", _real("beta2 (betas[1])", self.beta2, low=0.0, high=1.0, high_open=True)
+            self, "beta2", check_real("beta2 (betas[1])", self.beta2, low=0.0, high=1.0, high_open=True)
         )
-        object.__setattr__(self, "eps", _real("eps", self.eps, low=0.0))
-        object.__setattr__(self, "weight_decay", _real("weight_decay", self.weight_decay, low=0.0))
-        object.__setattr__(self, "amsgrad", _flag("amsgrad", self.amsgrad))
+        object.__setattr__(self, "eps", check_real("eps", self.eps, low=0.0))
+        object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
+        object.__setattr__(self, "amsgrad", check_flag("amsgrad", self.amsgrad))
         object.__setattr__(
-            self, "decoupled_weight_decay", _flag("decoupled_weight_decay", self.decoupled_weight_decay)
+            self, "decoupled_weight_decay", check_flag("decoupled_weight_decay", self.decoupled_weight_decay)
         )
 
 
@@ -550,7 +514,7 @@ class Adam(Optimizer):
         amsgrad: bool = AdamConfig.amsgrad,
         decoupled_weight_decay: bool = AdamConfig.decoupled_weight_decay,
     ):
-        beta1, beta2 = _pair("betas", betas)
+        beta1, beta2 = check_pair("betas", betas)
         super().__init__(
             params, AdamConfig(lr, beta1, beta2, eps, weight_decay, amsgrad, decoupled_weight_decay)
         )
@@ -620,14 +584,15 @@ class RpropConfig:
         object.__setattr__(
             self,
             "eta_minus",
-            _real("eta_minus (etas[0])", self.eta_minus, low=0.0, high=1.0, low_open=True, high_open=True),
+            check_real("eta_minus (etas[0])", self.eta_minus, low=0.0, high=1.0, low_open=True,
+                       high_open=True),
         )
         object.__setattr__(
-            self, "eta_plus", _real("eta_plus (etas[1])", self.eta_plus, low=1.0, low_open=True)
+            self, "eta_plus", check_real("eta_plus (etas[1])", self.eta_plus, low=1.0, low_open=True)
         )
-        object.__setattr__(self, "step_min", _real("step_min (step_sizes[0])", self.step_min, low=0.0))
+        object.__setattr__(self, "step_min", check_real("step_min (step_sizes[0])", self.step_min, low=0.0))
         object.__setattr__(
-            self, "step_max", _real("step_max (step_sizes[1])", self.step_max, low=0.0, allow_inf=True)
+            self, "step_max", check_real("step_max (step_sizes[1])", self.step_max, low=0.0, allow_inf=True)
         )
         if self.step_min > self.step_max:
             raise ValueError(f"step_sizes must satisfy min <= max, got ({self.step_min}, {self.step_max})")
@@ -656,8 +621,8 @@ class Rprop(Optimizer):
         etas=(RpropConfig.eta_minus, RpropConfig.eta_plus),
         step_sizes=(RpropConfig.step_min, RpropConfig.step_max),
     ):
-        eta_minus, eta_plus = _pair("etas", etas)
-        step_min, step_max = _pair("step_sizes", step_sizes)
+        eta_minus, eta_plus = check_pair("etas", etas)
+        step_min, step_max = check_pair("step_sizes", step_sizes)
         super().__init__(params, RpropConfig(lr, eta_minus, eta_plus, step_min, step_max))
 
     def _buffer_names(self):
@@ -688,12 +653,12 @@ class PlainRpropConfig:
     sign_rule: str = "product"  # "product": zero keeps the step; "equal": any change of sign shrinks it
 
     def __post_init__(self):
-        object.__setattr__(self, "init_step", _real("init_step", self.init_step, low=0.0, low_open=True))
-        object.__setattr__(self, "eta_plus", _real("eta_plus", self.eta_plus, low=1.0, low_open=True))
+        object.__setattr__(self, "init_step", check_real("init_step", self.init_step, low=0.0, low_open=True))
+        object.__setattr__(self, "eta_plus", check_real("eta_plus", self.eta_plus, low=1.0, low_open=True))
         object.__setattr__(
             self,
             "eta_minus",
-            _real("eta_minus", self.eta_minus, low=0.0, high=1.0, low_open=True, high_open=True),
+            check_real("eta_minus", self.eta_minus, low=0.0, high=1.0, low_open=True, high_open=True),
         )
         if self.sign_rule not in ("product", "equal"):
             raise ValueError(f"sign_rule must be 'product' or 'equal', got {self.sign_rule!r}")
@@ -868,9 +833,8 @@ class _Schedule:
                 f"schedule state is for {state['type']!r}, this schedule is {type(self).__name__!r}"
             )
         step = state["last_step"]
-        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 0:
-            raise ValueError(f"schedule state 'last_step' must be an integer >= 0, got {step!r}")
-        base_lr = _real("base_lr", state["base_lr"], low=0.0)
+        step = check_int("schedule state 'last_step'", step, low=0)
+        base_lr = check_real("base_lr", state["base_lr"], low=0.0)
         lr = _check_lr(state["lr"])
         self._load_scalars(state)
         self.base_lr, self.last_step = base_lr, int(step)
@@ -885,10 +849,8 @@ class StepLR(_Schedule):
 
     def __init__(self, opt, step_size: int, gamma: float = 0.1):
         super().__init__(opt)
-        if isinstance(step_size, bool) or not isinstance(step_size, (int, np.integer)) or step_size <= 0:
-            raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
-        self.step_size = int(step_size)
-        self.gamma = _real("gamma", gamma, low=0.0, low_open=True)
+        self.step_size = check_int("step_size", step_size, low=1)
+        self.gamma = check_real("gamma", gamma, low=0.0, low_open=True)
 
     def lr_at(self, n: int) -> float:
         """The learning rate after ``n`` calls of ``step()``."""
@@ -926,15 +888,13 @@ class CosineLR(_Schedule):
 
     def __init__(self, opt, total_steps: int, min_lr: float = 0.0, warmup: int = 0):
         super().__init__(opt)
-        for name, v in (("total_steps", total_steps), ("warmup", warmup)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {v!r}")
+        total_steps, warmup = check_int("total_steps", total_steps, low=0), check_int("warmup", warmup, low=0)
         if total_steps <= warmup:
             raise ValueError(
                 f"total_steps must exceed warmup, got total_steps={total_steps}, warmup={warmup}"
             )
         self.total_steps, self.warmup = int(total_steps), int(warmup)
-        self.min_lr = _real("min_lr", min_lr, low=0.0, high=self.base_lr)
+        self.min_lr = check_real("min_lr", min_lr, low=0.0, high=self.base_lr)
         self.opt.lr = self.lr_at(0)
 
     def lr_at(self, n: int) -> float:
@@ -975,8 +935,8 @@ class HalveOnIncrease(_Schedule):
 
     def __init__(self, opt, factor: float = 0.5, min_lr: float = 0.0):
         super().__init__(opt)
-        self.factor = _real("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
-        self.min_lr = _real("min_lr", min_lr, low=0.0)
+        self.factor = check_real("factor", factor, low=0.0, high=1.0, low_open=True, high_open=True)
+        self.min_lr = check_real("min_lr", min_lr, low=0.0)
         self.prev_metric: float | None = None
         self.num_rises = 0
 
@@ -1009,12 +969,11 @@ class HalveOnIncrease(_Schedule):
     def _load_scalars(self, state):
         prev = state["prev_metric"]
         if prev is not None:
-            prev = _real("prev_metric", prev)
+            prev = check_real("prev_metric", prev)
         n = state["num_rises"]
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"schedule state 'num_rises' must be an integer >= 0, got {n!r}")
-        self.factor = _real("factor", state["factor"], low=0.0, high=1.0, low_open=True, high_open=True)
-        self.min_lr = _real("min_lr", state["min_lr"], low=0.0)
+        n = check_int("schedule state 'num_rises'", n, low=0)
+        self.factor = check_real("factor", state["factor"], low=0.0, high=1.0, low_open=True, high_open=True)
+        self.min_lr = check_real("min_lr", state["min_lr"], low=0.0)
         self.prev_metric, self.num_rises = prev, int(n)
 
 
@@ -1055,8 +1014,8 @@ def clip_by_value(grads: Mapping[str, np.ndarray], min_value: float, max_value: 
 
     NaN entries are left as they are (and not counted).
     """
-    lo = _real("min_value", min_value, allow_inf=True)
-    hi = _real("max_value", max_value, allow_inf=True)
+    lo = check_real("min_value", min_value, allow_inf=True)
+    hi = check_real("max_value", max_value, allow_inf=True)
     if lo > hi:
         raise ValueError(f"min_value must be <= max_value, got [{lo}, {hi}]")
     arrays = _grad_arrays(grads)
@@ -1077,7 +1036,7 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float, eps: float 
     gradients. If the norm is NaN or inf the gradients are left untouched and that norm is
     returned, so the caller can skip the step instead of training on NaN.
     """
-    max_norm = _real("max_norm", max_norm, low=0.0)
+    max_norm = check_real("max_norm", max_norm, low=0.0)
     arrays = _grad_arrays(grads)
     total = global_norm(arrays) if norm is None else float(norm)
     if not math.isfinite(total):
@@ -1096,7 +1055,7 @@ def clip_per_param_norm(
 
     Arrays whose norm is NaN or inf are left untouched (their norm is reported).
     """
-    max_norm = _real("max_norm", max_norm, low=0.0)
+    max_norm = check_real("max_norm", max_norm, low=0.0)
     norms = {}
     for k, g in _grad_arrays(grads).items():
         n = _norm(g)

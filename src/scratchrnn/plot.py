@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import check_int, is_int
 from .io import atomic_path
 from .tasks.binary_to_decimal import loss_surface
 
@@ -282,12 +283,6 @@ def save_sine(result, path: str | os.PathLike) -> Path:
 # ---------------------------------------------------------------------------------------------
 # binary addition: the hidden units against the carry
 # ---------------------------------------------------------------------------------------------
-def _operand(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-    return int(value)
-
-
 def _addition_rows(a: int, b: int, bits: int) -> dict[str, np.ndarray]:
     """Bits of a, b and a + b least significant first, and the carry out of each position:
     s_t = a_t + b_t + c_t, sum bit s_t mod 2, carry c_{t+1} = s_t div 2 (c_0 = 0). Each (bits,)."""
@@ -340,11 +335,11 @@ def _label_ticks(axis_setter, n: int) -> None:
 
 
 def _addition_figure(model, a, b, bits):
-    a, b = _operand("a", a), _operand("b", b)
+    a, b = check_int("a", a, low=0), check_int("b", b, low=0)
     need = max(1, (a + b).bit_length())
     if bits is None:
         bits = need
-    elif isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or bits < need:
+    elif not is_int(bits) or bits < need:
         raise ValueError(f"bits must be an integer >= {need} to hold a + b = {a + b}, got {bits!r}")
     bits = int(bits)
     units, logits, rows = _addition_states(model, a, b, bits)
@@ -478,9 +473,8 @@ def save_binary_surface(result, path: str | os.PathLike, grid: int = SURFACE_GRI
     ``x`` (bits, N, 1), ``values`` (N,); ``loss_surface``), with the path and the optimum (1, 2)
     drawn on it. Returns ``path``."""
     path = _png_path(path)
-    if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
-        raise ValueError(f"grid must be an integer >= 2, got {grid!r}")
-    return _save(_surface_figure(result, int(grid)), path)
+    grid = check_int("grid", grid, low=2)
+    return _save(_surface_figure(result, grid), path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .checks import check_int, check_optional_int, check_random_state, is_real
 from .functional import log_softmax
-from .init import as_generator
 
 __all__ = [
     "apply_temperature",
@@ -47,33 +47,16 @@ __all__ = [
 
 
 # -- validation ------------------------------------------------------------------------------------
-def _is_real(value) -> bool:
-    real = (int, float, np.integer, np.floating)
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, real)
-
-
-def _is_int(value) -> bool:
-    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer))
-
-
 def _check_temperature(temperature) -> float:
-    if not _is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
+    if not is_real(temperature) or not math.isfinite(temperature) or temperature < 0:
         raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
     return float(temperature)
-
-
-def _check_top_k(top_k) -> int | None:
-    if top_k is None:
-        return None
-    if not _is_int(top_k) or top_k < 1:
-        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-    return int(top_k)
 
 
 def _check_top_p(top_p) -> float | None:
     if top_p is None:
         return None
-    if not _is_real(top_p) or not 0.0 < top_p <= 1.0:
+    if not is_real(top_p) or not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must be None or a number in (0, 1], got {top_p!r}")
     return float(top_p)
 
@@ -84,7 +67,7 @@ def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> tuple[flo
     temperature: a finite number >= 0; top_k: None or an integer >= 1; top_p: None or in (0, 1].
     Anything else raises ValueError naming the option and the value.
     """
-    return _check_temperature(temperature), _check_top_k(top_k), _check_top_p(top_p)
+    return _check_temperature(temperature), check_optional_int("top_k", top_k, low=1), _check_top_p(top_p)
 
 
 def _check_logits(logits) -> np.ndarray:
@@ -105,13 +88,6 @@ def _check_logits(logits) -> np.ndarray:
 def _nonfinite_logits(row: int, maximum) -> ValueError:
     return ValueError(f"logits row {row} has maximum {maximum}; each row needs finite values "
                       "(-inf marks a masked token) and no NaN or +inf")
-
-
-def _check_generator(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)), "
-                         f"got {type(rng).__name__}")
-    return rng
 
 
 # -- filtering (on validated float64 arrays) --------------------------------------------------------
@@ -249,7 +225,7 @@ def top_k_filter(logits, k: int) -> np.ndarray:
     Exactly min(k, V) entries per row survive; among equal values the lower ids are kept.
     """
     z = _check_logits(logits)
-    k = _check_top_k(k)
+    k = check_int("k", k, low=1)
     out = z.copy()  # (B, V)
     if k < z.shape[1]:
         out[~_top_k_mask(z, k)] = -np.inf
@@ -268,7 +244,7 @@ def top_p_filter(logits, top_p: float) -> np.ndarray:
     return np.where(kept, z, -np.inf)  # (B, V)
 
 
-def sample_next(logits, rng: np.random.Generator, temperature: float = 1.0, top_k: int | None = None,
+def sample_next(logits, rng, temperature: float = 1.0, top_k: int | None = None,
                 top_p: float | None = None) -> np.ndarray:
     """Draw one token id per row from logits (B, V): ids (B,) int64.
 
@@ -277,7 +253,7 @@ def sample_next(logits, rng: np.random.Generator, temperature: float = 1.0, top_
     from ``rng``; otherwise exactly one ``rng.random()`` is drawn per row.
     """
     temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
-    return _sample(_check_logits(logits), _check_generator(rng), temperature, top_k, top_p)
+    return _sample(_check_logits(logits), check_random_state(rng), temperature, top_k, top_p)
 
 
 # -- decoding loops ------------------------------------------------------------------------------------
@@ -308,12 +284,6 @@ def _check_prime(prime_ids, vocab_size: int, batched_ok: bool) -> np.ndarray:
         raise ValueError(f"prime_ids must lie in [0, {vocab_size}) (the vocabulary), "
                          f"got values in [{lo}, {hi}]")
     return ids.astype(np.int64, copy=False)
-
-
-def _check_length(length) -> int:
-    if not _is_int(length) or length < 0:
-        raise ValueError(f"length must be an integer >= 0, got {length!r}")
-    return int(length)
 
 
 def _defining_class(cls: type, name: str) -> type | None:
@@ -377,16 +347,14 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     runs in one forward pass; then each step samples ids (B,) from the last logits (sample_next) and
     feeds them back as a (1, B) input with the carried state. Returns (length,) ids, or (length, B)
     for a 2-D prime (the prime itself is not included). ``on_token`` is called as each step is drawn,
-    with an int (1-D prime) or the ids (B,) (2-D prime). ``rng``: a Generator or an int seed. The
+    with an int (1-D prime) or the ids (B,) (2-D prime). ``rng``: None, an int seed or a Generator. The
     model runs in evaluation mode (no dropout) and is put back in its previous mode afterwards.
     Logits with a NaN or no finite maximum (a diverged model) raise ValueError.
     """
     _check_model(model)
     temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
-    if rng is None:
-        raise ValueError("rng must be a numpy Generator or an int seed, got None")
-    rng = as_generator(rng)
-    length = _check_length(length)
+    rng = check_random_state(rng)
+    length = check_int("length", length, low=0)
     prime = _check_prime(prime_ids, model.config.vocab_size, batched_ok=True)
     single = prime.ndim == 1
     prime2 = prime[:, None] if single else prime  # (P, B)
@@ -451,9 +419,8 @@ def beam_search(model, prime_ids, length: int, beam: int) -> np.ndarray:
     Deterministic; runs the model in evaluation mode and restores its mode afterwards.
     """
     _check_model(model)
-    if not _is_int(beam) or beam < 1:
-        raise ValueError(f"beam must be an integer >= 1, got {beam!r}")
-    length = _check_length(length)
+    beam = check_int("beam", beam, low=1)
+    length = check_int("length", length, low=0)
     prime = _check_prime(prime_ids, model.config.vocab_size, batched_ok=False)
     V = model.config.vocab_size
     seqs = np.empty((1, 0), np.int64)  # (n, t) the kept continuations

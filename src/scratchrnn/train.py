@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import losses as losses_mod
+from .checks import check_int, check_optional_int, check_truncate
 from .io import atomic_write_bytes, load_checkpoint, save_checkpoint
 from .nn.model import SequenceModel
 from .optim import clip_by_value, clip_grad_norm, global_norm
@@ -183,15 +184,9 @@ class TrainConfig:
             raise ValueError("give exactly one of steps and epochs")
         for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every",
                      "snapshot_every"):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0):
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        bad_truncate = isinstance(self.truncate, bool) or not isinstance(self.truncate, (int, np.integer))
-        if self.truncate is not None and (bad_truncate or self.truncate < 0):
-            raise ValueError(f"truncate must be None or an integer >= 0, got {self.truncate!r}")
-        if isinstance(self.max_rollbacks, bool) or not isinstance(self.max_rollbacks, (int, np.integer)) \
-                or self.max_rollbacks < 0:
-            raise ValueError(f"max_rollbacks must be an integer >= 0, got {self.max_rollbacks!r}")
+            check_optional_int(name, getattr(self, name), low=1)
+        check_truncate(self.truncate)
+        check_int("max_rollbacks", self.max_rollbacks, low=0)
         if self.checkpoint_every is not None and not self.checkpoint_dir:
             raise ValueError(f"checkpoint_every={self.checkpoint_every} needs checkpoint_dir, got None")
         if self.on_nonfinite not in ("raise", "rollback"):

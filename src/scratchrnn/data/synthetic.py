@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn.module import check_dtype
+from ..checks import check_dtype, check_int, check_optional_int, check_random_state
 
 __all__ = [
     "MAX_BITS",
@@ -31,26 +31,10 @@ MAX_BITS = 62  # values and sums stay below 2**63, so int64 holds them exactly
 MAX_ENUMERATED_BITS = 16  # all_* functions build at most 2**16 rows; more is surely a mistake
 
 
-def _check_rng(rng) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError(f"rng must be a numpy Generator or an int seed, got {type(rng).__name__}")
-
-
-def _check_count(name: str, value, low: int = 1, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be at most {high}, got {value!r}")
-    return int(value)
-
-
 def int_to_bits(values, bits: int, lsb_first: bool = True, dtype=np.float32) -> np.ndarray:
     """Bits (bits, N, 1) of non-negative integers (N,): ``x[t] = (v >> t) & 1`` when LSB first,
     ``x[t] = (v >> (bits - 1 - t)) & 1`` when MSB first. Values must be below ``2**bits``."""
-    bits = _check_count("bits", bits, 1, MAX_BITS + 1)
+    bits = check_int("bits", bits, low=1, high=MAX_BITS + 1)
     v = np.asarray(values)
     if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer):
         raise ValueError(f"values must be a 1-D integer array, got {v.dtype} of shape {v.shape}")
@@ -92,15 +76,15 @@ def bits_to_int(bits_array, lsb_first: bool = True) -> np.ndarray:
 def binary_numbers(n: int, bits: int, rng, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """``n`` numbers drawn uniformly from [0, 2**bits): x (bits, n, 1) with the most significant bit
     at step 0, and their values (n,) int64."""
-    n = _check_count("n", n)
-    bits = _check_count("bits", bits, 1, MAX_BITS)
-    values = _check_rng(rng).integers(0, 2**bits, size=n, dtype=np.int64)  # (n,)
+    n = check_int("n", n, low=1)
+    bits = check_int("bits", bits, low=1, high=MAX_BITS)
+    values = check_random_state(rng).integers(0, 2**bits, size=n, dtype=np.int64)  # (n,)
     return int_to_bits(values, bits, lsb_first=False, dtype=dtype), values
 
 
 def all_binary_numbers(bits: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Every number 0 .. 2**bits - 1 in order: x (bits, 2**bits, 1) MSB first, values (2**bits,)."""
-    bits = _check_count("bits", bits, 1, MAX_ENUMERATED_BITS)
+    bits = check_int("bits", bits, low=1, high=MAX_ENUMERATED_BITS)
     values = np.arange(2**bits, dtype=np.int64)  # (N,)
     return int_to_bits(values, bits, lsb_first=False, dtype=dtype), values
 
@@ -116,10 +100,9 @@ def _addition_arrays(a: np.ndarray, b: np.ndarray, steps: int, dtype) -> tuple[n
 
 def _addition_limit(bits: int, carry_out: bool, max_value) -> int:
     largest = 2**bits - 1 if carry_out else 2 ** (bits - 1) - 1
+    max_value = check_optional_int("max_value", max_value, low=0)
     if max_value is None:
         return largest
-    if isinstance(max_value, bool) or not isinstance(max_value, (int, np.integer)) or max_value < 0:
-        raise ValueError(f"max_value must be a non-negative integer, got {max_value!r}")
     if max_value > largest:
         how = "bits + 1 steps" if carry_out else f"{bits} bits (2 * max_value must stay below 2**{bits})"
         raise ValueError(
@@ -127,7 +110,7 @@ def _addition_limit(bits: int, carry_out: bool, max_value) -> int:
             f"max_value can be at most {largest}"
             + ("" if carry_out else "; pass carry_out=True or use more bits")
         )
-    return int(max_value)
+    return max_value
 
 
 def addition_pairs(
@@ -141,10 +124,10 @@ def addition_pairs(
     operands may use all ``bits`` bits (max_value up to 2**bits - 1), the last input step is zero
     and the last target step is the final carry. Decode with ``bits_to_int``.
     """
-    n = _check_count("n", n)
-    bits = _check_count("bits", bits, 1, MAX_BITS - 1)
+    n = check_int("n", n, low=1)
+    bits = check_int("bits", bits, low=1, high=MAX_BITS - 1)
     high = _addition_limit(bits, carry_out, max_value)
-    gen = _check_rng(rng)
+    gen = check_random_state(rng)
     a = gen.integers(0, high, size=n, dtype=np.int64, endpoint=True)  # (n,)
     b = gen.integers(0, high, size=n, dtype=np.int64, endpoint=True)  # (n,)
     return _addition_arrays(a, b, bits + 1 if carry_out else bits, dtype)
@@ -153,7 +136,7 @@ def addition_pairs(
 def all_addition_pairs(bits: int, carry_out: bool = False, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Every pair (a, b) allowed by ``addition_pairs`` with the default max_value, a-major order
     (row i is a = i // M, b = i % M with M operand values): inputs (T, M*M, 2), targets (T, M*M, 1)."""
-    bits = _check_count("bits", bits, 1, MAX_BITS - 1)
+    bits = check_int("bits", bits, low=1, high=MAX_BITS - 1)
     m = _addition_limit(bits, carry_out, None) + 1
     if m * m > 2**MAX_ENUMERATED_BITS:
         raise ValueError(
@@ -172,8 +155,8 @@ def sine_windows(n_points: int = 200, window: int = 50, dtype=np.float32) -> tup
     With N = n_points - window windows: x[:, i, 0] = s[i : i + window] (window, N, 1) and
     y[i, 0] = s[i + window] (N, 1).
     """
-    n_points = _check_count("n_points", n_points, 2)
-    window = _check_count("window", window)
+    n_points = check_int("n_points", n_points, low=2)
+    window = check_int("window", window, low=1)
     if window >= n_points:
         raise ValueError(f"window must be shorter than the series: window={window}, n_points={n_points}")
     dtype = check_dtype(dtype)
@@ -190,7 +173,7 @@ def sine_train_val(n_points: int = 200, window: int = 50, n_val: int = 50, dtype
     validate (100 and 50 for the defaults). Returns ((x_train, y_train), (x_val, y_val))."""
     x, y = sine_windows(n_points, window, dtype)
     n = y.shape[0]
-    n_val = _check_count("n_val", n_val)
+    n_val = check_int("n_val", n_val, low=1)
     if n_val >= n:
         raise ValueError(f"n_val must leave some training windows: n_val={n_val}, there are {n} windows")
     cut = n - n_val

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_int, is_int
+
 __all__ = [
     "ABBREVIATIONS",
     "CORPORA",
@@ -235,7 +237,7 @@ class Vocab:
     def _check_max_size(max_size, reserved: int) -> int | None:
         if max_size is None:
             return None
-        if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) or max_size <= reserved:
+        if not is_int(max_size) or max_size <= reserved:
             raise ValueError(
                 f"max_size must be an integer greater than the {reserved} reserved token(s), got {max_size!r}"
             )
@@ -417,8 +419,7 @@ def batchify(ids, batch_size: int) -> np.ndarray:
     arr = np.asarray(ids)
     if arr.ndim != 1:
         raise ValueError(f"batchify expects a 1-D token stream, got shape {arr.shape}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, low=1)
     steps = arr.shape[0] // batch_size
     if steps == 0:
         raise ValueError(
@@ -440,8 +441,7 @@ class Windows:
         arr = np.asarray(stream)
         if arr.ndim not in (1, 2):
             raise ValueError(f"windows expects a stream (steps,) or (steps, B), got shape {arr.shape}")
-        if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length <= 0:
-            raise ValueError(f"window length must be a positive integer, got {length!r}")
+        length = check_int("window length", length, low=1)
         steps = arr.shape[0]
         if steps < length + 1:
             raise ValueError(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_int, check_random_state
 from ..functional import index_add_rows
-from ..init import as_generator, normal, uniform
+from ..init import normal, uniform
 from . import workspace
 from .module import Module
 
@@ -35,11 +36,10 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32, rng=None):
         super().__init__(dtype)
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"Linear {name} must be a positive integer, got {v!r}")
-        self.in_features, self.out_features, self.bias = int(in_features), int(out_features), bool(bias)
-        gen = as_generator(rng)
+        self.in_features = check_int("Linear in_features", in_features, low=1)
+        self.out_features = check_int("Linear out_features", out_features, low=1)
+        self.bias = bool(bias)
+        gen = check_random_state(rng)
         bound = 1.0 / np.sqrt(in_features)
         self.params["weight"] = uniform((out_features, in_features), bound, gen, self.dtype)  # (O, I)
         if bias:
@@ -88,11 +88,10 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype=np.float32, rng=None):
         super().__init__(dtype)
-        for name, v in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"Embedding {name} must be a positive integer, got {v!r}")
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        self.params["weight"] = normal((num_embeddings, embedding_dim), 1.0, as_generator(rng), self.dtype)
+        self.num_embeddings = check_int("Embedding num_embeddings", num_embeddings, low=1)
+        self.embedding_dim = check_int("Embedding embedding_dim", embedding_dim, low=1)
+        shape = (self.num_embeddings, self.embedding_dim)
+        self.params["weight"] = normal(shape, 1.0, check_random_state(rng), self.dtype)  # (V, E)
 
     def extra_repr(self) -> str:
         return f"{self.num_embeddings}, {self.embedding_dim}"

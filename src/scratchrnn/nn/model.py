@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from ..init import as_generator
+from ..checks import check_dtype, check_random_state
 from .gru import GRU
 from .linear import Embedding, Linear
 from .lstm import LSTM
-from .module import Module, check_dtype
+from .module import Module
 from .rnn import RNN
 
 __all__ = ["CELLS", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
@@ -94,7 +94,7 @@ class SequenceModel(Module):
         out_size = cfg.output_size if cfg.output_size is not None else cfg.vocab_size
         if out_size is None:
             raise ValueError("output_size is required for dense inputs")
-        gen = as_generator(rng)
+        gen = check_random_state(rng)
         self.embedding = None
         if cfg.vocab_size is not None and cfg.embedding_dim is not None:
             self.embedding = Embedding(cfg.vocab_size, cfg.embedding_dim, dtype=self.dtype, rng=gen)

@@ -6,17 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["Module", "check_dtype"]
+from ..checks import check_dtype
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def check_dtype(dtype) -> np.dtype:
-    """Normalise a float dtype; only float32 and float64 are supported."""
-    dt = np.dtype(dtype)
-    if dt not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
-    return dt
+__all__ = ["Module"]
 
 
 class Module:
@@ -45,10 +37,6 @@ class Module:
     def num_parameters(self) -> int:
         """Total number of scalar parameters."""
         return int(sum(p.size for p in self.params.values()))
-
-    def zero_grads(self) -> dict[str, np.ndarray]:
-        """A gradient dict of zeros, parallel to ``params``."""
-        return {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the parameters under PyTorch's names."""

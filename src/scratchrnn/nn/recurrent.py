@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..checks import check_int, check_probability, check_random_state, check_truncate
 from ..functional import index_add_rows
-from ..init import as_generator, uniform
+from ..init import uniform
 from . import workspace
 from .module import Module
 
@@ -49,21 +50,6 @@ if TYPE_CHECKING:
     from .stepper import RecurrentStepper
 
 __all__ = ["RecurrentBase", "relayout_rows"]
-
-
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_truncate(truncate) -> int | None:
-    """``None`` (full BPTT) or a non-negative integer number of steps."""
-    if truncate is None:
-        return None
-    if isinstance(truncate, bool) or not isinstance(truncate, (int, np.integer)) or truncate < 0:
-        raise ValueError(f"truncate must be None or an integer >= 0, got {truncate!r}")
-    return int(truncate)
 
 
 # A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
@@ -136,17 +122,15 @@ class RecurrentBase(Module):
         rng=None,
     ):
         super().__init__(dtype)
-        self.input_size = _positive_int("input_size", input_size)
-        self.hidden_size = _positive_int("hidden_size", hidden_size)
-        self.num_layers = _positive_int("num_layers", num_layers)
-        if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {dropout!r}")
+        self.input_size = check_int("input_size", input_size, low=1)
+        self.hidden_size = check_int("hidden_size", hidden_size, low=1)
+        self.num_layers = check_int("num_layers", num_layers, low=1)
+        self.dropout = check_probability("dropout", dropout)
         self.bias = bool(bias)
         self.batch_first = bool(batch_first)
-        self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
-        gen = as_generator(rng)
+        gen = check_random_state(rng)
         # Dropout masks are drawn from a generator spawned off the initialisation one, so a seed
         # fixes both; forward(..., rng=) overrides it for callers that manage their own streams.
         self._dropout_rng = gen.spawn(1)[0]

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .recurrent import RecurrentBase, _positive_int
+from ..checks import check_int
+from .recurrent import RecurrentBase
 
 __all__ = ["RecurrentStepper"]
 
@@ -129,7 +130,7 @@ class RecurrentStepper:
 
     def initial_state(self, batch_size: int):
         """Zero state: (L, B, H), or a tuple (h, c) of them for an LSTM."""
-        B = _positive_int("batch_size", batch_size)
+        B = check_int("batch_size", batch_size, low=1)
         shape = (self.num_layers, B, self.hidden_size)
         zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
         return zeros[0] if self._arity == 1 else zeros

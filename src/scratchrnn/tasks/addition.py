@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_int
 from ..data.synthetic import addition_pairs, all_addition_pairs, bits_to_int
 from ..nn.model import ModelConfig, SequenceModel
 from ..optim import Adam
@@ -61,8 +62,7 @@ def add(model: SequenceModel, a: np.ndarray, b: np.ndarray, bits: int) -> np.nda
     if a.ndim != 1 or a.shape != b.shape or a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
         raise ValueError(f"a and b must be 1-D integer arrays of equal length, got {a.dtype} {a.shape} "
                          f"and {b.dtype} {b.shape}")
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= MAX_ADD_BITS:
-        raise ValueError(f"bits must be an integer in [1, {MAX_ADD_BITS}], got {bits!r}")
+    bits = check_int("bits", bits, low=1, high=MAX_ADD_BITS)
     if a.size and (a.min() < 0 or b.min() < 0 or max(int(a.max()), int(b.max())) >= 2**bits):
         raise ValueError(f"operands must lie in [0, 2**{bits}), got a in [{a.min()}, {a.max()}] and "
                          f"b in [{b.min()}, {b.max()}]")

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_int, check_real
 from ..data.text import WordVocab, load_corpus, split_sentences, tokenize_words
 from ..functional import softmax
 from ..nn.model import CELLS, ModelConfig, SequenceModel
@@ -128,24 +129,21 @@ class Config:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
-        _int_at_least("vocab_size", self.vocab_size, len(WordVocab.SPECIALS) + 1)
-        _int_at_least("min_words", self.min_words, 1)
-        _int_at_least("max_tokens", self.max_tokens, self.min_words)
+        check_int("vocab_size", self.vocab_size, low=len(WordVocab.SPECIALS) + 1)
+        check_int("min_words", self.min_words, low=1)
+        check_int("max_tokens", self.max_tokens, low=self.min_words)
         if self.max_sentences is not None:
-            _int_at_least("max_sentences", self.max_sentences, 3)
-        _fraction("val_fraction", self.val_fraction)
-        _fraction("heldout_fraction", self.heldout_fraction)
+            check_int("max_sentences", self.max_sentences, low=3)
+        for name in ("val_fraction", "heldout_fraction"):
+            check_real(name, getattr(self, name), low=0.0, high=1.0, low_open=True, high_open=True)
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(sorted(CELLS))}, got {self.cell!r}")
-        _int_at_least("hidden_size", self.hidden_size, 1)
+        check_int("hidden_size", self.hidden_size, low=1)
         if self.truncate is not None:
-            _int_at_least("truncate", self.truncate, 0)
+            check_int("truncate", self.truncate, low=0)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (
-            math.isfinite(self.lr) and self.lr > 0
-        ):
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        check_real("lr", self.lr, low=0.0, low_open=True)
         if self.sum_loss is not None and not isinstance(self.sum_loss, bool):
             raise ValueError(f"sum_loss must be True, False or None, got {self.sum_loss!r}")
         if self.sum_loss and self.optimizer in ADAPTIVE_SCALE_FREE:
@@ -153,17 +151,17 @@ class Config:
                 f"sum_loss scales the rate for plain SGD; {self.optimizer!r} does not depend on the "
                 f"gradient's scale, so use sum_loss=False (or None) with it"
             )
-        _int_at_least("epochs", self.epochs, 1)
-        _int_at_least("batch_tokens", self.batch_tokens, 1)
+        check_int("epochs", self.epochs, low=1)
+        check_int("batch_tokens", self.batch_tokens, low=1)
         if isinstance(self.prompts, str) or not all(isinstance(p, str) and p.strip() for p in self.prompts):
             raise ValueError(f"prompts must be a sequence of non-empty strings, got {self.prompts!r}")
-        _int_at_least("top_k", self.top_k, 1)
-        _int_at_least("greedy_tokens", self.greedy_tokens, 1)
-        _int_at_least("num_sentences", self.num_sentences, 1)
-        _int_at_least("min_sample_words", self.min_sample_words, 1)
-        _int_at_least("max_sample_tokens", self.max_sample_tokens, self.min_sample_words)
-        _int_at_least("max_sample_attempts", self.max_sample_attempts, self.num_sentences)
-        _int_at_least("seed", self.seed, 0)
+        check_int("top_k", self.top_k, low=1)
+        check_int("greedy_tokens", self.greedy_tokens, low=1)
+        check_int("num_sentences", self.num_sentences, low=1)
+        check_int("min_sample_words", self.min_sample_words, low=1)
+        check_int("max_sample_tokens", self.max_sample_tokens, low=self.min_sample_words)
+        check_int("max_sample_attempts", self.max_sample_attempts, low=self.num_sentences)
+        check_int("seed", self.seed, low=0)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
 
@@ -175,18 +173,6 @@ class Config:
     def quick(cls) -> Config:
         # the demo: a vocabulary of 2,000, 6,000 of the sentences, two epochs
         return cls(vocab_size=2000, max_sentences=6000, epochs=2, beat_bigram=False)
-
-
-def _int_at_least(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _fraction(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a fraction strictly between 0 and 1, got {value!r}")
-    return float(value)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -263,7 +249,7 @@ class SentenceBatches(SequenceData):
         lengths = np.array([len(s) - 1 for s in sentences], dtype=np.int64)  # (N,) steps per sentence
         if lengths.min() < 1:
             raise ValueError("every sentence needs at least two ids (an input and its target)")
-        _int_at_least("batch_tokens", batch_tokens, 1)
+        check_int("batch_tokens", batch_tokens, low=1)
         order = np.argsort(lengths, kind="stable")  # (N,)
         lens = lengths[order]  # (N,) ascending
         N, T = len(sentences), int(lens[-1])
@@ -408,8 +394,8 @@ def greedy_examples(model: SequenceModel, vocab: WordVocab, prompts, top_k: int 
     """For each prompt: the ``top_k`` most likely next tokens with their probabilities, and a
     greedy continuation (the most likely token other than UNKNOWN_TOKEN and SENTENCE_START, fed
     back with the carried state) until SENTENCE_END or ``max_tokens`` tokens."""
-    _int_at_least("top_k", top_k, 1)
-    _int_at_least("max_tokens", max_tokens, 1)
+    check_int("top_k", top_k, low=1)
+    check_int("max_tokens", max_tokens, low=1)
     model.train(False)
     banned = [vocab.unk_id, vocab.start_id]
     out = []
@@ -455,10 +441,10 @@ def sample_sentences(model: SequenceModel, vocab: WordVocab, n: int, rng: np.ran
     sentences or after ``max_attempts`` sentences started; returns (sentences as space-joined
     tokens in the order they finished, sentences started).
     """
-    _int_at_least("n", n, 1)
-    _int_at_least("min_words", min_words, 1)
-    _int_at_least("max_tokens", max_tokens, 1)
-    _int_at_least("max_attempts", max_attempts, n)
+    check_int("n", n, low=1)
+    check_int("min_words", min_words, low=1)
+    check_int("max_tokens", max_tokens, low=1)
+    check_int("max_attempts", max_attempts, low=n)
     model.train(False)
     banned = [vocab.unk_id, vocab.start_id]
     buf = np.zeros((n, max_tokens), dtype=np.int64)  # (n, max_tokens) tokens drawn so far per row
