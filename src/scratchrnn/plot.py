@@ -321,8 +321,7 @@ def _addition_states(model, a: int, b: int, bits: int):
         y, _, cache = model.forward(x)  # (T, 1, 1)
     finally:
         model.train(was_training)
-    # SequenceModel's cache is (embedding cache, recurrent cache, head cache, output shape)
-    h = rnn.sequence_states(cache[1])[0]  # (L*D, T, 1, H)
+    h = rnn.sequence_states(cache.rnn)[0]  # (L*D, T, 1, H)
     D = rnn.num_directions
     top = h[-D:, :, 0, :]  # (D, T, H)
     units = np.transpose(top, (0, 2, 1)).reshape(-1, bits)  # (D*H, T)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from .lstm import LSTM
 from .module import Module
 from .rnn import RNN
 
-__all__ = ["CELLS", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
+__all__ = ["CELLS", "ModelCache", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
 
 
 CELLS: dict[str, type] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell name -> layer class (one contract)
@@ -57,6 +58,15 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model configuration key(s) {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+
+class ModelCache(NamedTuple):
+    """What ``SequenceModel.backward`` needs from ``forward``: each part's own cache."""
+
+    embedding: object  # the Embedding's cache, or None (one-hot or dense input)
+    rnn: object  # the recurrent core's cache (its ``sequence_states`` reads every step's state)
+    head: object  # the Linear head's cache
+    out_shape: tuple[int, ...]  # (T, B, D*H), the recurrent output's shape
 
 
 def make_recurrent(cfg: ModelConfig, input_size: int, rng: np.random.Generator):
@@ -151,7 +161,7 @@ class SequenceModel(Module):
         out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng)  # (T, B, D*H)
         feats = out[-1] if self.config.head == "last" else out  # (B, D*H) or (T, B, D*H)
         y, head_cache = self.head.forward(feats)
-        return y, h_n, (emb_cache, rnn_cache, head_cache, out.shape)
+        return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, out.shape)
 
     __call__ = forward
 
@@ -167,23 +177,25 @@ class SequenceModel(Module):
 
     def backward(self, dy, dh_n, cache, truncate: int | None = None):
         """Gradients of every parameter; ``truncate`` as in the recurrent layer."""
-        emb_cache, rnn_cache, head_cache, out_shape = cache
-        dfeat, g_head = self.head.backward(dy, head_cache)
+        if not isinstance(cache, ModelCache):
+            raise ValueError(f"SequenceModel.backward expects the cache returned by forward, "
+                             f"got {type(cache).__name__}")
+        dfeat, g_head = self.head.backward(dy, cache.head)
         if self.config.head == "last" and not self.rnn.bidirectional:
             # many-to-one: the last output is the top layer's final state, so its gradient enters
             # through dh_n and the layer can skip steps the (truncated) gradient never reaches
             dout = None
             dh_n = self._add_top_state_grad(dh_n, dfeat)
         elif self.config.head == "last":
-            dout = np.zeros(out_shape, self.dtype)  # (T, B, D*H): loss at the last step only
+            dout = np.zeros(cache.out_shape, self.dtype)  # (T, B, D*H): loss at the last step only
             dout[-1] = dfeat
         else:
             dout = dfeat
-        dx, dh0, g_rnn = self.rnn.backward(dout, dh_n, rnn_cache, truncate=truncate)
+        dx, dh0, g_rnn = self.rnn.backward(dout, dh_n, cache.rnn, truncate=truncate)
         grads = {f"head.{k}": v for k, v in g_head.items()}
         grads.update({f"rnn.{k}": v for k, v in g_rnn.items()})
         if self.embedding is not None:
-            _, g_emb = self.embedding.backward(dx, emb_cache)
+            _, g_emb = self.embedding.backward(dx, cache.embedding)
             grads["embedding.weight"] = g_emb["weight"]
             dx = None
         elif self.token_input:
