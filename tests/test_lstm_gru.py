@@ -8,6 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from scratchrnn.nn import lstm as lstm_module
+from scratchrnn.nn import timeloop
 from scratchrnn.nn.gru import GRU
 from scratchrnn.nn.lstm import LSTM
 
@@ -107,12 +108,12 @@ def test_full_bptt_matches_torch(
     kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed, lstm_via_scratch
 ):
     """Both ways the LSTM builds a step's gradient (into dA, or via scratch on small steps) are drawn."""
-    saved = lstm_module._SCRATCH_STEP_ELEMENTS
-    lstm_module._SCRATCH_STEP_ELEMENTS = 1 << 30 if lstm_via_scratch else 0
+    saved = timeloop.SCRATCH_STEP_ELEMENTS
+    timeloop.SCRATCH_STEP_ELEMENTS = 1 << 30 if lstm_via_scratch else 0
     try:
         _check_full_bptt(kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed)
     finally:
-        lstm_module._SCRATCH_STEP_ELEMENTS = saved
+        timeloop.SCRATCH_STEP_ELEMENTS = saved
 
 
 def _check_full_bptt(kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed):
@@ -156,8 +157,8 @@ def _check_full_bptt(kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate
 @pytest.mark.parametrize("scratch_elements", [0, 1 << 30], ids=["into dA", "via scratch"])
 def test_lstm_backward_step_paths_match_torch(monkeypatch, scratch_elements):
     """The LSTM builds a step's gradient straight into dA or, on small steps, in a scratch array
-    first (``_SCRATCH_STEP_ELEMENTS``); the sizes above all take the scratch path."""
-    monkeypatch.setattr(lstm_module, "_SCRATCH_STEP_ELEMENTS", scratch_elements)
+    first (``timeloop.SCRATCH_STEP_ELEMENTS``); the sizes above all take the scratch path."""
+    monkeypatch.setattr(timeloop, "SCRATCH_STEP_ELEMENTS", scratch_elements)
     T, B, F, H, L = 6, 3, 4, 5, 2
     rng = np.random.default_rng(7)
     ours, theirs = make_pair("lstm", F, H, L, True, False, True, 7)
@@ -281,7 +282,7 @@ def test_truncated_bptt_single_source(kind, which):
 @pytest.mark.parametrize(("kind", "scratch_elements"), [("lstm", 0), ("lstm", 1 << 30), ("gru", 0)],
                          ids=["lstm into dA", "lstm via scratch", "gru"])
 def test_finite_differences(monkeypatch, kind, scratch_elements):
-    monkeypatch.setattr(lstm_module, "_SCRATCH_STEP_ELEMENTS", scratch_elements)  # see the paths test
+    monkeypatch.setattr(timeloop, "SCRATCH_STEP_ELEMENTS", scratch_elements)  # see the paths test
     _, _, arity = KINDS[kind]
     T, B, F, H, L = 4, 2, 3, 2, 2
     rng = np.random.default_rng(11)
@@ -442,7 +443,7 @@ def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, trunca
     from scratchrnn.functional import one_hot
 
     if one_hot_max_ids is not None:
-        monkeypatch.setattr(lstm_module, "_ONE_HOT_MAX_IDS", one_hot_max_ids)
+        monkeypatch.setattr(lstm_module, "ONE_HOT_MAX_IDS", one_hot_max_ids)
     rng = np.random.default_rng(11)
     m = cls(9, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
     ids = rng.choice([1, 4, 6, 8], (6, 3))  # (T, B): a sparse set of ids, not 0 .. U-1
@@ -464,13 +465,13 @@ def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, trunca
 
 @pytest.mark.parametrize("above", [-1, 0, 1], ids=["1-id", "at-the-limit", "one-over"])
 def test_lstm_token_path_follows_the_number_of_distinct_ids(above):
-    """Up to ``_ONE_HOT_MAX_IDS`` distinct ids ride in the step's product as one-hot rows (K = U + H
+    """Up to ``ONE_HOT_MAX_IDS`` distinct ids ride in the step's product as one-hot rows (K = U + H
     + 1); beyond it the step product has no input columns (K = H + 1) and a table is gathered from.
     Either way the result is that of the one-hot input, and ids not in the sequence get a zero
     gradient."""
     from scratchrnn.functional import one_hot
 
-    limit = lstm_module._ONE_HOT_MAX_IDS
+    limit = lstm_module.ONE_HOT_MAX_IDS
     distinct = 1 if above < 0 else limit + above
     V, H = 2 * distinct + 3, 3
     m = LSTM(V, H, dtype=np.float64, rng=0)

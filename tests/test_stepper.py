@@ -35,7 +35,7 @@ def as_tuple(state):
 
 
 def random_state(layer, rng):
-    shape = layer._state_shape(B)
+    shape = layer.state_shape(B)
     parts = tuple(rng.standard_normal(shape).astype(layer.dtype) for _ in range(layer.STATE_ARITY))
     return parts if layer.STATE_ARITY == 2 else parts[0]
 
@@ -153,7 +153,7 @@ def test_model_steps_equal_forward(cell, inputs, layers, bias, dtype):
     model = make_model(cell, inputs, layers, bias, dtype=dtype, head_bias=bias).eval()
     atol = ATOL[np.dtype(dtype).type]
     x = model_inputs(model, rng)
-    h0 = model.rnn._wrap_state(as_tuple(random_state(model.rnn, rng)))
+    h0 = random_state(model.rnn, rng)
     y, h_n, _ = model.forward(x, h0)
     stepper = model.stepper()
     assert isinstance(stepper, ModelStepper)
@@ -221,7 +221,7 @@ def test_no_parameter_update_reaches_an_existing_stepper(cell, inputs):
     rng = np.random.default_rng(6)
     model = make_model(cell, inputs).eval()
     ids = model_inputs(model, rng, steps=1)[0]
-    h0 = model.rnn._wrap_state(as_tuple(random_state(model.rnn, rng)))
+    h0 = random_state(model.rnn, rng)
     before, _ = one_step_logits(model, ids, h0)
     for name, p in model.params.items():
         old = model.stepper()
@@ -451,7 +451,7 @@ def test_sessions_are_independent_of_each_other_and_of_step(cell):
     model = make_model(cell, "one-hot").eval()
     x = model_inputs(model, rng)  # (T, B)
     y, _, _ = model.forward(x)  # (T, B, O)
-    h0 = model.rnn._wrap_state(as_tuple(random_state(model.rnn, rng)))
+    h0 = random_state(model.rnn, rng)
     y0, _, _ = model.forward(x, h0)
     stepper = model.stepper()
     first, second = stepper.session(model.init_state(B)), stepper.session(h0)

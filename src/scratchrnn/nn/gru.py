@@ -1,30 +1,32 @@
-"""Gated recurrent unit, multi-layer and optionally bidirectional, with exact (truncated) BPTT.
+"""Gated recurrent unit: the fast layer (``scratchrnn.nn.reference.gru_step`` is the plain loop).
 
 The parameters keep PyTorch's gate order (r, z, n). For the forward pass the rows of the two
 sigmoid gates are scaled by 1/2, so one tanh gives tanh(u/2) and ``sigmoid(u) = 0.5 + 0.5 *
 tanh(u / 2)`` takes two in-place operations; scaling by a power of two is exact, so this is the
 same overflow-free sigmoid as ``scratchrnn.functional.sigmoid``. That re-layout is
-``_prepare_direction``; ``_gru_step`` is the math of one step, shared by the sequence forward and
-the stepper (see ``scratchrnn.nn.recurrent``).
+``prepare_step``; ``_gru_step`` is the math of one step, shared by the sequence forward and the
+stepper (see ``scratchrnn.nn.recurrent``).
 
 The backward pass keeps the pre-activation gradients as four (B, H) blocks per step, ordered
 (n_h, r, z, n_x): n_x is the gradient w.r.t. the n gate's pre-activation (it reaches
 ``W_in x + b_in``), n_h = n_x * r the one w.r.t. ``W_hn h + b_hn``. Then (n_h, r, z) is one
-block for the recurrent matmul and (r, z, n_x) one block, in PyTorch's order, for the input weights.
+block for the recurrent matmul and (r, z, n_x) one block, in PyTorch's order, for the input weights
+(``_GRUBackward``; the time loops are ``scratchrnn.nn.timeloop``'s).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import functional as F
-from . import workspace
-from .recurrent import RecurrentBase, relayout_rows, row_slice, truncated_offsets
-from .stepper import _step_input_gates
+from . import timeloop, workspace
+from .recurrent import RecurrentBase, input_gates, input_grad, input_weight_grad, relayout_rows
+from .stepper import step_input_gates
 
-__all__ = ["GRU"]
+__all__ = ["GRU", "GRUCache"]
 
 _BLOCKS = (0, 1, 2)  # PyTorch's order (r, z, n) is kept
 _FORWARD_SCALES = (0.5, 0.5, 1.0)  # the sigmoid gates r, z halved
@@ -37,6 +39,15 @@ class _GRUWeights(NamedTuple):
     b_hn: np.ndarray | None  # (H,) b_hn, which stays inside r * (W_hn h + b_hn)
 
 
+class GRUCache(NamedTuple):
+    """One direction's forward, for its backward."""
+
+    x: np.ndarray  # (T, B, F) input, or (T, B) token ids
+    hs: np.ndarray  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
+    acts: np.ndarray  # (T, B, 3H) the activations r, z, n of every step
+    recs: np.ndarray  # (T, B, 3H) h_{t-1} @ W_hh^T (+ b_hn on the n block)
+
+
 def _gru_views(a: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, ...]:
     """The blocks ``_gru_step_views`` works on: rz, n, r, z of a (B, 3H) and rec_rz, hn of rec (B, 3H)."""
     H = a.shape[1] // 3
@@ -44,7 +55,7 @@ def _gru_views(a: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, ...]:
     return a[:, :H2], a[:, H2:], a[:, :H], a[:, H:H2], rec[:, :H2], rec[:, H2:]
 
 
-def _gru_step(a, rec, h_prev, w_hh_t, b_hn, tmp, h) -> None:
+def _gru_step(w_hh_t, b_hn, tmp, a, rec, h_prev, h) -> None:
     """One GRU step with prepared weights (rows of r, z halved).
 
     a (B, 3H) holds the input gates on entry and the activations (r, z, n) on exit; rec (B, 3H)
@@ -90,7 +101,7 @@ class GRU(RecurrentBase):
     GATES = 3
     STATE_ARITY = 1
 
-    def _prepare_direction(self, layer, suffix) -> _GRUWeights:
+    def prepare_step(self, layer: int, suffix: str = "") -> _GRUWeights:
         p = self.params
         H = self.hidden_size
         bias = b_hn = None
@@ -110,28 +121,28 @@ class GRU(RecurrentBase):
         )
 
     def _direction_forward(self, layer, suffix, x, state0):
-        w = self._prepare_direction(layer, suffix)
+        w = self.prepare_step(layer, suffix)
         H = self.hidden_size
         T, B = x.shape[:2]
         acts = workspace.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H) pre-activations, then r, z, n
         # input projections for all steps in one matmul (or gather)
-        self._input_gates(x, w.w_ih, w.bias, out=acts.reshape(T * B, 3 * H))
+        input_gates(x, w.w_ih, w.bias, out=acts.reshape(T * B, 3 * H))
         # recs[t] = W_hh h_{t-1} (+ b_hn on the n rows); its n block is needed again by backward
         recs = workspace.empty((T, B, 3 * H), self.dtype)  # (T, B, 3H)
         hs = workspace.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         tmp = np.empty((B, H), self.dtype)  # (B, H)
-        for t in range(T):
-            _gru_step(acts[t], recs[t], hs[t], w.w_hh_t, w.b_hn, tmp, hs[t + 1])
-        return hs[1:], (hs[T],), (x, hs, acts, recs)
+        step = functools.partial(_gru_step, w.w_hh_t, w.b_hn, tmp)
+        timeloop.forward(step, acts, recs, hs[:-1], hs[1:])
+        return hs[1:], (hs[T],), GRUCache(x, hs, acts, recs)
 
-    def _layer_stepper(self, w, table, prev, new):
+    def layer_step(self, w: _GRUWeights, table, prev, new):
         h_prev, h = prev[0], new[0]
         B, H = h.shape
         a = np.empty((B, 3 * H), self.dtype)  # (B, 3H) input gates, then r, z, n
         rec = np.empty((B, 3 * H), self.dtype)  # (B, 3H) recurrent product
         tmp = np.empty((B, H), self.dtype)  # (B, H) scratch
-        gates = _step_input_gates(w, table, a)
+        gates = step_input_gates(w, table, a)
         views = _gru_views(a, rec)
         half = np.array(0.5, self.dtype)  # 0-d
         w_hh_t, b_hn = w.w_hh_t, w.b_hn
@@ -143,23 +154,37 @@ class GRU(RecurrentBase):
 
         return run
 
-    def _direction_states(self, cache):
-        return (cache[1][1:],)
+    def _direction_states(self, cache: GRUCache):
+        return (cache.hs[1:],)
 
-    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
-        p = self.params
-        H = self.hidden_size
-        H2, H3 = 2 * H, 3 * H
-        x, hs, acts, recs = cache
-        T, B = x.shape[:2]
-        w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (3H, F)
+    def _backward_steps(self, layer, suffix, cache: GRUCache):
+        return _GRUBackward(self, layer, suffix, cache)
+
+
+class _GRUBackward(timeloop.StepBackward):
+    """Per step, with dh the total gradient w.r.t. h_t: the gradients at the pre-activation blocks
+    (n_h, r, z, n_x) are dh * K[t] (coefficients of every step, computed at once), and
+    dh_{t-1} = [n_h, r, z] @ W_hh[n, r, z rows] + dh * z (the direct path z * h_{t-1})."""
+
+    arity = 1
+
+    def __init__(self, gru: GRU, layer: int, suffix: str, cache: GRUCache):
+        p = gru.params
+        H = gru.hidden_size
+        H2 = 2 * H
+        self.x, self.hs, acts, recs = cache
+        self.T, B = self.x.shape[:2]
+        T, dt = self.T, gru.dtype
+        self.state_shape = (B, H)
+        self.w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (3H, F)
         w_hh = p[f"weight_hh_l{layer}{suffix}"]  # (3H, H)
-        w_hh_nrz = np.concatenate([w_hh[H2:], w_hh[:H2]])  # (3H, H) rows n, r, z
-        r, z, n = acts[..., :H], acts[..., H:H2], acts[..., H2:]
+        self.w_hh_nrz = np.concatenate([w_hh[H2:], w_hh[:H2]])  # (3H, H) rows n, r, z
+        r, self.z, n = acts[..., :H], acts[..., H:H2], acts[..., H2:]
+        z = self.z
         # Per-step coefficients for all steps at once: the gradient at each block (n_h, r, z, n_x)
         # of the pre-activations is dh_t * K[block], dh_t the total gradient w.r.t. h_t.
-        K = workspace.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H)
-        scratch = workspace.empty((T, B, H), self.dtype)  # (T, B, H)
+        K = self.K = workspace.empty((T, B, 4, H), dt)  # (T, B, 4, H)
+        scratch = workspace.empty((T, B, H), dt)  # (T, B, H)
         F.ACTIVATIONS["tanh"].derivative_from_output(n, out=K[:, :, 3])
         K[:, :, 3] *= np.subtract(1.0, z, out=scratch)  # dn_x = dh * (1 - z) * (1 - n^2)
         np.multiply(K[:, :, 3], r, out=K[:, :, 0])  # dn_h = dn_x * r
@@ -167,71 +192,45 @@ class GRU(RecurrentBase):
         K[:, :, 1] *= K[:, :, 3]
         K[:, :, 1] *= recs[..., H2:]  # dr = dn_x * (W_hn h + b_hn) * r (1 - r)
         F.ACTIVATIONS["sigmoid"].derivative_from_output(z, out=K[:, :, 2])
-        K[:, :, 2] *= np.subtract(hs[:-1], n, out=scratch)  # dz = dh * (h_{t-1} - n) * z (1 - z)
+        K[:, :, 2] *= np.subtract(self.hs[:-1], n, out=scratch)  # dz = dh * (h_{t-1} - n) * z (1 - z)
         del scratch
-        dA = workspace.empty((T, B, 4, H), self.dtype)  # (T, B, 4, H) total gradient per block
-        dh_n = dstate_n[0]
-        dA_offs = None
-        if truncate is None:
-            dh = np.zeros((B, H), self.dtype) if dh_n is None else dh_n.copy()  # (B, H)
-            tmp = np.empty((B, H), self.dtype)  # (B, H)
-            for t in range(T - 1, -1, -1):
-                if dout is not None:
-                    dh += dout[t]
-                np.multiply(K[t], dh[:, None, :], out=dA[t])
-                np.multiply(dh, z[t], out=tmp)  # the direct path z * h_{t-1}
-                np.matmul(dA[t].reshape(B, 4 * H)[:, :H3], w_hh_nrz, out=dh)
-                dh += tmp
-            dh0 = dh
-        else:
-            state_offs = truncated_offsets(offs, truncate)  # offsets -k .. max incoming
-            m, k = len(state_offs), truncate
-            cur = np.zeros((m, B, H), self.dtype)  # (m, B, H) gradient w.r.t. h_t, per offset
-            nxt = np.zeros((m, B, H), self.dtype)
-            tmp = np.empty((m - 1, B, H), self.dtype)  # (m-1, B, H)
-            zbuf = np.empty((m, B, 4, H), self.dtype)  # (m, B, 4, H) per-offset block gradients
-            keep = dx_mode == "offsets"
-            dA_off = workspace.empty((m, T, B, 4, H), self.dtype) if keep else None  # (m, T, B, 4, H)
-            rows = None if offs is None else row_slice(offs, k)
-            for t in range(T - 1, -1, -1):
-                if dout is not None:
-                    cur[rows] += dout[:, t]
-                if t == T - 1 and dh_n is not None:
-                    cur[k] += dh_n  # the final state's gradient counts as a loss term at step T-1
-                np.multiply(K[t], cur[:, :, None, :], out=zbuf)
-                np.sum(zbuf, axis=0, out=dA[t])
-                if keep:
-                    dA_off[:, t] = zbuf
-                # both paths into h_{t-1} (W_hh and z * h_{t-1}) cross one step: a component at
-                # offset d moves to d-1, the one at -k is dropped
-                np.matmul(zbuf[1:].reshape(-1, 4 * H)[:, :H3], w_hh_nrz, out=nxt[:-1].reshape(-1, H))
-                np.multiply(cur[1:], z[t], out=tmp)
-                nxt[:-1] += tmp
-                nxt[-1] = 0.0
-                cur, nxt = nxt, cur
-            dh0 = cur.sum(axis=0)  # (B, H)
-            dA_offs = state_offs if keep else None
-        dA2 = dA.reshape(T * B, 4 * H)  # (T*B, 4H) blocks n_h, r, z, n_x
-        h_prev = hs[:-1].reshape(T * B, H)  # (T*B, H)
-        dw_hh = workspace.empty((H3, H), self.dtype)  # (3H, H) rows r, z, n like W_hh
+        self.grads = workspace.empty((T, B, 4, H), dt)  # (T, B, 4, H) total gradient per block
+        self.names = [f"{k}_l{layer}{suffix}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        self.bias = gru.bias
+
+    def split(self, g):
+        """g (..., B, 4, H) and its blocks (n_h, r, z) as rows (..., B, 3H) for the recurrent product."""
+        *lead, B, _, H = g.shape
+        return g, timeloop.view_as(g, (*lead, B, 4 * H))[..., : 3 * H]
+
+    def gate_grads(self, t, dstate, views, tmp):
+        np.multiply(self.K[t], dstate[0][..., None, :], out=views[0])
+
+    def state_grads(self, t, dstate, views, out, tmp):
+        dh, h_out = dstate[0], out[0]
+        np.multiply(dh, self.z[t], out=tmp)  # the direct path z * h_{t-1}, before h_out is written
+        # one product for all offsets of a truncated step
+        np.matmul(timeloop.rows(views[1]), self.w_hh_nrz, out=timeloop.rows(h_out))
+        h_out += tmp
+
+    def weight_grads(self, t0):
+        H = self.state_shape[1]
+        H2, H3 = 2 * H, 3 * H
+        dA2 = self.grads[t0:].reshape(-1, 4 * H)  # ((T-t0)*B, 4H) blocks n_h, r, z, n_x
+        h_prev = self.hs[t0:-1].reshape(-1, H)  # ((T-t0)*B, H)
+        dw_hh = workspace.empty((H3, H), self.grads.dtype)  # (3H, H) rows r, z, n like W_hh
         np.matmul(dA2[:, H:H3].T, h_prev, out=dw_hh[:H2])  # blocks r, z
         np.matmul(dA2[:, :H].T, h_prev, out=dw_hh[H2:])  # block n_h
-        dw_ih, dx2 = self._project_input_grads(x, dA2[:, H:], w_ih)
-        grads = {
-            f"weight_ih_l{layer}{suffix}": dw_ih,  # (3H, F)
-            f"weight_hh_l{layer}{suffix}": dw_hh,  # (3H, H)
-        }
+        w_ih, w_hh, b_ih, b_hh = self.names
+        grads = {w_ih: input_weight_grad(self.x[t0:], dA2[:, H:], self.w_ih.shape[1]), w_hh: dw_hh}
         if self.bias:
             db = dA2.sum(axis=0)  # (4H,)
-            grads[f"bias_ih_l{layer}{suffix}"] = db[H:].copy()  # (3H,)
-            grads[f"bias_hh_l{layer}{suffix}"] = np.concatenate([db[H:H3], db[:H]])  # (3H,)
-        if dx2 is None:  # token ids have no gradient
-            return None, None, (dh0,), grads
-        F_in = x.shape[2]
-        if dA_offs is not None:
-            dx_blocks = dA_off.reshape(-1, 4 * H)[:, H:]  # (n*T*B, 3H)
-            dx = workspace.empty((len(dA_offs), T, B, F_in), self.dtype)  # (n, T, B, F)
-            np.matmul(dx_blocks, w_ih, out=dx.reshape(-1, F_in))
-        else:
-            dx = self._input_grad(dx2, w_ih, T, B)  # (T, B, F)
-        return dx, dA_offs, (dh0,), grads
+            grads[b_ih] = db[H:].copy()  # (3H,)
+            grads[b_hh] = np.concatenate([db[H:H3], db[:H]])  # (3H,)
+        return grads
+
+    def input_grad(self, grads, t0):
+        if self.x.dtype.kind in "iu":  # token ids have no gradient
+            return None
+        *lead, T, B, _, H = grads.shape
+        return input_grad(timeloop.view_as(grads, (*lead, T, B, 4 * H))[..., H:], self.w_ih, t0)

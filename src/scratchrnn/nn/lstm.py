@@ -1,21 +1,22 @@
-"""Long short-term memory, multi-layer and optionally bidirectional, with exact (truncated) BPTT.
+"""Long short-term memory: the fast layer (``scratchrnn.nn.reference.lstm_step`` is the plain loop).
 
 Layout of a sequence
 --------------------
 The parameters keep PyTorch's names, shapes and gate order (i, f, g, o). Inside ``forward`` and
 ``backward`` the per-step arrays are feature-major: the gates of step t are a (4H, B) array, h
 and c (H, B). The step's product is then ``W (4H, K) @ z_t (K, B)``, the orientation in which
-BLAS runs the thin product of a recurrence fastest (with a (B, K) @ (K, 4H) product, the layout
-of the stepper below, it is about 1.5x slower at B = 32; ``benchmarks/bench_lstm_gru.py``).
-``z_t = [x_t; h_{t-1}; 1]`` stacks the step's input, the previous state and a one for the combined
-bias ``b_ih + b_hh`` (no such row with ``bias=False``), so a single product per step gives all
-four pre-activations: the input projection rides in the step's product instead of one product over
-all steps beforehand, which measured about 20% faster here at (input 128, hidden 256, batch 32),
-the product with K = F + H + 1 running closer to the machine's peak than two thinner ones plus an
-addition per step. Token ids take the same road when a sequence uses few distinct ids (at most
-``_ONE_HOT_MAX_IDS``, as in a character vocabulary): z_t holds their one-hot vectors, and the
-columns of ``W_ih`` of those ids stand in for ``W_ih``. With more ids z_t is ``[h_{t-1}; 1]`` and
-each step adds the columns of its ids, gathered from a table of the ids the sequence uses.
+BLAS runs the thin product of a recurrence fastest (the stepper's (B, K) @ (K, 4H) is slower
+there; benchmarks/README.md, "LSTM layout"). ``z_t = [x_t; h_{t-1}; 1]`` stacks the step's input,
+the previous state and a one for the combined bias ``b_ih + b_hh`` (no such row with
+``bias=False``), so a single product per step gives all four pre-activations: the input
+projection rides in the step's product instead of one product over all steps beforehand, the
+product with K = F + H + 1 running closer to the machine's peak than two thinner ones plus an
+addition per step (same section). Token ids take the same road when a sequence uses few distinct
+ids (at most ``ONE_HOT_MAX_IDS``, as in a character vocabulary): z_t holds their one-hot vectors,
+and the columns of ``W_ih`` of those ids stand in for ``W_ih``. With more ids z_t is
+``[h_{t-1}; 1]`` and each step adds the columns of its ids, gathered from a table of the ids the
+sequence uses. Because of this layout the sequence forward prepares its own weights
+(``_prepare_sequence``); it shares the elementwise step ``_lstm_cell`` with the stepper.
 
 Forward gate order and the sigmoid
 ----------------------------------
@@ -28,45 +29,38 @@ the sequence forward and the stepper (see ``scratchrnn.nn.recurrent``).
 
 Backward
 --------
-The gradients at the pre-activations are kept in PyTorch's order (i, f, g, o), as dA (4H, T, B):
+The gradients at the pre-activations are kept in PyTorch's order (i, f, g, o), as grads (4H, T, B):
 the three gates whose gradient is the cell gradient times a coefficient (i, f, g) are then
 contiguous, and every weight gradient comes out in PyTorch's order from one product after the
-time loop, ``dA (4H, T*B) @ z^T (T*B, K)``, whose last column (the ones of z) is the bias
-gradient. For full BPTT the coefficients (``_coefficients``) are computed a few steps at a time,
-just before the loop needs them, so they are still in cache; truncated BPTT computes them for all
-steps at once. A step's gradient dA_t (4H, B) is a block of rows T*B apart in dA; on small steps it
-is built in a contiguous scratch array and copied there (``_SCRATCH_STEP_ELEMENTS``). The large
-arrays of both passes come from ``scratchrnn.nn.workspace``.
+time loop, ``grads (4H, T*B) @ z^T (T*B, K)``, whose last column (the ones of z) is the bias
+gradient. The coefficients (``_coefficients``) are computed a few steps at a time, just before the
+loop needs them, so they are still in cache. The state gradients are feature-major too, (H, B);
+the time loops are ``scratchrnn.nn.timeloop``'s (``_LSTMBackward`` is the step).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import functional as F
-from . import workspace
-from .recurrent import RecurrentBase, relayout_rows, row_slice, truncated_offsets
-from .stepper import _step_input_gates
+from . import timeloop, workspace
+from .recurrent import RecurrentBase, input_grad, relayout_rows
+from .stepper import step_input_gates
 
-__all__ = ["LSTM"]
+__all__ = ["COEFF_CHUNK_ELEMENTS", "LSTM", "LSTMCache", "ONE_HOT_MAX_IDS"]
 
 # Forward order (i, f, o, g) as blocks of PyTorch's order (i, f, g, o); the sigmoid gates halved.
 _FORWARD_BLOCKS = (0, 1, 3, 2)
 _FORWARD_SCALES = (0.5, 0.5, 0.5, 1.0)
 # Steps of coefficients computed together in the backward loop: about 256 KiB of float32.
-_COEFF_CHUNK_ELEMENTS = 1 << 16
-# A backward step whose gradient dA_t (4H, B) has at most this many elements is built in a
-# contiguous scratch array and then copied into dA: numpy's elementwise loops writing straight into
-# rows T*B apart cost more per call than the copy on small steps, and less on large ones.
-_SCRATCH_STEP_ELEMENTS = 1 << 13
+COEFF_CHUNK_ELEMENTS = 1 << 16
 # Token ids: with at most this many distinct ids in a sequence, z_t holds their one-hot vectors and
 # the step's product does the lookup (a character vocabulary); with more, each step gathers columns.
-# A one-layer LSTM of hidden 256, batch 32 measured about 6% faster one-hot with 76 ids, level at
-# 128 and 5% slower at 256 (and at hidden 64, batch 16: 7% faster at 64 ids, 19% slower at 256).
-_ONE_HOT_MAX_IDS = 96
+# One-hot rows win up to about a hundred ids and lose beyond (benchmarks/README.md, "LSTM token ids").
+ONE_HOT_MAX_IDS = 96
 
 
 class _TokenInput(NamedTuple):
@@ -75,6 +69,18 @@ class _TokenInput(NamedTuple):
     used: np.ndarray  # (U,) the distinct ids, ascending
     cols: np.ndarray  # (T, B) each id's index in ``used``
     table: np.ndarray | None  # (4H, U) their columns of W_ih laid out as ``w``, or None (one-hot rows in z)
+
+
+class LSTMCache(NamedTuple):
+    """One direction's forward, for its backward; arrays feature-major (module docstring)."""
+
+    x: np.ndarray  # (T, B, F) input, or (T, B) token ids
+    z: np.ndarray  # (K, T+1, B): z[:, t] = [x_t; h_{t-1}; 1], the step products' right operands
+    hs: np.ndarray  # (T, B, H) h_t, a view of z's rows of h
+    cs: np.ndarray  # (T+1, H, B): cs[0] = c0, cs[t+1] = c_t
+    tcs: np.ndarray  # (T, H, B) tanh(c_t)
+    gates: np.ndarray  # (T, 4H, B) activations i, f, o, g (forward order)
+    tokens: _TokenInput | None  # token ids as the forward used them, or None for float input
 
 
 class _LSTMWeights(NamedTuple):
@@ -112,6 +118,20 @@ def _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half) -> None:
     c += ig
     np.tanh(c, out=tc)
     np.multiply(o, tc, out=h)  # o * tanh(c)
+
+
+def _sequence_step(w, ig, half, a, sig, i, f, o, g, zt, c_prev, c, tc, h) -> None:
+    """One step of the sequence forward: all four gates from one product, then the cell."""
+    np.matmul(w, zt, out=a)  # matmul reads the strided z_t in place
+    _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
+
+
+def _gathered_step(w, ig, half, table, gathered, a, sig, i, f, o, g, zt, c_prev, c, tc, h, cols) -> None:
+    """``_sequence_step`` for token ids beyond the one-hot limit: their columns are gathered and added."""
+    np.matmul(w, zt, out=a)
+    np.take(table, cols, axis=1, out=gathered)
+    a += gathered
+    _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
 
 
 def _coefficients(gates, cs, tcs, K, dtc, P) -> None:
@@ -159,7 +179,7 @@ class LSTM(RecurrentBase):
     GATES = 4
     STATE_ARITY = 2
 
-    def _prepare_direction(self, layer, suffix) -> _LSTMWeights:
+    def prepare_step(self, layer: int, suffix: str = "") -> _LSTMWeights:
         """The stepper's weights (its arrays are (B, 4H))."""
         p = self.params
         H = self.hidden_size
@@ -180,7 +200,7 @@ class LSTM(RecurrentBase):
         token ids (T, B), else None.
 
         For token ids, only the columns of W_ih of the U distinct ids in use are laid out (a word
-        vocabulary's whole W_ih would be far bigger than them). With at most ``_ONE_HOT_MAX_IDS`` of
+        vocabulary's whole W_ih would be far bigger than them). With at most ``ONE_HOT_MAX_IDS`` of
         them they take W_ih's place in ``w`` (K = U + H + 1, z_t holding the one-hot vectors of the
         step's ids); with more, ``w`` has no input columns (K = H + 1) and they go to a table that
         each step gathers from."""
@@ -192,7 +212,7 @@ class LSTM(RecurrentBase):
         if ids is not None:
             used, cols = np.unique(ids, return_inverse=True)  # (U,), (T*B,)
             cols = cols.reshape(ids.shape)  # (T, B)
-            if used.shape[0] <= _ONE_HOT_MAX_IDS:
+            if used.shape[0] <= ONE_HOT_MAX_IDS:
                 tokens = _TokenInput(used, cols, None)
                 w_ih = w_ih[:, used]  # (4H, U), for the one-hot rows of z
             else:
@@ -237,27 +257,27 @@ class LSTM(RecurrentBase):
         gathered = np.empty((4 * H, B), dt) if gather else None  # (4H, B) input gates of ids
         half = np.array(0.5, dt)  # 0-d
         # per step: gates and their blocks, z_t (K, B), c_{t-1}, c_t, tanh(c_t), and h_t's rows of z_{t+1}
-        steps = zip(gates, *_gate_views(gates, 1), z.transpose(1, 0, 2)[:T], cs[:T], cs[1:], tcs,
-                    z[hsl].transpose(1, 0, 2)[1:], strict=True)
-        for t, (a, sig, i, f, o, g, zt, c_prev, c, tc, h) in enumerate(steps):
-            np.matmul(w, zt, out=a)  # matmul reads the strided z_t in place
-            if gather:
-                np.take(tokens.table, tokens.cols[t], axis=1, out=gathered)
-                a += gathered
-            _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
+        stacks = [gates, *_gate_views(gates, 1), z.transpose(1, 0, 2)[:T], cs[:T], cs[1:], tcs,
+                  z[hsl].transpose(1, 0, 2)[1:]]
+        if gather:
+            step = functools.partial(_gathered_step, w, ig, half, tokens.table, gathered)
+            stacks.append(tokens.cols)  # (T, B) each step's columns of the table
+        else:
+            step = functools.partial(_sequence_step, w, ig, half)
+        timeloop.forward(step, *stacks)
         # the output h_t (T, B, H): a view of z's rows, no copy; the layer above reads it in this
         # layout anyway, and the stack's output is made contiguous once (``RecurrentBase.forward``)
         hs = z[hsl, 1:].transpose(1, 2, 0)  # (T, B, H) view of z
-        return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), (x, z, hs, cs, tcs, gates, tokens)
+        return hs, (hs[T - 1], np.ascontiguousarray(cs[T].T)), LSTMCache(x, z, hs, cs, tcs, gates, tokens)
 
-    def _layer_stepper(self, w, table, prev, new):
+    def layer_step(self, w: _LSTMWeights, table, prev, new):
         (h_prev, c_prev), (h, c) = prev, new
         B, H = h.shape
         a = np.empty((B, 4 * H), self.dtype)  # (B, 4H) input gates, then activations
         rec = np.empty((B, 4 * H), self.dtype)  # (B, 4H) recurrent product
         ig = np.empty((B, H), self.dtype)  # (B, H) i * g
         tc = np.empty((B, H), self.dtype)  # (B, H) tanh(c)
-        gates = _step_input_gates(w, table, a)
+        gates = step_input_gates(w, table, a)
         views = _gate_views(a, 1)
         half = np.array(0.5, self.dtype)  # 0-d
         w_hh_t = w.w_hh_t
@@ -271,153 +291,106 @@ class LSTM(RecurrentBase):
 
         return run
 
-    def _direction_states(self, cache):
-        _, _, hs, cs, _, _, _ = cache
-        return hs, cs[1:].transpose(0, 2, 1)
+    def _direction_states(self, cache: LSTMCache):
+        return cache.hs, cache.cs[1:].transpose(0, 2, 1)
 
-    def _direction_backward(self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode):
-        p = self.params
-        H = self.hidden_size
-        x, z, _, cs, tcs, gates, tokens = cache
-        T, B = x.shape[:2]
-        dt = self.dtype
-        w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
-        w_hh_t = workspace.copy(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
-        dA = workspace.empty((4 * H, T, B), dt)  # (4H, T, B) pre-activation gradients, PyTorch's order
-        dh_n, dc_n = dstate_n
-        dA_offs = dA_off = None
-        if truncate is None:
-            dh0, dc0 = self._backward_loop(dout, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA)
-        else:
-            keep = dx_mode == "offsets"
-            dh0, dc0, dA_off, dA_offs = self._backward_truncated(
-                dout, offs, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA, truncate, keep
-            )
-        # every weight gradient in one product: dA (4H, T*B) @ [x; h_prev; 1]^T (T*B, K)
-        dA2 = dA.reshape(4 * H, T * B)  # (4H, T*B)
-        z2 = z.reshape(z.shape[0], -1)[:, : T * B]  # (K, T*B)
-        dw = np.matmul(dA2, z2.T, out=workspace.empty((4 * H, z.shape[0]), dt))  # (4H, K)
+    def _backward_steps(self, layer, suffix, cache: LSTMCache):
+        return _LSTMBackward(self, layer, suffix, cache)
+
+
+class _LSTMBackward(timeloop.StepBackward):
+    """Per step t, with dh and dc the gradients w.r.t. h_t and c_t from step t+1 (and the output)::
+
+        dc += dh * o (1 - tanh(c_t)^2)                   (dc_t: through c_{t+1} and through h_t)
+        grads_i, grads_f, grads_g = K_ifg[t] * dc         grads_o = K_o[t] * dh
+        dc_{t-1} = dc * f_t        dh_{t-1} = W_hh^T grads_t
+
+    with the coefficients K of ``_coefficients``; arrays are feature-major, states (H, B)."""
+
+    arity = 2
+    time_axis = 1
+
+    def __init__(self, lstm: LSTM, layer: int, suffix: str, cache: LSTMCache):
+        p, H, dt = lstm.params, lstm.hidden_size, lstm.dtype
+        self.cache = cache
+        T, H4, B = cache.gates.shape
+        self.T, self.state_shape = T, (H, B)
+        self.w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
+        self.w_hh_t = workspace.copy(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
+        self.f = cache.gates[:, H : 2 * H]  # (T, H, B) forget gates (forward order i, f, o, g)
+        self.grads = workspace.empty((H4, T, B), dt)  # (4H, T, B) pre-activation gradients, PyTorch's order
+        n = self.chunk = max(1, min(T, COEFF_CHUNK_ELEMENTS // (H4 * B)))  # steps per block of coefficients
+        self.K = np.empty((n, H4, B), dt)  # (n, 4H, B) coefficients of n steps
+        self.dtc = np.empty((n, H, B), dt)  # (n, H, B)
+        self.P = np.empty((n, H4, B), dt)  # (n, 4H, B) scratch
+        self.K_ifg, self.K_o = self.K[:, : 3 * H].reshape(n, 3, H, B), self.K[:, 3 * H :]  # views
+        self.s0 = T  # the block holds the coefficients of steps s0, s0 + 1, ...
+        self.names = [f"{k}_l{layer}{suffix}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        self.bias = lstm.bias
+
+    def to_state(self, a):
+        return workspace.copy(a.swapaxes(-1, -2))  # (..., H, B): one transposing copy, not one per step
+
+    def from_state(self, a):
+        return np.ascontiguousarray(a.swapaxes(-1, -2))  # (..., B, H)
+
+    def split(self, g):
+        """g (..., 4H, B), its blocks (i, f, g) as (..., 3, H, B) and its block o (..., H, B)."""
+        *lead, H4, B = g.shape
+        H = H4 // 4
+        return g, timeloop.view_as(g[..., : 3 * H, :], (*lead, 3, H, B)), g[..., 3 * H :, :]
+
+    def _block(self, t: int) -> int:
+        """Step t's index in the block of coefficients, computing the next block when t leaves it
+        (the loops run backwards in time)."""
+        if t < self.s0:
+            c = self.cache
+            s0 = self.s0 = max(0, t + 1 - self.chunk)
+            m = t + 1 - s0
+            _coefficients(c.gates[s0 : t + 1], c.cs[s0 : t + 1], c.tcs[s0 : t + 1], self.K[:m], self.dtc[:m],
+                          self.P[:m])
+        return t - self.s0
+
+    def gate_grads(self, t, dstate, views, tmp):
+        j = self._block(t)
+        dh, dc = dstate
+        np.multiply(dh, self.dtc[j], out=tmp)
+        dc += tmp  # dc_t: through c_{t+1} and through h_t
+        np.multiply(self.K_ifg[j], dc if dc.ndim == 2 else dc[:, None], out=views[1])  # (offsets, 3, H, B)
+        np.multiply(self.K_o[j], dh, out=views[2])
+
+    def state_grads(self, t, dstate, views, out, tmp):
+        g = views[0]
+        np.multiply(dstate[1], self.f[t], out=out[1])  # f_t: dc_t reaches c_{t-1}
+        # matmul reads a strided g in place (np.dot would copy it); np.dot costs less per call
+        product = np.dot if g.ndim == 2 and g.flags.c_contiguous else np.matmul
+        product(self.w_hh_t, g, out=out[0])  # dh_{t-1}
+
+    def weight_grads(self, t0):
+        x, z, tokens = self.cache.x, self.cache.z, self.cache.tokens
+        H4, T, B = self.grads.shape
+        H, dt = H4 // 4, self.grads.dtype
+        # every weight gradient in one product: grads (4H, T*B) @ [x; h_prev; 1]^T (T*B, K); the
+        # steps before t0 got no gradient
+        dA2 = self.grads.reshape(H4, T * B)[:, t0 * B :]  # (4H, (T-t0)*B)
+        z2 = z.reshape(z.shape[0], -1)[:, t0 * B : T * B]  # (K, (T-t0)*B)
+        dw = np.matmul(dA2, z2.T, out=workspace.empty((H4, z.shape[0]), dt))  # (4H, K)
         F_in = z.shape[0] - H - int(self.bias)  # input rows of z
         if tokens is not None and F_in:  # one-hot rows: the columns of the ids in use
-            dw_ih = workspace.zeros(w_ih.shape, dt)  # (4H, V)
+            dw_ih = workspace.zeros(self.w_ih.shape, dt)  # (4H, V)
             dw_ih[:, tokens.used] = dw[:, :F_in]
         elif tokens is not None:  # gathered columns: a scattered sum
-            dw_ih = np.ascontiguousarray(F.index_add_rows(x, dA2.T, w_ih.shape[1]).T)  # (4H, V)
+            dw_ih = np.ascontiguousarray(F.index_add_rows(x[t0:], dA2.T, self.w_ih.shape[1]).T)  # (4H, V)
         else:
             dw_ih = np.ascontiguousarray(dw[:, :F_in])  # (4H, F)
-        grads = {
-            f"weight_ih_l{layer}{suffix}": dw_ih,
-            f"weight_hh_l{layer}{suffix}": np.ascontiguousarray(dw[:, F_in : F_in + H]),  # (4H, H)
-        }
+        w_ih, w_hh, b_ih, b_hh = self.names
+        grads = {w_ih: dw_ih, w_hh: np.ascontiguousarray(dw[:, F_in : F_in + H])}  # (4H, H)
         if self.bias:
             db = dw[:, F_in + H].copy()  # (4H,): the column of the ones in z
-            grads[f"bias_ih_l{layer}{suffix}"] = db
-            grads[f"bias_hh_l{layer}{suffix}"] = db.copy()
-        if tokens is not None:  # token ids have no dx
-            return None, None, (dh0, dc0), grads
-        if dA_offs is not None:
-            n = len(dA_offs)
-            dx = np.matmul(dA_off.reshape(n, 4 * H, T * B).transpose(0, 2, 1), w_ih,
-                           out=workspace.empty((n, T * B, F_in), dt))  # (n, T*B, F)
-            dx = dx.reshape(n, T, B, F_in)
-        else:
-            dx = self._input_grad(dA2.T, w_ih, T, B)  # (T, B, F)
-        return dx, dA_offs, (dh0, dc0), grads
+            grads[b_ih], grads[b_hh] = db, db.copy()
+        return grads
 
-    def _backward_loop(self, dout, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA):
-        """Full BPTT through one direction: fills dA (4H, T, B) and returns dh0, dc0 (B, H)."""
-        T, H4, B = gates.shape
-        H = H4 // 4
-        H2, H3 = 2 * H, 3 * H
-        dt = self.dtype
-        dh = np.zeros((H, B), dt) if dh_n is None else np.array(dh_n.T, order="C")  # (H, B)
-        dc = np.zeros((H, B), dt) if dc_n is None else np.array(dc_n.T, order="C")  # (H, B)
-        tmp = np.empty((H, B), dt)  # (H, B)
-        n = max(1, min(T, _COEFF_CHUNK_ELEMENTS // (H4 * B)))  # steps per block of coefficients
-        K = np.empty((n, H4, B), dt)  # (n, 4H, B) coefficients of n steps
-        dtc = np.empty((n, H, B), dt)  # (n, H, B)
-        P = np.empty((n, H4, B), dt)  # (n, 4H, B) scratch
-        K_ifg, K_o = K[:, :H3].reshape(n, 3, H, B), K[:, H3:]  # (n, 3, H, B), (n, H, B) views
-        if dout is not None:  # one transposing copy beats one per step
-            dout = workspace.copy(dout.transpose(0, 2, 1))  # (T, H, B)
-        # per step, backwards in time: dA_t (4H, B), rows T*B apart (matmul reads it in place;
-        # np.dot would copy), f_t (H, B), and where the step's gradient is built: dA_t itself, as
-        # blocks (i, f, g) (3, H, B) and o (H, B), or on small steps a contiguous scratch array
-        dA_steps = dA.transpose(1, 0, 2)[::-1]  # (T, 4H, B) view, steps T-1 .. 0
-        via_scratch = H4 * B <= _SCRATCH_STEP_ELEMENTS
-        if via_scratch:
-            E = np.empty((H4, B), dt)  # (4H, B)
-            built = itertools.repeat((E, E[:H3].reshape(3, H, B), E[H3:]), T)
-            product = np.dot  # less overhead per call than matmul on a contiguous array
-        else:
-            product = np.matmul
-            built = zip(dA_steps, dA[:H3].reshape(3, H, T, B).transpose(2, 0, 1, 3)[::-1],
-                        dA[H3:].transpose(1, 0, 2)[::-1], strict=True)  # (4H, B), (3, H, B), (H, B)
-        steps = zip(range(T - 1, -1, -1), dA_steps, gates[::-1, H:H2], built, strict=True)
-        s0 = T
-        for t, dAt, f, (grad, grad_ifg, grad_o) in steps:
-            if t < s0:  # the next block of coefficients: steps s0 .. t
-                s0 = max(0, t + 1 - n)
-                m = t + 1 - s0
-                _coefficients(gates[s0 : t + 1], cs[s0 : t + 1], tcs[s0 : t + 1], K[:m], dtc[:m], P[:m])
-            j = t - s0
-            if dout is not None:
-                dh += dout[t]
-            np.multiply(dh, dtc[j], out=tmp)
-            dc += tmp  # dc_t: through c_{t+1} and through h_t
-            np.multiply(K_ifg[j], dc, out=grad_ifg)
-            np.multiply(K_o[j], dh, out=grad_o)
-            dc *= f  # f_t: dc_t reaches c_{t-1}
-            product(w_hh_t, grad, out=dh)  # dh_{t-1}
-            if via_scratch:
-                np.copyto(dAt, grad)
-        return np.ascontiguousarray(dh.T), np.ascontiguousarray(dc.T)
-
-    def _backward_truncated(self, dout, offs, dh_n, dc_n, gates, cs, tcs, w_hh_t, dA, k, keep):
-        """Truncated BPTT through one direction (see ``scratchrnn.nn.recurrent``): fills dA and
-        returns dh0, dc0 (B, H), and with ``keep`` the per-offset gradients (n, 4H, T, B) and
-        their offsets, which the layer below needs."""
-        T, H4, B = gates.shape
-        H = H4 // 4
-        H2, H3 = 2 * H, 3 * H
-        dt = self.dtype
-        K = workspace.empty((T, H4, B), dt)  # (T, 4H, B)
-        dtc = workspace.empty((T, H, B), dt)  # (T, H, B)
-        _coefficients(gates, cs[:-1], tcs, K, dtc, workspace.empty((T, H4, B), dt))  # scratch (T, 4H, B)
-        state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
-        n = len(state_offs)
-        cur_h = np.zeros((n, H, B), dt)  # (n, H, B) gradient w.r.t. h_t, per offset
-        cur_c = np.zeros((n, H, B), dt)  # (n, H, B) gradient w.r.t. c_t, per offset
-        nxt_h = np.zeros((n, H, B), dt)  # (n, H, B)
-        nxt_c = np.zeros((n, H, B), dt)  # (n, H, B)
-        tmp = np.empty((n, H, B), dt)  # (n, H, B)
-        zbuf = np.empty((n, H4, B), dt)  # (n, 4H, B) per-offset pre-activation gradients
-        z_ifg = zbuf[:, :H3].reshape(n, 3, H, B)
-        dA_off = workspace.empty((n, H4, T, B), dt) if keep else None  # (n, 4H, T, B) per-offset gradients
-        rows = None if offs is None else row_slice(offs, k)
-        for t in range(T - 1, -1, -1):
-            if dout is not None:
-                cur_h[rows] += dout[:, t].transpose(0, 2, 1)
-            if t == T - 1:  # the final state's gradient counts as a loss term at step T-1
-                if dh_n is not None:
-                    cur_h[k] += dh_n.T
-                if dc_n is not None:
-                    cur_c[k] += dc_n.T
-            np.multiply(cur_h, dtc[t], out=tmp)
-            cur_c += tmp
-            np.multiply(K[t, :H3].reshape(3, H, B), cur_c[:, None], out=z_ifg)
-            np.multiply(K[t, H3:], cur_h, out=zbuf[:, H3:])
-            np.sum(zbuf, axis=0, out=dA[:, t])
-            if keep:
-                dA_off[:, :, t] = zbuf
-            # a component at offset d moves to d-1 one step back (through W_hh and through
-            # f * c); the one at -k is dropped, which holds h and c at t-k-1 constant
-            np.matmul(w_hh_t, zbuf[1:], out=nxt_h[:-1])
-            np.multiply(cur_c[1:], gates[t, H:H2], out=nxt_c[:-1])
-            nxt_h[-1] = 0.0
-            nxt_c[-1] = 0.0
-            cur_h, nxt_h = nxt_h, cur_h
-            cur_c, nxt_c = nxt_c, cur_c
-        dh0 = np.ascontiguousarray(cur_h.sum(axis=0).T)  # (B, H)
-        dc0 = np.ascontiguousarray(cur_c.sum(axis=0).T)  # (B, H)
-        return dh0, dc0, dA_off, (state_offs if keep else None)
+    def input_grad(self, grads, t0):
+        if self.cache.tokens is not None:  # token ids have no dx
+            return None
+        return input_grad(grads.swapaxes(-1, -3).swapaxes(-2, -3), self.w_ih, t0)  # (..., T, B, 4H) view

@@ -134,9 +134,7 @@ class SequenceModel(Module):
 
     def init_state(self, batch_size: int):
         """Zero initial state: (L*D, B, H), or a tuple (h, c) for an LSTM."""
-        shape = self.rnn._state_shape(batch_size)
-        zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self.rnn.STATE_ARITY))
-        return self.rnn._wrap_state(zeros)
+        return self.rnn.initial_state(batch_size)
 
     def stepper(self) -> ModelStepper:
         """A :class:`ModelStepper`: ``step(x_t, h) -> (logits (B, O), h_next)`` one time step at a
@@ -170,7 +168,7 @@ class SequenceModel(Module):
         rnn = self.rnn
         B = dtop.shape[0]
         parts = list(dh_n) if isinstance(dh_n, tuple) else [dh_n] + [None] * (rnn.STATE_ARITY - 1)
-        dh = np.zeros(rnn._state_shape(B), self.dtype) if parts[0] is None else parts[0].copy()  # (L, B, H)
+        dh = np.zeros(rnn.state_shape(B), self.dtype) if parts[0] is None else parts[0].copy()  # (L, B, H)
         dh[-1] += dtop
         parts[0] = dh
         return tuple(parts) if rnn.STATE_ARITY > 1 else dh
@@ -264,7 +262,7 @@ class ModelStepper:
         independent of each other and of ``step``.
         """
         embedding, w_t, b = self._embedding, self._head_w_t, self._head_b
-        advance_rnn = self.rnn._session(h, tokens=self.token_input and embedding is None)
+        advance_rnn = self.rnn.session(h, tokens=self.token_input and embedding is None)
         B = (h[0] if isinstance(h, (tuple, list)) else h).shape[1]
         logits = np.empty((B, self.output_size), self.dtype)  # (B, O)
         view = logits.view()  # (B, O) what callers get: read-only

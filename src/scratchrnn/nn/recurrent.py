@@ -7,49 +7,32 @@ edge only. Parameters use PyTorch's names and shapes: ``weight_ih_l{k}`` (G*H, i
 ``weight_hh_l{k}`` (G*H, H), ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G*H,), suffix ``_reverse`` for
 the backward direction. Layer k > 0 reads the concatenated outputs of layer k-1, (T, B, D*H).
 
-Truncated BPTT (``truncate=k`` on the backward pass)
-----------------------------------------------------
-The gradient of the loss at output step t reaches the pre-activations of steps t, t-1, ..., t-k
-and no further: the state h_{t-k-1} that feeds step t-k is held constant for that loss term (for
-the reverse direction of a bidirectional layer, mirrored: steps t..t+k, h_{t+k+1} constant). This
-is the tutorials' ``bptt_truncate``: ``truncate=0`` lets no gradient cross a recurrent connection.
-The initial state h0 plays the role of h_{-1}, so the loss term at step k already holds it
-constant: only ``truncate >= T`` equals full BPTT in every gradient (``T - 1`` differs in dh0).
-In a stack, a path may cross layers at any step; what counts is its distance in time from the
-output step, so each gradient component carries its *offset* d = s - t (its step s minus the step
-t of the loss term it came from) and is dropped once |d| exceeds k. The result is the exact
-gradient of the truncated objective, which ``scratchrnn.gradcheck`` checks by finite differences.
-
-Prepared weights and one step
------------------------------
-Each cell splits its forward pass in two: ``_prepare_direction`` lays the weights of one layer and
-direction out the way its per-step math wants them (transposed, gate rows reordered or scaled,
-biases combined), and a module-level step function does the math of one time step with them.
-``_direction_forward`` prepares once per call and runs the step function over the sequence;
-``stepper()`` (``scratchrnn.nn.stepper``) prepares once per stepper and runs the same step
-function one token at a time, so token-by-token generation pays for the re-layout once instead of
-on every call. (The LSTM's sequence pass lays its arrays out feature-major and prepares its own
-weights for that, ``_prepare_sequence``; it shares the elementwise step ``_lstm_cell`` with its
-stepper.) The Elman RNN is in ``scratchrnn.nn.rnn``, the LSTM and GRU beside it.
+What a cell writes, and what is shared
+-------------------------------------
+``RecurrentBase`` runs the layers and directions (the reverse direction on time-flipped arrays),
+validates inputs and states, applies dropout between layers and carries gradients down the stack,
+per offset when BPTT is truncated (``scratchrnn.nn.timeloop`` explains offsets). A cell writes only
+what is its own: ``_direction_forward`` (prepare one layer and direction's weights, run
+``timeloop.forward`` with its step function, return its cache), ``_backward_steps`` (its
+``timeloop.StepBackward`` built from that cache), ``_direction_states`` (every step's state from the
+cache), and for the stepper ``prepare_step`` and ``layer_step`` (``scratchrnn.nn.stepper``). The
+plain loops that define all of it are ``scratchrnn.nn.reference``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..checks import check_int, check_probability, check_random_state, check_truncate
 from ..functional import index_add_rows
 from ..init import uniform
-from . import workspace
+from . import timeloop, workspace
 from .module import Module
+from .stepper import RecurrentStepper
 
-if TYPE_CHECKING:
-    from .stepper import RecurrentStepper
-
-__all__ = ["RecurrentBase", "relayout_rows"]
+__all__ = ["RecurrentBase", "input_gates", "input_grad", "input_weight_grad", "relayout_rows"]
 
 
 # A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
@@ -101,9 +84,9 @@ class _Cache:
 class RecurrentBase(Module):
     """Stacking, directions, validation and truncation bookkeeping shared by RNN, LSTM and GRU.
 
-    Subclasses set ``GATES`` and ``STATE_ARITY`` (1 for h, 2 for (h, c)) and implement
-    ``_direction_forward`` and ``_direction_backward`` for one layer in one direction, written as
-    if time ran forwards: the reverse direction is run on time-flipped arrays.
+    Subclasses set ``GATES`` and ``STATE_ARITY`` (1 for h, 2 for (h, c)) and implement the hooks
+    at the end of the class for one layer in one direction, written as if time ran forwards: the
+    reverse direction is run on time-flipped arrays (module docstring).
     """
 
     GATES = 1
@@ -205,14 +188,15 @@ class RecurrentBase(Module):
             )
         return x.transpose(1, 0, 2) if self.batch_first else x  # (T, B, F)
 
-    def _state_shape(self, B: int) -> tuple[int, int, int]:
+    def state_shape(self, B: int) -> tuple[int, int, int]:
+        """The shape (L*D, B, H) of each array of a state (h0, h_n, c0, c_n) for a batch of B."""
         return (self.num_layers * self.num_directions, B, self.hidden_size)
 
     def _check_states(self, state, B: int, what: str) -> tuple[np.ndarray, ...] | None:
         """Validate an initial state (or its gradient) and return it as a tuple of arrays."""
         if state is None:
             return None
-        shape = self._state_shape(B)
+        shape = self.state_shape(B)
         if self.STATE_ARITY == 1:
             if isinstance(state, (tuple, list)):
                 raise ValueError(
@@ -248,6 +232,12 @@ class RecurrentBase(Module):
     def _wrap_state(self, parts):
         return parts[0] if self.STATE_ARITY == 1 else tuple(parts)
 
+    def initial_state(self, batch_size: int):
+        """A zero state for a batch: (L*D, B, H), or a tuple (h, c) of them for an LSTM."""
+        B = check_int("batch_size", batch_size, low=1)
+        zeros = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        return self._wrap_state(zeros)
+
     # -- forward -----------------------------------------------------------------------------
     def forward(self, x: np.ndarray, h0=None, rng: np.random.Generator | None = None):
         """Run the whole sequence.
@@ -262,8 +252,8 @@ class RecurrentBase(Module):
         D = self.num_directions
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:
-            states0 = tuple(np.zeros(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
-        states_n = tuple(np.empty(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+            states0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        states_n = tuple(np.empty(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         drop = self.dropout if self.training else 0.0
         gen = rng if rng is not None else self._dropout_rng
         layer_in = np.ascontiguousarray(x)  # (T, B, F)
@@ -304,8 +294,8 @@ class RecurrentBase(Module):
 
         dout: gradient of the loss w.r.t. ``out`` (same shape) or None; dh_n: w.r.t. ``h_n`` (a
         tuple for an LSTM, entries may be None) or None. ``truncate=k`` gives the exact gradient of
-        the truncated objective described in the module docstring. Returns ``dx`` (shaped like
-        ``x``), ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``).
+        the truncated objective (``scratchrnn.nn.timeloop``). Returns ``dx`` (shaped like ``x``),
+        ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``).
         """
         if not isinstance(cache, _Cache):
             raise ValueError(
@@ -320,43 +310,38 @@ class RecurrentBase(Module):
             dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)
         dstates_n = self._check_dstate(dh_n, B)
         grads: dict[str, np.ndarray] = {}
-        dstates0 = tuple(np.zeros(self._state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        dstates0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         # g: gradient arriving at the current layer's output; with truncation an (A, T, B, D*H)
-        # stack over offsets ``offs`` (see module docstring), else (T, B, D*H) or None.
+        # stack over offsets ``offs`` (see scratchrnn.nn.timeloop), else (T, B, D*H) or None.
         g = dout
         offs = None if k is None else np.zeros(1, dtype=np.int64)
         if k is not None and g is not None:
             g = g[None]  # (1, T, B, D*H)
         for layer in reversed(range(self.num_layers)):
-            mask = cache.masks[layer - 1] if layer > 0 else None
-            dx_mode = "sum" if layer == 0 else "offsets"
-            if k is None:
-                dx_mode = "sum"
+            keep = k is not None and layer > 0  # the layer below continues from the per-offset gradients
             dx_acc, dx_offs = None, None
             for d, suffix in enumerate(self._suffixes()):
                 i = layer * D + d
-                gd = None if g is None else g[..., d * H : (d + 1) * H]
+                gd = None if g is None else g[..., d * H : (d + 1) * H]  # (.., T, B, H)
                 gd_offs = offs
                 if d == 1:  # run the reverse direction in flipped time, where offsets change sign
                     gd = None if gd is None else gd[..., ::-1, :, :]
                     gd_offs = None if offs is None else -offs[::-1]
                     if gd is not None and k is not None:
                         gd = gd[::-1]
-                if gd is not None and not gd.flags.c_contiguous:
-                    gd = workspace.copy(gd)
                 dsn = tuple(None if s is None else s[i] for s in dstates_n)
-                dx, dxo, dst0, gdict = self._direction_backward(
-                    layer, suffix, gd, gd_offs, dsn, cache.layers[layer][d], k, dx_mode
-                )
+                steps = self._backward_steps(layer, suffix, cache.layers[layer][d])
+                dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep)
+                grads.update(layer_grads)
                 if d == 1 and dx is not None:
                     dx = dx[..., ::-1, :, :]
                     if dxo is not None:
                         dx, dxo = dx[::-1], -dxo[::-1]
                 for s, v in zip(dstates0, dst0, strict=True):
                     s[i] = v
-                grads.update(gdict)
                 if dx is not None:  # None: token-id input, which has no gradient
-                    dx_acc, dx_offs = _add_offsets(dx_acc, dx_offs, dx, dxo)
+                    dx_acc, dx_offs = timeloop.add_offsets(dx_acc, dx_offs, dx, dxo)
+            mask = cache.masks[layer - 1] if layer > 0 else None
             if mask is not None:
                 dx_acc *= mask  # (.., T, B, D*H): dx_acc is this call's own array, never a cache's
             g, offs = dx_acc, dx_offs
@@ -364,6 +349,19 @@ class RecurrentBase(Module):
         if dx is not None and self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, self._wrap_state(dstates0), {name: grads[name] for name in self.params}
+
+    @staticmethod
+    def _bptt(steps: timeloop.StepBackward, gd, gd_offs, dstate_n, k, keep):
+        """One direction's BPTT (full, or truncated to k) from its output gradient gd (.., T, B, H)
+        and final-state gradient dstate_n: (dx, dx's offsets or None, dstate0, weight gradients)."""
+        dout = None if gd is None else steps.to_state(gd)  # (.., T, *S)
+        dsn = tuple(None if s is None else steps.to_state(s) for s in dstate_n)
+        if k is None:
+            dst0, t0, per_offset, dxo = timeloop.full_bptt(steps, dout, dsn), 0, None, None
+        else:
+            dst0, t0, per_offset, dxo = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep)
+        dx = steps.input_grad(steps.grads if per_offset is None else per_offset, t0)
+        return dx, dxo, tuple(steps.from_state(s) for s in dst0), steps.weight_grads(t0)
 
     def _check_grad_out(self, dout, T: int, B: int) -> np.ndarray:
         H, D = self.hidden_size, self.num_directions
@@ -379,7 +377,7 @@ class RecurrentBase(Module):
         if dh_n is None:
             return (None,) * self.STATE_ARITY
         if self.STATE_ARITY > 1 and isinstance(dh_n, (tuple, list)) and len(dh_n) == self.STATE_ARITY:
-            shape = self._state_shape(B)
+            shape = self.state_shape(B)
             out = []
             for p in dh_n:
                 if p is not None:
@@ -408,105 +406,80 @@ class RecurrentBase(Module):
                     dst[layer * D + d] = seq if d == 0 else seq[::-1]
         return out
 
-    # -- input projections shared by the cells ------------------------------------------------
-    @staticmethod
-    def _project_input(x: np.ndarray, w_ih: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """All steps' input projections in one go: x (T, B, F) @ w_ih.T -> out (T*B, G*H).
-
-        Integer x (T, B) holds token ids of one-hot vectors, whose product with w_ih is just a
-        column of w_ih, so the projection is a row gather from w_ih.T instead of a matmul.
-        """
-        if x.dtype.kind in "iu":
-            # gather only the N columns in use: O(N * G*H), not a transposed copy of all V columns
-            np.copyto(out, np.take(w_ih, x.reshape(-1), axis=1).T)  # (T*B, G*H)
-        else:
-            np.matmul(x.reshape(-1, x.shape[-1]), w_ih.T, out=out)  # (T*B, G*H)
-        return out
-
-    @staticmethod
-    def _input_grad(dz2: np.ndarray, w_ih: np.ndarray, T: int, B: int) -> np.ndarray:
-        """dx (T, B, F) = dz2 (T*B, G*H) @ w_ih (G*H, F), in workspace memory."""
-        F = w_ih.shape[1]
-        dx = workspace.empty((T * B, F), w_ih.dtype)  # (T*B, F)
-        return np.matmul(dz2, w_ih, out=dx).reshape(T, B, F)
-
-    @staticmethod
-    def _project_input_grads(x: np.ndarray, dz2: np.ndarray, w_ih: np.ndarray):
-        """Gradient of ``_project_input`` for dz2 (T*B, G*H): returns (d w_ih, and for float x the
-        product dz2 @ w_ih (T*B, F) that ``dx`` is made of, None for token ids)."""
-        if x.dtype.kind in "iu":
-            dwt = index_add_rows(x, dz2, w_ih.shape[1])  # (V, G*H)
-            return np.ascontiguousarray(dwt.T), None  # (G*H, V)
-        return dz2.T @ x.reshape(-1, x.shape[-1]), dz2  # (G*H, F)
-
-    @classmethod
-    def _input_gates(cls, x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray):
-        """Input projections plus the combined bias: x (T, B, F), (B, F) or ids (T, B), (B,) ->
-        out (T*B, G*H) = x @ w_ih.T + bias. Shared by the sequence forward and the stepper."""
-        cls._project_input(x, w_ih, out=out)
-        if bias is not None:
-            out += bias
-        return out
-
     # -- stepping one token at a time ------------------------------------------------------------
     def stepper(self) -> RecurrentStepper:
         """A :class:`RecurrentStepper` running the whole stack one time step per call, with the
         weights prepared once, now: a snapshot (make a new stepper after the weights change).
         Unidirectional layers only; always evaluation mode (no dropout)."""
-        from .stepper import RecurrentStepper  # (stepper.py imports from this module)
-
         return RecurrentStepper(self)
 
-    # -- per-direction hooks -------------------------------------------------------------------
+    # -- what a cell writes (module docstring) ----------------------------------------------------
+    def prepare_step(self, layer: int, suffix: str = ""):  # pragma: no cover - abstract
+        """The weights of one layer and direction laid out for the step math: a NamedTuple of
+        arrays (or None) whose first two fields are ``w_ih`` (G*H, F) and ``bias`` (G*H,) or None,
+        the arguments of ``input_gates``. The stepper makes these once."""
+        raise NotImplementedError
+
+    def layer_step(self, w, table, prev, new):  # pragma: no cover - abstract
+        """One layer's time step with prepared weights ``w``, as a function ``run(x) -> new[0]``
+        whose scratch arrays and views are made here, once. ``prev`` and ``new`` are tuples of
+        (B, H) state views: run reads x (token ids (B,) when ``table`` (F, G*H) is given, see
+        ``stepper.step_input_gates``, else (B, F) floats) and ``prev``, and writes ``new`` in place."""
+        raise NotImplementedError
+
+    def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
+        """One layer and direction over x (T, B, F) (or ids (T, B)) from state0 (a tuple of (B, H)):
+        (out (T, B, H), final state (a tuple of (B, H)), the cell's named cache)."""
+        raise NotImplementedError
+
     def _direction_states(self, cache) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
         """The states (T, B, H) of one direction in processing order, from its cache."""
         raise NotImplementedError
 
-    def _prepare_direction(self, layer, suffix):  # pragma: no cover - abstract
-        """The weights of one layer and direction laid out for the step math: a NamedTuple of
-        arrays (or None) whose first two fields are ``w_ih`` (G*H, F) and ``bias`` (G*H,) or None,
-        the arguments of ``_input_gates``."""
-        raise NotImplementedError
-
-    def _layer_stepper(self, w, table, prev, new):  # pragma: no cover - abstract
-        """One layer's time step with prepared weights ``w``, as a function ``run(x) -> new[0]``
-        whose scratch arrays and views are made here, once. ``prev`` and ``new`` are tuples of
-        (B, H) state views: run reads x (token ids (B,) when ``table`` (F, G*H) is given, see
-        ``_step_input_gates``, else (B, F) floats) and ``prev``, and writes ``new`` in place."""
-        raise NotImplementedError
-
-    def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _direction_backward(  # pragma: no cover - abstract
-        self, layer, suffix, dout, offs, dstate_n, cache, truncate, dx_mode
-    ):
+    def _backward_steps(self, layer, suffix, cache) -> timeloop.StepBackward:  # pragma: no cover - abstract
+        """The cell's per-step backward of one layer and direction, from its cache."""
         raise NotImplementedError
 
 
-def _add_offsets(acc, acc_offs, x, x_offs):
-    """Sum two gradient stacks, aligning their offset axes (plain arrays when offsets are None)."""
-    if acc is None:
-        return x, x_offs
-    if x_offs is None:
-        return np.add(acc, x, out=workspace.empty(acc.shape, acc.dtype)), None
-    lo, hi = min(acc_offs[0], x_offs[0]), max(acc_offs[-1], x_offs[-1])
-    offs = np.arange(lo, hi + 1)
-    out = workspace.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
-    out[row_slice(acc_offs, -lo)] += acc  # a slice for a run of offsets: no gathered copies
-    out[row_slice(x_offs, -lo)] += x
-    return out, offs
+# -- input projections shared by the cells ---------------------------------------------------------
+def input_gates(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+    """All steps' input projections plus the combined bias: x (T, B, F) or (B, F), or token ids
+    (T, B) or (B,) -> out (T*B, G*H) = x @ w_ih.T + bias.
+
+    Integer x holds token ids of one-hot vectors, whose product with w_ih is just a column of w_ih,
+    so the projection is a gather of the N columns in use (O(N * G*H), not a copy of all V columns).
+    """
+    if x.dtype.kind in "iu":
+        np.copyto(out, np.take(w_ih, x.reshape(-1), axis=1).T)  # (T*B, G*H)
+    else:
+        np.matmul(x.reshape(-1, x.shape[-1]), w_ih.T, out=out)  # (T*B, G*H)
+    if bias is not None:
+        out += bias
+    return out
 
 
-def row_slice(offs: np.ndarray, k: int):
-    """Rows of the incoming offsets in a state stack that starts at offset -k (a slice when contiguous)."""
-    rows = offs + k
-    if len(rows) == rows[-1] - rows[0] + 1:
-        return slice(int(rows[0]), int(rows[-1]) + 1)
-    return rows
+def input_weight_grad(x: np.ndarray, dz2: np.ndarray, num_inputs: int) -> np.ndarray:
+    """d w_ih (G*H, F) of ``input_gates`` for the gradients dz2 (T*B, G*H) at its output."""
+    if x.dtype.kind in "iu":
+        return np.ascontiguousarray(index_add_rows(x, dz2, num_inputs).T)  # (G*H, V)
+    return dz2.T @ x.reshape(-1, x.shape[-1])  # (G*H, F)
 
 
-def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
-    """The offsets a forward-in-time state can carry: from -k up to the largest incoming one."""
-    hi = 0 if offs is None else int(offs[-1])
-    return np.arange(-k, hi + 1)
+def input_grad(grads: np.ndarray, w_ih: np.ndarray, t0: int) -> np.ndarray:
+    """dx (..., T, B, F) = grads (..., T, B, K) @ w_ih (K, F), in workspace memory.
+
+    The steps before t0 got no gradient (truncated many-to-one BPTT): they are zeros, left out of
+    the product. One product over every row when grads can be read as rows in place, else one per
+    leading index (the LSTM's per-offset gradients, which are feature-major).
+    """
+    *lead, T, B, K = grads.shape
+    F = w_ih.shape[1]
+    dx = (workspace.empty if t0 == 0 else workspace.zeros)((*lead, T, B, F), w_ih.dtype)  # (..., T, B, F)
+    src, dst = grads[..., t0:, :, :], dx[..., t0:, :, :]
+    m = (T - t0) * B
+    try:
+        rows, out = timeloop.view_as(src, (src.size // K, K)), timeloop.view_as(dst, (dst.size // F, F))
+    except AttributeError:  # rows cannot be read in place: a product per leading index
+        rows, out = src.reshape(*lead, m, K), timeloop.view_as(dst, (*lead, m, F))
+    np.matmul(rows, w_ih, out=out)
+    return dx

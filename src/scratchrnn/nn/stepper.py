@@ -1,9 +1,9 @@
 """Running a recurrent stack one time step per call (token-by-token generation and scoring).
 
 ``RecurrentBase.stepper()`` returns a :class:`RecurrentStepper`: the weights of every layer are
-prepared once (``_prepare_direction``, see ``scratchrnn.nn.recurrent``) and snapshotted, and each
-layer's step is a function over scratch arrays and state buffers made once per batch size
-(``_layer_stepper``), since at one token per call the fixed cost of each numpy call, not the
+prepared once (the layer's ``prepare_step``, see ``scratchrnn.nn.recurrent``) and snapshotted, and
+each layer's step is a function over scratch arrays and state buffers made once per batch size
+(the layer's ``layer_step``), since at one token per call the fixed cost of each numpy call, not the
 arithmetic, is most of the time.
 """
 
@@ -14,9 +14,8 @@ from collections.abc import Callable
 import numpy as np
 
 from ..checks import check_int
-from .recurrent import RecurrentBase
 
-__all__ = ["RecurrentStepper"]
+__all__ = ["RecurrentStepper", "step_input_gates"]
 
 
 def _snapshot(weights, params: dict[str, np.ndarray]):
@@ -32,9 +31,9 @@ def _snapshot(weights, params: dict[str, np.ndarray]):
     return type(weights)(*(own(a) for a in weights))
 
 
-def _step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
+def step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
     """``gates(x)``: one step's input gates written into out (B, G*H) with the values
-    ``RecurrentBase._input_gates`` gives, for a layer with prepared weights ``w``. For token ids
+    ``recurrent.input_gates`` gives, for a layer with prepared weights ``w``. For token ids
     (B,), the row of ``table`` (F, G*H) = w_ih.T + bias of each id; else x (B, F) @ w_ih.T + bias."""
     if table is not None:
         if out.shape[0] == 1:
@@ -52,7 +51,7 @@ def _step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[
     w_ih_t, bias = w.w_ih.T, w.bias  # (F, G*H) view, (G*H,) or None
 
     def gates(x):
-        # np.dot makes the BLAS call _project_input's matmul makes with this layout (the same
+        # np.dot makes the BLAS call input_gates' matmul makes with this layout (the same
         # values), with less overhead per call
         np.dot(x, w_ih_t, out=out)
         if bias is not None:
@@ -66,7 +65,7 @@ class _StepPlan:
 
     Two sets of state buffers take turns: a step from set ``src`` reads the previous state from
     ``states[src]`` and writes the new one into ``states[1 - src]``, so nothing is allocated or
-    copied per step. ``runs[src]`` holds the layer functions (see ``_layer_stepper``) bound to
+    copied per step. ``runs[src]`` holds the layer functions (see the layer's ``layer_step``) bound to
     that direction of travel.
     """
 
@@ -82,7 +81,7 @@ class _StepPlan:
         for src in (0, 1):
             prev, new = self.states[src], self.states[1 - src]
             self.runs.append([
-                rnn._layer_stepper(
+                rnn.layer_step(
                     w,
                     stepper._token_table() if tokens and layer == 0 else None,
                     tuple(p[layer] for p in prev),
@@ -107,17 +106,18 @@ class RecurrentStepper:
     (of the same batch size), so one stepper must not be stepped from two threads at once.
     """
 
-    def __init__(self, rnn: RecurrentBase):
-        if not isinstance(rnn, RecurrentBase):
+    def __init__(self, rnn):
+        if not callable(getattr(rnn, "layer_step", None)) or not callable(getattr(rnn, "prepare_step", None)):
             raise ValueError(f"RecurrentStepper expects an RNN, LSTM or GRU layer, got {type(rnn).__name__}")
+        self._name = type(rnn).__name__
         if rnn.bidirectional:
             raise ValueError(
-                f"a bidirectional {rnn._name()} cannot be stepped one token at a time: its reverse direction "
+                f"a bidirectional {self._name} cannot be stepped one token at a time: its reverse direction "
                 "reads the sequence from the end; use forward on the whole sequence, or bidirectional=False"
             )
         self._rnn = rnn  # for its cell math only: the weights used are the copies below
         self._weights = [
-            _snapshot(rnn._prepare_direction(layer, ""), rnn.params) for layer in range(rnn.num_layers)
+            _snapshot(rnn.prepare_step(layer, ""), rnn.params) for layer in range(rnn.num_layers)
         ]
         self.input_size, self.hidden_size = rnn.input_size, rnn.hidden_size
         self.num_layers, self.dtype = rnn.num_layers, rnn.dtype
@@ -137,7 +137,7 @@ class RecurrentStepper:
 
     def _token_table(self) -> np.ndarray:
         """(input_size, G*H): row i is the first layer's input gates for token i, w_ih[:, i] + bias,
-        the values the one-hot gather of ``_input_gates`` gives."""
+        the values the one-hot gather of ``recurrent.input_gates`` gives."""
         if self._table is None:
             w = self._weights[0]
             table = w.w_ih.T.copy(order="C")  # (F, G*H)
@@ -148,7 +148,7 @@ class RecurrentStepper:
 
     def _check_input(self, x_t) -> int:
         """The batch size of a valid x_t (B, F) or ids (B,)."""
-        name = self._rnn._name()
+        name = self._name
         if not isinstance(x_t, np.ndarray):
             raise ValueError(
                 f"{name} step expects a numpy array (B, F) or (B,) token ids, got {type(x_t).__name__}"
@@ -167,7 +167,7 @@ class RecurrentStepper:
 
     def _check_state(self, state, B: int | None) -> tuple[np.ndarray, ...]:
         """A valid state as a tuple of (L, B, H) arrays; B None takes the batch size from the state."""
-        name = self._rnn._name()
+        name = self._name
         parts = tuple(state) if isinstance(state, (tuple, list)) else (state,)
         if B is None:  # a session: the state alone gives the batch size
             first = parts[0] if parts else None
@@ -213,7 +213,7 @@ class RecurrentStepper:
 
     __call__ = step
 
-    def _session(self, state, tokens: bool) -> Callable[[np.ndarray], np.ndarray]:
+    def session(self, state, tokens: bool) -> Callable[[np.ndarray], np.ndarray]:
         """``advance(x_t) -> out_t`` stepping a state it keeps in its own buffers: ``state`` (as
         ``step`` takes it, not None) is copied in once, x_t is ids (B,) if ``tokens`` else (B, F)
         floats, and neither is checked per call. out_t (B, H) is a read-only view of the top

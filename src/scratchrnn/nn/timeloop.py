@@ -1,0 +1,236 @@
+"""The time loops of the fast recurrent layers, written once for every cell.
+
+A cell (``scratchrnn.nn.rnn``, ``gru``, ``lstm``) supplies what is its own and these loops run it
+over time:
+
+* :func:`forward` calls the cell's step function on the arrays of each step, t = 0 .. T-1;
+* :func:`full_bptt` runs backpropagation through time from the last step to the first;
+* :func:`truncated_bptt` runs truncated BPTT (below) in the same single pass.
+
+For the backward pass a cell supplies a :class:`StepBackward` built from its forward cache: the
+math of one step's backward split in two, ``gate_grads`` (from the gradient w.r.t. the state after
+step t to the gradients at step t's pre-activations) and ``state_grads`` (from those to the
+gradient w.r.t. the state before step t), plus the weight and input gradients that follow from
+every step's pre-activation gradients once the loop is done. Both step functions take arrays with
+any leading axes, which is how one pair serves the full loop and the truncated one.
+
+Truncated BPTT (``truncate=k``): the gradient of the loss at output step t reaches the steps t,
+t-1, ..., t-k and no further (see ``scratchrnn.nn.reference``, which computes it one loss term at a
+time). Here every state gradient is a stack over *offsets*: component d of the gradient at step s
+comes from loss terms at step t = s - d. Going one step back moves every component from offset d
+to d - 1, and the one at -k is dropped, which holds h_{t-k-1} constant for the term at t. In a
+stack of layers a gradient may cross layers at any step, so the layer below receives the per-offset
+gradients of its outputs and continues from there (``RecurrentBase.backward``). The initial state
+plays h_{-1}: only ``truncate >= T`` is full BPTT in every gradient.
+
+Layouts: a cell keeps its state gradients in its own layout S (``(B, H)``, or ``(H, B)`` for the
+feature-major LSTM) and every step's pre-activation gradients in ``grads``, whose axis
+``time_axis`` is time; a step's block of it has the shape G (``grads`` without that axis).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from . import workspace
+
+__all__ = [
+    "SCRATCH_STEP_ELEMENTS",
+    "StepBackward",
+    "add_offsets",
+    "forward",
+    "full_bptt",
+    "row_slice",
+    "rows",
+    "truncated_bptt",
+    "truncated_offsets",
+    "view_as",
+]
+
+# A step whose gradient block is strided in ``grads`` (the LSTM's rows are T*B apart) and has at
+# most this many elements is built in a contiguous scratch array and then copied: numpy's loops
+# writing straight into strided rows cost more per call than the copy on small steps, less on large
+# ones (benchmarks/README.md, "LSTM backward: small steps").
+SCRATCH_STEP_ELEMENTS = 1 << 13
+
+
+def view_as(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` reshaped to ``shape`` as a view; raises if that would need a copy (writes through a
+    silent copy would be lost)."""
+    v = a.view()
+    v.shape = shape  # numpy refuses, rather than copies, when the strides do not allow it
+    return v
+
+
+def rows(a: np.ndarray) -> np.ndarray:
+    """a (..., B, K) as a 2-D array of rows, a view (the stack of offsets of a truncated step in
+    one product); raises rather than copy."""
+    return a if a.ndim == 2 else view_as(a, (a.size // a.shape[-1], a.shape[-1]))
+
+
+class StepBackward:
+    """The per-step backward of one layer and direction of a cell, built from its forward cache.
+
+    Attributes: ``T`` steps; ``arity`` (1 for h, 2 for (h, c)); ``state_shape`` S; ``grads`` (every
+    step's pre-activation gradients, filled by the loops); ``time_axis`` (time's axis in grads).
+    """
+
+    T: int
+    arity: int
+    state_shape: tuple[int, int]
+    grads: np.ndarray
+    time_axis: int = 0
+
+    def to_state(self, a: np.ndarray) -> np.ndarray:
+        """A gradient (..., B, H) in the layers' batch-major layout, in the state layout S."""
+        return a
+
+    def from_state(self, a: np.ndarray) -> np.ndarray:
+        """The inverse of ``to_state``: (..., *S) -> (..., B, H)."""
+        return a
+
+    def split(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Views of a gradient block g (..., *G) that the step functions use: g itself first."""
+        return (g,)
+
+    def gate_grads(self, t: int, dstate: tuple, views: tuple, tmp: np.ndarray) -> None:
+        """Write step t's pre-activation gradients into ``views`` (of ``split``) from ``dstate``, the
+        gradient w.r.t. the state after step t ((..., *S) arrays; a cell may replace one in place
+        by a total it needs again, as the LSTM does with dc). ``tmp`` is scratch shaped like them."""
+        raise NotImplementedError
+
+    def state_grads(self, t: int, dstate: tuple, views: tuple, out: tuple, tmp: np.ndarray) -> None:
+        """Write into ``out`` the gradient w.r.t. the state before step t, from ``dstate`` (as left by
+        ``gate_grads``) and the step's gradients ``views``. ``out`` may be ``dstate`` itself."""
+        raise NotImplementedError
+
+    def weight_grads(self, t0: int) -> dict[str, np.ndarray]:
+        """The parameter gradients of this layer and direction from ``grads`` (steps before t0 got
+        none), keyed like the layer's params."""
+        raise NotImplementedError
+
+    def input_grad(self, grads: np.ndarray, t0: int) -> np.ndarray | None:
+        """dx (..., T, B, F) from pre-activation gradients shaped like ``grads`` with any leading
+        axes (steps before t0 are zero); None for token-id input, which has no gradient."""
+        raise NotImplementedError
+
+
+def forward(step, *stacks: np.ndarray) -> None:
+    """Call ``step(*arrays)`` for t = 0 .. T-1 with the step-t entry of every stack (axis 0 is time).
+
+    Zip hands out each step's views at C speed, where indexing every stack at every step would not.
+    """
+    for arrays in zip(*stacks, strict=True):
+        step(*arrays)
+
+
+def _steps(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` with time (``axis``) first: a view whose entry t is step t's block."""
+    return np.moveaxis(a, axis, 0)
+
+
+def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> tuple[np.ndarray, ...]:
+    """Backpropagation through time, steps T-1 .. 0, filling ``cell.grads``.
+
+    dout: the gradient at every step's output h_t, (T, *S), or None; dstate_n: the gradient w.r.t.
+    the final state, a tuple of (*S) arrays or Nones. Returns the gradient w.r.t. the initial state.
+    """
+    S, dt = cell.state_shape, cell.grads.dtype
+    dstate = tuple(np.zeros(S, dt) if d is None else np.array(d, dtype=dt, order="C") for d in dstate_n)
+    dh, tmp = dstate[0], np.empty(S, dt)
+    steps = _steps(cell.grads, cell.time_axis)[::-1]  # (T, *G) view, steps T-1 .. 0
+    scratch = None
+    if not steps[0].flags.c_contiguous and steps[0].size <= SCRATCH_STEP_ELEMENTS:
+        scratch = np.empty(steps.shape[1:], dt)  # (*G)
+        views = itertools.repeat(cell.split(scratch))
+    else:
+        views = zip(*cell.split(steps), strict=True)  # step t's views, straight into grads
+    douts = itertools.repeat(None) if dout is None else dout[::-1]
+    gate, back = cell.gate_grads, cell.state_grads
+    for t, v, d_t, step in zip(range(cell.T - 1, -1, -1), views, douts, steps):  # noqa: B905 (repeats)
+        if d_t is not None:
+            dh += d_t  # the output's gradient joins the one from step t+1
+        gate(t, dstate, v, tmp)
+        back(t, dstate, v, dstate, tmp)
+        if scratch is not None:
+            np.copyto(step, scratch)
+    return dstate
+
+
+def row_slice(offs: np.ndarray, k: int):
+    """Rows of the offsets ``offs`` in a stack that starts at offset -k (a slice when contiguous)."""
+    rows = offs + k
+    if len(rows) == rows[-1] - rows[0] + 1:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
+def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
+    """The offsets a state gradient can carry: from -k up to the largest incoming one."""
+    hi = 0 if offs is None else int(offs[-1])
+    return np.arange(-k, hi + 1)
+
+
+def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray | None,
+                   dstate_n: tuple, k: int, keep: bool):
+    """Truncated BPTT of window ``k`` (module docstring), steps T-1 .. 0, filling ``cell.grads``.
+
+    dout: (A, T, *S), the output gradients per incoming offset ``offs`` (A,), or None (then only
+    h_n has a gradient, as a loss term at step T-1, and the loop stops k steps before the end);
+    dstate_n: as for ``full_bptt``. Returns (dstate0, t0, per_offset, per_offset_offs): the gradient
+    w.r.t. the initial state; the first step that got any gradient; with ``keep``, the pre-activation
+    gradients per offset, shaped (n, *grads.shape), and their n offsets (else None, None).
+    """
+    S, dt, T = cell.state_shape, cell.grads.dtype, cell.T
+    state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
+    n = len(state_offs)
+    cur = tuple(np.zeros((n, *S), dt) for _ in range(cell.arity))  # (n, *S) gradient w.r.t. the state
+    nxt = tuple(np.zeros((n, *S), dt) for _ in range(cell.arity))
+    tmp = np.empty((n, *S), dt)  # (n, *S)
+    steps = _steps(cell.grads, cell.time_axis)  # (T, *G) view
+    zbuf = np.empty((n, *steps.shape[1:]), dt)  # (n, *G) step t's gradients per offset
+    views, back_views = cell.split(zbuf), cell.split(zbuf[1:])
+    per_offset = workspace.empty((n, *cell.grads.shape), dt) if keep else None  # (n, *grads.shape)
+    off_steps = None if per_offset is None else np.moveaxis(per_offset, cell.time_axis + 1, 1)  # (n, T, *G)
+    rows = None if offs is None else row_slice(offs, k)  # where the incoming offsets sit
+    # with no per-step gradient the only loss term is h_n at step T-1, which reaches back k steps:
+    # earlier steps get exactly zero, so the loop stops there
+    t0 = 0 if dout is not None else max(0, T - 1 - k)
+    gate, back = cell.gate_grads, cell.state_grads
+    for t in range(T - 1, t0 - 1, -1):
+        if dout is not None:
+            cur[0][rows] += dout[:, t]
+        if t == T - 1:  # the final state's gradient counts as a loss term at step T-1
+            for c, d in zip(cur, dstate_n, strict=True):
+                if d is not None:
+                    c[k] += d
+        gate(t, cur, views, tmp)
+        np.sum(zbuf, axis=0, out=steps[t])
+        if keep:
+            off_steps[:, t] = zbuf
+        # a component at offset d moves to d-1 one step back; the one at -k is dropped
+        back(t, tuple(c[1:] for c in cur), back_views, tuple(x[:-1] for x in nxt), tmp[1:])
+        for x in nxt:
+            x[-1] = 0.0
+        cur, nxt = nxt, cur
+    steps[:t0] = 0.0
+    if keep:
+        off_steps[:, :t0] = 0.0
+    dstate0 = tuple(c.sum(axis=0) if t0 == 0 else np.zeros(S, dt) for c in cur)  # (*S) each
+    return dstate0, t0, per_offset, (state_offs if keep else None)
+
+
+def add_offsets(acc, acc_offs, x, x_offs):
+    """Sum two gradient stacks, aligning their offset axes (plain arrays when offsets are None)."""
+    if acc is None:
+        return x, x_offs
+    if x_offs is None:
+        return np.add(acc, x, out=workspace.empty(acc.shape, acc.dtype)), None
+    lo, hi = min(acc_offs[0], x_offs[0]), max(acc_offs[-1], x_offs[-1])
+    offs = np.arange(lo, hi + 1)
+    out = workspace.zeros((len(offs),) + acc.shape[1:], acc.dtype)  # (A, T, B, F)
+    out[row_slice(acc_offs, -lo)] += acc  # a slice for a run of offsets: no gathered copies
+    out[row_slice(x_offs, -lo)] += x
+    return out, offs
