@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 
 import numpy as np
 import pytest
 
+from scratchrnn.io import load_checkpoint, save_checkpoint
 from scratchrnn.optim import (
     OPTIMIZERS,
     SGD,
@@ -25,10 +25,8 @@ from scratchrnn.optim import (
     clip_by_value,
     clip_grad_norm,
     clip_per_param_norm,
-    flatten_state,
     global_norm,
     make_optimizer,
-    unflatten_state,
 )
 
 torch = pytest.importorskip("torch")
@@ -332,7 +330,7 @@ def _only_json_and_arrays(state) -> None:
 
 @pytest.mark.parametrize("case", list(ROUND_TRIP))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_state_dict_round_trip_is_bit_identical(case, dtype):
+def test_state_dict_round_trip_is_bit_identical(case, dtype, tmp_path):
     cls, kwargs = ROUND_TRIP[case]
     grads_seq = [{k: v.astype(dtype) for k, v in g.items()} for g in grad_sequence(zeros=True)]
     params = make_params(dtype=dtype)
@@ -344,17 +342,12 @@ def test_state_dict_round_trip_is_bit_identical(case, dtype):
         opt.step(grads)
     _only_json_and_arrays(state)
 
-    # through JSON + .npz, as a checkpoint writer would store it
-    meta, arrays = flatten_state(state)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    buf.seek(0)
-    with np.load(buf) as npz:
-        loaded = unflatten_state(json.loads(json.dumps(meta)), {k: npz[k] for k in npz.files})
+    # through a checkpoint file, as the trainer stores it
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "opt.npz", params=saved_params, optimizer_state=state))
 
-    resumed = saved_params
+    resumed = ckpt.params
     fresh = type(opt)(resumed)  # default hyperparameters: load must restore them
-    fresh.load_state_dict(loaded)
+    fresh.load_state_dict(ckpt.optimizer_state)
     assert fresh.hyper() == opt.hyper() and fresh.step_count == 10
     for grads in grads_seq[10:]:
         fresh.step(grads)
@@ -395,24 +388,6 @@ def test_load_state_dict_rejects_bad_states_and_changes_nothing():
     for b in good["buffers"]:
         for k in params:
             np.testing.assert_array_equal(after["buffers"][b][k], good["buffers"][b][k])
-
-
-def test_unflatten_rejects_foreign_keys():
-    meta, arrays = flatten_state(SGD(make_params(), momentum=0.9).state_dict())
-    arrays["other/thing"] = np.zeros(2)
-    with pytest.raises(ValueError, match="other/thing"):
-        unflatten_state(meta, arrays)
-
-
-def test_parameter_names_with_slashes_survive_flattening():
-    params = {"enc/weight": np.ones(3), "dec.bias": np.ones(2)}
-    opt = Adam(params)
-    opt.step({"enc/weight": np.full(3, 0.5), "dec.bias": np.full(2, -0.5)})
-    state = unflatten_state(*flatten_state(opt.state_dict()))
-    assert set(state["buffers"]["exp_avg"]) == set(params)
-    np.testing.assert_array_equal(
-        state["buffers"]["exp_avg"]["enc/weight"], opt.buffers["exp_avg"]["enc/weight"]
-    )
 
 
 # -- in-place behaviour, dtypes, lr -----------------------------------------------------------------

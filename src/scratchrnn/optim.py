@@ -17,10 +17,9 @@ Every optimizer has ``step(grads)``, a settable ``lr`` (schedules change it) and
         },
     }
 
-so a checkpoint writer can put ``"buffers"`` into an ``.npz`` file and the rest into JSON;
-``flatten_state`` / ``unflatten_state`` do exactly that split. Loading restores the optimizer
-bit for bit: ten steps, save, load into a fresh optimizer, ten more steps gives the same arrays
-as twenty straight steps.
+so a checkpoint stores it as it is (``scratchrnn.io.save_checkpoint`` puts the arrays in ``.npy``
+members and the rest in its JSON tree). Loading restores the optimizer bit for bit: ten steps,
+save, load into a fresh optimizer, ten more steps gives the same arrays as twenty straight steps.
 
 The update formulas follow ``torch.optim`` (single-tensor code path); the tests check each
 against PyTorch to 1e-12 in float64. The tutorials' own rule, ``PlainRprop``, is here as well.
@@ -60,14 +59,11 @@ __all__ = [
     "clip_by_value",
     "clip_grad_norm",
     "clip_per_param_norm",
-    "flatten_state",
     "global_norm",
     "make_optimizer",
-    "unflatten_state",
 ]
 
 CLIP_EPS = 1e-6  # added to the norm before dividing, as torch.nn.utils.clip_grad_norm_ does
-BUFFER_PREFIX = "buffers"  # flattened array keys are "buffers/<buffer>/<param>"
 
 
 # -- validation helpers --------------------------------------------------------------------------
@@ -753,40 +749,6 @@ def make_optimizer(name: str, params: Mapping[str, np.ndarray], **kwargs) -> Opt
             kwargs["init_step"] = kwargs.pop("lr")
         return PlainRprop(params, **kwargs)
     raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
-
-
-# -- state dict <-> arrays + JSON ---------------------------------------------------------------
-def flatten_state(state: Mapping) -> tuple[dict, dict[str, np.ndarray]]:
-    """Split an optimizer state dict into (JSON metadata, flat arrays).
-
-    Arrays are keyed ``"buffers/<buffer>/<param>"``; the metadata keeps everything else plus the
-    ordered list of array keys, so ``unflatten_state(meta, arrays)`` rebuilds the same dict.
-    """
-    meta = {k: v for k, v in state.items() if k != "buffers"}
-    arrays = {}
-    for b, per_param in state.get("buffers", {}).items():
-        if "/" in b:
-            raise ValueError(f"buffer name {b!r} must not contain '/'")
-        for k, v in per_param.items():
-            arrays[f"{BUFFER_PREFIX}/{b}/{k}"] = v
-    meta["buffer_names"] = list(state.get("buffers", {}))
-    return meta, arrays
-
-
-def unflatten_state(meta: Mapping, arrays: Mapping[str, np.ndarray]) -> dict:
-    """Inverse of ``flatten_state``: rebuild ``{"type", "hyper", "step", "buffers"}``."""
-    state = {k: v for k, v in meta.items() if k != "buffer_names"}
-    buffers = {b: {} for b in meta.get("buffer_names", [])}
-    for key, v in arrays.items():
-        parts = key.split("/", 2)  # the parameter name may itself contain '/'
-        if len(parts) != 3 or parts[0] != BUFFER_PREFIX or parts[1] not in buffers:
-            raise ValueError(
-                f"array key {key!r} is not of the form '{BUFFER_PREFIX}/<buffer>/<param>' "
-                f"with a buffer in {list(buffers)}"
-            )
-        buffers[parts[1]][parts[2]] = np.asarray(v)
-    state["buffers"] = buffers
-    return state
 
 
 # -- learning-rate schedules --------------------------------------------------------------------
