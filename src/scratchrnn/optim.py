@@ -108,13 +108,14 @@ def _check_grads(grads, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarra
     return out
 
 
-def _check_lr(value) -> float:
+def check_lr(value) -> float:
+    """A learning rate as a ``float``: a finite real number >= 0, else ValueError naming ``lr``."""
     return check_real("lr", value, low=0.0)
 
 
-def _decayed(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
+def decayed_grad(g: np.ndarray, p: np.ndarray, weight_decay: float) -> np.ndarray:
     """``g + weight_decay * p`` (the L2 penalty's gradient added) in a workspace array, computed as
-    that formula is, so with the same bits."""
+    that formula is, so with the same bits. Neither ``g`` nor ``p`` is written to."""
     out = np.multiply(p, weight_decay, out=workspace.empty(p.shape, p.dtype))  # (same shape as p)
     return np.add(g, out, out=out)
 
@@ -148,7 +149,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        self._lr = _check_lr(value)
+        self._lr = check_lr(value)
 
     # -- hooks for subclasses ----------------------------------------------------------------
     def _buffer_names(self) -> tuple[str, ...]:
@@ -252,7 +253,7 @@ class SGDConfig:
     weight_decay: float = 0.0  # L2 penalty added to the gradient: g + wd * p
 
     def __post_init__(self):
-        object.__setattr__(self, "lr", _check_lr(self.lr))
+        object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(self, "momentum", check_real("momentum", self.momentum, low=0.0))
         object.__setattr__(self, "dampening", check_real("dampening", self.dampening, low=0.0, high=1.0))
         object.__setattr__(self, "nesterov", check_flag("nesterov", self.nesterov))
@@ -293,7 +294,7 @@ class SGD(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
+            g = decayed_grad(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         if c.momentum != 0:
             buf = bufs["momentum_buffer"]
             if self.step_count == 1:
@@ -315,7 +316,7 @@ class AdagradConfig:
     eps: float = 1e-10  # added to the root of the sum, keeps the division finite
 
     def __post_init__(self):
-        object.__setattr__(self, "lr", _check_lr(self.lr))
+        object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(self, "lr_decay", check_real("lr_decay", self.lr_decay, low=0.0))
         object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
         object.__setattr__(
@@ -355,7 +356,7 @@ class Adagrad(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
+            g = decayed_grad(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         clr = self.lr / (1.0 + (self.step_count - 1) * c.lr_decay)
         s = bufs["sum"]
         # one scratch array from the workspace instead of fresh temporaries, with the operations
@@ -380,7 +381,7 @@ class RMSpropConfig:
     centered: bool = False  # divide by the running standard deviation instead of the RMS
 
     def __post_init__(self):
-        object.__setattr__(self, "lr", _check_lr(self.lr))
+        object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(self, "alpha", check_real("alpha", self.alpha, low=0.0, high=1.0))
         object.__setattr__(self, "eps", check_real("eps", self.eps, low=0.0))
         object.__setattr__(self, "weight_decay", check_real("weight_decay", self.weight_decay, low=0.0))
@@ -428,7 +429,7 @@ class RMSprop(Optimizer):
     def _update(self, p, g, bufs):
         c = self.config
         if c.weight_decay != 0:
-            g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
+            g = decayed_grad(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         v = bufs["square_avg"]
         # two scratch arrays from the workspace instead of fresh temporaries, with the operations
         # of the formulas in their order: the same bits
@@ -473,7 +474,7 @@ class AdamConfig:
     decoupled_weight_decay: bool = False  # AdamW: p *= 1 - lr * wd instead of g += wd * p
 
     def __post_init__(self):
-        object.__setattr__(self, "lr", _check_lr(self.lr))
+        object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(
             self, "beta1", check_real("beta1 (betas[0])", self.beta1, low=0.0, high=1.0, high_open=True)
         )
@@ -527,7 +528,7 @@ class Adam(Optimizer):
             if c.decoupled_weight_decay:
                 p *= 1.0 - self.lr * c.weight_decay
             else:
-                g = _decayed(g, p, c.weight_decay)  # (same shape as p) g + wd * p
+                g = decayed_grad(g, p, c.weight_decay)  # (same shape as p) g + wd * p
         m, v = bufs["exp_avg"], bufs["exp_avg_sq"]
         # one scratch array from the workspace instead of five fresh temporaries; the operations
         # and their order are those of the formulas above, so the results are the same bits
@@ -576,7 +577,7 @@ class RpropConfig:
     step_max: float = 50.0  # largest step size (step_sizes[1])
 
     def __post_init__(self):
-        object.__setattr__(self, "lr", _check_lr(self.lr))
+        object.__setattr__(self, "lr", check_lr(self.lr))
         object.__setattr__(
             self,
             "eta_minus",
@@ -797,7 +798,7 @@ class _Schedule:
         step = state["last_step"]
         step = check_int("schedule state 'last_step'", step, low=0)
         base_lr = check_real("base_lr", state["base_lr"], low=0.0)
-        lr = _check_lr(state["lr"])
+        lr = check_lr(state["lr"])
         self._load_scalars(state)
         self.base_lr, self.last_step = base_lr, int(step)
         self.opt.lr = lr
