@@ -1,0 +1,120 @@
+"""Learning-rate schedules (scratchrnn.optim.schedules): against torch's, state round trips, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from optim_cases import make_params
+from scratchrnn.optim import SGD, Adam, CosineLR, HalveOnIncrease, StepLR
+
+torch = pytest.importorskip("torch")
+
+
+def _torch_lrs(scheduler_cls, n, lr, **kwargs):
+    p = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=lr)
+    sched = scheduler_cls(opt, **kwargs)
+    lrs = [opt.param_groups[0]["lr"]]
+    for _ in range(n):
+        opt.step()
+        sched.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    return lrs
+
+
+def test_step_lr_matches_torch():
+    opt = SGD(make_params(), lr=0.3)
+    sched = StepLR(opt, step_size=4, gamma=0.5)
+    ours = [opt.lr] + [sched.step() for _ in range(17)]
+    theirs = _torch_lrs(torch.optim.lr_scheduler.StepLR, 17, 0.3, step_size=4, gamma=0.5)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+    assert ours[3] == 0.3 and ours[4] == 0.15
+
+
+@pytest.mark.parametrize("min_lr", [0.0, 0.01])
+def test_cosine_matches_torch_cosine_annealing(min_lr):
+    n = 25
+    opt = Adam(make_params(), lr=0.2)
+    sched = CosineLR(opt, total_steps=n, min_lr=min_lr)
+    ours = [opt.lr] + [sched.step() for _ in range(n)]
+    theirs = _torch_lrs(torch.optim.lr_scheduler.CosineAnnealingLR, n, 0.2, T_max=n, eta_min=min_lr)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert ours[-1] == pytest.approx(min_lr, abs=1e-15)
+    assert [sched.step() for _ in range(3)] == [min_lr] * 3  # flat after total_steps
+
+
+def test_cosine_warmup():
+    opt = SGD(make_params(), lr=1.0)
+    sched = CosineLR(opt, total_steps=20, min_lr=0.1, warmup=4)
+    lrs = [opt.lr] + [sched.step() for _ in range(22)]
+    np.testing.assert_allclose(np.diff(lrs[:5]), 0.2, atol=1e-15)  # linear ramp 0.2, 0.4, ... 1.0
+    assert lrs[0] == pytest.approx(0.2) and lrs[4] == 1.0
+    assert all(b <= a for a, b in zip(lrs[4:20], lrs[5:21], strict=True))
+    assert lrs[20] == pytest.approx(0.1, abs=1e-15) and lrs[21:] == [0.1, 0.1]
+    # halfway through the cosine part the rate is halfway between base and min
+    assert lrs[12] == pytest.approx(0.55, abs=1e-15)
+
+
+def test_halve_on_increase():
+    opt = SGD(make_params(), lr=1.0)
+    sched = HalveOnIncrease(opt, factor=0.5, min_lr=0.1)
+    assert sched.on_metric and not StepLR(SGD(make_params()), 1).on_metric
+    metrics = [5.0, 4.0, 4.5, 4.4, 4.4, 4.6, float("nan"), 4.7, 4.0, 4.2, 4.3, 4.35]
+    got = [sched.step(m) for m in metrics]
+    # independent rule: compare with the last finite metric; non-finite counts as a rise
+    lr, prev, expected = 1.0, None, []
+    for m in metrics:
+        if math.isnan(m) or (prev is not None and m > prev):
+            lr = max(lr / 2, 0.1)
+        if not math.isnan(m):
+            prev = m
+        expected.append(lr)
+    assert got == expected
+    assert got[1] == 1.0 and got[2] == 0.5 and got[-1] == 0.1  # floor at min_lr
+    assert opt.lr == 0.1 and sched.num_rises == 7
+    with pytest.raises(ValueError, match="metric"):
+        sched.step()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda o: StepLR(o, step_size=3, gamma=0.5),
+        lambda o: CosineLR(o, total_steps=12, min_lr=0.01, warmup=2),
+        lambda o: HalveOnIncrease(o, factor=0.3),
+    ],
+)
+def test_schedule_state_round_trip(make):
+    metrics = [3.0, 2.0, 2.5, 2.4, 2.6, 2.0, 2.1, 1.0, 1.5, 1.4]
+    opt = SGD(make_params(), lr=0.5)
+    sched = make(opt)
+    for m in metrics[:5]:
+        sched.step(m)
+    state = json.loads(json.dumps(sched.state_dict()))
+    straight = [sched.step(m) for m in metrics[5:]]
+    opt2 = SGD(make_params(), lr=0.5)
+    sched2 = make(opt2)
+    sched2.load_state_dict(state)
+    assert opt2.lr == state["lr"]
+    resumed = [sched2.step(m) for m in metrics[5:]]
+    assert resumed == straight
+    with pytest.raises(ValueError, match="schedule state"):
+        sched2.load_state_dict({**state, "type": "Other"})
+
+
+def test_schedule_bad_arguments():
+    opt = SGD(make_params(), lr=0.1)
+    with pytest.raises(ValueError, match="step_size"):
+        StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match="total_steps must exceed warmup"):
+        CosineLR(opt, total_steps=5, warmup=5)
+    with pytest.raises(ValueError, match="min_lr"):
+        CosineLR(opt, total_steps=5, min_lr=0.5)
+    with pytest.raises(ValueError, match="factor"):
+        HalveOnIncrease(opt, factor=1.5)
+    with pytest.raises(ValueError, match="'lr' attribute"):
+        StepLR(object(), step_size=2)
