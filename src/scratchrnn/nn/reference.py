@@ -45,6 +45,7 @@ __all__ = [
     "Weights",
     "backward",
     "forward",
+    "get_cell",
     "gru_step",
     "gru_step_backward",
     "lstm_step",
@@ -196,7 +197,8 @@ CELLS: dict[str, Cell] = {
 }
 
 
-def _cell(name: str, nonlinearity: str) -> Cell:
+def get_cell(name: str, nonlinearity: str = "tanh") -> Cell:
+    """The cell called ``name``, with an RNN's nonlinearity bound into its functions."""
     if name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; expected one of {', '.join(sorted(CELLS))}")
     cell = CELLS[name]
@@ -241,7 +243,7 @@ def forward(cell: str, params: Mapping[str, np.ndarray], x: np.ndarray, h0=None,
     Layer k > 0 reads the concatenated outputs of layer k-1; the reverse direction reads the
     sequence from its end, and its output at t is its state after reading step t.
     """
-    c = _cell(cell, nonlinearity)
+    c = get_cell(cell, nonlinearity)
     L, D = _layout(params)
     T, B = x.shape[:2]
     H = params["weight_hh_l0"].shape[1]
