@@ -176,8 +176,9 @@ class _GRUBackward(timeloop.StepBackward):
         self.T, B = self.x.shape[:2]
         T, dt = self.T, gru.dtype
         self.state_shape = (B, H)
-        self.w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (3H, F)
-        w_hh = p[f"weight_hh_l{layer}{suffix}"]  # (3H, H)
+        self.names = gru.param_names(layer, suffix)
+        self.w_ih = p[self.names.weight_ih]  # (3H, F)
+        w_hh = p[self.names.weight_hh]  # (3H, H)
         self.w_hh_nrz = np.concatenate([w_hh[H2:], w_hh[:H2]])  # (3H, H) rows n, r, z
         r, self.z, n = acts[..., :H], acts[..., H:H2], acts[..., H2:]
         z = self.z
@@ -195,7 +196,6 @@ class _GRUBackward(timeloop.StepBackward):
         K[:, :, 2] *= np.subtract(self.hs[:-1], n, out=scratch)  # dz = dh * (h_{t-1} - n) * z (1 - z)
         del scratch
         self.grads = workspace.empty((T, B, 4, H), dt)  # (T, B, 4, H) total gradient per block
-        self.names = [f"{k}_l{layer}{suffix}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         self.bias = gru.bias
 
     def split(self, g):

@@ -315,8 +315,9 @@ class _LSTMBackward(timeloop.StepBackward):
         self.cache = cache
         T, H4, B = cache.gates.shape
         self.T, self.state_shape = T, (H, B)
-        self.w_ih = p[f"weight_ih_l{layer}{suffix}"]  # (4H, F)
-        self.w_hh_t = workspace.copy(p[f"weight_hh_l{layer}{suffix}"].T)  # (H, 4H)
+        self.names = lstm.param_names(layer, suffix)
+        self.w_ih = p[self.names.weight_ih]  # (4H, F)
+        self.w_hh_t = workspace.copy(p[self.names.weight_hh].T)  # (H, 4H)
         self.f = cache.gates[:, H : 2 * H]  # (T, H, B) forget gates (forward order i, f, o, g)
         self.grads = workspace.empty((H4, T, B), dt)  # (4H, T, B) pre-activation gradients, PyTorch's order
         n = self.chunk = max(1, min(T, COEFF_CHUNK_ELEMENTS // (H4 * B)))  # steps per block of coefficients
@@ -325,7 +326,6 @@ class _LSTMBackward(timeloop.StepBackward):
         self.P = np.empty((n, H4, B), dt)  # (n, 4H, B) scratch
         self.K_ifg, self.K_o = self.K[:, : 3 * H].reshape(n, 3, H, B), self.K[:, 3 * H :]  # views
         self.s0 = T  # the block holds the coefficients of steps s0, s0 + 1, ...
-        self.names = [f"{k}_l{layer}{suffix}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         self.bias = lstm.bias
 
     def to_state(self, a):

@@ -22,6 +22,7 @@ plain loops that define all of it are ``scratchrnn.nn.reference``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from . import timeloop, workspace
 from .module import Module
 from .stepper import RecurrentStepper
 
-__all__ = ["RecurrentBase", "input_gates", "input_grad", "input_weight_grad", "relayout_rows"]
+__all__ = ["ParamNames", "RecurrentBase", "input_gates", "input_grad", "input_weight_grad", "relayout_rows"]
 
 
 # A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
@@ -69,6 +70,15 @@ def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False,
             else:
                 np.multiply(src, scale, out=dst)
     return out
+
+
+class ParamNames(NamedTuple):
+    """The parameter names of one layer and direction, e.g. ``weight_ih_l1_reverse``."""
+
+    weight_ih: str
+    weight_hh: str
+    bias_ih: str
+    bias_hh: str
 
 
 @dataclass
@@ -119,6 +129,10 @@ class RecurrentBase(Module):
         self._dropout_rng = gen.spawn(1)[0]
         H, G = self.hidden_size, self.GATES
         bound = 1.0 / np.sqrt(H)  # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        self._names = {  # (layer, suffix) -> ParamNames, made once: backward passes look them up
+            (layer, suffix): ParamNames(*(f"{k}_l{layer}{suffix}" for k in ParamNames._fields))
+            for layer in range(self.num_layers) for suffix in self._suffixes()
+        }
         for layer in range(self.num_layers):
             in_size = self.input_size if layer == 0 else H * self.num_directions
             for suffix in self._suffixes():
@@ -130,6 +144,10 @@ class RecurrentBase(Module):
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse")[: self.num_directions]
+
+    def param_names(self, layer: int, suffix: str = "") -> ParamNames:
+        """The names of one layer and direction's parameters (``suffix`` "" or "_reverse")."""
+        return self._names[layer, suffix]
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]
@@ -474,6 +492,10 @@ def input_grad(grads: np.ndarray, w_ih: np.ndarray, t0: int) -> np.ndarray:
     """
     *lead, T, B, K = grads.shape
     F = w_ih.shape[1]
+    if t0 == 0 and not lead:  # the common case, one product
+        dx = workspace.empty((T, B, F), w_ih.dtype)  # (T, B, F)
+        np.matmul(grads.reshape(T * B, K), w_ih, out=dx.reshape(T * B, F))
+        return dx
     dx = (workspace.empty if t0 == 0 else workspace.zeros)((*lead, T, B, F), w_ih.dtype)  # (..., T, B, F)
     src, dst = grads[..., t0:, :, :], dx[..., t0:, :, :]
     m = (T - t0) * B

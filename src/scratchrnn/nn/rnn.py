@@ -48,8 +48,8 @@ class _RNNBackward(timeloop.StepBackward):
     arity = 1
 
     def __init__(self, rnn: RNN, layer: int, suffix: str, cache: RNNCache):
-        p = rnn.params
-        self.w_ih, self.w_hh = p[f"weight_ih_l{layer}{suffix}"], p[f"weight_hh_l{layer}{suffix}"]
+        p, self.names = rnn.params, rnn.param_names(layer, suffix)
+        self.w_ih, self.w_hh = p[self.names.weight_ih], p[self.names.weight_hh]
         self.x, self.hs = cache
         self.T, B = self.x.shape[:2]
         H = rnn.hidden_size
@@ -57,18 +57,20 @@ class _RNNBackward(timeloop.StepBackward):
         self.deriv = workspace.empty((self.T, B, H), rnn.dtype)  # (T, B, H) f'(z_t) from h_t
         rnn.act.derivative_from_output(self.hs[1:], out=self.deriv)
         self.grads = workspace.empty((self.T, B, H), rnn.dtype)  # (T, B, H) dz_t
-        self.names = [f"{k}_l{layer}{suffix}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
         self.bias = rnn.bias
 
     def gate_grads(self, t, dstate, views, tmp):
         np.multiply(dstate[0], self.deriv[t], out=views[0])
 
     def state_grads(self, t, dstate, views, out, tmp):
-        np.dot(timeloop.rows(views[0]), self.w_hh, out=timeloop.rows(out[0]))  # all offsets in one product
+        g, o = views[0], out[0]
+        if g.ndim > 2:  # the offsets of a truncated step: one product for all of them
+            g, o = timeloop.rows(g), timeloop.rows(o)
+        np.dot(g, self.w_hh, out=o)
 
     def weight_grads(self, t0):
         H = self.w_hh.shape[1]
-        dz2 = self.grads[t0:].reshape(-1, H)  # ((T-t0)*B, H): steps before t0 got no gradient
+        dz2 = (self.grads[t0:] if t0 else self.grads).reshape(-1, H)  # ((T-t0)*B, H) that got any
         w_ih, w_hh, b_ih, b_hh = self.names
         grads = {
             w_ih: input_weight_grad(self.x[t0:], dz2, self.w_ih.shape[1]),  # (H, F)

@@ -128,7 +128,7 @@ def forward(step, *stacks: np.ndarray) -> None:
 
 def _steps(a: np.ndarray, axis: int) -> np.ndarray:
     """``a`` with time (``axis``) first: a view whose entry t is step t's block."""
-    return np.moveaxis(a, axis, 0)
+    return a if axis == 0 else a.swapaxes(0, axis)  # swapaxes: cheaper per call than moveaxis
 
 
 def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> tuple[np.ndarray, ...]:
@@ -138,11 +138,12 @@ def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> t
     the final state, a tuple of (*S) arrays or Nones. Returns the gradient w.r.t. the initial state.
     """
     S, dt = cell.state_shape, cell.grads.dtype
-    dstate = tuple(np.zeros(S, dt) if d is None else np.array(d, dtype=dt, order="C") for d in dstate_n)
+    dstate = tuple([np.zeros(S, dt) if d is None else np.array(d, dtype=dt, order="C") for d in dstate_n])
     dh, tmp = dstate[0], np.empty(S, dt)
     steps = _steps(cell.grads, cell.time_axis)[::-1]  # (T, *G) view, steps T-1 .. 0
     scratch = None
-    if not steps[0].flags.c_contiguous and steps[0].size <= SCRATCH_STEP_ELEMENTS:
+    # a C-contiguous grads has contiguous steps exactly when time is its first axis
+    if cell.time_axis and cell.grads.size <= SCRATCH_STEP_ELEMENTS * cell.T:  # steps of at most that many
         scratch = np.empty(steps.shape[1:], dt)  # (*G)
         views = itertools.repeat(cell.split(scratch))
     else:
@@ -193,7 +194,7 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     zbuf = np.empty((n, *steps.shape[1:]), dt)  # (n, *G) step t's gradients per offset
     views, back_views = cell.split(zbuf), cell.split(zbuf[1:])
     per_offset = workspace.empty((n, *cell.grads.shape), dt) if keep else None  # (n, *grads.shape)
-    off_steps = None if per_offset is None else np.moveaxis(per_offset, cell.time_axis + 1, 1)  # (n, T, *G)
+    off_steps = None if per_offset is None else per_offset.swapaxes(1, cell.time_axis + 1)  # (n, T, *G)
     rows = None if offs is None else row_slice(offs, k)  # where the incoming offsets sit
     # with no per-step gradient the only loss term is h_n at step T-1, which reaches back k steps:
     # earlier steps get exactly zero, so the loop stops there
