@@ -167,7 +167,7 @@ def test_each_step_backward_matches_finite_differences(name, nl):
     g = tuple(rng.standard_normal((B, H)) for _ in range(arity))
     cell = reference.get_cell(name, nl)
     new, cache = cell.step(x, state, w)
-    dx, dstate, dw = cell.step_backward(g, cache, w)
+    dx, dstate, dw, _ = cell.step_backward(g, cache, w)
     params = {"x": x, **{f"s{j}": s for j, s in enumerate(state)}, **w._asdict()}
     analytic = {"x": dx, **{f"s{j}": d for j, d in enumerate(dstate)}, **dw}
 
@@ -199,3 +199,18 @@ def test_reference_rejects_unknown_cells_and_foreign_params():
         reference.forward("rnn", RNN(3, 2, rng=0).params, x, nonlinearity="gelu")
     with pytest.raises(ValueError, match="weight_ih_l0"):
         reference.forward("rnn", {"weight": np.zeros((2, 3))}, x)
+
+
+@pytest.mark.parametrize("name", sorted(reference.CELLS))
+def test_step_backward_returns_the_pre_activation_gradient(name):
+    """``da`` is the gradient at x W_ih^T + b_ih, so summed over the batch it is b_ih's gradient."""
+    rng = np.random.default_rng(2)
+    B, F, H, G = 3, 2, 4, {"rnn": 1, "lstm": 4, "gru": 3}[name]
+    w = reference.Weights(*(rng.standard_normal(s) for s in ((G * H, F), (G * H, H), (G * H,), (G * H,))))
+    cell = reference.get_cell(name)
+    state = tuple(rng.standard_normal((B, H)) for _ in range(cell.arity))
+    _, cache = cell.step(rng.standard_normal((B, F)), state, w)
+    result = cell.step_backward(tuple(rng.standard_normal((B, H)) for _ in range(cell.arity)), cache, w)
+    assert result.da.shape == (B, G * H)
+    np.testing.assert_allclose(result.da.sum(axis=0), result.grads["b_ih"], rtol=1e-14)
+    np.testing.assert_allclose(result.da @ w.w_ih, result.dx, rtol=1e-14)

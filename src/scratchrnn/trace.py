@@ -10,8 +10,9 @@ For a one-layer Elman RNN over one-hot characters with a linear head and softmax
   sum dh_t and dz_t = dh_t * f'(z_t);
 * every parameter's gradient and its value after one SGD update ``w - lr * grad``.
 
-The per-step numbers are computed here with a plain loop so they can be read line by line; the
-totals are the library's own ``backward`` (the tests check that the two agree).
+The per-step numbers are those of the reference implementation (``scratchrnn.nn.reference``'s
+``rnn_step`` and ``rnn_step_backward``, run one step at a time here so every intermediate can be
+recorded); the totals are the library's own fast ``backward`` (the tests check that the two agree).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .functional import softmax
+from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
 
 __all__ = ["build_char_model", "load_weights", "trace_step"]
@@ -126,44 +128,46 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     if vocab is not None and len(vocab) != V:
         raise ValueError(f"vocab has {len(vocab)} entries, the model's vocabulary size is {V}")
     p = {k: v.astype(np.float64) for k, v in model.params.items()}
-    w_ih, w_hh = p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"]
-    b = p.get("rnn.bias_ih_l0", 0.0) + p.get("rnn.bias_hh_l0", 0.0)
+    w = reference.Weights(p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"], p.get("rnn.bias_ih_l0", 0.0),
+                          p.get("rnn.bias_hh_l0", 0.0))
     w_out, b_out = p["head.weight"], p.get("head.bias", 0.0)
-    act = rnn.act
+    cell = reference.get_cell("rnn", rnn.nonlinearity)
     names = list(vocab) if vocab is not None else [str(i) for i in range(V)]
 
-    forward, hs, zs, probs = [], [np.zeros(rnn.hidden_size)], [], []
+    # forward: one reference step per character, batch of one
+    forward, steps, probs = [], [], []
+    state = (np.zeros((1, rnn.hidden_size)),)  # h_{-1} = 0
     total = 0.0
     for t in range(T):
-        xt = np.zeros(V)
-        xt[x[t]] = 1.0
-        z = w_ih @ xt + w_hh @ hs[-1] + b  # (H,)
-        h = act.forward(z.copy())  # (H,)
-        logits = w_out @ h + b_out  # (V,)
+        xt = np.zeros((1, V))  # (1, V) one-hot
+        xt[0, x[t]] = 1.0
+        state, step = cell.step(xt, state, w)
+        logits = step.h[0] @ w_out.T + b_out  # (V,)
         pt = softmax(logits)  # (V,)
         loss_t = float(-np.log(pt[y[t]]))
         total += loss_t
-        hs.append(h)
-        zs.append(z)
+        steps.append(step)
         probs.append(pt)
-        forward.append({"t": t, "input": names[x[t]], "target": names[y[t]], "x": xt.tolist(),
-                        "pre_activation": z.tolist(), "hidden": h.tolist(), "logits": logits.tolist(),
-                        "softmax": pt.tolist(), "loss": loss_t})
+        forward.append({"t": t, "input": names[x[t]], "target": names[y[t]], "x": xt[0].tolist(),
+                        "pre_activation": step.z[0].tolist(), "hidden": step.h[0].tolist(),
+                        "logits": logits.tolist(), "softmax": pt.tolist(), "loss": loss_t})
     loss = total / T  # mean over steps, as cross_entropy's default reduction
 
+    # backward from the last step: the hidden gradient is what the output sends plus what step t+1
+    # sent back (rnn_step_backward's dstate); the step's backward turns it into dz_t
     backward = []
-    dz_next = np.zeros(rnn.hidden_size)
+    from_next = np.zeros((1, rnn.hidden_size))
     for t in range(T - 1, -1, -1):
         dy = probs[t].copy()
         dy[y[t]] -= 1.0
         dy /= T  # (V,)
-        from_out = w_out.T @ dy  # (H,)
-        from_next = w_hh.T @ dz_next  # (H,)
+        from_out = (dy @ w_out)[None]  # (1, H)
         dh = from_out + from_next
-        dz = dh * act.derivative_from_output(hs[t + 1].copy())  # (H,)
-        backward.append({"t": t, "dlogits": dy.tolist(), "dh_from_output": from_out.tolist(),
-                         "dh_from_next_step": from_next.tolist(), "dh": dh.tolist(), "dz": dz.tolist()})
-        dz_next = dz
+        result = cell.step_backward((dh,), steps[t], w)
+        backward.append({"t": t, "dlogits": dy.tolist(), "dh_from_output": from_out[0].tolist(),
+                         "dh_from_next_step": from_next[0].tolist(), "dh": dh[0].tolist(),
+                         "dz": result.da[0].tolist()})
+        (from_next,) = result.dstate
 
     # the totals come from the library's own backward pass
     out, _, cache = model.forward(x[:, None])

@@ -4,7 +4,7 @@ This module is the specification of what the fast layers (``scratchrnn.nn.rnn``,
 compute. Every cell is a pair of functions on one time step of a batch,
 
     state, cache = step(x_t, state, w)                  x_t (B, F), state a tuple of (B, H) arrays
-    dx_t, dstate, grads = step_backward(dstate, cache, w)
+    dx_t, dstate, grads, da = step_backward(dstate, cache, w)      (a StepGrads named tuple)
 
 where ``w`` holds one layer and direction's weights (:class:`Weights`, PyTorch's shapes and gate
 order) and ``cache`` is a named tuple of what the step computed. ``forward`` and ``backward`` run
@@ -42,6 +42,7 @@ __all__ = [
     "GRUStep",
     "LSTMStep",
     "RNNStep",
+    "StepGrads",
     "Weights",
     "backward",
     "forward",
@@ -64,6 +65,15 @@ class Weights(NamedTuple):
     b_hh: np.ndarray | float  # (G*H,), or 0.0 without bias
 
 
+class StepGrads(NamedTuple):
+    """What a step's backward returns."""
+
+    dx: np.ndarray  # (B, F) gradient w.r.t. the step's input x_t
+    dstate: tuple  # gradient w.r.t. the state before the step, (dh_{t-1},) or (dh_{t-1}, dc_{t-1})
+    grads: dict  # the step's share of each weight gradient, keyed like Weights' fields
+    da: np.ndarray  # (B, G*H) gradient at the pre-activations, gate blocks in PyTorch's order
+
+
 def _weight_grads(da_x: np.ndarray, da_h: np.ndarray, x: np.ndarray, h_prev: np.ndarray) -> dict:
     """The weight gradients of a step whose pre-activations ``x W_ih^T + b_ih`` got da_x (B, G*H)
     and ``h_prev W_hh^T + b_hh`` got da_h (B, G*H)."""
@@ -74,6 +84,7 @@ def _weight_grads(da_x: np.ndarray, da_h: np.ndarray, x: np.ndarray, h_prev: np.
 class RNNStep(NamedTuple):
     x: np.ndarray  # (B, F) input x_t
     h_prev: np.ndarray  # (B, H) h_{t-1}
+    z: np.ndarray  # (B, H) the pre-activation z_t
     h: np.ndarray  # (B, H) h_t = f(z_t)
 
 
@@ -82,14 +93,14 @@ def rnn_step(x, state, w: Weights, nonlinearity: str = "tanh"):
     (h_prev,) = state
     z = x @ w.w_ih.T + w.b_ih + h_prev @ w.w_hh.T + w.b_hh  # (B, H)
     h = get_activation(nonlinearity).forward(z)  # (B, H)
-    return (h,), RNNStep(x, h_prev, h)
+    return (h,), RNNStep(x, h_prev, z, h)
 
 
 def rnn_step_backward(dstate, cache: RNNStep, w: Weights, nonlinearity: str = "tanh"):
     """dz_t = dh_t * f'(z_t), with f' written through h_t; then dz_t reaches x_t, h_{t-1} and the weights."""
     (dh,) = dstate
     dz = dh * get_activation(nonlinearity).derivative_from_output(cache.h)  # (B, H)
-    return dz @ w.w_ih, (dz @ w.w_hh,), _weight_grads(dz, dz, cache.x, cache.h_prev)
+    return StepGrads(dz @ w.w_ih, (dz @ w.w_hh,), _weight_grads(dz, dz, cache.x, cache.h_prev), dz)
 
 
 # -- LSTM ---------------------------------------------------------------------------------------
@@ -137,7 +148,7 @@ def lstm_step_backward(dstate, cache: LSTMStep, w: Weights):
     di, df, dg = dc * g, dc * c_prev, dc * i  # (B, H) each
     da = np.concatenate([di * i * (1.0 - i), df * f * (1.0 - f), dg * (1.0 - g**2), do * o * (1.0 - o)],
                         axis=1)  # (B, 4H)
-    return da @ w.w_ih, (da @ w.w_hh, dc * f), _weight_grads(da, da, x, h_prev)
+    return StepGrads(da @ w.w_ih, (da @ w.w_hh, dc * f), _weight_grads(da, da, x, h_prev), da)
 
 
 # -- GRU ----------------------------------------------------------------------------------------
@@ -180,13 +191,13 @@ def gru_step_backward(dstate, cache: GRUStep, w: Weights):
     dz = dh * (h_prev - n) * z * (1.0 - z)  # (B, H)
     da_x = np.concatenate([dr, dz, dn], axis=1)  # (B, 3H) at x W_ih^T + b_ih
     da_h = np.concatenate([dr, dz, dn * r], axis=1)  # (B, 3H) at h W_hh^T + b_hh
-    return da_x @ w.w_ih, (dh * z + da_h @ w.w_hh,), _weight_grads(da_x, da_h, x, h_prev)
+    return StepGrads(da_x @ w.w_ih, (dh * z + da_h @ w.w_hh,), _weight_grads(da_x, da_h, x, h_prev), da_x)
 
 
 # -- the cells, by name ---------------------------------------------------------------------------
 class Cell(NamedTuple):
     step: Callable  # step(x_t, state, w) -> (state, cache)
-    step_backward: Callable  # step_backward(dstate, cache, w) -> (dx_t, dstate_prev, grads)
+    step_backward: Callable  # step_backward(dstate, cache, w) -> StepGrads
     arity: int  # arrays in a state: 1 (h) or 2 (h, c)
 
 
@@ -289,7 +300,7 @@ def _stack_backward(cache: Cache, params, dout, dstate_n, window: tuple[int, int
             order = reversed(range(T)) if d == 0 else range(T)  # backwards through this direction's time
             for t in order:
                 dstate = (dstate[0] + g[t, :, d * H : (d + 1) * H],) + dstate[1:]
-                dx_t, dstate, gw = c.step_backward(dstate, cache.steps[layer][d][t], w)
+                dx_t, dstate, gw, _ = c.step_backward(dstate, cache.steps[layer][d][t], w)
                 if dx is None:
                     dx = np.zeros((T, B, dx_t.shape[1]))
                 dx[t] += dx_t
