@@ -14,7 +14,7 @@ from scratchrnn.nn import GRU, LSTM, RNN, reference
 
 torch = pytest.importorskip("torch")
 
-from test_lstm_gru import gru_cell, lstm_cell  # noqa: E402  (torch cells written from the equations)
+from gated_cases import gru_cell, lstm_cell  # noqa: E402  (torch cells written from the equations)
 from torch_reference import (  # noqa: E402
     load_into_torch,
     rnn_cell,

@@ -1,4 +1,6 @@
-"""LSTM and GRU: forward, full and truncated BPTT against PyTorch, finite differences, validation."""
+"""The tests the LSTM and the GRU share (forward, full and truncated BPTT against PyTorch, finite
+differences, validation, state dicts), written once over a ``kind`` fixture ("lstm" or "gru") that
+tests/test_lstm.py and tests/test_gru.py each define; they import the tests of their cell from here."""
 
 from __future__ import annotations
 
@@ -81,7 +83,6 @@ def make_pair(kind, F, H, L, bias, batch_first, bi, seed):
 # -- full BPTT against torch.nn.LSTM / torch.nn.GRU -----------------------------------------------
 @settings(max_examples=100, deadline=None)
 @given(
-    kind=st.sampled_from(sorted(KINDS)),
     T=st.integers(1, 5),
     B=st.integers(1, 3),
     F=st.integers(1, 4),
@@ -96,14 +97,10 @@ def make_pair(kind, F, H, L, bias, batch_first, bi, seed):
     seed=st.integers(0, 2**31 - 1),
     lstm_via_scratch=st.booleans(),
 )
-@example(kind="lstm", T=1, B=1, F=1, H=1, L=1, bi=False, bias=True, batch_first=False, give_h0=True,
+@example(T=1, B=1, F=1, H=1, L=1, bi=False, bias=True, batch_first=False, give_h0=True,
          dstate_mode="all", give_dout=True, seed=0, lstm_via_scratch=True)
-@example(kind="lstm", T=1, B=1, F=2, H=3, L=3, bi=True, bias=False, batch_first=True, give_h0=False,
+@example(T=1, B=1, F=2, H=3, L=3, bi=True, bias=False, batch_first=True, give_h0=False,
          dstate_mode="h only", give_dout=False, seed=1, lstm_via_scratch=False)
-@example(kind="gru", T=1, B=1, F=1, H=1, L=1, bi=False, bias=True, batch_first=False, give_h0=True,
-         dstate_mode="all", give_dout=True, seed=0, lstm_via_scratch=True)
-@example(kind="gru", T=1, B=1, F=2, H=3, L=3, bi=True, bias=False, batch_first=True, give_h0=False,
-         dstate_mode="h only", give_dout=False, seed=1, lstm_via_scratch=True)
 def test_full_bptt_matches_torch(
     kind, T, B, F, H, L, bi, bias, batch_first, give_h0, dstate_mode, give_dout, seed, lstm_via_scratch
 ):
@@ -180,7 +177,6 @@ def test_lstm_backward_step_paths_match_torch(monkeypatch, scratch_elements):
 STRUCTURES = [(1, False), (2, False), (1, True), (3, True)]
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize(("L", "bi"), STRUCTURES)
 @pytest.mark.parametrize("k", [0, 1, 3, 7])
 def test_truncated_bptt_matches_detached_reference(kind, L, bi, k):
@@ -217,7 +213,6 @@ def test_truncated_bptt_matches_detached_reference(kind, L, bi, k):
 
 @settings(max_examples=50, deadline=None)
 @given(
-    kind=st.sampled_from(sorted(KINDS)),
     T=st.integers(1, 5),
     B=st.integers(1, 2),
     H=st.integers(1, 3),
@@ -252,7 +247,6 @@ def test_truncated_bptt_random_sizes(kind, T, B, H, L, bi, bias, batch_first, gi
         assert_close(g, r_grads[name], name)
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("which", ["out only", "state only"])
 def test_truncated_bptt_single_source(kind, which):
     """Only dout or only the final-state gradient (for an LSTM: only dc_n) enters."""
@@ -279,8 +273,7 @@ def test_truncated_bptt_single_source(kind, which):
 
 
 # -- finite differences ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("kind", "scratch_elements"), [("lstm", 0), ("lstm", 1 << 30), ("gru", 0)],
-                         ids=["lstm into dA", "lstm via scratch", "gru"])
+@pytest.mark.parametrize("scratch_elements", [0, 1 << 30], ids=["into grads", "via scratch"])
 def test_finite_differences(monkeypatch, kind, scratch_elements):
     monkeypatch.setattr(timeloop, "SCRATCH_STEP_ELEMENTS", scratch_elements)  # see the paths test
     _, _, arity = KINDS[kind]
@@ -364,7 +357,6 @@ def test_backward_rejects_wrong_final_state_gradient():
 
 
 # -- parameters, state dicts, float32, stability ------------------------------------------------
-@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_state_dict_loads_into_torch_and_float32_outputs_agree(kind):
     cls, tcls, arity = KINDS[kind]
     model = cls(5, 6, num_layers=2, bidirectional=True, rng=1)
@@ -384,7 +376,6 @@ def test_state_dict_loads_into_torch_and_float32_outputs_agree(kind):
     assert out.dtype == np.float32
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_initialisation_like_torch_and_reproducible(kind):
     cls, _, _ = KINDS[kind]
     H = 64
@@ -398,7 +389,6 @@ def test_initialisation_like_torch_and_reproducible(kind):
         assert np.max(np.abs(p)) > 0.9 * bound  # spread over the whole interval, not a narrower one
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_huge_inputs_do_not_overflow(kind):
     cls, _, arity = KINDS[kind]
     model = cls(3, 4, rng=0)
@@ -411,7 +401,6 @@ def test_huge_inputs_do_not_overflow(kind):
     assert all(np.all(np.isfinite(g)) for g in grads.values())
 
 
-@pytest.mark.parametrize("kind", sorted(KINDS))
 def test_sequence_states_end_in_the_final_states_and_cache_is_reusable(kind):
     cls, _, arity = KINDS[kind]
     model = cls(2, 3, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
@@ -434,16 +423,16 @@ def test_sequence_states_end_in_the_final_states_and_cache_is_reusable(kind):
         np.testing.assert_array_equal(first[2][name], again[2][name])
 
 
-@pytest.mark.parametrize("cls,one_hot_max_ids", [(LSTM, 0), (LSTM, 1 << 30), (GRU, None)],
-                         ids=["LSTM-gathered", "LSTM-one-hot-rows", "GRU"])
+@pytest.mark.parametrize("one_hot_max_ids", [0, 1 << 30], ids=["gathered", "one-hot-rows"])
 @pytest.mark.parametrize("truncate", [None, 2])
-def test_token_ids_equal_one_hot_input(monkeypatch, cls, one_hot_max_ids, truncate):
+def test_token_ids_equal_one_hot_input(monkeypatch, kind, one_hot_max_ids, truncate):
     """Token ids give what their one-hot vectors give. The LSTM takes the ids either as one-hot rows
-    of its step's input (few distinct ids) or by gathering columns of W_ih (more); both are run."""
+    of its step's input (few distinct ids) or by gathering columns of W_ih (more); both are run
+    (the GRU has one token path, run under both settings)."""
     from scratchrnn.functional import one_hot
 
-    if one_hot_max_ids is not None:
-        monkeypatch.setattr(lstm_module, "ONE_HOT_MAX_IDS", one_hot_max_ids)
+    monkeypatch.setattr(lstm_module, "ONE_HOT_MAX_IDS", one_hot_max_ids)
+    cls = KINDS[kind][0]
     rng = np.random.default_rng(11)
     m = cls(9, 5, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
     ids = rng.choice([1, 4, 6, 8], (6, 3))  # (T, B): a sparse set of ids, not 0 .. U-1
