@@ -22,7 +22,9 @@ $(VENV)/.dev: pyproject.toml | $(PY)
 demo: $(VENV)/.base
 	$(VENV)/bin/scratchrnn demo
 
+# ruff first: a lint error fails the test run as a failing test does
 test: $(VENV)/.dev
+	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m pytest -W error -q
 
 bench: $(VENV)/.dev
