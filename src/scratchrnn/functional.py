@@ -158,8 +158,8 @@ def index_add_rows(ids: np.ndarray, rows: np.ndarray, num: int) -> np.ndarray:
 
     The gradient of a table lookup (embeddings, one-hot inputs). A small table (a character
     vocabulary) is summed as one matmul ``onehot(ids).T @ rows``, which BLAS runs at full speed;
-    a large one with one scattered add over flat indices, several times faster than ``np.add.at``
-    on rows.
+    a large one with one scattered add over flat indices, faster than ``np.add.at`` on rows
+    (benchmarks/README.md, "index_add_rows").
     """
     ids = np.asarray(ids).reshape(-1)  # (N,)
     D = rows.shape[-1]

@@ -182,7 +182,7 @@ def _row_sampler(V: int, rng: np.random.Generator, temperature: float) -> Callab
 
     def draw(z):
         w[...] = z
-        top = w[w.argmax()]  # the maximum (NaN if any), several times cheaper than w.max()
+        top = w[w.argmax()]  # the maximum (NaN if any), cheaper than w.max() (benchmarks/README.md)
         np.subtract(w, top, out=w)
         if temperature != 1.0:
             if temperature > 1.0:

@@ -24,7 +24,7 @@ __all__ = ["RNN", "RNNCache"]
 class _RNNWeights(NamedTuple):
     w_ih: np.ndarray  # (H, F)
     bias: np.ndarray | None  # (H,) b_ih + b_hh
-    w_hh_t: np.ndarray  # (H, H) W_hh^T, C-contiguous: np.dot on the transposed view copies it every step
+    w_hh_t: np.ndarray  # (H, H) W_hh^T, C-contiguous: np.dot copies a transposed view every step
 
 
 class RNNCache(NamedTuple):

@@ -3,15 +3,13 @@
 A fresh array of many megabytes costs more than its allocation: the operating system hands out
 its pages on first touch, one fault per page, and takes them back when the array is freed. A
 training loop that allocates the same big arrays on every step pays for that again and again
-(about 5 ms per 50 MB here, a tenth of an LSTM step at hidden size 512; each first touch of a
-4 KiB page measured about 3 us). ``empty`` hands out memory that an earlier call used instead,
-once nothing refers to it any more. The recurrent layers' training steps (full and truncated
-BPTT), ``Linear``, the losses, ``Adam``, ``RMSprop`` and ``Adagrad`` take their large per-call
-arrays (caches, outputs, gradients, scratch) from here: one LSTM training step at (input 128,
-hidden 256, T 100, batch 32) went from about 2,400 page faults to none, and with ``truncate=5``
-from about 1,500 to none. (Token-id gradients and the LSTM's columns of the ids in use, dropout
-masks, SGD's and Rprop's temporaries and the GRU's and RNN's prepared weights still allocate as
-numpy does.)
+(benchmarks/README.md, "The workspace", has the measurements). ``empty`` hands out memory that
+an earlier call used instead, once nothing refers to it any more. The recurrent layers' training
+steps (full and truncated BPTT), ``Linear``, the losses, ``Adam``, ``RMSprop`` and ``Adagrad``
+take their large per-call arrays (caches, outputs, gradients, scratch) from here, so a training
+step of the benchmarks faults no fresh pages. (Token-id gradients and the LSTM's columns of the
+ids in use, dropout masks, SGD's and Rprop's temporaries and the GRU's and RNN's prepared weights
+still allocate as numpy does.)
 
 How "nothing refers to it" is known: each array handed out is made over a small owner object (a
 lease), and every view of the array, however derived, keeps that owner alive (a view's chain of
