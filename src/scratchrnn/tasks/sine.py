@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.sequences import SequenceData
 from ..data.synthetic import sine_train_val
 from ..nn.model import ModelConfig, SequenceModel
 from ..optim import Adam
-from ..train import SequenceData, TrainConfig, Trainer
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = ["Config", "build_model", "forecast", "run"]

@@ -63,11 +63,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_int, check_real
+from ..data.sequences import SequenceData
 from ..data.text import WordVocab, load_corpus, split_sentences, tokenize_words
 from ..functional import softmax
 from ..nn.model import CELLS, ModelConfig, SequenceModel
 from ..optim import OPTIMIZERS, HalveOnIncrease, make_optimizer
-from ..train import SequenceData, TrainConfig, Trainer
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = [
