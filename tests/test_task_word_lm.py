@@ -225,6 +225,7 @@ def test_tiny_run_lowers_the_validation_loss():
     r = W.run(tiny())
     m = r.metrics
     assert r.name == "word-lm"
+    assert r.figures == ()  # the loss curves only
     assert m["initial_rel_error"] < 0.02
     assert r.curves["val_loss"][0] == m["initial_val_loss"]
     assert len(r.curves["val_loss"]) == 3 and len(r.curves["val_step"]) == 3

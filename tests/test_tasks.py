@@ -113,6 +113,7 @@ def test_binary_to_decimal_weights_reach_one_and_two(b2d):
     assert m["max_weight_error"] == max(abs(m["w_x"] - 1.0), abs(m["w_rec"] - 2.0))
     assert m["exact_8bit"] == 256 and m["exact_24bit"] == binary_to_decimal.Config().test_samples == 1000
     assert b2d.passed
+    assert b2d.figures == ("binary_surface",)  # the loss surface with the Rprop path
     # the loss curve has one entry per evaluation: every step, plus the one that met the tolerance
     assert m["iterations"] == len(b2d.artifacts["path"]) - 1
     assert len(b2d.curves["loss"]) == m["iterations"] + 1
@@ -165,6 +166,7 @@ def test_addition_metrics(addition_result):
     assert m["exact_8bit_pairs"] == m["pairs_8bit"] == 128 * 128
     assert m["exact_32bit_pairs"] == m["pairs_32bit"] == 10_000
     assert addition_result.passed
+    assert addition_result.figures == ("addition_hidden",)  # the hidden units while the model adds
 
 
 def test_addition_every_pair_below_128_recomputed(addition_result):
@@ -228,6 +230,7 @@ def check_sine(result: TaskResult) -> None:
     assert m["val_rmse"] == pytest.approx(rmse_val, rel=1e-9)
     assert m["val_rmse"] <= 0.01
     assert result.passed
+    assert result.figures == ("sine",)  # the predictions and the forecast against the truth
     horizon = len(art["forecast"])
     truth_fc = [math.sin(200 + i) for i in range(horizon)]
     np.testing.assert_allclose(art["forecast_true"], truth_fc, rtol=0.0, atol=1e-15)
@@ -254,6 +257,7 @@ def test_hello_predicts_every_next_character(hello_result):
     assert hello_result.metrics["accuracy"] == 1.0
     assert hello_result.metrics["prediction"] == "hello"
     assert hello_result.passed
+    assert hello_result.figures == ()  # the loss curves only
 
 
 def test_hello_recomputed_with_plain_python(hello_result):

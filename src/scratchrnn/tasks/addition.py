@@ -117,4 +117,5 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
                  "steps": cfg.steps},
         curves={"loss": hist.losses},
         artifacts={"model": model},
+        figures=("addition_hidden",),
     )

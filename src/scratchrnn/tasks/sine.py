@@ -109,4 +109,5 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
         curves={"loss": hist.losses, "val_loss": hist.val_losses},
         artifacts={"train_pred": p_tr, "train_true": y_tr[:, 0], "val_pred": p_va, "val_true": y_va[:, 0],
                    "forecast": fc, "forecast_true": truth},
+        figures=("sine",),
     )
