@@ -212,6 +212,25 @@ def test_sampling_renormalises_without_the_unknown_token():
     assert len(set(tokens)) == 20
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_generation_runs_in_eval_mode_and_restores_the_mode(training):
+    vocab = _toy_vocab()
+    model = W.build_model(tiny(hidden_size=8, cell="lstm"), len(vocab)).train(training)
+    seen = []
+    forward = model.forward
+
+    def spy(*args, **kwargs):
+        seen.append(model.training)
+        return forward(*args, **kwargs)
+
+    model.forward = spy
+    W.greedy_examples(model, vocab, ["w1 w2"], top_k=3, max_tokens=4)
+    assert model.training is training
+    sents, _ = W.sample_sentences(model, vocab, 3, np.random.default_rng(0), min_words=2)
+    assert len(sents) == 3 and model.training is training
+    assert seen and not any(seen)  # the prompt ran in evaluation mode
+
+
 def test_sampling_gives_up_after_max_attempts():
     vocab = _toy_vocab()
     model = W.build_model(tiny(hidden_size=8), len(vocab))
