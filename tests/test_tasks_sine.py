@@ -40,8 +40,8 @@ def test_sine_shortened_run_reaches_the_target():
 
 @pytest.mark.slow
 def test_sine_quick_config_reaches_the_target():
-    """The demo's configuration. Its 600 training steps take ~2 s with one BLAS thread, but 20-40 s
-    when OpenBLAS runs the (100, 1250) @ (1250, 100) weight-gradient product on threads that must
-    share two busy cores; the default 300-epoch run takes ~5 s and 45-60 s in the same two cases."""
+    """The demo's configuration. Marked slow because its 600 training steps each make a
+    (100, 1250) @ (1250, 100) weight-gradient product, which OpenBLAS runs on threads that may have
+    to share busy cores."""
     check_sine(sine.run(sine.Config.quick()))
 

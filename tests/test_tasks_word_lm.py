@@ -12,7 +12,7 @@ from scratchrnn.data.text import SENTENCE_START, UNKNOWN_TOKEN, WordVocab
 from scratchrnn.losses import cross_entropy
 from scratchrnn.tasks import word_lm as W
 
-# A tiny configuration: a few hundred sentences and a small vocabulary keep every run to seconds.
+# A tiny configuration: a few hundred sentences and a small vocabulary keep every run short.
 TINY = dict(vocab_size=300, max_sentences=400, hidden_size=16, epochs=2, num_sentences=4,
             prompts=("the king", "zzzq"), max_sample_attempts=4000)
 

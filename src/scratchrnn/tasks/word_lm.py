@@ -46,12 +46,11 @@ from the rest), never on validation. Generation: greedy next words for a few pro
 sentences sampled from the softmax (UNKNOWN_TOKEN and SENTENCE_START removed, the rest
 renormalised), kept only with at least ``min_sample_words`` words.
 
-Results (seed 0, float32, on a shared 2-core machine): the default run keeps 9,727 of the 19,138
-sentences (8,754 train / 973 validate, 133,353 training targets); its initial validation loss is
-8.987 against ln 8000 = 8.987, and after 10 epochs (about 4 to 9 minutes, depending on the load)
-the validation perplexity is 118 against 151 for the interpolated bigram (lambda 0.6) and 335 for
-the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences, 2 epochs, under a minute)
-reaches 104 against the unigram's 188 (the bigram's 87 is not its target).
+Results (seed 0, float32): the default run keeps 9,727 of the 19,138 sentences (8,754 train / 973
+validate, 133,353 training targets); its initial validation loss is 8.987 against ln 8000 = 8.987,
+and after 10 epochs the validation perplexity is 118 against 151 for the interpolated bigram
+(lambda 0.6) and 335 for the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences,
+2 epochs) reaches 104 against the unigram's 188 (the bigram's 87 is not its target).
 """
 
 from __future__ import annotations
