@@ -378,6 +378,33 @@ def test_windows_tile_the_stream(steps, length, drop_last, count):
     assert np.array_equal(ys, stream[1 : used + 1])  # target = next token
 
 
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_windows_by_index_are_the_windows_in_order(drop_last):
+    stream = np.arange(23 * 2).reshape(23, 2)  # (steps, B): 22 usable steps, 4 whole windows of 5 and 2 left
+    ws = windows(stream, 5, drop_last=drop_last)
+    pairs = list(ws)
+    for k, (x, y) in enumerate(pairs):
+        got_x, got_y = ws[k]
+        assert np.array_equal(got_x, x) and np.array_equal(got_y, y)
+        assert np.shares_memory(got_x, stream) and np.shares_memory(got_y, stream)  # views, no copies
+        neg_x, _ = ws[k - len(ws)]  # negative indices count from the end, as for a list
+        assert np.array_equal(neg_x, x)
+    assert ws[len(ws) - 1][0].shape[0] == (5 if drop_last else 2)  # the short tail only without drop_last
+    assert ws[np.int64(1)][0][0].tolist() == stream[5].tolist()  # numpy integers index too
+
+
+def test_window_index_errors():
+    ws = windows(np.arange(11), 5)  # 2 windows
+    with pytest.raises(IndexError, match=r"window index must be in \[-2, 2\) for 2 windows, got 2"):
+        ws[2]
+    with pytest.raises(IndexError, match="got -3"):
+        ws[-3]
+    with pytest.raises(TypeError, match="must be an integer, got float"):
+        ws[1.0]
+    with pytest.raises(TypeError, match="got bool"):
+        ws[True]
+
+
 def test_windows_on_a_batchified_corpus(corpus):
     vocab = CharVocab.from_text(corpus)
     stream = batchify(vocab.encode(corpus[:10_000]), 8)  # (1250, 8)

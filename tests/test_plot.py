@@ -27,9 +27,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def make_result(name: str, curves: dict | None = None, artifacts: dict | None = None) -> TaskResult:
+def make_result(name: str, curves: dict | None = None, artifacts: dict | None = None,
+                figures: tuple[str, ...] = ()) -> TaskResult:
     return TaskResult(name=name, tutorial="t", ours="o", target="g", passed=True, seconds=0.0,
-                      curves=curves or {}, artifacts=artifacts or {})
+                      curves=curves or {}, artifacts=artifacts or {}, figures=figures)
 
 
 def decaying_curves(n: int = 200, decades: float = 6.0, val_every: int = 20) -> dict:
@@ -317,14 +318,26 @@ def test_surface_errors(tmp_path):
 
 
 # -- every figure of a task --------------------------------------------------------------------
-def task_result(name: str) -> TaskResult:
-    curves = decaying_curves(n=60, val_every=10)
-    artifacts = {
-        "binary-to-decimal": binary_artifacts(),
-        "binary-addition": {"model": tiny_addition_model()},
-        "sine": sine_artifacts(),
-    }.get(name, {})
-    return make_result(name, curves, artifacts)
+# the figures each task's run lists (tests/test_tasks_*.py check that the tasks list these)
+TASK_FIGURES = {"binary-to-decimal": ("binary_surface",), "binary-addition": ("addition_hidden",),
+                "sine": ("sine",)}
+FIGURE_ARTIFACTS = {"binary_surface": binary_artifacts, "sine": sine_artifacts,
+                    "addition_hidden": lambda: {"model": tiny_addition_model()}}
+
+
+def task_result(name: str, figures: tuple[str, ...] | None = None) -> TaskResult:
+    """A result named ``name`` listing ``figures`` (default: those of the task of that name), with
+    the artifacts those figures need."""
+    figures = TASK_FIGURES.get(name, ()) if figures is None else figures
+    artifacts = {}
+    for kind in figures:
+        artifacts.update(FIGURE_ARTIFACTS[kind]())
+    return make_result(name, decaying_curves(n=60, val_every=10), artifacts, figures)
+
+
+def test_every_figure_kind_has_a_size_and_is_listed_by_its_task():
+    assert set(plot.FIGURES) <= set(plot.FIGSIZES) and set(FIGURE_ARTIFACTS) == set(plot.FIGURES)
+    assert {kind for kinds in TASK_FIGURES.values() for kind in kinds} == set(plot.FIGURES)
 
 
 @pytest.mark.parametrize(("name", "extra"), [
@@ -347,11 +360,43 @@ def test_save_task_plots(tmp_path, name, extra):
     assert_clean(folder, set(kinds))
 
 
+def test_the_figures_follow_the_result_not_its_name(tmp_path):
+    # a task of any name gets the figures it lists, in the order it lists them
+    result = task_result("my task", figures=("sine", "binary_surface"))
+    paths = plot.save_task_plots(result, tmp_path)
+    assert [p.name for p in paths] == ["my_task-loss.png", "my_task-predictions.png", "my_task-surface.png"]
+    check_png(paths[1], "sine")
+    check_png(paths[2], "binary_surface")
+    # and a task named like one with figures gets none it does not list
+    paths = plot.save_task_plots(task_result("sine", figures=()), tmp_path / "bare")
+    assert [p.name for p in paths] == ["sine-loss.png"]
+
+
+def test_unknown_figure_kinds_are_named(tmp_path):
+    with pytest.raises(ValueError, match=r"unknown figure kind\(s\) \['heatmap'\]; expected kinds of "
+                                         "FIGURES: binary_surface, addition_hidden, sine"):
+        plot.save_task_plots(make_result("x", decaying_curves(), figures=("sine", "heatmap")), tmp_path)
+    not_a_list = make_result("x", decaying_curves())
+    not_a_list.figures = None
+    with pytest.raises(ValueError, match="figures is a list of figure kinds, got NoneType"):
+        plot.save_task_plots(not_a_list, tmp_path)
+    assert_clean(tmp_path, set())
+
+
 def test_save_task_plots_needs_the_addition_model(tmp_path):
-    result = make_result("binary-addition", decaying_curves())
+    result = make_result("binary-addition", decaying_curves(), figures=("addition_hidden",))
     with pytest.raises(ValueError, match="'model'"):
         plot.save_task_plots(result, tmp_path)
     assert_clean(tmp_path, set())  # nothing half done
+
+
+def test_a_figure_that_cannot_be_drawn_leaves_no_file_and_no_folder(tmp_path):
+    art = sine_artifacts()
+    del art["forecast"]
+    result = make_result("sine", decaying_curves(), art, figures=("sine",))
+    with pytest.raises(ValueError, match="forecast"):
+        plot.save_task_plots(result, tmp_path / "new")
+    assert_clean(tmp_path, set())  # not even the loss curves, which could be drawn
 
 
 # -- atomic writes -----------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """scratchrnn.sample: the sampled distribution (chi-square against softmax(z / T)), greedy decoding,
-top-k / top-p sets, determinism, generation with a carried state against one full forward pass,
-the one-sequence sampling path against sample_next, beam search against greedy decoding and
-against brute force, and bad input."""
+suppressed tokens, top-k / top-p sets, determinism, generation with a carried state against one full
+forward pass, the one-sequence sampling path against sample_next, beam search against greedy
+decoding and against brute force, and bad input."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from scratchrnn.sample import (
     check_sampling_options,
     generate,
     sample_next,
+    suppress_tokens,
     top_k_filter,
     top_p_filter,
 )
@@ -135,6 +136,53 @@ def test_masked_tokens_are_never_drawn():
     z = np.tile(np.array([0.0, -np.inf, 0.0, -np.inf]), (4000, 1))
     ids = sample_next(z, np.random.default_rng(0), temperature=3.0)
     assert set(np.unique(ids).tolist()) == {0, 2}
+
+
+# -- suppressed tokens -----------------------------------------------------------------------------------
+def test_suppressed_tokens_become_minus_infinity_and_the_rest_is_kept():
+    z = np.array([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]], np.float32)  # (2, 3)
+    before = z.copy()
+    out = suppress_tokens(z, [2, 0, 2])  # repeats are harmless
+    assert out.dtype == np.float64 and out.shape == (2, 3)
+    np.testing.assert_array_equal(out[:, [0, 2]], -np.inf)
+    np.testing.assert_array_equal(out[:, 1], z[:, 1].astype(np.float64))
+    np.testing.assert_array_equal(z, before)  # the caller's logits are left alone
+    z64 = z.astype(np.float64)
+    suppress_tokens(z64, 1)[0, 0] = 99.0  # one id as an int; a float64 input is copied too
+    assert z64[0, 0] == 1.0
+    np.testing.assert_array_equal(suppress_tokens(z64, np.array([1]))[:, 1], -np.inf)
+    np.testing.assert_array_equal(suppress_tokens(z64, []), z64)  # nothing to suppress
+
+
+def test_suppressed_tokens_are_never_drawn_and_the_rest_renormalise():
+    z = np.tile(LOGITS6, (30_000, 1))  # (N, 6)
+    masked = suppress_tokens(z, [3, 0])  # the two most likely tokens
+    ids = sample_next(masked, np.random.default_rng(4))
+    probs = softmax_ref(LOGITS6)
+    probs[[3, 0]] = 0.0
+    assert chi_square(ids, probs / probs.sum()) < CHI2_999_DOF5  # 4 categories left (3 dof): a loose bound
+    for T in (0.0, 0.3, 4.0):
+        drawn = set(np.unique(sample_next(masked[:2000], np.random.default_rng(5), temperature=T)).tolist())
+        assert drawn.isdisjoint({0, 3})
+    # greedy decoding takes the best token that is left (5, logit 0.7); with top-k, the best k left
+    np.testing.assert_array_equal(sample_next(masked[:3], None, temperature=0), [5, 5, 5])
+    assert set(np.unique(sample_next(masked[:2000], np.random.default_rng(6), top_k=2)).tolist()) == {2, 5}
+
+
+def test_bad_suppressed_ids():
+    z = np.zeros((2, 4))
+    with pytest.raises(ValueError, match=r"\[0, 4\) \(the vocabulary\), got values in \[-1, 2\]"):
+        suppress_tokens(z, [2, -1])
+    with pytest.raises(ValueError, match=r"got values in \[4, 4\]"):
+        suppress_tokens(z, 4)
+    with pytest.raises(ValueError, match=r"a 1-D sequence of them, got shape \(2,\) dtype float64"):
+        suppress_tokens(z, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"got shape \(1, 2\)"):
+        suppress_tokens(z, [[1, 2]])
+    with pytest.raises(ValueError, match="suppressing all 4 tokens of the vocabulary leaves nothing to draw"):
+        suppress_tokens(z, [0, 1, 2, 3, 1])
+    with pytest.raises(ValueError, match=r"2-D array \(B, V\)"):
+        suppress_tokens(np.zeros(4), [1])
 
 
 # -- top-k and top-p sets --------------------------------------------------------------------------------

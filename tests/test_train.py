@@ -548,28 +548,13 @@ def test_no_output_unless_stderr_is_a_terminal(capsys, tmp_path):
 
 
 # -- bad input -----------------------------------------------------------------------------------
+# (bad SequenceData and TokenStream arguments: tests/test_data_sequences.py)
 @pytest.mark.parametrize(("make", "words"), [
-    (lambda: SequenceData(np.zeros((4, 3)), np.zeros((4, 3), int)), "2-D x is read as token ids"),
-    (lambda: SequenceData(np.zeros((4, 3, 2, 1), np.float32), np.zeros((4, 3))), "got shape (4, 3, 2, 1)"),
-    (lambda: SequenceData(np.array([["a"]]), np.zeros((1, 1), int)), "x must hold numbers"),
-    (lambda: SequenceData(np.zeros((0, 3), int), np.zeros((0, 3), int)), "the dataset is empty"),
-    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((5, 3), int)), "y must be (T, N[, O]) = (4, 3"),
-    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.zeros((4, 3), bool)),
-     "the mask selects no step"),
-    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.ones((3, 4), bool)),
-     "mask must be (T, N) = (4, 3)"),
-    (lambda: SequenceData(np.zeros((4, 3, 2), np.float32), np.zeros((3, 1)), np.ones((4, 3))),
-     "needs targets per step"),
-    (lambda: TokenStream(np.arange(20), batch_size=2, window=10), "fewer than one window of 10 steps"),
-    (lambda: TokenStream(np.array([], dtype=np.int64), batch_size=1, window=1), "the stream has 0 tokens"),
-    (lambda: TokenStream(np.linspace(0, 1, 20), batch_size=2, window=2), "1-D array of integer ids"),
-    (lambda: SequenceData(np.zeros((4, 3), int), np.zeros((4, 3), int), np.full((4, 3), 2)),
-     "mask must be boolean or hold only 0 and 1"),
     (lambda: TrainConfig(steps=5, checkpoint_every=2).validate(), "checkpoint_every=2 needs checkpoint_dir"),
     (lambda: TrainConfig(steps=5, epochs=2).validate(), "exactly one of steps and epochs"),
     (lambda: TrainConfig(steps=5, max_rollbacks=-1).validate(), "max_rollbacks must be an integer >= 0"),
 ])
-def test_bad_data_and_config_are_rejected_with_a_clear_message(make, words):
+def test_bad_config_is_rejected_with_a_clear_message(make, words):
     with pytest.raises(ValueError) as info:
         make()
     assert words in str(info.value)
@@ -650,12 +635,10 @@ def test_resume_from_a_missing_or_unreadable_checkpoint(tmp_path):
     assert trainer.step == 0 and not trainer.history.steps
 
 
-def test_sequence_data_layout_can_be_given_when_shapes_are_ambiguous():
-    from scratchrnn.train import SequenceData
+def test_the_data_containers_keep_their_trainer_import_path():
+    import scratchrnn.data
+    import scratchrnn.train
 
-    x = np.zeros((4, 4, 1), np.float64)
-    y = np.zeros((4, 4), np.float64)  # T == N == O: per step (T, N) or per sequence (N, O)?
-    assert SequenceData(x, y).per_step
-    assert not SequenceData(x, y, per_step=False).per_step
-    with pytest.raises(ValueError, match="per sequence"):
-        SequenceData(x, np.zeros((3, 4)), per_step=False)
+    assert scratchrnn.train.SequenceData is scratchrnn.data.SequenceData
+    assert scratchrnn.train.TokenStream is scratchrnn.data.TokenStream
+    assert {"SequenceData", "TokenStream"} <= set(scratchrnn.train.__all__)

@@ -11,14 +11,19 @@ previous PNG or the new one, never half of one, and a failed save leaves no temp
 
 Every PNG is ``FIGSIZES[kind]`` inches at ``DPI`` pixels per inch (no tight bounding box), so its
 size in pixels is known in advance.
+
+A task says which figures it has: its ``TaskResult.figures`` lists kinds of ``FIGURES``, the
+registry of figures drawn from a result, and :func:`save_task_plots` draws the loss curves plus
+those, never choosing by the task's name.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +35,8 @@ __all__ = [
     "ADDITION_EXAMPLE",
     "DPI",
     "FIGSIZES",
+    "FIGURES",
+    "FigureKind",
     "PlotUnavailable",
     "matplotlib_available",
     "save_addition_hidden",
@@ -378,6 +385,16 @@ def _addition_figure(model, a, b, bits):
     return fig
 
 
+def _addition_example_figure(result):
+    """The hidden-unit figure of the trained ``artifacts["model"]`` on the sum ``ADDITION_EXAMPLE``."""
+    model = _mapping(result, "artifacts").get("model")
+    if model is None:
+        raise ValueError(f"{_result_name(result)} has no 'model' artifact; the hidden-unit figure needs the "
+                         "trained model")
+    a, b = ADDITION_EXAMPLE
+    return _addition_figure(model, a, b, None)
+
+
 def save_addition_hidden(model, a: int, b: int, path: str | os.PathLike, bits: int | None = None) -> Path:
     """Write the hidden units of the addition model while it sums ``a + b`` as a PNG heatmap
     (units x bit position), under the rows a, b, carry out (c_{t+1} = (a_t + b_t + c_t) div 2,
@@ -429,7 +446,7 @@ def _decade_levels(lo: float, hi: float) -> np.ndarray:
     return start + step * np.arange(int(round((stop - start) / step)) + 1)  # (levels,)
 
 
-def _surface_figure(result, grid: int):
+def _surface_figure(result, grid: int = SURFACE_GRID):
     name = _result_name(result)
     path, x, values = _binary_inputs(result)
     wx, wrec = _surface_axes(path, grid)
@@ -479,33 +496,48 @@ def save_binary_surface(result, path: str | os.PathLike, grid: int = SURFACE_GRI
 # ---------------------------------------------------------------------------------------------
 # every figure of a task
 # ---------------------------------------------------------------------------------------------
+class FigureKind(NamedTuple):
+    """A figure drawn from a task result: the file is ``<name>-<suffix>.png`` and ``draw(result)``
+    builds it (raising ValueError when the result lacks what it needs)."""
+
+    suffix: str
+    draw: Callable[[Any], Any]
+
+
+# kind (a key of FIGSIZES) -> the figure; a task lists the kinds it has in TaskResult.figures
+FIGURES: dict[str, FigureKind] = {
+    "binary_surface": FigureKind("surface", _surface_figure),
+    "addition_hidden": FigureKind("hidden", _addition_example_figure),
+    "sine": FigureKind("predictions", _sine_figure),
+}
+
+
+def _figure_kinds(result) -> tuple[str, ...]:
+    kinds = getattr(result, "figures", None)
+    if not isinstance(kinds, (list, tuple)):
+        raise ValueError(f"expected a TaskResult whose figures is a list of figure kinds, got "
+                         f"{type(kinds).__name__}")
+    unknown = [k for k in kinds if k not in FIGURES]
+    if unknown:
+        raise ValueError(f"{_result_name(result)} lists unknown figure kind(s) {unknown}; expected kinds of "
+                         f"FIGURES: {', '.join(FIGURES)}")
+    return tuple(kinds)
+
+
 def _file_stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def save_task_plots(result: Any, folder: str | os.PathLike) -> list[Path]:
     """Write every figure of a task result into ``folder`` (created if needed) and return the paths:
-    ``<name>-loss.png`` always, plus ``-surface.png`` (binary-to-decimal), ``-hidden.png``
-    (binary-addition, on the sum ``ADDITION_EXAMPLE`` with ``artifacts["model"]``) or
-    ``-predictions.png`` (sine). Tasks with no figure of their own (hello, word-lm, any other)
-    get the loss curves only."""
-    _matplotlib()  # fail before creating the folder
-    name = _result_name(result)
+    ``<name>-loss.png`` always, then ``<name>-<suffix>.png`` for each kind ``result.figures`` lists
+    (``FIGURES``: ``-surface.png``, ``-hidden.png``, ``-predictions.png``). Every figure is built
+    before any file is written, so a result that lacks what one of them needs leaves nothing behind."""
+    _matplotlib()  # fail before reading the result
+    stem = _file_stem(_result_name(result))
+    kinds = _figure_kinds(result)
+    built = [(f"{stem}-loss.png", _loss_figure(result))]
+    built += [(f"{stem}-{FIGURES[k].suffix}.png", FIGURES[k].draw(result)) for k in kinds]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    stem = _file_stem(name)
-    model = None
-    if name == "binary-addition":
-        model = _mapping(result, "artifacts").get("model")
-        if model is None:
-            raise ValueError(f"{name} has no 'model' artifact; the hidden-unit figure needs the "
-                             "trained model")
-    paths = [save_loss_curves(result, folder / f"{stem}-loss.png")]
-    if name == "binary-to-decimal":
-        paths.append(save_binary_surface(result, folder / f"{stem}-surface.png"))
-    elif name == "binary-addition":
-        a, b = ADDITION_EXAMPLE
-        paths.append(save_addition_hidden(model, a, b, folder / f"{stem}-hidden.png"))
-    elif name == "sine":
-        paths.append(save_sine(result, folder / f"{stem}-predictions.png"))
-    return paths
+    return [_save(fig, folder / name) for name, fig in built]

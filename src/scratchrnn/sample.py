@@ -9,6 +9,8 @@ For logits ``z`` (B, V) the sampled distribution is, row by row::
             zero the rest, renormalise (applied after top-k, to the already filtered p)
 
 and ``T = 0`` is greedy decoding: ``argmax z`` with ties going to the lowest id (no random draw).
+A logit of -inf is a masked token, never drawn (its probability is 0 and the others renormalise);
+``suppress_tokens`` masks given ids that way, e.g. an unknown-word token a sample must not contain.
 A draw is one ``rng.random()`` per row, mapped through the cumulative distribution, so the same
 Generator state always gives the same tokens.
 
@@ -41,6 +43,7 @@ __all__ = [
     "check_sampling_options",
     "generate",
     "sample_next",
+    "suppress_tokens",
     "top_k_filter",
     "top_p_filter",
 ]
@@ -242,6 +245,31 @@ def top_p_filter(logits, top_p: float) -> np.ndarray:
     w = np.exp(z - z.max(axis=1, keepdims=True))  # (B, V)
     kept = _top_p_weights(w, top_p) > 0  # (B, V) tokens of probability 0 are never in the nucleus
     return np.where(kept, z, -np.inf)  # (B, V)
+
+
+def suppress_tokens(logits, ids) -> np.ndarray:
+    """Logits (B, V) -> (B, V) float64 with the tokens ``ids`` set to -inf in every row, the rest
+    unchanged: the samplers never draw a suppressed token (greedy decoding included) and draw the
+    others from their softmax renormalised.
+
+    ``ids``: an integer or a 1-D sequence of integer token ids in [0, V) (repeats are harmless).
+    Suppressing every token of the vocabulary leaves nothing to draw and raises ValueError.
+    """
+    z = _check_logits(logits)
+    V = z.shape[1]
+    banned = np.asarray(ids)
+    if banned.size and (banned.ndim > 1 or banned.dtype.kind not in "iu"):
+        raise ValueError(f"ids must be an integer token id or a 1-D sequence of them, got shape "
+                         f"{banned.shape} dtype {banned.dtype}")
+    banned = banned.reshape(-1).astype(np.int64)  # (n,)
+    if banned.size and (banned.min() < 0 or banned.max() >= V):
+        raise ValueError(f"suppressed ids must lie in [0, {V}) (the vocabulary), got values in "
+                         f"[{banned.min()}, {banned.max()}]")
+    if np.unique(banned).size == V:
+        raise ValueError(f"suppressing all {V} tokens of the vocabulary leaves nothing to draw")
+    out = z.copy()  # (B, V) never the caller's array
+    out[:, banned] = -np.inf
+    return out
 
 
 def sample_next(logits, rng, temperature: float = 1.0, top_k: int | None = None,

@@ -1,15 +1,13 @@
 """Training loop: minibatches, (truncated) BPTT, carried state, validation, checkpoints, NaN guard.
 
-Two kinds of data:
+Two kinds of data (both live in :mod:`scratchrnn.data.sequences` and are importable from here):
 
-* :class:`SequenceData` holds whole sequences, ``x`` (T, N, F) floats or (T, N) token ids, with
-  targets per step (T, N[, O]) or one per sequence ((N, O), or (N,) class ids) for many-to-one
-  models. Each step draws a minibatch of sequence indices from the trainer's Generator (a
-  permutation per epoch) and runs BPTT over the whole sequence, optionally with the per-output
-  truncation ``truncate=k``.
-* :class:`TokenStream` holds one long stream of token ids. It is split into B parallel streams
-  and trained on consecutive windows of ``window`` steps; the hidden state at the end of a window
-  is carried into the next as a plain array, so no gradient flows across the boundary.
+* :class:`SequenceData`, whole sequences: each step draws a minibatch of sequence indices from the
+  trainer's Generator (a permutation per epoch) and runs BPTT over the whole sequence, optionally
+  with the per-output truncation ``truncate=k``.
+* :class:`TokenStream`, one long stream of token ids in B parallel streams: each step trains on
+  the next window of ``window`` steps; the hidden state at the end of a window is carried into the
+  next as a plain array, so no gradient flows across the boundary.
 
 Everything random (batch order, dropout masks) comes from one Generator seeded by
 ``TrainConfig.seed``; its state is saved in checkpoints, so a resumed run continues bit for bit.
@@ -35,6 +33,7 @@ import numpy as np
 
 from . import losses as losses_mod
 from .checks import check_int, check_optional_int, check_truncate
+from .data.sequences import SequenceData, TokenStream
 from .io import atomic_write_bytes, load_checkpoint, save_checkpoint
 from .nn.model import SequenceModel
 from .optim import clip_by_value, clip_grad_norm, global_norm
@@ -57,101 +56,6 @@ class TrainingDiverged(RuntimeError):
         self.step, self.last_finite_loss = step, last_finite_loss
         last = "none yet" if last_finite_loss is None else f"{last_finite_loss:.6g}"
         super().__init__(f"training diverged at step {step}: non-finite {what} (last finite loss: {last})")
-
-
-# ------------------------------------------------------------------------------------------------
-# data
-# ------------------------------------------------------------------------------------------------
-def _float_or_int(name: str, a) -> np.ndarray:
-    a = np.asarray(a)
-    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
-        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
-    return a
-
-
-class SequenceData:
-    """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) per step, or (N, O) or
-    (N,) class ids per sequence; mask (T, N) (bool or 0/1, per-step targets only) selects the
-    steps that count. ``per_step`` says which layout y has; None infers it from the shapes, which
-    is ambiguous only when T == N and y is 2-D (then pass it)."""
-
-    def __init__(self, x, y, mask=None, per_step: bool | None = None):
-        x, y = _float_or_int("x", x), _float_or_int("y", y)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must be (T, N) token ids or (T, N, F) features, got shape {x.shape}")
-        if x.ndim == 2 and not np.issubdtype(x.dtype, np.integer):
-            raise ValueError(f"2-D x is read as token ids and must be integer, got dtype {x.dtype}")
-        T, N = x.shape[:2]
-        if T == 0 or N == 0:
-            raise ValueError(f"the dataset is empty: x has shape {x.shape}")
-        fits_step = y.ndim >= 2 and y.shape[:2] == (T, N)
-        fits_seq = y.ndim in (1, 2) and y.shape[0] == N
-        if per_step is None:
-            per_step = fits_step
-        per_step = bool(per_step)
-        if not (fits_step if per_step else fits_seq):
-            raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step, or (N, O) or (N,) = ({N},) "
-                             f"per sequence, got {y.shape}")
-        if mask is not None:
-            if not per_step:
-                raise ValueError("a mask selects steps, so it needs targets per step (T, N[, O]); "
-                                 f"got y of shape {y.shape}, one target per sequence")
-            mask = np.asarray(mask)
-            if mask.shape != (T, N):
-                raise ValueError(f"mask must be (T, N) = {(T, N)}, got {mask.shape}")
-            if mask.dtype != np.bool_:
-                if not (np.issubdtype(mask.dtype, np.integer) or np.issubdtype(mask.dtype, np.floating)) \
-                        or not np.all((mask == 0) | (mask == 1)):
-                    raise ValueError(f"mask must be boolean or hold only 0 and 1, got dtype {mask.dtype}")
-                mask = mask != 0  # (T, N)
-            if not mask.any():
-                raise ValueError("the dataset is empty: the mask selects no step")
-        self.x, self.y, self.mask, self.per_step = x, y, mask, per_step
-        self.num_steps, self.size = T, N
-
-    def __len__(self) -> int:
-        return self.size
-
-    def batch(self, idx: np.ndarray):
-        """The sequences ``idx`` as (x, y, mask), vectorized over the batch."""
-        x = self.x[:, idx]  # (T, b[, F])
-        y = self.y[:, idx] if self.per_step else self.y[idx]  # (T, b[, O]) or (b, O)
-        m = None if self.mask is None else self.mask[:, idx]  # (T, b)
-        return x, y, m
-
-    def tokens_per_batch(self, b: int) -> int:
-        return self.num_steps * b
-
-
-class TokenStream:
-    """One long stream of token ids split into ``batch_size`` parallel streams and read in windows."""
-
-    def __init__(self, ids, batch_size: int, window: int):
-        ids = np.asarray(ids)
-        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-            raise ValueError(f"a token stream must be a 1-D array of integer ids, "
-                             f"got shape {ids.shape} dtype {ids.dtype}")
-        if batch_size <= 0 or window <= 0:
-            raise ValueError(f"batch_size and window must be positive, got {batch_size} and {window}")
-        per_stream = len(ids) // batch_size
-        if per_stream < window + 1:
-            raise ValueError(
-                f"the stream has {len(ids)} tokens: {per_stream} per each of {batch_size} parallel streams, "
-                f"fewer than one window of {window} steps plus its target; "
-                "use a shorter window or smaller batch"
-            )
-        # (S, B): column b is the b-th contiguous slice of the stream
-        self.streams = ids[: per_stream * batch_size].reshape(batch_size, per_stream).T.copy()
-        self.window, self.batch_size = int(window), int(batch_size)
-        self.num_windows = (per_stream - 1) // window
-
-    def __len__(self) -> int:
-        return self.num_windows
-
-    def window_at(self, i: int):
-        """Window ``i``: inputs (w, B) and next-token targets (w, B)."""
-        s = i * self.window
-        return self.streams[s : s + self.window], self.streams[s + 1 : s + self.window + 1]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -457,8 +361,7 @@ class Trainer:
         """Summed loss over all of ``data`` divided by the number of counted targets."""
         if isinstance(data, TokenStream):
             total, count, hidden = 0.0, 0, None
-            for i in range(len(data)):
-                x, y = data.window_at(i)
+            for x, y in data.windows:
                 out, hidden, _ = model.forward(x, hidden)
                 loss, _ = self._loss(out, y, None, reduction="sum")
                 total, count = total + loss, count + y.size

@@ -1,7 +1,9 @@
 """Data: the shipped text corpus, tokenizer and vocabularies, stream helpers for language models,
-and generators for the tutorial tasks (binary numbers, binary addition, sine windows)."""
+generators for the tutorial tasks (binary numbers, binary addition, sine windows), and the two
+containers the trainer reads (whole sequences, and a token stream read in windows)."""
 
-from . import synthetic, text
+from . import sequences, synthetic, text
+from .sequences import SequenceData, TokenStream
 from .synthetic import (
     addition_pairs,
     all_addition_pairs,
@@ -17,6 +19,7 @@ from .text import (
     UNKNOWN_TOKEN,
     CharVocab,
     Vocab,
+    Windows,
     WordVocab,
     batchify,
     load_corpus,
@@ -31,7 +34,10 @@ __all__ = [
     "SENTENCE_START",
     "UNKNOWN_TOKEN",
     "CharVocab",
+    "SequenceData",
+    "TokenStream",
     "Vocab",
+    "Windows",
     "WordVocab",
     "addition_pairs",
     "all_addition_pairs",
@@ -41,6 +47,7 @@ __all__ = [
     "bits_to_int",
     "load_corpus",
     "read_text",
+    "sequences",
     "sine_train_val",
     "sine_windows",
     "split_sentences",

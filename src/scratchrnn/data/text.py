@@ -434,7 +434,8 @@ class Windows:
     Window k is ``x = stream[k*L : k*L + L]`` and ``y = stream[k*L + 1 : k*L + L + 1]`` (the next
     token at every position), so windows tile the stream and the last state of one window is the
     right initial state for the next. The final window is shorter when the tokens run out, unless
-    ``drop_last``. ``len()`` is the number of windows.
+    ``drop_last``. ``len()`` is the number of windows; ``windows[k]`` is window k (negative k counts
+    from the end, as for a list) and iterating gives them in order. Windows are views of the stream.
     """
 
     def __init__(self, stream, length: int, drop_last: bool = False):
@@ -455,12 +456,19 @@ class Windows:
     def __len__(self) -> int:
         return self._count
 
+    def __getitem__(self, k) -> tuple[np.ndarray, np.ndarray]:
+        if not is_int(k):
+            raise TypeError(f"a window index must be an integer, got {type(k).__name__}")
+        n = self._count
+        if not -n <= k < n:
+            raise IndexError(f"window index must be in [{-n}, {n}) for {n} windows, got {k}")
+        start = (int(k) % n) * self.length
+        stop = min(start + self.length, self.stream.shape[0] - 1)
+        return self.stream[start:stop], self.stream[start + 1 : stop + 1]  # (L, ...) each
+
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        s, L = self.stream, self.length
         for k in range(self._count):
-            start = k * L
-            stop = min(start + L, s.shape[0] - 1)
-            yield s[start:stop], s[start + 1 : stop + 1]  # (L, ...) each
+            yield self[k]
 
 
 def windows(stream, length: int, drop_last: bool = False) -> Windows:

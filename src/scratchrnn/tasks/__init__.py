@@ -1,6 +1,7 @@
 """The tutorial systems, one module each: dataset + model + training config + evaluation.
 
-Each module has a ``Config`` dataclass (with ``quick()`` for the demo) and ``run(cfg) -> TaskResult``.
+Each module has a ``Config`` dataclass (with ``quick()`` for the demo) and ``run(cfg) -> TaskResult``;
+the result names the figures drawn from it besides the loss curves (``TaskResult.figures``).
 """
 
 from __future__ import annotations

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_int
+from ..data.sequences import SequenceData
 from ..data.synthetic import addition_pairs, all_addition_pairs, bits_to_int
 from ..nn.model import ModelConfig, SequenceModel
 from ..optim import Adam
-from ..train import SequenceData, TrainConfig, Trainer
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = ["Config", "add", "build_model", "run"]
@@ -116,4 +117,5 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
                  "steps": cfg.steps},
         curves={"loss": hist.losses},
         artifacts={"model": model},
+        figures=("addition_hidden",),
     )

@@ -1,4 +1,4 @@
-"""What every task returns, and the registry behind ``scratchrnn task NAME`` and ``scratchrnn demo``."""
+"""What every task returns: headline numbers, curves, artifacts and the kinds of figure it has."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ class TaskResult:
     metrics: dict[str, Any] = field(default_factory=dict)  # JSON-able numbers for summary.json
     curves: dict[str, list[float]] = field(default_factory=dict)  # loss curves etc. for plots
     artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for task-specific plots
+    # figures drawn besides the loss curves: kinds of scratchrnn.plot.FIGURES, drawn from artifacts
+    figures: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-able record for summary.json."""

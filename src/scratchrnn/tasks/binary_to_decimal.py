@@ -120,4 +120,5 @@ def run(cfg: Config | None = None) -> TaskResult:
                  "w_after_500": list(at_500)},
         curves={"loss": losses},
         artifacts={"path": np.array(path), "x": x, "values": values},
+        figures=("binary_surface",),
     )

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.sequences import SequenceData
 from ..optim import Adam
 from ..trace import build_char_model
-from ..train import SequenceData, TrainConfig, Trainer
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = ["ALPHABET", "Config", "encode", "run"]

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.sequences import SequenceData
 from ..data.synthetic import sine_train_val
 from ..nn.model import ModelConfig, SequenceModel
 from ..optim import Adam
-from ..train import SequenceData, TrainConfig, Trainer
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = ["Config", "build_model", "forecast", "run"]
@@ -108,4 +109,5 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
         curves={"loss": hist.losses, "val_loss": hist.val_losses},
         artifacts={"train_pred": p_tr, "train_true": y_tr[:, 0], "val_pred": p_va, "val_true": y_va[:, 0],
                    "forecast": fc, "forecast_true": truth},
+        figures=("sine",),
     )

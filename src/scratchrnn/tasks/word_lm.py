@@ -46,12 +46,11 @@ from the rest), never on validation. Generation: greedy next words for a few pro
 sentences sampled from the softmax (UNKNOWN_TOKEN and SENTENCE_START removed, the rest
 renormalised), kept only with at least ``min_sample_words`` words.
 
-Results (seed 0, float32, on a shared 2-core machine): the default run keeps 9,727 of the 19,138
-sentences (8,754 train / 973 validate, 133,353 training targets); its initial validation loss is
-8.987 against ln 8000 = 8.987, and after 10 epochs (about 4 to 9 minutes, depending on the load)
-the validation perplexity is 118 against 151 for the interpolated bigram (lambda 0.6) and 335 for
-the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences, 2 epochs, under a minute)
-reaches 104 against the unigram's 188 (the bigram's 87 is not its target).
+Results (seed 0, float32): the default run keeps 9,727 of the 19,138 sentences (8,754 train / 973
+validate, 133,353 training targets); its initial validation loss is 8.987 against ln 8000 = 8.987,
+and after 10 epochs the validation perplexity is 118 against 151 for the interpolated bigram
+(lambda 0.6) and 335 for the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences,
+2 epochs) reaches 104 against the unigram's 188 (the bigram's 87 is not its target).
 """
 
 from __future__ import annotations
@@ -63,11 +62,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_int, check_real
+from ..data.sequences import SequenceData
 from ..data.text import WordVocab, load_corpus, split_sentences, tokenize_words
 from ..functional import softmax
 from ..nn.model import CELLS, ModelConfig, SequenceModel
 from ..optim import OPTIMIZERS, HalveOnIncrease, make_optimizer
-from ..train import SequenceData, TrainConfig, Trainer
+from ..sample import sample_next, suppress_tokens
+from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
 __all__ = [
@@ -383,39 +384,35 @@ def baseline_perplexities(train: list[np.ndarray], val: list[np.ndarray], vocab_
 # ------------------------------------------------------------------------------------------------
 # generation
 # ------------------------------------------------------------------------------------------------
-def _step(model: SequenceModel, ids: np.ndarray, h):
-    """One step for every row: ids (B,) -> probabilities (B, V) float64 and the new state."""
-    logits, h, _ = model.forward(ids[None, :], h)  # (1, B, V)
-    return softmax(logits[0].astype(np.float64)), h  # (B, V)
-
-
 def greedy_examples(model: SequenceModel, vocab: WordVocab, prompts, top_k: int = 5,
                     max_tokens: int = 15) -> list[dict]:
     """For each prompt: the ``top_k`` most likely next tokens with their probabilities, and a
     greedy continuation (the most likely token other than UNKNOWN_TOKEN and SENTENCE_START, fed
-    back with the carried state) until SENTENCE_END or ``max_tokens`` tokens."""
+    back with the carried state) until SENTENCE_END or ``max_tokens`` tokens. The model runs in
+    evaluation mode and is put back in its previous mode afterwards."""
     check_int("top_k", top_k, low=1)
     check_int("max_tokens", max_tokens, low=1)
+    was_training = model.training
     model.train(False)
     banned = [vocab.unk_id, vocab.start_id]
     out = []
     try:
+        step = model.stepper()  # the trained weights, prepared once for every prompt
         for prompt in prompts:
             words = tokenize_words(prompt)
             ids = np.concatenate([[vocab.start_id], vocab.encode(words)]).astype(np.int64)  # (T,)
             logits, h, _ = model.forward(ids[:, None])  # (T, 1, V)
             first = softmax(logits[-1, 0].astype(np.float64))  # (V,)
             top = np.argsort(-first, kind="stable")[:top_k]  # (k,)
-            probs = first.copy()  # (V,)
+            z = logits[-1]  # (1, V) the logits of the next token
             cont = []
             for _ in range(max_tokens):
-                probs[banned] = 0.0
-                nxt = int(np.argmax(probs))
+                # temperature 0 is the argmax and draws nothing, so no generator is needed
+                nxt = int(sample_next(suppress_tokens(z, banned), None, temperature=0)[0])
                 if nxt == vocab.end_id:
                     break
                 cont.append(nxt)
-                p, h = _step(model, np.array([nxt]), h)
-                probs = p[0]  # (V,)
+                z, h = step(np.array([nxt]), h)  # (1, V)
             out.append({
                 "prompt": " ".join(words),
                 "unknown_words": [w for w, i in zip(words, ids[1:].tolist(), strict=True)
@@ -424,7 +421,7 @@ def greedy_examples(model: SequenceModel, vocab: WordVocab, prompts, top_k: int 
                 "continuation": vocab.decode_text(cont),
             })
     finally:
-        model.train(True)
+        model.train(was_training)
     return out
 
 
@@ -434,17 +431,19 @@ def sample_sentences(model: SequenceModel, vocab: WordVocab, n: int, rng: np.ran
     """Sample ``n`` sentences from the model's softmax, all in parallel as one batch.
 
     Each of the n rows starts from SENTENCE_START with a zero state and draws one token per step
-    from ``p`` with UNKNOWN_TOKEN and SENTENCE_START set to 0 and the rest renormalised (inverse
-    CDF with one ``rng.random`` per row and step). A row that draws SENTENCE_END with at least
-    ``min_words`` words (``count_words``) yields a sentence; a shorter one, or one that reaches
-    ``max_tokens`` tokens without ending, is dropped and the row starts again. Stops with n
-    sentences or after ``max_attempts`` sentences started; returns (sentences as space-joined
-    tokens in the order they finished, sentences started).
+    with ``scratchrnn.sample.sample_next`` (one ``rng.random`` per row and step) from the softmax
+    with UNKNOWN_TOKEN and SENTENCE_START suppressed (``suppress_tokens``) and the rest
+    renormalised. A row that draws SENTENCE_END with at least ``min_words`` words (``count_words``)
+    yields a sentence; a shorter one, or one that reaches ``max_tokens`` tokens without ending, is
+    dropped and the row starts again. Stops with n sentences or after ``max_attempts`` sentences
+    started; returns (sentences as space-joined tokens in the order they finished, sentences
+    started). The model runs in evaluation mode and is put back in its previous mode afterwards.
     """
     check_int("n", n, low=1)
     check_int("min_words", min_words, low=1)
     check_int("max_tokens", max_tokens, low=1)
     check_int("max_attempts", max_attempts, low=n)
+    was_training = model.training
     model.train(False)
     banned = [vocab.unk_id, vocab.start_id]
     buf = np.zeros((n, max_tokens), dtype=np.int64)  # (n, max_tokens) tokens drawn so far per row
@@ -454,12 +453,10 @@ def sample_sentences(model: SequenceModel, vocab: WordVocab, n: int, rng: np.ran
     done: list[str] = []
     attempts = n
     try:
+        step = model.stepper()
         while len(done) < n:
-            p, h = _step(model, cur, h)  # (n, V)
-            p[:, banned] = 0.0
-            cdf = np.cumsum(p, axis=1)  # (n, V)
-            u = rng.random(n) * cdf[:, -1]  # (n,) renormalising = scaling the draw
-            nxt = np.minimum((cdf < u[:, None]).sum(axis=1), p.shape[1] - 1)  # (n,)
+            logits, h = step(cur, h)  # (n, V); h is a new state of our own, so rows can be reset in place
+            nxt = sample_next(suppress_tokens(logits, banned), rng)  # (n,)
             ended = nxt == vocab.end_id  # (n,)
             grow = ~ended  # (n,)
             buf[grow, lens[grow]] = nxt[grow]
@@ -481,7 +478,7 @@ def sample_sentences(model: SequenceModel, vocab: WordVocab, n: int, rng: np.ran
                 part[:, fresh] = 0.0  # (L, r, H) a fresh zero state for the restarted rows
             cur = nxt
     finally:
-        model.train(True)
+        model.train(was_training)
     return done, attempts
 
 

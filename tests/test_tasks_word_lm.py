@@ -12,7 +12,7 @@ from scratchrnn.data.text import SENTENCE_START, UNKNOWN_TOKEN, WordVocab
 from scratchrnn.losses import cross_entropy
 from scratchrnn.tasks import word_lm as W
 
-# A tiny configuration: a few hundred sentences and a small vocabulary keep every run to seconds.
+# A tiny configuration: a few hundred sentences and a small vocabulary keep every run short.
 TINY = dict(vocab_size=300, max_sentences=400, hidden_size=16, epochs=2, num_sentences=4,
             prompts=("the king", "zzzq"), max_sample_attempts=4000)
 
@@ -212,6 +212,25 @@ def test_sampling_renormalises_without_the_unknown_token():
     assert len(set(tokens)) == 20
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_generation_runs_in_eval_mode_and_restores_the_mode(training):
+    vocab = _toy_vocab()
+    model = W.build_model(tiny(hidden_size=8, cell="lstm"), len(vocab)).train(training)
+    seen = []
+    forward = model.forward
+
+    def spy(*args, **kwargs):
+        seen.append(model.training)
+        return forward(*args, **kwargs)
+
+    model.forward = spy
+    W.greedy_examples(model, vocab, ["w1 w2"], top_k=3, max_tokens=4)
+    assert model.training is training
+    sents, _ = W.sample_sentences(model, vocab, 3, np.random.default_rng(0), min_words=2)
+    assert len(sents) == 3 and model.training is training
+    assert seen and not any(seen)  # the prompt ran in evaluation mode
+
+
 def test_sampling_gives_up_after_max_attempts():
     vocab = _toy_vocab()
     model = W.build_model(tiny(hidden_size=8), len(vocab))
@@ -225,6 +244,7 @@ def test_tiny_run_lowers_the_validation_loss():
     r = W.run(tiny())
     m = r.metrics
     assert r.name == "word-lm"
+    assert r.figures == ()  # the loss curves only
     assert m["initial_rel_error"] < 0.02
     assert r.curves["val_loss"][0] == m["initial_val_loss"]
     assert len(r.curves["val_loss"]) == 3 and len(r.curves["val_step"]) == 3
