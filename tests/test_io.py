@@ -421,9 +421,9 @@ def test_missing_file_raises_file_not_found_naming_it(tmp_path):
 
 
 def test_newer_format_version_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(sio, "FORMAT_VERSION", FORMAT_VERSION + 1)
+    monkeypatch.setattr(sio.checkpoint, "FORMAT_VERSION", FORMAT_VERSION + 1)
     path = save_checkpoint(tmp_path / "future.npz", params={"w": np.ones(2)})
-    monkeypatch.setattr(sio, "FORMAT_VERSION", FORMAT_VERSION)
+    monkeypatch.setattr(sio.checkpoint, "FORMAT_VERSION", FORMAT_VERSION)
     with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}, newer") as info:
         load_checkpoint(path)
     assert str(info.value).startswith(str(path))
