@@ -3,7 +3,8 @@
 One module per job; every public name is also offered here, at ``scratchrnn.io``:
 
 * ``atomic``: ``atomic_path`` and friends, which replace a file whole or not at all;
-* ``archive``: zip archives of ``.npy`` members (the ``.npz`` layout) that the two formats share;
+* ``archive``: zip archives of ``.npy`` members (the ``.npz`` layout) that the two formats share,
+  and ``read_npz``, which reads any ``.npz`` file into name -> array;
 * ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``);
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
 * ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
@@ -17,6 +18,7 @@ format constants ``FORMAT_NAME``, ``METADATA_KEY`` and ``WEIGHTS_FORMAT_NAME`` a
 from __future__ import annotations
 
 from . import interop
+from .archive import read_npz
 from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
 from .checkpoint import FORMAT_NAME as FORMAT_NAME
 from .checkpoint import (
@@ -58,6 +60,7 @@ __all__ = [
     "load_module",
     "load_npz_weights",
     "load_safetensors",
+    "read_npz",
     "save_npz_weights",
     "save_safetensors",
     "to_torch",

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .archive import READ_ERRORS, write_member, zip_members
+from .archive import read_npz, write_member, zip_members
 from .atomic import atomic_path
 from .checkpoint import METADATA_KEY, Checkpoint, load_checkpoint
 from .errors import MissingDependencyError, check_readable, one_line
@@ -170,7 +170,8 @@ def save_npz_weights(module_or_state_dict, path: str | os.PathLike, compress: bo
     return Path(path)
 
 
-def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+def _read_npz_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """The arrays of an .npz weights file and the scratchrnn entries of its zip comment."""
     name = str(path)
     check_readable(path, "weights .npz file")
     listing = zip_members(path)
@@ -180,14 +181,7 @@ def _read_npz(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     if METADATA_KEY + ".npy" in members:
         raise ValueError(f"{name} is a scratchrnn checkpoint, not a weights file; read it with "
                          "load_checkpoint or convert it with export")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except READ_ERRORS as exc:
-        raise ValueError(f"{name} is not a readable .npz weights file ({one_line(exc)})") from exc
-    bad = [key for key, value in arrays.items() if not isinstance(value, np.ndarray)]
-    if bad:
-        raise ValueError(f"{name} is not an .npz weights file (member {bad[0]!r} is not a .npy array)")
+    arrays = read_npz(path)
     try:
         meta = json.loads(comment.decode("ascii")) if comment else {}
     except (UnicodeDecodeError, json.JSONDecodeError):
@@ -203,7 +197,7 @@ def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     Missing file: ``FileNotFoundError``; anything else wrong, including passing a training
     checkpoint: ``ValueError`` naming the file.
     """
-    return _read_npz(Path(path))[0]
+    return _read_npz_weights(Path(path))[0]
 
 
 def _module_from_checkpoint(checkpoint: Checkpoint, rng=None):
@@ -236,7 +230,7 @@ def load_module(path: str | os.PathLike, rng=None):
     if listing is not None:
         if METADATA_KEY + ".npy" in listing[0]:
             return _module_from_checkpoint(load_checkpoint(path), rng=rng)
-        arrays, meta = _read_npz(path)
+        arrays, meta = _read_npz_weights(path)
     else:
         arrays, meta = _read_safetensors(path)
     if _META_MODULE not in meta:
