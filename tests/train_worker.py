@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scratchrnn import io as sio
 from scratchrnn import train as train_mod
+from scratchrnn.io import checkpoint as checkpoint_io
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.optim import SGD, Adam, HalveOnIncrease, StepLR
 from scratchrnn.train import SequenceData, TokenStream, TrainConfig, Trainer
@@ -101,7 +101,7 @@ def main(spec: dict) -> None:
     block_in = spec.get("block_in_save")
     if block_in is not None:
         saves = {"count": 0, "armed": False}
-        real_save, real_member = train_mod.save_checkpoint, sio._write_member
+        real_save, real_member = train_mod.save_checkpoint, checkpoint_io.write_member
 
         def counting_save(path, **kwargs):
             if Path(path).name == "last.npz":
@@ -116,7 +116,7 @@ def main(spec: dict) -> None:
                 _signal_and_wait(spec["signal_path"])
 
         train_mod.save_checkpoint = counting_save
-        sio._write_member = member
+        checkpoint_io.write_member = member
     trainer.fit(train, val)
     sys.exit(4)  # finished without reaching the blocking point
 

@@ -18,13 +18,13 @@ recorded); the totals are the library's own fast ``backward`` (the tests check t
 from __future__ import annotations
 
 import json
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from .functional import softmax
+from .io import read_npz
 from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
 
@@ -57,7 +57,7 @@ def load_weights(model: SequenceModel, path: str | Path) -> None:
             raise ValueError(f"{path} must hold a JSON object of name -> array, got {type(raw).__name__}")
         arrays = {k: _json_array(path, k, v) for k, v in raw.items()}
     elif path.suffix == ".npz":
-        arrays = _read_npz(path)
+        arrays = read_npz(path)
     else:
         raise ValueError(f"weights file {path} must end in .npz or .json, got {path.suffix or 'no suffix'}")
     state = {}
@@ -65,20 +65,6 @@ def load_weights(model: SequenceModel, path: str | Path) -> None:
         name = k if "." in k else f"rnn.{k}"
         state[name] = v
     model.load_state_dict(state)
-
-
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
-    """name -> array from an .npz archive; anything else is a ValueError."""
-    try:
-        # opened here, not by np.load, so the file is closed even when the archive is corrupt
-        with open(path, "rb") as fh:
-            loaded = np.load(fh, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single .npy array under an .npz name
-                raise ValueError(f"it holds a single {type(loaded).__name__}, not name -> array")
-            with loaded:
-                return {k: loaded[k] for k in loaded.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path} is not a readable .npz file: {exc}") from None
 
 
 def _json_array(path: Path, name: str, value) -> np.ndarray:

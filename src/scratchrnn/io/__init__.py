@@ -1,0 +1,74 @@
+"""Files on disk: atomic writes, training checkpoints, weight files and PyTorch interop.
+
+One module per job; every public name is also offered here, at ``scratchrnn.io``:
+
+* ``atomic``: ``atomic_path`` and friends, which replace a file whole or not at all;
+* ``archive``: zip archives of ``.npy`` members (the ``.npz`` layout) that the two formats share,
+  and ``read_npz``, which reads any ``.npz`` file into name -> array;
+* ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``);
+* ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
+* ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
+* ``errors``: ``MissingDependencyError`` and the checks and wording the readers share.
+
+Nothing here imports torch; ``scratchrnn.io.TorchSequenceModel`` is made on first access. The
+format constants ``FORMAT_NAME``, ``METADATA_KEY`` and ``WEIGHTS_FORMAT_NAME`` are offered here too
+(imported ``as`` themselves), outside ``__all__`` as when io was one module.
+"""
+
+from __future__ import annotations
+
+from . import interop
+from .archive import read_npz
+from .atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from .checkpoint import FORMAT_NAME as FORMAT_NAME
+from .checkpoint import (
+    FORMAT_VERSION,
+    Checkpoint,
+    load_checkpoint,
+    restore_generator,
+    save_checkpoint,
+)
+from .checkpoint import METADATA_KEY as METADATA_KEY
+from .errors import MissingDependencyError
+from .interop import from_torch, to_torch
+from .weights import (
+    EXPORT_FORMATS,
+    WEIGHTS_FORMAT_VERSION,
+    export,
+    load_module,
+    load_npz_weights,
+    load_safetensors,
+    save_npz_weights,
+    save_safetensors,
+)
+from .weights import WEIGHTS_FORMAT_NAME as WEIGHTS_FORMAT_NAME
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "load_checkpoint",
+    "restore_generator",
+    "save_checkpoint",
+    "EXPORT_FORMATS",
+    "MissingDependencyError",
+    "WEIGHTS_FORMAT_VERSION",
+    "export",
+    "from_torch",
+    "load_module",
+    "load_npz_weights",
+    "load_safetensors",
+    "read_npz",
+    "save_npz_weights",
+    "save_safetensors",
+    "to_torch",
+]
+
+
+def __getattr__(name: str):
+    """``TorchSequenceModel`` is made (importing torch) on first access; see ``interop``."""
+    if name == "TorchSequenceModel":
+        return interop.TorchSequenceModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
