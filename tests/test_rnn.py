@@ -417,3 +417,21 @@ def test_token_ids_out_of_range_or_wrong_rank():
         m.forward(np.array([[0, -1]]))
     with pytest.raises(ValueError, match=r"reads integer input as \(T, B\) token ids, got a 1-D"):
         m.forward(np.array([0, 1]))
+
+
+def test_the_fused_backward_step_equals_its_two_halves():
+    """``_RNNBackward.step`` (one call per step in full BPTT) computes gate_grads then state_grads."""
+    from scratchrnn.nn import timeloop
+
+    rnn = RNN(3, 4, dtype=np.float64, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 2, 3))
+    _, _, cache = rnn.forward(x)
+    dout = np.random.default_rng(2).standard_normal((5, 2, 4))
+    fused = rnn._backward_steps(0, "", cache.layers[0][0])
+    split = rnn._backward_steps(0, "", cache.layers[0][0])
+    split.step = timeloop.StepBackward.step.__get__(split)  # the base class's two calls
+    dh0_fused = timeloop.full_bptt(fused, dout, (None,))
+    dh0_split = timeloop.full_bptt(split, dout, (None,))
+    np.testing.assert_array_equal(dh0_fused[0], dh0_split[0])
+    np.testing.assert_array_equal(fused.grads, split.grads)
+    assert np.any(fused.grads != 0.0)

@@ -114,15 +114,6 @@ def test_truncated_bptt_from_the_final_state_alone_stops_early(case):
     np.testing.assert_array_equal(dh0[0], 0.0)
 
 
-def test_forward_calls_the_step_on_each_steps_arrays_in_order():
-    seen = []
-    step = lambda u, v: seen.append((u.tolist(), v))  # noqa: E731
-    timeloop.forward(step, np.arange(6).reshape(3, 2), np.array([7, 8, 9]))
-    assert seen == [([0, 1], 7), ([2, 3], 8), ([4, 5], 9)]
-    with pytest.raises(ValueError):
-        timeloop.forward(lambda u, v: None, np.zeros(3), np.zeros(2))  # stacks of different lengths
-
-
 def test_view_as_never_copies():
     a = np.arange(24.0).reshape(2, 3, 4)
     v = timeloop.view_as(a, (6, 4))

@@ -16,7 +16,6 @@ block for the recurrent matmul and (r, z, n_x) one block, in PyTorch's order, fo
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -132,8 +131,9 @@ class GRU(RecurrentBase):
         hs = workspace.empty((T + 1, B, H), self.dtype)  # (T+1, B, H): hs[0] = h0, hs[t+1] = h_t
         hs[0] = state0[0]
         tmp = np.empty((B, H), self.dtype)  # (B, H)
-        step = functools.partial(_gru_step, w.w_hh_t, w.b_hn, tmp)
-        timeloop.forward(step, acts, recs, hs[:-1], hs[1:])
+        w_hh_t, b_hn = w.w_hh_t, w.b_hn
+        for a, rec, h_prev, h in zip(acts, recs, hs[:-1], hs[1:], strict=True):
+            _gru_step(w_hh_t, b_hn, tmp, a, rec, h_prev, h)
         return hs[1:], (hs[T],), GRUCache(x, hs, acts, recs)
 
     def layer_step(self, w: _GRUWeights, table, prev, new):

@@ -40,7 +40,6 @@ the time loops are ``scratchrnn.nn.timeloop``'s (``_LSTMBackward`` is the step).
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -118,20 +117,6 @@ def _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half) -> None:
     c += ig
     np.tanh(c, out=tc)
     np.multiply(o, tc, out=h)  # o * tanh(c)
-
-
-def _sequence_step(w, ig, half, a, sig, i, f, o, g, zt, c_prev, c, tc, h) -> None:
-    """One step of the sequence forward: all four gates from one product, then the cell."""
-    np.matmul(w, zt, out=a)  # matmul reads the strided z_t in place
-    _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
-
-
-def _gathered_step(w, ig, half, table, gathered, a, sig, i, f, o, g, zt, c_prev, c, tc, h, cols) -> None:
-    """``_sequence_step`` for token ids beyond the one-hot limit: their columns are gathered and added."""
-    np.matmul(w, zt, out=a)
-    np.take(table, cols, axis=1, out=gathered)
-    a += gathered
-    _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
 
 
 def _coefficients(gates, cs, tcs, K, dtc, P) -> None:
@@ -257,14 +242,14 @@ class LSTM(RecurrentBase):
         gathered = np.empty((4 * H, B), dt) if gather else None  # (4H, B) input gates of ids
         half = np.array(0.5, dt)  # 0-d
         # per step: gates and their blocks, z_t (K, B), c_{t-1}, c_t, tanh(c_t), and h_t's rows of z_{t+1}
-        stacks = [gates, *_gate_views(gates, 1), z.transpose(1, 0, 2)[:T], cs[:T], cs[1:], tcs,
-                  z[hsl].transpose(1, 0, 2)[1:]]
-        if gather:
-            step = functools.partial(_gathered_step, w, ig, half, tokens.table, gathered)
-            stacks.append(tokens.cols)  # (T, B) each step's columns of the table
-        else:
-            step = functools.partial(_sequence_step, w, ig, half)
-        timeloop.forward(step, *stacks)
+        steps = zip(gates, *_gate_views(gates, 1), z.transpose(1, 0, 2)[:T], cs[:T], cs[1:], tcs,
+                    z[hsl].transpose(1, 0, 2)[1:], strict=True)
+        for t, (a, sig, i, f, o, g, zt, c_prev, c, tc, h) in enumerate(steps):
+            np.matmul(w, zt, out=a)  # all four gates from one product; matmul reads the strided z_t in place
+            if gather:  # token ids beyond the one-hot limit: their columns are gathered and added
+                np.take(tokens.table, tokens.cols[t], axis=1, out=gathered)
+                a += gathered
+            _lstm_cell(a, sig, i, f, o, g, c_prev, c, tc, h, ig, half)
         # the output h_t (T, B, H): a view of z's rows, no copy; the layer above reads it in this
         # layout anyway, and the stack's output is made contiguous once (``RecurrentBase.forward``)
         hs = z[hsl, 1:].transpose(1, 2, 0)  # (T, B, H) view of z

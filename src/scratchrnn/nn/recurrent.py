@@ -12,8 +12,8 @@ What a cell writes, and what is shared
 ``RecurrentBase`` runs the layers and directions (the reverse direction on time-flipped arrays),
 validates inputs and states, applies dropout between layers and carries gradients down the stack,
 per offset when BPTT is truncated (``scratchrnn.nn.timeloop`` explains offsets). A cell writes only
-what is its own: ``_direction_forward`` (prepare one layer and direction's weights, run
-``timeloop.forward`` with its step function, return its cache), ``_backward_steps`` (its
+what is its own: ``_direction_forward`` (prepare one layer and direction's weights, loop over the
+steps with its step function, return its cache), ``_backward_steps`` (its
 ``timeloop.StepBackward`` built from that cache), ``_direction_states`` (every step's state from the
 cache), and for the stepper ``prepare_step`` and ``layer_step`` (``scratchrnn.nn.stepper``). The
 plain loops that define all of it are ``scratchrnn.nn.reference``.
@@ -328,7 +328,7 @@ class RecurrentBase(Module):
             dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)
         dstates_n = self._check_dstate(dh_n, B)
         grads: dict[str, np.ndarray] = {}
-        dstates0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        dstates0 = tuple([np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY)])
         # g: gradient arriving at the current layer's output; with truncation an (A, T, B, D*H)
         # stack over offsets ``offs`` (see scratchrnn.nn.timeloop), else (T, B, D*H) or None.
         g = dout
@@ -347,7 +347,7 @@ class RecurrentBase(Module):
                     gd_offs = None if offs is None else -offs[::-1]
                     if gd is not None and k is not None:
                         gd = gd[::-1]
-                dsn = tuple(None if s is None else s[i] for s in dstates_n)
+                dsn = tuple([None if s is None else s[i] for s in dstates_n])
                 steps = self._backward_steps(layer, suffix, cache.layers[layer][d])
                 dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep)
                 grads.update(layer_grads)
@@ -373,13 +373,13 @@ class RecurrentBase(Module):
         """One direction's BPTT (full, or truncated to k) from its output gradient gd (.., T, B, H)
         and final-state gradient dstate_n: (dx, dx's offsets or None, dstate0, weight gradients)."""
         dout = None if gd is None else steps.to_state(gd)  # (.., T, *S)
-        dsn = tuple(None if s is None else steps.to_state(s) for s in dstate_n)
+        dsn = tuple([None if s is None else steps.to_state(s) for s in dstate_n])
         if k is None:
             dst0, t0, per_offset, dxo = timeloop.full_bptt(steps, dout, dsn), 0, None, None
         else:
             dst0, t0, per_offset, dxo = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep)
         dx = steps.input_grad(steps.grads if per_offset is None else per_offset, t0)
-        return dx, dxo, tuple(steps.from_state(s) for s in dst0), steps.weight_grads(t0)
+        return dx, dxo, tuple([steps.from_state(s) for s in dst0]), steps.weight_grads(t0)
 
     def _check_grad_out(self, dout, T: int, B: int) -> np.ndarray:
         H, D = self.hidden_size, self.num_directions

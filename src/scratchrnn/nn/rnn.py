@@ -8,7 +8,6 @@ same mathematics as a plain loop.
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import numpy as np
@@ -67,6 +66,13 @@ class _RNNBackward(timeloop.StepBackward):
         if g.ndim > 2:  # the offsets of a truncated step: one product for all of them
             g, o = timeloop.rows(g), timeloop.rows(o)
         np.dot(g, self.w_hh, out=o)
+
+    def step(self, t, dstate, views, tmp):
+        # gate_grads and state_grads in one call, for full BPTT's (B, H) steps: on small layers the
+        # calls between them are a measurable share of the loop (benchmarks/README.md, "RNN backward")
+        dh, dz = dstate[0], views[0]
+        np.multiply(dh, self.deriv[t], out=dz)
+        np.dot(dz, self.w_hh, out=dh)
 
     def weight_grads(self, t0):
         H = self.w_hh.shape[1]
@@ -153,7 +159,9 @@ class RNN(RecurrentBase):
         # input projections for all steps in one matmul (or gather), landing where the states will be
         input_gates(x, w.w_ih, w.bias, out=hs[1:].reshape(T * B, H))
         rec = np.empty((B, H), self.dtype)  # (B, H)
-        timeloop.forward(functools.partial(_rnn_step, w.w_hh_t, self.act.forward, rec), hs[1:], hs[:-1])
+        w_hh_t, f = w.w_hh_t, self.act.forward
+        for h, h_prev in zip(hs[1:], hs[:-1], strict=True):
+            _rnn_step(w_hh_t, f, rec, h, h_prev)
         return hs[1:], (hs[T],), RNNCache(x, hs)
 
     def _direction_states(self, cache: RNNCache):

@@ -1,13 +1,14 @@
-"""The time loops of the fast recurrent layers, written once for every cell.
+"""The backward time loops of the fast recurrent layers, written once for every cell.
 
 A cell (``scratchrnn.nn.rnn``, ``gru``, ``lstm``) supplies what is its own and these loops run it
-over time:
+over time, from the last step to the first:
 
-* :func:`forward` calls the cell's step function on the arrays of each step, t = 0 .. T-1;
-* :func:`full_bptt` runs backpropagation through time from the last step to the first;
+* :func:`full_bptt` runs backpropagation through time;
 * :func:`truncated_bptt` runs truncated BPTT (below) in the same single pass.
 
-For the backward pass a cell supplies a :class:`StepBackward` built from its forward cache: the
+(The forward loop is a cell's own: a plain ``for`` over its step arrays, in its ``_direction_forward``.)
+
+A cell supplies a :class:`StepBackward` built from its forward cache: the
 math of one step's backward split in two, ``gate_grads`` (from the gradient w.r.t. the state after
 step t to the gradients at step t's pre-activations) and ``state_grads`` (from those to the
 gradient w.r.t. the state before step t), plus the weight and input gradients that follow from
@@ -40,7 +41,6 @@ __all__ = [
     "SCRATCH_STEP_ELEMENTS",
     "StepBackward",
     "add_offsets",
-    "forward",
     "full_bptt",
     "row_slice",
     "rows",
@@ -106,6 +106,12 @@ class StepBackward:
         ``gate_grads``) and the step's gradients ``views``. ``out`` may be ``dstate`` itself."""
         raise NotImplementedError
 
+    def step(self, t: int, dstate: tuple, views: tuple, tmp: np.ndarray) -> None:
+        """One step of full BPTT: ``gate_grads``, then ``state_grads`` into ``dstate`` itself. A cell
+        may fuse the two where the calls between them are a measurable share of a small step."""
+        self.gate_grads(t, dstate, views, tmp)
+        self.state_grads(t, dstate, views, dstate, tmp)
+
     def weight_grads(self, t0: int) -> dict[str, np.ndarray]:
         """The parameter gradients of this layer and direction from ``grads`` (steps before t0 got
         none), keyed like the layer's params."""
@@ -115,15 +121,6 @@ class StepBackward:
         """dx (..., T, B, F) from pre-activation gradients shaped like ``grads`` with any leading
         axes (steps before t0 are zero); None for token-id input, which has no gradient."""
         raise NotImplementedError
-
-
-def forward(step, *stacks: np.ndarray) -> None:
-    """Call ``step(*arrays)`` for t = 0 .. T-1 with the step-t entry of every stack (axis 0 is time).
-
-    Zip hands out each step's views at C speed, where indexing every stack at every step would not.
-    """
-    for arrays in zip(*stacks, strict=True):
-        step(*arrays)
 
 
 def _steps(a: np.ndarray, axis: int) -> np.ndarray:
@@ -149,13 +146,13 @@ def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> t
     else:
         views = zip(*cell.split(steps), strict=True)  # step t's views, straight into grads
     douts = itertools.repeat(None) if dout is None else dout[::-1]
-    gate, back = cell.gate_grads, cell.state_grads
-    for t, v, d_t, step in zip(range(cell.T - 1, -1, -1), views, douts, steps):  # noqa: B905 (repeats)
+    copies = itertools.repeat(None) if scratch is None else steps  # where each scratch step goes
+    back = cell.step
+    for t, v, d_t, step in zip(range(cell.T - 1, -1, -1), views, douts, copies):  # noqa: B905 (repeats)
         if d_t is not None:
             dh += d_t  # the output's gradient joins the one from step t+1
-        gate(t, dstate, v, tmp)
-        back(t, dstate, v, dstate, tmp)
-        if scratch is not None:
+        back(t, dstate, v, tmp)
+        if step is not None:
             np.copyto(step, scratch)
     return dstate
 
