@@ -1,0 +1,33 @@
+"""``python -m scratchrnn COMMAND``: the command line, with SIGINT and SIGTERM taken first.
+
+The signals are taken before anything heavy is imported, so an interrupt during start-up ends the
+process quietly with status 130 (SIGINT) or 143 (SIGTERM) instead of a traceback; once the command
+is done they go back to their defaults, so one that comes during the exit ends it at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from .runs import SIGNAL_GUARD, Interrupted
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None, after=None) -> int:
+    """Run ``scratchrnn.cli.main`` with the signals already in hand; returns the exit status.
+
+    ``after``: the handler SIGINT and SIGTERM get when it returns (None: the ones they had).
+    """
+    try:
+        with SIGNAL_GUARD.installed(then=after):
+            from .cli import main as cli_main
+
+            return cli_main(argv)
+    except Interrupted as exc:
+        return exc.status
+
+
+if __name__ == "__main__":
+    sys.exit(main(after=signal.SIG_DFL))
