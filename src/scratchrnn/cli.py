@@ -95,11 +95,14 @@ def _task_config(module, args: argparse.Namespace):
 def _run_folder(out: str | None, default_name: str) -> Iterator[RunFolder]:
     """A new run folder (see ``scratchrnn.runs``); a command that fails or is interrupted removes what
     it made there, and the folder if it made it."""
-    folder = RunFolder.create(out, default_name)
+    folder = None
     try:
+        with SIGNAL_GUARD.blocked():  # made and known together, so a signal cannot leave it behind
+            folder = RunFolder.create(out, default_name)
         yield folder
     except BaseException:
-        folder.discard()
+        if folder is not None:
+            folder.discard()
         raise
 
 
@@ -400,6 +403,11 @@ def _run(argv: list[str]) -> int:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed or full stdout is reported here, not at exit
         return status
+    except Interrupted:
+        raise
+    except SystemExit as exc:  # argparse after --help or --version
+        sys.stdout.flush()
+        return exc.code if isinstance(exc.code, int) else 0
     except CommandLineError as exc:
         _print_error(f"{exc} (see '{exc.prog} --help')")
         return 2

@@ -3,8 +3,9 @@
 ``error_line(exc, args)`` is the one line (without the ``scratchrnn: error:`` prefix) for an error
 a user can cause, or None for a bug, which keeps its traceback:
 
-* ValueError (bad input, a broken or unsuitable checkpoint, a decode error) and LookupError (an
-  unknown codec): the first line of the message;
+* ValueError (bad input, a broken or unsuitable checkpoint, a decode error) and a plain
+  LookupError (an unknown codec; not its subclasses KeyError and IndexError, which are bugs):
+  the first line of the message;
 * OSError: the file and the reason, ``cannot write runs/x/model.npz: No space left on device``;
 * ``TrainingDiverged``: the step, the last finite loss and what to change (``--lr``, ``--clip-norm``).
 
@@ -64,7 +65,7 @@ def error_line(exc: Exception, args=None) -> str | None:
         return f"{exc}; {_divergence_advice(args)}"
     if isinstance(exc, OSError):
         return os_error_line(exc)
-    if isinstance(exc, (ValueError, LookupError)):
+    if isinstance(exc, ValueError) or type(exc) is LookupError:  # an unknown codec; not KeyError, IndexError
         text = str(exc).strip()
         return text.splitlines()[0] if text else type(exc).__name__
     return None

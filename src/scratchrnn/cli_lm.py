@@ -71,10 +71,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
                   embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed, dtype=args.dtype)
     lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
-    folder = RunFolder.create(args.out, f"train-{args.level}")
-    paths = {name: folder.claim(name) for name in RUN_FILES}
-    progress = _Progress()
+    folder, progress = None, _Progress()
     try:
+        with SIGNAL_GUARD.blocked():  # the folder is made and known here, so a signal cannot leave it behind
+            folder = RunFolder.create(args.out, f"train-{args.level}")
+            paths = {name: folder.claim(name) for name in RUN_FILES}
         with SIGNAL_GUARD.deferred():
             lm.fit(text, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
                    window=args.window, lr=args.lr, optimizer=args.optimizer,
@@ -89,13 +90,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         with writing(paths["model.npz"]):
             model_path = lm.save(paths["model.npz"])
     except Interrupted as exc:  # a second signal, or one after training: no step boundary to wait for
-        if paths["last.npz"].exists():
+        if folder is not None and paths["last.npz"].exists():
             _report_interrupt(args, folder, paths, exc.signum, progress.saved_step)
-        else:
+        elif folder is not None:
             folder.discard()
         raise
     except BaseException:
-        if not any(p.suffix == ".npz" for p in folder.made()):
+        if folder is not None and not any(p.suffix == ".npz" for p in folder.made()):
             folder.discard()  # nothing worth keeping: leave no half-made run behind
         raise
     _report_trained(args, lm, source, model_path, paths)

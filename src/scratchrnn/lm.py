@@ -300,7 +300,8 @@ class LanguageModel:
     def _require_finite(self, model: SequenceModel) -> None:
         bad = [k for k, v in model.params.items() if not np.all(np.isfinite(v))]
         if bad:
-            raise ValueError(f"the model's weights are not finite ({_preview(bad, 3)} hold NaN or inf): "
+            names = ", ".join(bad[:3]) + (f", ... ({len(bad)} in all)" if len(bad) > 3 else "")
+            raise ValueError(f"the model's weights are not finite ({names} hold NaN or inf): "
                              "the run that wrote it diverged; use an earlier checkpoint such as best.npz")
 
     def _score(self, text: str, on_chunk: Callable | None = None) -> tuple[np.ndarray, int]:

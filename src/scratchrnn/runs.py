@@ -42,17 +42,20 @@ MAX_SUFFIX = 1000  # highest -N tried for a default folder name before giving up
 TIME_FORMAT = "%Y%m%d-%H%M%S"  # the time part of a default folder name
 
 
-class Interrupted(BaseException):
+class Interrupted(SystemExit):
     """SIGINT or SIGTERM arrived where the work could not stop at a step boundary.
 
-    A ``BaseException`` like ``KeyboardInterrupt``, so ``except Exception`` does not swallow it;
-    ``status`` is the exit status, 128 plus the signal number.
+    A ``SystemExit`` with code ``status`` (128 plus the signal number): ``except Exception`` does
+    not swallow it, and if nothing catches it the process still exits quietly with that status.
     """
 
     def __init__(self, signum: int):
         self.signum = signum
         self.status = 128 + signum
-        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        super().__init__(self.status)
+
+    def __str__(self) -> str:
+        return f"interrupted by {signal.Signals(self.signum).name}"
 
 
 class SignalGuard:
