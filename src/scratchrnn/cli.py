@@ -405,8 +405,11 @@ def _run(argv: list[str]) -> int:
         return status
     except Interrupted:
         raise
-    except SystemExit as exc:  # argparse after --help or --version
-        sys.stdout.flush()
+    except SystemExit as exc:  # argparse after --help or --version, which prints what it can
+        try:
+            sys.stdout.flush()
+        except OSError:
+            silence_stdout()
         return exc.code if isinstance(exc.code, int) else 0
     except CommandLineError as exc:
         _print_error(f"{exc} (see '{exc.prog} --help')")
