@@ -32,14 +32,15 @@ def test_the_package_takes_the_signals_before_numpy_loads():
 
 def test_an_interrupt_during_start_up_is_a_quiet_exit():
     # the imports of `train` (numpy, the layers, the tasks' registry) take a few hundred milliseconds
-    for sig, delay in ((signal.SIGINT, 0.05), (signal.SIGTERM, 0.05), (signal.SIGINT, 0.15),
-                       (signal.SIGTERM, 0.15)):
+    statuses = []
+    for sig, delay in ((signal.SIGINT, 0.1), (signal.SIGTERM, 0.1), (signal.SIGINT, 0.2),
+                       (signal.SIGTERM, 0.2)):
         proc = subprocess.Popen(command("train", "--help"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, env=ENV)
         time.sleep(delay)
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=30)
-        if proc.returncode == 0:
-            continue  # it had finished before the signal came
-        assert proc.returncode in (128 + sig, -sig), (proc.returncode, err)
-        assert not our_traceback(err) and "Traceback" not in err, err
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode in (0, 128 + sig, -sig), (proc.returncode, err)
+        assert not our_traceback(err), err
+        statuses.append(proc.returncode)
+    assert {130, 143} & set(statuses), statuses  # some came while the package was starting
