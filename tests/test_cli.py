@@ -210,3 +210,17 @@ def _file(folder, name, data: bytes):
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+def test_main_returns_argparse_statuses_and_words_its_complaints(capsys):
+    assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("scratchrnn ")
+    msg = _one_line_error(capsys, ["train", "--cell", "tcn"])
+    assert "invalid choice: 'tcn'" in msg and msg.endswith("(see 'scratchrnn train --help')")
+
+
+def test_main_gives_the_signal_handlers_back(capsys):
+    import signal
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["--version"]) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before

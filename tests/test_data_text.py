@@ -426,3 +426,25 @@ def test_windows_errors():
 def test_module_exports_are_real():
     for name in T.__all__:
         assert hasattr(T, name)
+
+
+# -- encodings and argument checks ---------------------------------------------------------------
+@pytest.mark.parametrize("encoding", ["rot13", "hex", "base64", "zlib", "bz2"])
+def test_read_text_refuses_codecs_that_are_not_text_encodings(tmp_path, encoding):
+    path = tmp_path / "t.txt"
+    path.write_text("some text")
+    with pytest.raises(ValueError, match=f"not a text encoding '{encoding}'"):
+        T.read_text(path, encoding=encoding)
+
+
+def test_read_text_checks_its_arguments_and_words_codec_errors(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"xn--" + b"\xff" * 3)
+    with pytest.raises(ValueError, match="encoding must be a str naming a text encoding.*got NoneType None"):
+        T.read_text(path, encoding=None)
+    with pytest.raises(ValueError, match="path must be a str or a path, got int 3"):
+        T.read_text(3)
+    with pytest.raises(ValueError, match="is not valid punycode"):
+        T.read_text(path, encoding="punycode")
+    path.write_text("some text", encoding="utf-16")
+    assert T.read_text(path, encoding="utf-16") == "some text"  # a text codec that b"a" alone cannot decode

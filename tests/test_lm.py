@@ -296,3 +296,25 @@ def test_files_that_are_not_language_model_checkpoints(tmp_path, rough):
         load_language_model(bare)
     with pytest.raises(FileNotFoundError):
         load_language_model(tmp_path / "missing.npz")
+
+
+# -- scoring once, streamed ----------------------------------------------------------------------
+def test_evaluate_streams_the_token_records_in_one_pass(monkeypatch):
+    lm = CharLM(**TINY, seed=1).fit(TEXT, steps=3, batch_size=2, window=20, progress=False)
+    calls = []
+    real = lm.model.forward
+    monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rows = []
+    res = lm.evaluate(TEXT, on_token=rows.append)
+    assert len(calls) == 2  # 719 predictions in chunks of 512: each chunk scored once
+    assert rows == lm.token_logprobs(TEXT)
+    assert res["loss"] == pytest.approx(-sum(r["logprob"] for r in rows) / len(rows), rel=1e-12)
+    assert [r["index"] for r in rows] == list(range(1, len(TEXT)))
+
+
+def test_evaluate_and_sample_refuse_weights_that_are_not_finite():
+    lm = CharLM(**TINY, seed=1).fit(TEXT, steps=2, batch_size=2, window=20, progress=False)
+    lm.model.params["head.bias"][0] = np.inf
+    for call in (lambda: lm.evaluate(TEXT), lambda: lm.sample(5, seed=0)):
+        with pytest.raises(ValueError, match=r"weights are not finite \(head.bias hold NaN or inf\)"):
+            call()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -642,3 +643,58 @@ def test_the_data_containers_keep_their_trainer_import_path():
     assert scratchrnn.train.SequenceData is scratchrnn.data.SequenceData
     assert scratchrnn.train.TokenStream is scratchrnn.data.TokenStream
     assert {"SequenceData", "TokenStream"} <= set(scratchrnn.train.__all__)
+
+
+# -- configuration checks ------------------------------------------------------------------------
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("clip_norm", "x", "clip_norm must be a real number, got 'x'"),
+    ("clip_norm", -1.0, "clip_norm must be > 0.0"),
+    ("clip_value", float("nan"), "clip_value must be finite"),
+    ("seed", "x", "seed must be an integer >= 0, got 'x'"),
+    ("seed", -1, "seed must be an integer >= 0"),
+    ("progress", "yes", "progress must be True or False"),
+    ("loss", ["mse"], "unknown loss"),
+    ("on_nonfinite", ["raise"], "on_nonfinite must be"),
+    ("log_path", 3, "log_path must be None or a path"),
+])
+def test_train_config_names_the_field_that_is_wrong(field, value, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        TrainConfig(steps=1, **{field: value}).validate()
+
+
+def test_train_config_takes_numpy_scalars():
+    cfg = TrainConfig(steps=np.int64(3), clip_norm=np.float32(1.0), seed=np.int64(2), batch_size=np.int32(2),
+                      progress=np.bool_(False))
+    cfg.validate()
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=3), rng=0)
+    ids = np.random.default_rng(0).integers(0, 4, 60)
+    history = Trainer(model, SGD(model.params, lr=0.1), cfg).fit(TokenStream(ids, batch_size=2, window=5))
+    assert len(history.steps) == 3
+
+
+def test_log_and_checkpoint_write_errors_name_the_file(tmp_path, monkeypatch):
+    import errno
+
+    from scratchrnn import train as train_mod
+
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=3), rng=0)
+    ids = np.random.default_rng(0).integers(0, 4, 60)
+
+    def full_disk(path, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train_mod, "save_checkpoint", full_disk)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2, checkpoint_dir=str(tmp_path)))
+    with pytest.raises(OSError) as info:
+        trainer.fit(TokenStream(ids, batch_size=2, window=5))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "last.npz")
+
+
+def test_resume_refuses_a_file_without_optimizer_state(tmp_path):
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=3), rng=0)
+    weights_only = tmp_path / "model.npz"
+    save_checkpoint(weights_only, params=model.params, config={"model": model.config.to_dict()})
+    ids = np.random.default_rng(0).integers(0, 4, 60)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2))
+    with pytest.raises(ValueError, match="holds no optimizer or generator state .* resume from the last.npz"):
+        trainer.fit(TokenStream(ids, batch_size=2, window=5), resume=weights_only)

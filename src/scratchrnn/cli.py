@@ -1,19 +1,46 @@
 """Command-line front end: ``scratchrnn COMMAND [options]``. The only module that prints.
 
-Errors a user can cause (bad input, missing files) are reported as one line on stderr with exit
-status 2, never a traceback.
+Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
+wrong option) are reported as one line on stderr with exit status 2, never a traceback
+(``cli_errors`` words them). SIGINT and SIGTERM end a command quietly with status 130 or 143;
+``train`` first finishes its step and saves a checkpoint it can resume from (``cli_lm``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .cli_io import (
+    STDOUT_NAME,
+    CommandLineError,
+    error_line,
+    named_stdout,
+    output_file,
+    reserve_standard_streams,
+    silence_stdout,
+    writing,
+)
+from .cli_lm import add_commands as add_lm_commands
+from .runs import SIGNAL_GUARD, Interrupted, RunFolder
 
 __all__ = ["main"]
 
 
-class UsageError(Exception):
+class UsageError(ValueError):
     """A problem with what the user asked for; reported as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its complaints raised as one-line errors instead of a usage block."""
+
+    def error(self, message: str):
+        raise CommandLineError(message, self.prog)
+
+    def error_in(self, command: str | None, message: str):
+        raise CommandLineError(message, f"{self.prog} {command}" if command else self.prog)
 
 
 def _cmd_gradcheck(args: argparse.Namespace) -> int:
@@ -64,20 +91,19 @@ def _task_config(module, args: argparse.Namespace):
     return dataclasses.replace(cfg, **changes)
 
 
-def _prepare_out_dir(path: str | None, default_name: str):
-    """Create the output folder (default runs/<name>-<time>) and check it is writable, before any work."""
-    import os
-    import time
-    from pathlib import Path
-
-    out = Path(path) if path else Path("runs") / f"{default_name}-{time.strftime('%Y%m%d-%H%M%S')}"
+@contextmanager
+def _run_folder(out: str | None, default_name: str) -> Iterator[RunFolder]:
+    """A new run folder (see ``scratchrnn.runs``); a command that fails or is interrupted removes what
+    it made there, and the folder if it made it."""
+    folder = None
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create output folder {out}: {exc.strerror or exc}") from None
-    if not out.is_dir() or not os.access(out, os.W_OK | os.X_OK):
-        raise UsageError(f"output folder {out} is not writable")
-    return out
+        with SIGNAL_GUARD.blocked():  # made and known together, so a signal cannot leave it behind
+            folder = RunFolder.create(out, default_name)
+        yield folder
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise
 
 
 def _save_plots(result, out) -> list:
@@ -93,7 +119,8 @@ def _write_json(path, obj) -> None:
 
     from .io import atomic_write_text
 
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    with writing(path):
+        atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(o):
@@ -123,13 +150,16 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
     module = get_task(args.name)
     cfg = _task_config(module, args)
-    out = _prepare_out_dir(args.out, args.name)
-    result = module.run(cfg, progress=not args.no_progress) if _takes_progress(module) else module.run(cfg)
-    text = {k: result.artifacts[k] for k in ("sentences", "greedy") if k in result.artifacts}
-    _write_json(
-        out / "result.json", {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text}
-    )
-    plots = _save_plots(result, out)
+    with _run_folder(args.out, args.name) as folder:
+        out = folder.path
+        progress = {"progress": not args.no_progress} if _takes_progress(module) else {}
+        result = module.run(cfg, **progress)
+        text = {k: result.artifacts[k] for k in ("sentences", "greedy") if k in result.artifacts}
+        _write_json(
+            folder.claim("result.json"),
+            {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text},
+        )
+        plots = _save_plots(result, out)
     _print_table([result])
     _print_text_artifacts(result)
     print(f"\nwrote {out / 'result.json'}" + (f" and {len(plots)} plots" if plots else ""))
@@ -164,22 +194,24 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from . import plot
     from .tasks import TASKS, get_task
 
-    out = _prepare_out_dir(args.out, "demo")
-    if not plot.matplotlib_available():
-        print("matplotlib is not installed: no plots (pip install 'scratchrnn[plot]'); everything else runs")
-    t0 = time.perf_counter()
-    results, n_plots = [], 0
-    for name in TASKS:
-        module = get_task(name)
-        print(f"running {name} ...", flush=True)
-        result = module.run(module.Config.quick())
-        results.append(result)
-        n_plots += len(_save_plots(result, out))
-    total = time.perf_counter() - t0
-    print()
-    _print_table(results)
-    summary = {"seconds": round(total, 2), "systems": [r.summary() for r in results]}
-    _write_json(out / "summary.json", summary)
+    with _run_folder(args.out, "demo") as folder:
+        out = folder.path
+        if not plot.matplotlib_available():
+            print("matplotlib is not installed: no plots (pip install 'scratchrnn[plot]'); "
+                  "everything else runs")
+        t0 = time.perf_counter()
+        results, n_plots = [], 0
+        for name in TASKS:
+            module = get_task(name)
+            print(f"running {name} ...", flush=True)
+            result = module.run(module.Config.quick())
+            results.append(result)
+            n_plots += len(_save_plots(result, out))
+        total = time.perf_counter() - t0
+        print()
+        _print_table(results)
+        summary = {"seconds": round(total, 2), "systems": [r.summary() for r in results]}
+        _write_json(folder.claim("summary.json"), summary)
     for r in results:
         _print_text_artifacts(r)
     print(
@@ -218,9 +250,8 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         if args.json == "-":
             print(text)
             return 0
-        from .io import atomic_write_text
-
-        atomic_write_text(args.json, text + "\n")
+        with output_file(args.json) as f:
+            f.write(text + "\n")
     _print_trace(record)
     return 0
 
@@ -269,150 +300,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
         if args.output
         else src.with_suffix(".safetensors" if args.format == "safetensors" else ".weights.npz")
     )
-    path = export(src, out, args.format)
+    if out.exists() and not out.is_file():  # export renames a new file into place, which would replace it
+        raise UsageError(f"cannot write {out}: not a regular file (export writes a whole file in its place)")
+    with writing(out):
+        path = export(src, out, args.format)
     print(f"wrote {path}")
     return 0
 
 
-# -- language models: train / sample / eval ------------------------------------------------------
-DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
-EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
-
-
-def _read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
-    from .data.text import load_corpus, read_text
-
-    if path is None:
-        return load_corpus(), "the shipped Shakespeare corpus"
-    return read_text(path, encoding=encoding), path
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    import shutil
-    from pathlib import Path
-
-    from .lm import CharLM, WordLM
-    from .sample import check_sampling_options  # noqa: F401  (imported early: fail fast on a broken install)
-
-    text, source = _read_input_text(args.text, args.encoding)  # bad files fail before anything is written
-    if args.steps is not None and args.epochs is not None:
-        raise UsageError("give --steps or --epochs, not both")
-    if args.steps is None and args.epochs is None:
-        args.steps = DEFAULT_TRAIN_STEPS
-    if args.eval_every is None and args.steps is not None:
-        args.eval_every = max(1, args.steps // EVALS_PER_RUN)  # a step-limited run may never end an epoch
-    kwargs = dict(
-        cell=args.cell,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        embedding_dim=args.embedding_dim,
-        dropout=args.dropout,
-        seed=args.seed,
-        dtype=args.dtype,
-    )
-    lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
-    existed = args.out is not None and Path(args.out).exists()
-    out = _prepare_out_dir(args.out, f"train-{args.level}")
-    try:
-        lm.fit(
-            text,
-            steps=args.steps,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            window=args.window,
-            lr=args.lr,
-            optimizer=args.optimizer,
-            clip_norm=args.clip_norm or None,
-            val_fraction=args.val_fraction,
-            eval_every=args.eval_every,
-            checkpoint_dir=str(out),
-            checkpoint_every=args.checkpoint_every,
-            resume=args.resume,
-            progress=None if not args.no_progress else False,
-            log_path=str(out / "log.jsonl"),
-        )
-    except BaseException:
-        if not existed and out.exists() and not any(p.suffix == ".npz" for p in out.iterdir()):
-            shutil.rmtree(out, ignore_errors=True)  # nothing worth keeping: leave no half-made run behind
-        raise
-    model_path = lm.save(out / "model.npz")
-    h = lm.history
-    print(
-        f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
-        f"last training loss {h.steps[-1]['loss']:.4f}"
-    )
-    if h.evals:
-        best = min(r["val_loss"] for r in h.evals)
-        line = f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token (best {best:.4f})"
-        if args.level == "char":
-            import math
-
-            line += f", {h.evals[-1]['val_loss'] / math.log(2):.4f} bits/char"
-        print(line)
-    print(f"wrote {model_path}, {out / 'last.npz'}, {out / 'best.npz'} and {out / 'log.jsonl'}")
-    return 0
-
-
-def _cmd_sample(args: argparse.Namespace) -> int:
-    from .lm import load_language_model
-    from .sample import check_sampling_options
-
-    check_sampling_options(args.temperature, args.top_k, args.top_p)  # before loading anything
-    if args.length <= 0:
-        raise UsageError(f"--length must be positive, got {args.length}")
-    lm = load_language_model(args.model)
-
-    started = False
-
-    def emit(piece: str) -> None:
-        nonlocal started
-        if not started:  # the prime is echoed only once sampling is under way (a bad prime prints nothing)
-            started = True
-            sys.stdout.write(args.prime)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-
-    lm.sample(
-        args.length,
-        prime=args.prime,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        beam=args.beam,
-        on_text=emit,
-    )
-    emit("\n")
-    return 0
-
-
-def _cmd_eval(args: argparse.Namespace) -> int:
-    import json
-
-    from .lm import load_language_model
-
-    lm = load_language_model(args.model)
-    text, source = _read_input_text(args.text, args.encoding)
-    res = lm.evaluate(text)
-    line = f"{source}: {res['tokens']} tokens, loss {res['loss']:.4f} nats/token"
-    line += f", perplexity {res['perplexity']:.3f}"
-    if "bits_per_char" in res:
-        line += f", {res['bits_per_char']:.4f} bits/char"
-    print(line)
-    if args.per_token:
-        rows = "".join(json.dumps(r) + "\n" for r in lm.token_logprobs(text))
-        if args.per_token == "-":
-            sys.stdout.write(rows)
-        else:
-            from .io import atomic_write_text
-
-            atomic_write_text(args.per_token, rows)
-            print(f"wrote {args.per_token}")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scratchrnn", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="scratchrnn", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -463,56 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_trace)
 
-    p = sub.add_parser("train", help="train a character- or word-level language model on a text file")
-    p.add_argument(
-        "text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)"
-    )
-    p.add_argument("--level", choices=("char", "word"), default="char")
-    p.add_argument("--encoding", default="utf-8", help="the text file's encoding (default utf-8)")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--num-layers", type=int, default=2)
-    p.add_argument("--embedding-dim", type=int, help="learned embedding size (default: one-hot input)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout between recurrent layers")
-    p.add_argument("--max-vocab", type=int, help="word level: keep the most frequent words")
-    p.add_argument("--optimizer", default="adam", help="sgd, momentum, adagrad, rmsprop, adam, adamw, rprop")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
-    p.add_argument("--window", type=int, default=100, help="steps per training window (truncated BPTT)")
-    p.add_argument("--batch-size", type=int, default=32, help="parallel streams")
-    p.add_argument("--steps", type=int, help="optimizer steps (default 1000 unless --epochs)")
-    p.add_argument("--epochs", type=int, help="passes over the text")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
-    p.add_argument(
-        "--eval-every", type=int, help="steps between validations (default: 10 per run, or each epoch)"
-    )
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints of last.npz")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--out", help="output folder (default runs/train-LEVEL-TIME)")
-    p.add_argument("--resume", help="continue from a last.npz written by an earlier run")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_train)
-
-    p = sub.add_parser("sample", help="generate text from a trained language model (streamed to stdout)")
-    p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")
-    p.add_argument("--length", type=int, default=300, help="tokens to generate")
-    p.add_argument("--prime", default="", help="text to start from")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax(logits / T); 0 is greedy")
-    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
-    p.add_argument("--top-p", type=float, help="sample among the most likely tokens holding probability p")
-    p.add_argument("--beam", type=int, help="beam search of this width for the most likely continuation")
-    p.add_argument("--seed", type=int, help="random seed (same seed, same text)")
-    p.set_defaults(func=_cmd_sample)
-
-    p = sub.add_parser("eval", help="loss, perplexity and bits per character of a model on a text file")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("text", metavar="TEXT_FILE")
-    p.add_argument("--encoding", default="utf-8")
-    p.add_argument(
-        "--per-token", metavar="FILE", help="write each token's log-probability as JSON lines ('-': stdout)"
-    )
-    p.set_defaults(func=_cmd_eval)
+    add_lm_commands(sub)
 
     p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")
     p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
@@ -529,22 +377,58 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (UsageError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"scratchrnn: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("scratchrnn: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
-        import os
+    """Run one command; returns the exit status (0 done, 1 a target missed, 2 an error, 130/143
+    interrupted by SIGINT/SIGTERM, 141 the reader of stdout went away)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    with SIGNAL_GUARD.installed():
+        try:
+            reserve_standard_streams()
+            with named_stdout():
+                return _run(argv)
+        except Interrupted as exc:  # during start-up, or a second signal: quietly, with the signal's status
+            return exc.status
+        except KeyboardInterrupt:  # no handler of ours (outside the main thread)
+            return 130
 
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+def _run(argv: list[str]) -> int:
+    """The error boundary: what a user can cause becomes one line on stderr and exit status 2."""
+    args = None
+    try:
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            parser.error_in(args.command, f"unrecognized arguments: {' '.join(extra)}")
+        args.argv = argv
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed or full stdout is reported here, not at exit
+        return status
+    except Interrupted:
+        raise
+    except SystemExit as exc:  # argparse after --help or --version, which prints what it can
+        try:
+            sys.stdout.flush()
+        except OSError:
+            silence_stdout()
+        return exc.code if isinstance(exc.code, int) else 0
+    except CommandLineError as exc:
+        _print_error(f"{exc} (see '{exc.prog} --help')")
+        return 2
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly
+        silence_stdout()
         return 141
+    except Exception as exc:
+        line = error_line(exc, args)
+        if line is None:
+            raise  # a bug: the traceback is the report
+        if isinstance(exc, OSError) and exc.filename == STDOUT_NAME:
+            silence_stdout()
+        _print_error(line)
+        return 2
+
+
+def _print_error(line: str) -> None:
+    print(f"scratchrnn: error: {line}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

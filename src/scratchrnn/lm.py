@@ -267,6 +267,7 @@ class LanguageModel:
         token's text as soon as it is known (after the search, for beam search).
         """
         model = self._require_model()
+        self._require_finite(model)
         check_int("length", length, low=0)
         temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
         if beam is not None:
@@ -296,9 +297,22 @@ class LanguageModel:
         return "".join(pieces)
 
     # -- evaluation ----------------------------------------------------------------------------
-    def _scored(self, text: str) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """Tokens, ids (n,) and the log-probabilities (n-1,) of tokens 1..n-1 given the ones before."""
+    def _require_finite(self, model: SequenceModel) -> None:
+        bad = [k for k, v in model.params.items() if not np.all(np.isfinite(v))]
+        if bad:
+            names = ", ".join(bad[:3]) + (f", ... ({len(bad)} in all)" if len(bad) > 3 else "")
+            raise ValueError(f"the model's weights are not finite ({names} hold NaN or inf): "
+                             "the run that wrote it diverged; use an earlier checkpoint such as best.npz")
+
+    def _score(self, text: str, on_chunk: Callable | None = None) -> tuple[np.ndarray, int]:
+        """Score the text once, chunk by chunk, with the state carried through it.
+
+        Returns the log-probabilities (n-1,) of tokens 1..n-1 given the ones before, and n. With
+        ``on_chunk``, each chunk is handed over as it is scored: ``on_chunk(start, tokens, ids, lp)``
+        with the log-probabilities ``lp`` (c,) of the tokens ``start + 1 .. start + c``.
+        """
         model = self._require_model()
+        self._require_finite(model)
         tokens = self._tokens(_check_text(text))
         ids = self._encode(tokens, "the text")  # (n,)
         if ids.shape[0] < 2:
@@ -316,18 +330,28 @@ class LanguageModel:
                 logits, h, _ = model.forward(x[:, None], h)  # (c, 1, V)
                 lp = log_softmax(logits[:, 0].astype(np.float64))  # (c, V)
                 logp[s : s + y.shape[0]] = lp[np.arange(y.shape[0]), y]
+                if on_chunk is not None:
+                    on_chunk(s, tokens, ids, logp[s : s + y.shape[0]])
         finally:
             model.train(was_training)
-        return tokens, ids, logp
+        return logp, ids.shape[0]
 
-    def evaluate(self, text: str) -> dict:
+    def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None) -> dict:
         """Score ``text`` token by token with the state carried through it.
 
         Returns ``loss`` (mean negative log-likelihood in nats per predicted token, every token after
         the first), ``perplexity = exp(loss)``, ``tokens`` (how many were predicted) and, for the
-        char level, ``bits_per_char = loss / ln 2``.
+        char level, ``bits_per_char = loss / ln 2``. ``on_token`` is called with each predicted
+        token's record (as in :meth:`token_logprobs`) as soon as it is scored, so a long text can
+        be written out in the same single pass without keeping the records. A model whose weights
+        are not finite raises ValueError.
         """
-        _, _, logp = self._scored(text)
+        def per_token(start: int, tokens: list[str], ids: np.ndarray, lp: np.ndarray) -> None:
+            for j, value in enumerate(lp.tolist()):
+                i = start + 1 + j
+                on_token({"index": i, "token": tokens[i], "id": int(ids[i]), "logprob": value})
+
+        logp, _ = self._score(text, None if on_token is None else per_token)
         loss = float(-logp.mean())
         perplexity = math.exp(loss) if loss < MAX_EXP else math.inf
         result = {"loss": loss, "perplexity": perplexity, "tokens": int(logp.shape[0])}
@@ -340,11 +364,12 @@ class LanguageModel:
 
         ``index`` is the token's position in the stream (0 is the first token, which is only
         context and not listed); ``token`` is the text's own token (for words, even when it maps to
-        ``UNKNOWN_TOKEN``), ``id`` the id the model read. One dict per line makes JSON lines.
+        ``UNKNOWN_TOKEN``), ``id`` the id the model read. One dict per line makes JSON lines; for a
+        long text, ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
         """
-        tokens, ids, logp = self._scored(text)
-        return [{"index": i, "token": tokens[i], "id": int(ids[i]), "logprob": float(logp[i - 1])}
-                for i in range(1, len(tokens))]
+        rows: list[dict] = []
+        self.evaluate(text, on_token=rows.append)
+        return rows
 
     # -- files ---------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:

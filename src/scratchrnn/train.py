@@ -26,17 +26,19 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import losses as losses_mod
-from .checks import check_int, check_optional_int, check_truncate
+from .checks import check_flag, check_int, check_optional_int, check_real, check_truncate
 from .data.sequences import SequenceData, TokenStream
-from .io import atomic_write_bytes, load_checkpoint, save_checkpoint
+from .io import atomic_write_bytes, save_checkpoint
 from .nn.model import SequenceModel
 from .optim import clip_by_value, clip_grad_norm, global_norm
+from .resume import restore_run
 
 __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "TrainingDiverged"]
 
@@ -84,6 +86,7 @@ class TrainConfig:
     seed: int = 0
 
     def validate(self) -> None:
+        """Raise ValueError naming the first field that is wrong, what it expects and what it got."""
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of steps and epochs")
         for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every",
@@ -91,16 +94,23 @@ class TrainConfig:
             check_optional_int(name, getattr(self, name), low=1)
         check_truncate(self.truncate)
         check_int("max_rollbacks", self.max_rollbacks, low=0)
+        check_int("seed", self.seed, low=0)
+        for name in ("checkpoint_dir", "log_path"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, os.PathLike)):
+                raise ValueError(f"{name} must be None or a path, got {type(value).__name__} {value!r}")
+        if self.progress is not None:
+            check_flag("progress", self.progress)
         if self.checkpoint_every is not None and not self.checkpoint_dir:
             raise ValueError(f"checkpoint_every={self.checkpoint_every} needs checkpoint_dir, got None")
-        if self.on_nonfinite not in ("raise", "rollback"):
+        if not isinstance(self.on_nonfinite, str) or self.on_nonfinite not in ("raise", "rollback"):
             raise ValueError(f"on_nonfinite must be 'raise' or 'rollback', got {self.on_nonfinite!r}")
-        if self.loss not in LOSSES:
+        if not isinstance(self.loss, str) or self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
         for name in ("clip_value", "clip_norm"):
             v = getattr(self, name)
-            if v is not None and not v > 0:
-                raise ValueError(f"{name} must be positive, got {v!r}")
+            if v is not None:
+                check_real(name, v, low=0.0, low_open=True, allow_inf=True)
 
 
 LOSSES: dict[str, Callable] = {
@@ -199,7 +209,7 @@ class Trainer:
         steps_per_epoch = self._steps_per_epoch(train)
         total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
         if resume is not None:
-            self._restore(resume)
+            self._restore(resume, train)
         if cfg.checkpoint_dir:
             os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         self.model.train(True)
@@ -268,19 +278,20 @@ class Trainer:
             "perm": None if self.perm is None else [int(i) for i in self.perm],
             "best_params": self.best_params,
         }
-        path = save_checkpoint(
-            path,
-            params=self.model.params,
-            optimizer_state=self.optimizer.state_dict(),
-            rng_state=self.rng.bit_generator.state,
-            step=self.step,
-            epoch=self.epoch,
-            hidden=self.hidden,
-            config={"model": self.model.config.to_dict(), "train": asdict(self.config)},
-            vocab=self.vocab,
-            history=self.history.steps,
-            extra=extra,
-        )
+        with _naming(path):
+            path = save_checkpoint(
+                path,
+                params=self.model.params,
+                optimizer_state=self.optimizer.state_dict(),
+                rng_state=self.rng.bit_generator.state,
+                step=self.step,
+                epoch=self.epoch,
+                hidden=self.hidden,
+                config={"model": self.model.config.to_dict(), "train": asdict(self.config)},
+                vocab=self.vocab,
+                history=self.history.steps,
+                extra=extra,
+            )
         self._emit("checkpoint", {"step": self.step, "path": str(path)})
         return path
 
@@ -483,35 +494,8 @@ class Trainer:
         self.optimizer.lr = lr
         self._emit("rollback", {"step": self.step, "lr": self.optimizer.lr, "rollbacks": self.rollbacks})
 
-    def _restore(self, path) -> None:
-        ck = load_checkpoint(path)
-        saved = (ck.config or {}).get("model")
-        ours = self.model.config.to_dict()
-        if isinstance(saved, dict) and saved != ours:
-            diff = ", ".join(f"{k}={saved.get(k)!r} (this model: {ours.get(k)!r})"
-                             for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k))
-            raise ValueError(f"{path} was written for a different model: {diff}")
-        self.model.load_state_dict(ck.params)
-        if ck.optimizer_state is not None:
-            self.optimizer.load_state_dict(ck.optimizer_state)
-        if ck.rng_state is not None:
-            self.rng.bit_generator.state = ck.rng_state
-        self.step, self.epoch = int(ck.step), int(ck.epoch)
-        self.hidden = ck.hidden
-        self.history.steps = list(ck.history or [])
-        extra = ck.extra or {}
-        self.cursor = int(extra.get("cursor", 0))
-        self.best_val = extra.get("best_val")
-        self.best_params = extra.get("best_params")
-        self.bad_evals = int(extra.get("bad_evals", 0))
-        self.rollbacks = int(extra.get("rollbacks", 0))
-        if "lr" in extra:
-            self.optimizer.lr = extra["lr"]
-        if self.scheduler is not None and extra.get("scheduler") is not None:
-            self.scheduler.load_state_dict(extra["scheduler"])
-        self.history.evals = list(extra.get("evals", []))
-        perm = extra.get("perm")
-        self.perm = None if perm is None else np.asarray(perm, dtype=np.int64)
+    def _restore(self, path, train) -> None:
+        restore_run(self, path, train)  # checks every entry it reads back (scratchrnn.resume)
         if self._last_finite_loss is None and self.history.steps:
             self._last_finite_loss = self.history.steps[-1]["loss"]
 
@@ -524,26 +508,30 @@ class Trainer:
         self._log_file = None
         if not path:
             return
-        os.makedirs(Path(path).parent, exist_ok=True)
-        kept = b""
-        if keep_through and os.path.exists(path):
-            with open(path, "rb") as f:
-                lines = [ln for ln in f.read().splitlines() if ln.strip()]
-            good = []
-            for ln in lines:
-                try:
-                    if json.loads(ln).get("step", 0) <= keep_through:
-                        good.append(ln)
-                except json.JSONDecodeError:
-                    break  # a line cut by a crash ends the usable log
-            kept = b"".join(ln + b"\n" for ln in good)
-        atomic_write_bytes(path, kept)
-        self._log_file = open(path, "ab")  # noqa: SIM115 - closed at the end of fit
+        with _naming(path):
+            os.makedirs(Path(path).parent, exist_ok=True)
+            kept = b""
+            if keep_through and os.path.exists(path):
+                with open(path, "rb") as f:
+                    lines = [ln for ln in f.read().splitlines() if ln.strip()]
+                good = []
+                for ln in lines:
+                    try:
+                        if json.loads(ln).get("step", 0) <= keep_through:
+                            good.append(ln)
+                    except json.JSONDecodeError:
+                        break  # a line cut by a crash ends the usable log
+                kept = b"".join(ln + b"\n" for ln in good)
+            atomic_write_bytes(path, kept)
+            # unbuffered: each record goes to the file in one write of its whole line
+            self._log_file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed at the end of fit
 
     def _log(self, record: dict) -> None:
         if getattr(self, "_log_file", None) is not None:
-            self._log_file.write((json.dumps(record) + "\n").encode())
-            self._log_file.flush()
+            data = (json.dumps(record) + "\n").encode()
+            with _naming(self.config.log_path):
+                while data:
+                    data = data[self._log_file.write(data):]
 
     def _emit(self, event: str, record: dict) -> None:
         for cb in self.callbacks:
@@ -558,6 +546,19 @@ class Trainer:
         from tqdm import tqdm
 
         return tqdm(total=total, initial=self.step, file=sys.stderr, unit="step", dynamic_ncols=True)
+
+
+@contextmanager
+def _naming(path):
+    """An OSError of the block that names no file, or only an atomic write's temporary file, is
+    raised again naming ``path``, the file the trainer was writing."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is not None and exc.filename2 is None and (
+                exc.filename is None or str(exc.filename).endswith(".tmp")):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 def _copy_state(h):

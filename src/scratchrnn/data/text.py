@@ -22,6 +22,7 @@ and for a word model::
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -74,23 +75,41 @@ def _is_wide_unicode(encoding: str) -> bool:
     return codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
 
 
+def _check_text_encoding(encoding, path: Path) -> bool:
+    """Whether ``encoding`` is UTF-16 or UTF-32; ValueError unless it names a text encoding."""
+    if not isinstance(encoding, str):
+        raise ValueError(f"encoding must be a str naming a text encoding such as 'utf-8', got "
+                         f"{type(encoding).__name__} {encoding!r}")
+    try:
+        wide = _is_wide_unicode(encoding)
+        try:  # bytes-to-bytes and str-to-str codecs (hex, base64, zlib, rot13) refuse any decode to str
+            b"a".decode(encoding)
+        except UnicodeError:
+            pass  # a text encoding that cannot decode this one byte (utf-16): the file decides
+    except LookupError as err:
+        what = "unknown encoding" if "unknown encoding" in str(err) else "not a text encoding"
+        raise ValueError(f"{what} {encoding!r} for {str(path)!r}: pass a text encoding such as utf-8 or "
+                         "latin-1 with --encoding") from None
+    return wide
+
+
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     """Read a text file strictly and return its contents with ``\\n`` line endings.
 
-    Raises FileNotFoundError for a missing path and ValueError for a directory, an empty (or
-    whitespace-only) file, a binary file (NUL bytes), an unknown encoding, or bytes that do not
-    decode; the last names the byte offset and suggests ``--encoding``. A UTF-8 byte-order mark is
-    dropped; ``\\r\\n`` and lone ``\\r`` become ``\\n``.
+    Raises FileNotFoundError for a missing path and ValueError for a path that is not a str or
+    PathLike, a directory, an empty (or whitespace-only) file, a binary file (NUL bytes), an
+    encoding that is not a str, is unknown or is not a text encoding (``rot13``, ``hex``, ...), or
+    bytes that do not decode; the last names the byte offset and suggests ``--encoding``. A UTF-8
+    byte-order mark is dropped; ``\\r\\n`` and lone ``\\r`` become ``\\n``.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"path must be a str or a path, got {type(path).__name__} {path!r}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {str(path)!r}")
     if path.is_dir():
         raise ValueError(f"expected a text file, got a directory: {str(path)!r}")
-    try:
-        wide = _is_wide_unicode(encoding)
-    except LookupError:
-        raise ValueError(f"unknown encoding {encoding!r} for {str(path)!r}") from None
+    wide = _check_text_encoding(encoding, path)
     data = path.read_bytes()
     if not data:
         raise ValueError(f"expected a text file with some text, got an empty file: {str(path)!r}")
@@ -107,6 +126,9 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
             f"{err.start} ({err.reason}); if the file uses another encoding, pass it with --encoding "
             f"(for example --encoding latin-1)"
         ) from None
+    except UnicodeError as err:  # codecs such as idna and punycode raise the base class
+        raise ValueError(f"{str(path)!r} is not valid {encoding}: {err}; if the file uses another "
+                         "encoding, pass it with --encoding (for example --encoding latin-1)") from None
     if text.startswith("\ufeff"):
         text = text[1:]
     if "\x00" in text:

@@ -1,0 +1,146 @@
+"""What a resumed training run reads back from its checkpoint, each entry checked before use.
+
+``restore_run(trainer, path, train)`` puts a :class:`~scratchrnn.train.Trainer` where the run
+saved in ``path`` (a ``last.npz``) stopped: weights, optimizer and schedule state, the generator,
+step, epoch, carried state, data position, history and best validation. The io layer checks the
+archive itself; here each entry is checked as what the trainer needs it to be (a generator state
+numpy accepts, a carried state of this run's shapes with finite values, history records with
+steps in order, counters that are integers), and anything else raises ValueError naming the file
+and the entry: ``runs/x/last.npz: checkpoint entry 'hidden' cannot be resumed: ...``. A file
+without optimizer or generator state (a ``model.npz``: weights only) is refused, since the run
+could not continue exactly from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .checks import check_int, check_real, is_int, is_real
+from .data.sequences import SequenceData, TokenStream
+from .io import load_checkpoint
+
+__all__ = ["restore_run"]
+
+# what reading a malformed entry raises, from numpy's generator or an optimizer's load_state_dict
+READ_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def restore_run(trainer, path, train) -> None:
+    """Load the run saved in ``path`` into ``trainer`` (which trains on ``train``)."""
+    ck = load_checkpoint(path)
+    saved = ck.config.get("model") if isinstance(ck.config, dict) else None
+    ours = trainer.model.config.to_dict()
+    if isinstance(saved, dict) and saved != ours:
+        diff = ", ".join(f"{k}={saved.get(k)!r} (this model: {ours.get(k)!r})"
+                         for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k))
+        raise ValueError(f"{path} was written for a different model: {diff}")
+    if ck.optimizer_state is None or ck.rng_state is None:
+        raise ValueError(f"{path} holds no optimizer or generator state (a model.npz holds only weights), "
+                         "so the run cannot continue from it exactly; resume from the last.npz in that "
+                         "run's folder")
+    extra = ck.extra if ck.extra is not None else {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"{path}: checkpoint entry 'extra' must be a dict, got {type(extra).__name__}")
+
+    def entry(name: str, read: Callable):
+        try:
+            return read()
+        except READ_ERRORS as exc:
+            raise ValueError(f"{path}: checkpoint entry {name!r} cannot be resumed: "
+                             f"{_one_line(exc)}") from None
+
+    def counter(name: str):
+        return entry(f"extra.{name}", lambda: check_int(name, extra.get(name, 0), low=0))
+
+    trainer.model.load_state_dict(ck.params)
+    entry("optimizer_state", lambda: trainer.optimizer.load_state_dict(ck.optimizer_state))
+    entry("rng_state", lambda: setattr(trainer.rng.bit_generator, "state", ck.rng_state))
+    trainer.step = entry("step", lambda: check_int("step", ck.step, low=0))
+    trainer.epoch = entry("epoch", lambda: check_int("epoch", ck.epoch, low=0))
+    trainer.hidden = entry("hidden", lambda: _checked_state(trainer.model, ck.hidden, train))
+    trainer.history.steps = _records(path, "history", ck.history, "loss")
+    trainer.history.evals = _records(path, "extra.evals", extra.get("evals"), "val_loss")
+    trainer.cursor = counter("cursor")
+    trainer.bad_evals = counter("bad_evals")
+    trainer.rollbacks = counter("rollbacks")
+    best_val = extra.get("best_val")
+    trainer.best_val = None if best_val is None else entry(
+        "extra.best_val", lambda: check_real("best_val", best_val, allow_inf=True))
+    trainer.best_params = entry("extra.best_params",
+                                lambda: _checked_params(trainer.model, extra.get("best_params")))
+    if "lr" in extra:
+        trainer.optimizer.lr = entry("extra.lr", lambda: check_real("lr", extra["lr"], low=0.0))
+    if trainer.scheduler is not None and extra.get("scheduler") is not None:
+        entry("extra.scheduler", lambda: trainer.scheduler.load_state_dict(extra["scheduler"]))
+    trainer.perm = entry("extra.perm", lambda: _checked_order(extra.get("perm"), train))
+
+
+def _checked_state(model, hidden, train):
+    """The carried state read back: None, or arrays shaped, typed and finite like this run's."""
+    if hidden is None:
+        return None
+    if not isinstance(train, TokenStream):
+        raise ValueError("whole-sequence training carries no state between steps, the file holds one")
+    want = model.init_state(train.batch_size)
+    wanted = want if isinstance(want, tuple) else (want,)
+    parts = hidden if isinstance(hidden, tuple) else (hidden,)
+    if len(parts) != len(wanted):
+        raise ValueError(f"expected {len(wanted)} state array(s), got {len(parts)}")
+    for got, ref in zip(parts, wanted, strict=True):
+        if not isinstance(got, np.ndarray) or got.shape != ref.shape or got.dtype != ref.dtype:
+            desc = (f"{got.dtype} array of shape {got.shape}" if isinstance(got, np.ndarray)
+                    else type(got).__name__)
+            raise ValueError(f"expected a {ref.dtype} array of shape {ref.shape} (layers, streams, hidden), "
+                             f"got a {desc}")
+        if not np.all(np.isfinite(got)):
+            raise ValueError(f"the state holds {int(np.count_nonzero(~np.isfinite(got)))} non-finite values")
+    return hidden
+
+
+def _checked_params(model, params):
+    """The best weights read back: None, or arrays with the model's names and shapes."""
+    if params is None:
+        return None
+    ours = model.params
+    if not isinstance(params, dict) or set(params) != set(ours):
+        raise ValueError(f"expected a dict with the model's parameter names, got {type(params).__name__}")
+    for k, v in params.items():
+        if not isinstance(v, np.ndarray) or v.shape != ours[k].shape:
+            raise ValueError(f"{k} must be an array of shape {ours[k].shape}")
+    return params
+
+
+def _checked_order(perm, train):
+    """This epoch's sample order read back: None, or a permutation of the training sequences."""
+    if perm is None:
+        return None
+    if not isinstance(train, SequenceData):
+        raise ValueError("a stream is read in order, the file holds a sample order")
+    if (not isinstance(perm, list) or not all(is_int(i) for i in perm)
+            or sorted(perm) != list(range(train.size))):
+        raise ValueError(f"expected a permutation of the {train.size} training sequences")
+    return np.asarray(perm, dtype=np.int64)
+
+
+def _records(path, name: str, records, value_key: str) -> list[dict]:
+    """History records: a list of dicts, each with an integer ``step`` (in order) and a real ``value_key``."""
+    if records is None:
+        return []
+    if not isinstance(records, list):
+        raise ValueError(f"{path}: checkpoint entry {name!r} must be a list of records, "
+                         f"got {type(records).__name__}")
+    last = 0
+    for i, r in enumerate(records):
+        if not (isinstance(r, dict) and is_int(r.get("step")) and is_real(r.get(value_key))
+                and r["step"] >= last):
+            raise ValueError(f"{path}: checkpoint entry {name!r} record {i} must be a dict with an integer "
+                             f"'step' (in order) and a number {value_key!r}, got {str(r)[:200]}")
+        last = r["step"]
+    return list(records)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if text else type(exc).__name__

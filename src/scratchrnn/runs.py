@@ -1,0 +1,220 @@
+"""Run folders that cannot collide or vanish, and interrupts that end a run at a step boundary.
+
+A run folder is made exclusively: the default ``runs/<name>-<YYYYmmdd-HHMMSS>`` gets a ``-2``,
+``-3``, ... suffix when another run already took the name (two runs started in the same second
+get two folders). ``RunFolder`` remembers what its run made: ``claim(name)`` before writing a file
+records it as the run's own when it did not exist yet, and ``discard()`` after a failure removes
+only those files, then the folder if the run created it and it is empty, so a failed run never
+takes anything of another's with it.
+
+``SIGNAL_GUARD`` owns SIGINT and SIGTERM for the command line. Normally a signal raises
+``Interrupted`` at once (during start-up there is nothing to save). Inside ``deferred()`` the first
+signal is only recorded, so a training loop can finish its step, write its checkpoint and stop; a
+second signal raises at once. ``blocked()`` holds signals back over a few lines that must not be
+cut (a folder made and recorded, a cleanup). The exit status of an interrupted run is 128 plus the
+signal number: 130 for SIGINT, 143 for SIGTERM. Only the standard library is imported here, so
+``python -m scratchrnn`` can take the signals before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = [
+    "MAX_SUFFIX",
+    "SIGNAL_GUARD",
+    "STOP_SIGNALS",
+    "Interrupted",
+    "RunFolder",
+    "SignalGuard",
+    "resume_command",
+]
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+MAX_SUFFIX = 1000  # highest -N tried for a default folder name before giving up
+TIME_FORMAT = "%Y%m%d-%H%M%S"  # the time part of a default folder name
+
+
+class Interrupted(SystemExit):
+    """SIGINT or SIGTERM arrived where the work could not stop at a step boundary.
+
+    A ``SystemExit`` with code ``status`` (128 plus the signal number): ``except Exception`` does
+    not swallow it, and if nothing catches it the process still exits quietly with that status.
+    """
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.status = 128 + signum
+        super().__init__(self.status)
+
+    def __str__(self) -> str:
+        return f"interrupted by {signal.Signals(self.signum).name}"
+
+
+class SignalGuard:
+    """SIGINT and SIGTERM for the command line: raise at once, or (``deferred``) record the first."""
+
+    def __init__(self):
+        self.received: int | None = None  # the first signal seen since install
+        self._deferring = False
+        self._depth = 0
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self._deferring and self.received is None:
+            self.received = signum  # the loop stops at its next step boundary
+            return
+        if self.received is None:
+            self.received = signum
+        raise Interrupted(signum)
+
+    @contextmanager
+    def installed(self, then=None) -> Iterator[SignalGuard]:
+        """Take SIGINT and SIGTERM for the block, then give back the handlers found before (or set
+        ``then``, e.g. ``signal.SIG_DFL``: a signal after the block ends the process at once).
+
+        Nested blocks share one installation; outside the main thread (where Python cannot set
+        handlers) the block runs without one.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        if self._depth == 0:
+            self.received = None
+            with self.blocked():
+                self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+        self._depth += 1
+        try:
+            yield self
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                with self.blocked():
+                    for s, handler in self._previous.items():
+                        signal.signal(s, handler if then is None else then)
+                self._deferring = False
+
+    @contextmanager
+    def deferred(self) -> Iterator[SignalGuard]:
+        """Inside the block the first signal only sets ``received``; the caller polls it."""
+        self._deferring = True
+        try:
+            yield self
+        finally:
+            self._deferring = False
+
+    @contextmanager
+    def blocked(self) -> Iterator[None]:
+        """Hold SIGINT and SIGTERM back for the block; one that came meanwhile is handled after it."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+SIGNAL_GUARD = SignalGuard()
+
+
+class RunFolder:
+    """The folder one run writes into, whether the run created it, and the files the run made there."""
+
+    def __init__(self, path: Path, created: bool):
+        self.path = Path(path)
+        self.created = created
+        self._made: list[Path] = []
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r}, created={self.created})"
+
+    @classmethod
+    def create(cls, out: str | os.PathLike | None, default_name: str, root: str | os.PathLike = "runs",
+               now: float | None = None) -> RunFolder:
+        """The folder ``out`` (made if missing, used as it is if it exists), or a new folder
+        ``root/<default_name>-<time>`` made exclusively, with ``-2``, ``-3``, ... on a collision.
+
+        Raises ValueError naming the folder when it cannot be made or written.
+        """
+        if out is not None:
+            path = Path(out)
+            with SIGNAL_GUARD.blocked():  # made and recorded as ours, or neither
+                try:
+                    path.mkdir(parents=True)
+                    folder = cls(path, created=True)
+                except FileExistsError:
+                    folder = cls(path, created=False)
+                except OSError as exc:
+                    raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
+        else:
+            stamp = time.strftime(TIME_FORMAT, time.localtime(now))
+            folder = cls._create_unique(Path(root), f"{default_name}-{stamp}")
+        if not folder.path.is_dir() or not os.access(folder.path, os.W_OK | os.X_OK):
+            folder.discard()
+            raise ValueError(f"output folder {folder.path} is not a writable folder")
+        return folder
+
+    @classmethod
+    def _create_unique(cls, root: Path, base: str) -> RunFolder:
+        try:
+            root.mkdir(parents=True, exist_ok=True)  # shared by every run: never removed
+        except OSError as exc:
+            raise ValueError(f"cannot create output folder {root}: {exc.strerror or exc}") from None
+        for n in range(1, MAX_SUFFIX + 1):
+            path = root / (base if n == 1 else f"{base}-{n}")
+            with SIGNAL_GUARD.blocked():
+                try:
+                    os.mkdir(path)  # exclusive: exactly one run gets each name
+                    return cls(path, created=True)
+                except FileExistsError:
+                    continue
+                except OSError as exc:
+                    raise ValueError(f"cannot create output folder {path}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot create output folder {root / base}: "
+                         f"the names up to -{MAX_SUFFIX} are taken")
+
+    def claim(self, name: str) -> Path:
+        """The path of a file the run is about to write; if it does not exist yet it is the run's own."""
+        path = self.path / name
+        if not path.exists() and path not in self._made:
+            self._made.append(path)
+        return path
+
+    def made(self) -> list[Path]:
+        """The claimed files that the run made and that exist now."""
+        return [p for p in self._made if p.exists()]
+
+    def discard(self) -> None:
+        """Remove what the run made: its files, then the folder if the run created it and it is empty."""
+        with SIGNAL_GUARD.blocked():
+            for p in self._made:
+                p.unlink(missing_ok=True)
+            if self.created:
+                try:
+                    self.path.rmdir()  # fails, as it should, when anything else is inside
+                except OSError:
+                    pass
+
+
+def resume_command(prog: str, argv: Sequence[str], folder: str | os.PathLike, last: str | os.PathLike) -> str:
+    """The command that continues an interrupted run: its own arguments with ``--out folder``
+    and ``--resume last`` in place of any it had, quoted for a POSIX shell."""
+    words: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in ("--out", "--resume"):
+            skip = True
+        elif not word.startswith(("--out=", "--resume=")):
+            words.append(word)
+    return shlex.join([*prog.split(), *words, "--out", str(folder), "--resume", str(last)])

@@ -1,0 +1,116 @@
+"""Run folders (exclusive names, cleanup of only what a run made) and the signal guard."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+import pytest
+
+from scratchrnn.runs import SIGNAL_GUARD, Interrupted, RunFolder, SignalGuard, resume_command
+
+NOW = 1_700_000_000.0  # one fixed second, so every folder below wants the same name
+
+
+def test_default_folders_in_the_same_second_get_suffixes(tmp_path):
+    folders = [RunFolder.create(None, "train-char", root=tmp_path / "runs", now=NOW) for _ in range(3)]
+    names = [f.path.name for f in folders]
+    assert names[1] == names[0] + "-2" and names[2] == names[0] + "-3"
+    assert all(f.created and f.path.is_dir() for f in folders)
+
+
+def test_an_existing_out_folder_is_used_but_not_owned(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    folder = RunFolder.create(tmp_path / "mine", "x")
+    assert not folder.created
+    log = folder.claim("log.jsonl")
+    log.write_text("{}\n")
+    kept = folder.claim("notes.txt")  # existed before: not the run's
+    folder.discard()
+    assert not log.exists() and kept.exists() and folder.path.is_dir()
+
+
+def test_discard_removes_a_made_folder_only_when_empty(tmp_path):
+    folder = RunFolder.create(tmp_path / "a" / "b", "x")
+    folder.claim("model.npz").write_bytes(b"1")
+    assert folder.made() == [folder.path / "model.npz"]
+    folder.discard()
+    assert not folder.path.exists() and (tmp_path / "a").is_dir()
+    other = RunFolder.create(tmp_path / "c", "x")
+    (other.path / "someone-elses.txt").write_text("x")  # written by another process
+    other.discard()
+    assert (other.path / "someone-elses.txt").exists()
+
+
+def test_folders_that_cannot_be_made(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot create output folder"):
+        RunFolder.create(blocker / "sub", "x")
+    with pytest.raises(ValueError, match="is not a writable folder"):
+        RunFolder.create(blocker, "x")
+    with pytest.raises(ValueError, match="cannot create output folder"):
+        RunFolder.create(None, "x", root=blocker)
+
+
+def test_resume_command_replaces_out_and_resume():
+    argv = ["train", "my text.txt", "--out", "old", "--resume=old/last.npz", "--steps", "30"]
+    assert resume_command("scratchrnn", argv, "runs/x", "runs/x/last.npz") == (
+        "scratchrnn train 'my text.txt' --steps 30 --out runs/x --resume runs/x/last.npz")
+
+
+def test_interrupted_is_a_quiet_system_exit_with_the_signal_status():
+    exc = Interrupted(signal.SIGTERM)
+    assert isinstance(exc, SystemExit) and not isinstance(exc, Exception)
+    assert exc.code == exc.status == 143 and str(exc) == "interrupted by SIGTERM"
+
+
+def test_the_guard_raises_at_once_and_defers_inside_deferred():
+    guard = SignalGuard()
+    before = signal.getsignal(signal.SIGINT)
+    with guard.installed():
+        with pytest.raises(Interrupted) as info:
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0) if hasattr(signal, "sigtimedwait") else None
+            for _ in range(1000):  # the handler runs between bytecodes
+                pass
+        assert info.value.status == 130 and guard.received == signal.SIGINT
+    with guard.installed():
+        assert guard.received is None
+        with guard.deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):
+                pass
+            assert guard.received == signal.SIGTERM  # recorded, not raised
+            with pytest.raises(Interrupted):  # a second one does not wait
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):
+                    pass
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_blocked_holds_a_signal_until_the_block_ends():
+    guard = SignalGuard()
+    seen = []
+    with guard.installed(), pytest.raises(Interrupted):
+        with guard.blocked():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(1000):
+                pass
+            seen.append("still here")
+    assert seen == ["still here"]
+
+
+def test_outside_the_main_thread_the_guard_stands_aside():
+    result = []
+
+    def work():
+        with SIGNAL_GUARD.installed(), SIGNAL_GUARD.blocked():
+            result.append(signal.getsignal(signal.SIGINT))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert result == [signal.getsignal(signal.SIGINT)]
