@@ -148,7 +148,7 @@ def test_empty_sequence_or_batch(small):
 
 
 def test_unsupported_dtype():
-    with pytest.raises(ValueError, match="float32 or float64, got float16"):
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64, got float16"):
         RNN(3, 4, dtype=np.float16)
 
 
