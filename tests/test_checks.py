@@ -1,8 +1,11 @@
 """The shared argument checks and the one rule for ``rng`` arguments (scratchrnn.checks)."""
 
+import re
+
 import numpy as np
 import pytest
 
+from argument_cases import CASES, KINDS, Case
 from scratchrnn import checks
 from scratchrnn.checks import (
     check_callable,
@@ -279,3 +282,47 @@ def test_small_requests_cost_no_read_of_the_system(machine):
 def test_check_memory_refuses_nothing_where_the_system_does_not_say(monkeypatch):
     monkeypatch.setattr(checks, "machine_memory", lambda: None)
     assert checks.check_memory(10**30, "anything") == 10**30
+
+
+# -- the sweep: every public constructor and function of the numeric modules -----------------------
+SWEEP = [(case, arg) for case in CASES for arg in case.args]
+ACCEPTED = [(case, arg) for case, arg in SWEEP if case.good_values(arg)]
+
+
+def _label(item) -> str:
+    case, arg = item
+    return f"{case.name}-{arg}"
+
+
+@pytest.mark.parametrize("item", SWEEP, ids=_label)
+def test_bad_values_raise_a_value_error_naming_the_argument(item):
+    case, arg = item
+    name = case.names.get(arg, arg)
+    for bad in KINDS[case.args[arg]].bad:
+        with pytest.raises(ValueError) as info:
+            case.call(**{arg: bad})
+        message = str(info.value)
+        named = re.search(rf"\b{re.escape(name)}\b", message)
+        assert named, f"{case.name}({arg}={bad!r}): the message does not name {name!r}: {message}"
+        assert "got" in message or repr(bad) in message, f"{case.name}({arg}={bad!r}): what came? {message}"
+
+
+@pytest.mark.parametrize("item", ACCEPTED, ids=_label)
+def test_numpy_scalars_are_accepted_where_python_numbers_are(item):
+    case, arg = item
+    for good in case.good_values(arg):
+        case.call(**{arg: good})
+
+
+def test_the_sweep_covers_every_kind_and_can_fail():
+    assert {kind for case in CASES for kind in case.args.values()} == set(KINDS)
+    assert len(SWEEP) > 250 and len(ACCEPTED) > 200
+    lenient = Case("lenient", lambda **kw: int(kw["n"]), {"n": "size"})  # int("3") is no check at all
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        test_bad_values_raise_a_value_error_naming_the_argument((lenient, "n"))
+    silent = Case("silent", lambda **kw: check_size("size", kw["n"]), {"n": "size"})  # names another argument
+    with pytest.raises(AssertionError, match="does not name 'n'"):
+        test_bad_values_raise_a_value_error_naming_the_argument((silent, "n"))
+    with pytest.raises(ValueError):
+        test_numpy_scalars_are_accepted_where_python_numbers_are((Case("strict", lambda **kw: check_int(
+            "n", kw["n"], high=2), {"n": "size"}), "n"))

@@ -42,6 +42,7 @@ __all__ = [
     "check_choice",
     "check_dtype",
     "check_flag",
+    "check_generator",
     "check_int",
     "check_memory",
     "check_numeric_dtype",
@@ -296,3 +297,11 @@ def check_random_state(rng) -> np.random.Generator:
     raise ValueError(
         f"rng must be None, an integer seed >= 0 or a numpy Generator, got {type(rng).__name__} {rng!r}"
     )
+
+
+def check_generator(rng, name: str = "rng") -> np.random.Generator:
+    """A ``np.random.Generator`` itself (for the functions whose caller owns the stream), else ValueError."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy Generator (np.random.default_rng(seed)), "
+                         f"got {type(rng).__name__}")
+    return rng

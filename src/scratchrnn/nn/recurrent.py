@@ -300,7 +300,8 @@ class RecurrentBase(Module):
         x: (T, B, F) (or (B, T, F) with ``batch_first``); h0: (L*D, B, H), a tuple (h0, c0) for an
         LSTM, or None for zeros. Returns ``out`` (T, B, D*H), ``h_n`` (L*D, B, H) (a tuple for an
         LSTM) and the cache for ``backward``. Dropout between layers applies in training mode
-        only, with masks drawn from ``rng`` (default: the layer's own generator).
+        only, with masks drawn from ``rng`` (a Generator or an int seed; default: the layer's own
+        generator).
         """
         x = self._check_input(x)  # (T, B, F)
         T, B = x.shape[:2]
@@ -314,7 +315,7 @@ class RecurrentBase(Module):
             states0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         states_n = tuple(np.empty(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         drop = self.dropout if self.training else 0.0
-        gen = rng if rng is not None else self._dropout_rng
+        gen = self._dropout_rng if rng is None else check_random_state(rng)
         layer_in = np.ascontiguousarray(x)  # (T, B, F)
         caches, masks = [], []
         for layer in range(self.num_layers):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import check_size
+from ..checks import check_flag, check_size
 
 __all__ = ["RecurrentStepper", "step_input_gates"]
 
@@ -219,6 +219,7 @@ class RecurrentStepper:
         floats, and neither is checked per call. out_t (B, H) is a read-only view of the top
         layer's state, overwritten by the call after next."""
         parts = self._check_state(state, None)
+        tokens = check_flag("tokens", tokens)
         plan = _StepPlan(self, parts[0].shape[1], tokens)  # its own: step calls cannot disturb it
         for buf, part in zip(plan.states[0], parts, strict=True):
             np.copyto(buf, part)
