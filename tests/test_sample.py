@@ -550,3 +550,15 @@ def test_generation_larger_than_the_memory_available_is_refused(monkeypatch):
         generate(model, np.array([1]), 2000, rng=0)
     with pytest.raises(ValueError, match="beam_search with a beam of 400 over 5 tokens needs about 54.4 kB"):
         beam_search(model, np.array([1]), 2, beam=400)
+
+
+def test_generation_keeps_no_cache_across_calls_so_new_weights_are_always_used():
+    """The sampling path makes its stepper (a snapshot of the weights) per call: after
+    load_state_dict or an optimizer step the next call samples from the new weights."""
+    model, other = make_model(seed=0), make_model(seed=1)
+    prime = np.array([1, 2, 3])
+    expected = generate(other, prime, 8, rng=0, temperature=0)
+    assert not np.array_equal(generate(model, prime, 8, rng=0, temperature=0), expected)
+    model.load_state_dict(other.state_dict())
+    assert np.array_equal(generate(model, prime, 8, rng=0, temperature=0), expected)
+    assert np.array_equal(beam_search(model, prime, 4, beam=2), beam_search(other, prime, 4, beam=2))
