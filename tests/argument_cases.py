@@ -13,9 +13,13 @@ import numpy as np
 from scratchrnn import functional, init, losses, sample, trace
 from scratchrnn.checks import MAX_SIZE
 from scratchrnn.data import sequences, synthetic
+from scratchrnn.data.text import WordVocab
 from scratchrnn.gradcheck import checker, matrix, truncated
 from scratchrnn.nn import GRU, LSTM, RNN, Embedding, Linear, reference, workspace
+from scratchrnn.nn.linear import embedding_param_shapes, linear_param_shapes
 from scratchrnn.nn.model import ModelConfig, SequenceModel
+from scratchrnn.nn.module import check_weights_fit
+from scratchrnn.nn.recurrent import recurrent_param_shapes
 from scratchrnn.optim import (
     SGD,
     Adagrad,
@@ -127,6 +131,19 @@ def rnn_backward(**kw):
     return layer.backward(np.ones_like(out), None, cache, **kw)
 
 
+def reference_backward(**kw):
+    p = RNN(3, 4, dtype=np.float64, rng=0).params
+    out, _, cache = reference.forward("rnn", p, X)
+    return reference.backward(cache, p, np.ones_like(out), **kw)
+
+
+def word_task():
+    """A model over a tiny word vocabulary, and the vocabulary, for the word-lm functions."""
+    vocab = WordVocab.from_sentences([["the", "king", "."], ["my", "lord", "."]])
+    cfg = word_lm.Config(hidden_size=3, vocab_size=len(vocab))
+    return word_lm.build_model(cfg, len(vocab)), vocab
+
+
 def check_gradients(**kw):
     p = {"w": np.array([1.0, 2.0])}
     return checker.check_gradients(lambda q: float(np.sum(q["w"] ** 2)), p, {"w": 2 * p["w"]}, **kw)
@@ -225,6 +242,39 @@ CASES = [
         "workspace.empty",
         with_defaults(workspace.empty, shape=(2, 3), dtype=np.float32),
         dict(dtype="numeric_dtype"),
+    ),
+    Case(
+        "workspace.zeros",
+        with_defaults(workspace.zeros, shape=(2, 3), dtype=np.float32),
+        dict(dtype="numeric_dtype"),
+    ),
+    Case("reference.backward", reference_backward, dict(truncate="optional_count0")),
+    Case(
+        "recurrent_param_shapes",
+        with_defaults(recurrent_param_shapes, gates=4, input_size=3, hidden_size=2),
+        dict(
+            gates="size",
+            input_size="size",
+            hidden_size="size",
+            num_layers="size",
+            bias="flag",
+            bidirectional="flag",
+        ),
+    ),
+    Case(
+        "linear_param_shapes",
+        with_defaults(linear_param_shapes, in_features=3, out_features=2),
+        dict(in_features="size", out_features="size", bias="flag"),
+    ),
+    Case(
+        "embedding_param_shapes",
+        with_defaults(embedding_param_shapes, num_embeddings=3, embedding_dim=2),
+        dict(num_embeddings="size", embedding_dim="size"),
+    ),
+    Case(
+        "check_weights_fit",
+        with_defaults(check_weights_fit, shapes={"w": (2, 3)}, dtype=np.float32, what="w"),
+        dict(dtype="dtype"),
     ),
     Case(
         "reference.get_cell",
@@ -600,6 +650,50 @@ CASES = [
         dict(batch_tokens="size", pad_id="count0"),
     ),
     Case(
+        "word_lm.unigram_probs",
+        lambda **kw: word_lm.unigram_probs(np.array([0, 1]), **{"vocab_size": 3, **kw}),
+        dict(vocab_size="size"),
+    ),
+    Case(
+        "word_lm.bigram_probs",
+        lambda **kw: word_lm.bigram_probs(
+            np.array([0]),
+            np.array([1]),
+            np.array([0]),
+            np.array([1]),
+            np.full(3, 1 / 3),
+            **{"lam": 0.5, **kw},
+        ),
+        dict(lam="unit"),
+    ),
+    Case(
+        "word_lm.baseline_perplexities",
+        lambda **kw: word_lm.baseline_perplexities(
+            [np.array([1, 3, 2])] * 4, [np.array([1, 3, 2])], **{"vocab_size": 4, "start_id": 1, **kw}
+        ),
+        dict(vocab_size="size", start_id="count0", heldout_fraction="open_unit"),
+        good={"vocab_size": (np.int64(4),), "start_id": (np.int64(1),)},
+    ),
+    Case(
+        "word_lm.greedy_examples",
+        lambda **kw: word_lm.greedy_examples(*word_task(), ["the king"], **kw),
+        dict(top_k="count", max_tokens="count"),
+    ),
+    Case(
+        "word_lm.sample_sentences",
+        lambda **kw: word_lm.sample_sentences(
+            *word_task(), **{"n": 1, "rng": 0, "min_words": 1, "max_attempts": 5, **kw}
+        ),
+        dict(n="count", min_words="count", max_tokens="count", max_attempts="count", rng="rng"),
+        good={"max_attempts": (np.int64(5),)},
+    ),
+    Case(
+        "trace.char_model_config",
+        with_defaults(trace.char_model_config, vocab_size=4, hidden_size=3),
+        dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag"),
+        names=CHOICE_WORDS,
+    ),
+    Case(
         "trace.build_char_model",
         with_defaults(trace.build_char_model, vocab_size=4, hidden_size=3),
         dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag", rng="rng"),
@@ -657,3 +751,119 @@ CASES = [
         good={"loss": ()},
     ),
 ]
+
+
+# -- what the sweep scans: every public function and class of these modules is a case above, or is
+# named here with why it has no argument of its own to sweep
+SCANNED = (
+    "nn",
+    "nn.model",
+    "nn.workspace",
+    "nn.reference",
+    "nn.stepper",
+    "nn.recurrent",
+    "nn.linear",
+    "nn.module",
+    "optim",
+    "optim.base",
+    "losses",
+    "functional",
+    "data.sequences",
+    "data.synthetic",
+    "sample",
+    "trace",
+    "init",
+    "gradcheck",
+    "tasks.hello",
+    "tasks.sine",
+    "tasks.addition",
+    "tasks.binary_to_decimal",
+    "tasks.word_lm",
+)
+RESULTS = "a named result or cache, made by the library"
+ARRAYS = "arrays and objects only, checked where they are used"
+TAKES_CONFIG = "takes a checked config or model, swept through its constructor"
+NOTHING_TO_SWEEP = {
+    **dict.fromkeys(
+        (
+            "ModelCache",
+            "EmbeddingCache",
+            "LinearCache",
+            "ParamNames",
+            "Cell",
+            "GRUStep",
+            "LSTMStep",
+            "RNNStep",
+            "StepGrads",
+            "Weights",
+            "Activation",
+            "GradcheckReport",
+            "ParamCheck",
+            "WordData",
+            "ParamVersion",
+            "Parameters",
+        ),
+        RESULTS,
+    ),
+    **dict.fromkeys(
+        (
+            "tanh",
+            "sigmoid",
+            "relu",
+            "identity",
+            "input_gates",
+            "input_grad",
+            "input_weight_grad",
+            "relayout_rows",
+            "step_input_gates",
+            "decayed_grad",
+            "copy",
+            "gru_step",
+            "gru_step_backward",
+            "lstm_step",
+            "lstm_step_backward",
+            "rnn_step",
+            "rnn_step_backward",
+            "best_lambda",
+            "count_words",
+            "perplexity",
+            "target_pairs",
+            "load_weights",
+            "predict",
+            "as_scalar",
+        ),
+        ARRAYS,
+    ),
+    **dict.fromkeys(
+        (
+            "make_recurrent",
+            "ModelStepper",
+            "RecurrentStepper",
+            "run",
+            "build_model",
+            "model_config",
+            "prepare_data",
+            "reference.forward",
+            "RecurrentBase",
+            "Module",
+        ),
+        TAKES_CONFIG,
+    ),
+    **dict.fromkeys(
+        (
+            "SGDConfig",
+            "AdagradConfig",
+            "RMSpropConfig",
+            "AdamConfig",
+            "RpropConfig",
+            "PlainRpropConfig",
+            "Optimizer",
+            "check_lr",
+        ),
+        "an optimizer's own fields, swept through it",
+    ),
+    "clear": "no arguments",
+    "free_bytes": "no arguments",
+    "recurrent_cells": "no arguments",
+    "as_generator": "checks.check_random_state, tested in test_checks",
+}

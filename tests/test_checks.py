@@ -1,11 +1,13 @@
 """The shared argument checks and the one rule for ``rng`` arguments (scratchrnn.checks)."""
 
+import importlib
+import inspect
 import re
 
 import numpy as np
 import pytest
 
-from argument_cases import CASES, KINDS, Case
+from argument_cases import CASES, KINDS, NOTHING_TO_SWEEP, SCANNED, Case
 from scratchrnn import checks
 from scratchrnn.checks import (
     check_callable,
@@ -326,3 +328,23 @@ def test_the_sweep_covers_every_kind_and_can_fail():
     with pytest.raises(ValueError):
         test_numpy_scalars_are_accepted_where_python_numbers_are((Case("strict", lambda **kw: check_int(
             "n", kw["n"], high=2), {"n": "size"}), "n"))
+
+
+def _swept() -> set[str]:
+    """Names the cases call: "RNN.forward" sweeps RNN, "init.uniform" sweeps init's uniform."""
+    heads = {case.name.split()[0] for case in CASES}
+    return heads | {head.split(".")[0] for head in heads}
+
+
+def test_every_public_function_and_class_is_swept_or_has_nothing_to_sweep():
+    swept, missing = _swept(), []
+    for rel in SCANNED:
+        module = importlib.import_module(f"scratchrnn.{rel}")
+        short = rel.split(".")[-1]
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue  # constants
+            if not {name, f"{short}.{name}"} & (swept | set(NOTHING_TO_SWEEP)):
+                missing.append(f"scratchrnn.{rel}.{name}")
+    assert missing == [], f"add a case to tests/argument_cases.py, or a reason to NOTHING_TO_SWEEP: {missing}"

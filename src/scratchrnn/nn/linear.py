@@ -32,15 +32,16 @@ class EmbeddingCache(NamedTuple):
 
 def linear_param_shapes(in_features: int, out_features: int, bias: bool = True) -> dict[str, tuple[int, ...]]:
     """The parameter shapes of a ``Linear``, in its order: ``weight`` (out, in), ``bias`` (out,)."""
-    shapes = {"weight": (out_features, in_features)}
-    if bias:
-        shapes["bias"] = (out_features,)
+    shapes = {"weight": (check_size("out_features", out_features), check_size("in_features", in_features))}
+    if check_flag("bias", bias):
+        shapes["bias"] = shapes["weight"][:1]
     return shapes
 
 
 def embedding_param_shapes(num_embeddings: int, embedding_dim: int) -> dict[str, tuple[int, ...]]:
     """The parameter shape of an ``Embedding``: ``weight`` (num_embeddings, embedding_dim)."""
-    return {"weight": (num_embeddings, embedding_dim)}
+    num, dim = check_size("num_embeddings", num_embeddings), check_size("embedding_dim", embedding_dim)
+    return {"weight": (num, dim)}
 
 
 def _check_output_memory(rows: int, width: int, dtype: np.dtype, what: str) -> None:

@@ -53,10 +53,10 @@ class Parameters(dict):
 def check_weights_fit(shapes: Mapping[str, tuple[int, ...]], dtype, what: str) -> int:
     """The bytes of weights of ``shapes`` in ``dtype``; a ValueError (``checks.check_memory``) if
     they would not fit in this machine's memory. Called before anything is allocated."""
+    dtype = check_dtype(dtype)
     count = sum(math.prod(shape) for shape in shapes.values())
-    nbytes = count * np.dtype(dtype).itemsize
-    return check_memory(nbytes, what, f"its {count:,} weights ({np.dtype(dtype)}, gradients and "
-                                      "optimizer state not counted)")
+    return check_memory(count * dtype.itemsize, what, f"its {count:,} weights ({dtype}, gradients and "
+                                                      "optimizer state not counted)")
 
 
 class Module:

@@ -92,7 +92,9 @@ def recurrent_param_shapes(gates: int, input_size: int, hidden_size: int, num_la
     """The parameter shapes of a recurrent stack with ``gates`` gates per cell (1 RNN, 3 GRU,
     4 LSTM), in the order the layer makes them: per layer, per direction, ``weight_ih`` (G*H, in),
     ``weight_hh`` (G*H, H), then ``bias_ih`` and ``bias_hh`` (G*H,). Layer k > 0 reads D*H features."""
-    G, H, D = gates, hidden_size, 2 if bidirectional else 1
+    G, H = check_size("gates", gates), check_size("hidden_size", hidden_size)
+    input_size, num_layers = check_size("input_size", input_size), check_size("num_layers", num_layers)
+    bias, D = check_flag("bias", bias), 2 if check_flag("bidirectional", bidirectional) else 1
     shapes = {}
     for layer in range(num_layers):
         in_size = input_size if layer == 0 else H * D

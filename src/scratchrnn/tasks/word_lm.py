@@ -341,6 +341,7 @@ def target_pairs(sentences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def unigram_probs(targets: np.ndarray, vocab_size: int, never: tuple[int, ...] = ()) -> np.ndarray:
     """Add-one unigram (V,): ``p(w) = (c(w) + 1) / (n + V')`` over the V' ids that can be targets;
     the ids in ``never`` (SENTENCE_START) get probability 0."""
+    vocab_size = check_size("vocab_size", vocab_size)
     counts = np.bincount(targets, minlength=vocab_size).astype(np.float64) + 1.0  # (V,)
     counts[list(never)] = 0.0
     return counts / counts.sum()
@@ -350,6 +351,7 @@ def bigram_probs(fit_ctx, fit_tgt, ctx, tgt, unigram: np.ndarray, lam: float) ->
     """Interpolated bigram probabilities (n,) of the pairs (ctx, tgt):
     ``p(w | u) = lam * c(u, w) / c(u) + (1 - lam) * p_uni(w)``, counts from (fit_ctx, fit_tgt); a
     context never seen in fitting has no bigram estimate and gets ``p_uni(w)``."""
+    lam = check_real("lam", lam, low=0.0, high=1.0)
     V = unigram.size
     seen, pair_counts = np.unique(fit_ctx * V + fit_tgt, return_counts=True)  # (P,), (P,)
     codes = ctx * V + tgt  # (n,)
@@ -380,6 +382,10 @@ def baseline_perplexities(train: list[np.ndarray], val: list[np.ndarray], vocab_
     """Validation perplexity of the add-one unigram and the interpolated bigram, both fitted on
     ``train``; the bigram's lambda is tuned on the last ``heldout_fraction`` of the training
     sentences with counts from the rest, then the counts are taken from all of ``train``."""
+    vocab_size = check_size("vocab_size", vocab_size)
+    start_id = check_int("start_id", start_id, low=0, high=vocab_size - 1)
+    heldout_fraction = check_real("heldout_fraction", heldout_fraction, low=0.0, high=1.0, low_open=True,
+                                  high_open=True)
     n_held = max(1, int(round(heldout_fraction * len(train))))
     if n_held >= len(train):
         raise ValueError(f"tuning lambda needs at least 2 training sentences, got {len(train)}")
