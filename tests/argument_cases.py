@@ -77,6 +77,7 @@ KINDS = {
     "dtype": Kind(("bogus", None, 3, np.int64, "float16", [np.float32]), (np.float64, np.dtype("float32"))),
     "numeric_dtype": Kind(("bogus", None, 3.5, np.str_), (np.int8, np.dtype("float64"))),
     "choice": Kind(("bogus", None, 3, ["x"])),
+    "name": Kind(("", None, 3, ["x"])),  # any non-empty string
     "rng": Kind(("0", -1, 2.5, True, [0], np.random.RandomState(0)), (np.int64(3), np.uint32(0))),
     "generator": Kind(("0", None, 3, np.random.RandomState(0))),  # a numpy Generator and nothing else
     "pair": Kind(("0.5", 0.5, None, (0.5,), (0.5, 1.2, 2.0), (0.5, "x"), (NAN, 0.5))),
@@ -715,7 +716,7 @@ CASES = [
         "GradcheckConfig",
         matrix.GradcheckConfig,
         dict(
-            cell="choice",
+            cell="name",
             nonlinearity="choice",
             bias="flag",
             num_layers="size",

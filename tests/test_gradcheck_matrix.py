@@ -134,7 +134,7 @@ def test_unavailable_cell_is_a_value_error():
 def test_configs_are_checked_when_made():
     cfg = GradcheckConfig(num_layers=np.int64(2), truncate=np.int32(1), bias=np.bool_(False))
     assert (type(cfg.num_layers), type(cfg.truncate), type(cfg.bias)) == (int, int, bool)
-    for fields, message in ((dict(cell="rnn"), "unknown cell 'rnn'; expected one of GRU, LSTM, RNN"),
+    for fields, message in ((dict(cell=None), r"cell must be the name of a layer class \(.*\), got None"),
                             (dict(loss="nll"), "loss must be one of mse, bce, ce, last, hn, got 'nll'"),
                             (dict(seq_len=0), "seq_len must be a positive integer, got 0")):
         with pytest.raises(ValueError, match=message):

@@ -110,6 +110,8 @@ def check_optional_int(name: str, value, low: int | None = None, high: int | Non
 def check_size(name: str, value, low: int = 1, limit: int = MAX_SIZE) -> int:
     """A size (hidden size, layers, batch ...) as an ``int`` in ``[low, limit]``, else ValueError;
     the limit is ``MAX_SIZE`` unless given (module docstring)."""
+    if type(value) is int and low <= value <= limit:  # the common case, on paths that run every step
+        return value
     if is_int(value) and value > limit:
         which = " (scratchrnn.checks.MAX_SIZE)" if limit == MAX_SIZE else ""
         raise ValueError(f"{name} must be at most {limit:,}{which}, got {int(value):,}")
@@ -266,14 +268,16 @@ def format_bytes(n: int) -> str:
     return f"{int(n)} bytes"
 
 
-def check_memory(nbytes: int, what: str, for_what: str = "its weights", now: bool = False) -> int:
+def check_memory(nbytes: int, what, for_what: str = "its weights", now: bool = False) -> int:
     """Refuse, before anything is allocated, a request of ``nbytes`` this machine cannot hold.
 
     With ``now`` False (weights a model would have) the bound is the machine's physical memory;
     with ``now`` True (arrays about to be made) it is the memory available at this moment, read
     only for requests above 1/``SMALL_REQUEST_SHARE`` of the machine. The ValueError reads
-    "``what`` needs about 32 TB for ``for_what``; this machine has 25 GB of memory". Returns
-    ``nbytes``. Where the system reports no memory size nothing is refused.
+    "``what`` needs about 32 TB for ``for_what``; this machine has 25 GB of memory"; ``what``
+    may be a function that returns the text, called only then (code that runs every step passes
+    one, so no message is formatted in vain). Returns ``nbytes``. Where the system reports no
+    memory size nothing is refused.
     """
     total = machine_memory()
     if total is None or nbytes * SMALL_REQUEST_SHARE <= total:
@@ -282,6 +286,7 @@ def check_memory(nbytes: int, what: str, for_what: str = "its weights", now: boo
     if now:
         limit, has = available_memory() or total, "available"
     if nbytes > limit:
+        what = what() if callable(what) else what
         raise ValueError(f"{what} needs about {format_bytes(nbytes)} for {for_what}; "
                          f"this machine has {format_bytes(limit)} {has}")
     return nbytes

@@ -45,7 +45,7 @@ def embedding_param_shapes(num_embeddings: int, embedding_dim: int) -> dict[str,
 
 
 def _check_output_memory(rows: int, width: int, dtype: np.dtype, what: str) -> None:
-    check_memory(rows * width * dtype.itemsize, f"{what} of {rows:,} rows of {width:,}", "its output",
+    check_memory(rows * width * dtype.itemsize, lambda: f"{what} of {rows:,} rows of {width:,}", "its output",
                  now=True)
 
 

@@ -308,9 +308,9 @@ class RecurrentBase(Module):
         x = self._check_input(x)  # (T, B, F)
         T, B = x.shape[:2]
         floats = self._step_floats + (0 if x.dtype.kind in "iu" else self.num_directions * self.input_size)
-        check_memory(T * B * floats * self.dtype.itemsize,
-                     f"{self._name()}.forward over {T:,} steps of a batch of {B:,}", "its activations",
-                     now=True)
+        check_memory(T * B * floats * self.dtype.itemsize,  # the message is made only if refused
+                     lambda: f"{self._name()}.forward over {T:,} steps of a batch of {B:,}",
+                     "its activations", now=True)
         D = self.num_directions
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:

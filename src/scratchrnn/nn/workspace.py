@@ -99,7 +99,8 @@ def empty(shape, dtype) -> np.ndarray:
             break
     if dims is None:
         dims = _checked_dims(shape)
-    dtype = check_numeric_dtype(dtype)
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "biufc"):  # a layer's own dtype: no check needed
+        dtype = check_numeric_dtype(dtype)
     nbytes = math.prod(dims) * dtype.itemsize
     if nbytes < MIN_BYTES:
         out = np.empty(dims, dtype)
