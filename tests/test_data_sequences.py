@@ -106,3 +106,21 @@ def test_bad_data_is_rejected_with_a_clear_message(make, words):
     with pytest.raises(ValueError) as info:
         make()
     assert words in str(info.value)
+
+
+def test_window_at_names_a_bad_index_and_counts_negative_ones_from_the_end():
+    stream = TokenStream(np.arange(100), batch_size=2, window=5)  # 49 steps per stream: 9 windows
+    x_last, _ = stream.window_at(np.int64(-1))
+    assert np.array_equal(x_last, stream.window_at(8)[0])
+    for bad in (9, -10, 1.0, "0", None):
+        with pytest.raises(ValueError, match=r"window index i must be .*\[-9, 8\], got"):
+            stream.window_at(bad)
+
+
+def test_per_step_is_a_flag_and_sizes_are_bounded():
+    x, y = np.zeros((3, 2, 1)), np.zeros((3, 2, 1))
+    assert SequenceData(x, y, per_step=np.bool_(True)).per_step is True
+    with pytest.raises(ValueError, match="per_step must be None, True or False, got 'yes'"):
+        SequenceData(x, y, per_step="yes")
+    with pytest.raises(ValueError, match="window must be at most 1,048,576"):
+        TokenStream(np.arange(100), 2, 2**21)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from scratchrnn import checks
 from scratchrnn.data.synthetic import (
     addition_pairs,
     all_addition_pairs,
@@ -195,3 +196,36 @@ def test_sine_errors():
         sine_windows(50, 50)
     with pytest.raises(ValueError, match="n_val"):
         sine_train_val(n_points=60, window=50, n_val=10)
+
+
+# -- flags and memory ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("call", [
+    lambda flag: int_to_bits(np.array([1]), 3, lsb_first=flag),
+    lambda flag: bits_to_int(np.array([[1]]), lsb_first=flag),
+    lambda flag: addition_pairs(2, 4, 0, carry_out=flag),
+    lambda flag: all_addition_pairs(3, carry_out=flag),
+])
+def test_flags_are_bools(call):
+    call(np.bool_(False))
+    with pytest.raises(ValueError, match="must be True or False, got 0"):
+        call(0)
+
+
+def test_data_larger_than_the_memory_available_is_refused(monkeypatch):
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**5)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**5)
+    binary_numbers(500, 8, 0)  # 500 * 8 * 16 bytes: 64 kB
+    with pytest.raises(ValueError, match="^binary_numbers of 1,000 sequences of 8 steps needs about 128 kB "
+                                         "for its arrays; this machine has 100 kB available$"):
+        binary_numbers(1000, 8, 0)
+    with pytest.raises(ValueError, match="addition_pairs of 1,000 sequences of 9 steps needs about 432 kB"):
+        addition_pairs(1000, 8, 0)
+    with pytest.raises(ValueError, match="sine_windows of 5,000 windows of 50 values needs about 5 MB"):
+        sine_windows(5050, 50)
+
+
+def test_counts_far_beyond_any_machine_are_refused_before_anything_is_made():
+    with pytest.raises(ValueError, match="binary_numbers of 1,000,000,000,000 sequences .* about 128 TB"):
+        binary_numbers(10**12, 8, 0)
+    with pytest.raises(ValueError, match="sine_windows of 999,999,000,000 windows of 1,000,000 values"):
+        sine_windows(10**12, 10**6)

@@ -251,7 +251,7 @@ def test_one_hot_rejects_bad_indices(indices, match):
 
 
 def test_one_hot_rejects_non_positive_num_classes():
-    with pytest.raises(ValueError, match="num_classes >= 1, got 0"):
+    with pytest.raises(ValueError, match="num_classes must be a positive integer, got 0"):
         F.one_hot(np.array([0]), 0)
 
 
@@ -270,3 +270,33 @@ def test_index_add_rows_matches_add_at():
         f32 = index_add_rows(ids, rows.astype(np.float32), num)
         assert f32.dtype == np.float32
     assert not index_add_rows(np.array([], dtype=np.int64), np.zeros((0, 5)), 3).any()
+
+
+# -- integer input and the axis ---------------------------------------------------------------------
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint8, np.bool_])
+def test_integer_and_bool_input_is_computed_in_float64(fn, dtype):
+    z = np.array([[0, 1, 2], [3, 1, 0]]).astype(dtype)
+    out = fn(z)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, fn(z.astype(np.float64)), rtol=0, atol=0)
+    assert fn([1, 2, 3]).dtype == np.float64  # a list, as numpy users pass one
+
+
+@pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
+def test_float_input_keeps_its_dtype_and_other_input_is_refused(fn):
+    assert fn(np.zeros(3, np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match=f"{fn.__name__} expects real numbers, got an array of dtype <U1"):
+        fn(np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="got an array of dtype complex128"):
+        fn(np.ones(2, complex))
+    with pytest.raises(ValueError, match=rf"axis must be in \[-2, 2\) for the 2-D input of {fn.__name__}"):
+        fn(np.zeros((2, 3)), axis=2)
+    np.testing.assert_allclose(fn(np.zeros((2, 3)), axis=np.int64(0)), fn(np.zeros((2, 3)), axis=0))
+
+
+def test_one_hot_takes_any_numeric_dtype():
+    out = F.one_hot(np.array([2, 0]), np.int64(3), dtype=np.int8)
+    assert out.dtype == np.int8 and out.tolist() == [[0, 0, 1], [1, 0, 0]]
+    with pytest.raises(ValueError, match="dtype must be a numeric dtype, got object"):
+        F.one_hot(np.array([0]), 2, dtype=object)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from scratchrnn.cli import main
@@ -128,3 +129,15 @@ def test_cli_gradcheck_quick(capsys):
 def test_unavailable_cell_is_a_value_error():
     with pytest.raises(ValueError, match="not available"):
         check_config(dataclasses.replace(RNN_CONFIGS[0], cell="Transformer"))
+
+
+def test_configs_are_checked_when_made():
+    cfg = GradcheckConfig(num_layers=np.int64(2), truncate=np.int32(1), bias=np.bool_(False))
+    assert (type(cfg.num_layers), type(cfg.truncate), type(cfg.bias)) == (int, int, bool)
+    for fields, message in ((dict(cell=None), r"cell must be the name of a layer class \(.*\), got None"),
+                            (dict(loss="nll"), "loss must be one of mse, bce, ce, last, hn, got 'nll'"),
+                            (dict(seq_len=0), "seq_len must be a positive integer, got 0")):
+        with pytest.raises(ValueError, match=message):
+            GradcheckConfig(**fields)
+    with pytest.raises(ValueError, match="eps must be > 0.0, got 0.0"):
+        check_config(GradcheckConfig(), eps=0.0)

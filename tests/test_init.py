@@ -24,3 +24,13 @@ def test_as_generator_is_the_package_rng_rule():
     np.testing.assert_array_equal(init.as_generator(3).random(2), np.random.default_rng(3).random(2))
     with pytest.raises(ValueError, match="rng must be None, an integer seed"):
         init.as_generator("3")
+
+
+def test_initialisers_take_a_generator_and_a_float_dtype():
+    for fn in (init.uniform, init.normal):
+        with pytest.raises(ValueError, match=r"rng must be a numpy Generator \(np.random.default_rng"):
+            fn((2,), 1.0, 0)
+        with pytest.raises(ValueError, match="dtype must be one of float32, float64, got int64"):
+            fn((2,), 1.0, np.random.default_rng(0), np.int64)
+    with pytest.raises(ValueError, match="bound must be >= 0.0, got -1.0"):
+        init.uniform((2,), -1.0, np.random.default_rng(0))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchrnn import Embedding, Linear
+from scratchrnn import Embedding, Linear, checks
+from scratchrnn.nn.linear import embedding_param_shapes, linear_param_shapes
 
 torch = pytest.importorskip("torch")
 
@@ -183,3 +184,55 @@ def test_embedding_bad_sizes():
         Embedding(0, 3)
     with pytest.raises(ValueError, match="embedding_dim must be a positive integer, got -2"):
         Embedding(3, -2)
+
+
+# -- shapes, sizes and memory ------------------------------------------------------------------------
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_param_shapes_are_the_layers_own(bias):
+    m = Linear(4, 3, bias=bias, rng=0)
+    assert linear_param_shapes(4, 3, bias) == {k: v.shape for k, v in m.params.items()}
+    assert embedding_param_shapes(7, 2) == {"weight": Embedding(7, 2, rng=0).params["weight"].shape}
+
+
+def test_layers_too_large_for_the_machine_are_refused():
+    with pytest.raises(ValueError, match=r"^Linear\(1,000,000, 1,000,000\) needs about 4 TB for its "
+                                         r"1,000,001,000,000 weights \(float32"):
+        Linear(1_000_000, 1_000_000)
+    with pytest.raises(ValueError, match=r"^Embedding\(1,000,000, 1,000,000\) needs about 8 TB .*float64"):
+        Embedding(1_000_000, 1_000_000, dtype=np.float64)
+    with pytest.raises(ValueError, match="out_features must be at most 1,048,576"):
+        Linear(3, 2**21)
+
+
+def test_outputs_larger_than_the_memory_available_are_refused(monkeypatch):
+    lin, emb = Linear(4, 3, rng=0), Embedding(5, 8, rng=0)
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**3)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**3)
+    lin.forward(np.zeros((80, 4), np.float32))  # 960 bytes of output
+    with pytest.raises(ValueError, match=r"^Linear.forward of 100 rows of 3 needs about 1.2 kB for its "
+                                         r"output; this machine has 1 kB available$"):
+        lin.forward(np.zeros((100, 4), np.float32))
+    with pytest.raises(ValueError, match="Embedding.forward of 40 rows of 8 needs about 1.28 kB"):
+        emb.forward(np.zeros((8, 5), np.int64))
+
+
+def test_flags_and_numpy_sizes():
+    m = Linear(np.int64(4), np.uint8(3), bias=np.bool_(False), rng=0)
+    assert (m.in_features, m.out_features, m.bias) == (4, 3, False) and type(m.in_features) is int
+    with pytest.raises(ValueError, match="Linear bias must be True or False, got 'yes'"):
+        Linear(4, 3, bias="yes")
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64, got 'bogus'"):
+        Embedding(4, 3, dtype="bogus")
+
+
+def test_backward_needs_its_cache_and_gradient():
+    emb = Embedding(5, 2, rng=0)
+    y, cache = emb.forward(np.array([[1, 2]]))
+    with pytest.raises(ValueError, match="Embedding.backward expects the cache returned by forward, got nd"):
+        emb.backward(y, cache.ids)
+    with pytest.raises(ValueError, match=r"dy must have the output's shape \(1, 2, 2\), got \(2, 2\)"):
+        emb.backward(y[0], cache)
+    lin = Linear(2, 2, rng=0)
+    out, _ = lin.forward(y)
+    with pytest.raises(ValueError, match="Linear.backward expects the cache returned by forward, got nd"):
+        lin.backward(out, y)

@@ -3,6 +3,8 @@ against its PyTorch twin, for every input kind and head."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,91 @@ def test_initial_state_and_configuration_errors():
         SequenceModel(ModelConfig(vocab_size=4, cell="elman"))
     with pytest.raises(ValueError, match="unknown model configuration key"):
         ModelConfig.from_dict({"cells": "rnn"})
+
+
+# -- the configuration: checked, normalised, and its shapes known before anything is made ---------
+SHAPE_CONFIGS = [
+    dict(cell=cell, layers=layers, bidirectional=bidir, inputs=inputs, head=head, bias=bias)
+    for cell in ("rnn", "lstm", "gru")
+    for layers in (1, 3)
+    for bidir in (False, True)
+    for inputs in ("one-hot", "embedding", "dense")
+    for head, bias in (("all", True), ("last", False))
+]
+
+
+@pytest.mark.parametrize("c", SHAPE_CONFIGS, ids=lambda c: "-".join(str(v) for v in c.values()))
+def test_param_shapes_equal_the_state_dict_shapes(c):
+    sizes = (dict(input_size=5, output_size=2) if c["inputs"] == "dense"
+             else dict(vocab_size=7, embedding_dim=3 if c["inputs"] == "embedding" else None))
+    cfg = ModelConfig(cell=c["cell"], hidden_size=4, num_layers=c["layers"], bidirectional=c["bidirectional"],
+                      head=c["head"], bias=c["bias"], head_bias=not c["bias"], **sizes)
+    shapes = cfg.param_shapes()
+    state = SequenceModel(cfg, rng=0).state_dict()
+    assert list(shapes) == list(state)  # the same names in the same order
+    assert shapes == {k: v.shape for k, v in state.items()}
+
+
+def test_param_shapes_allocate_nothing():
+    cfg = ModelConfig(vocab_size=65, hidden_size=8, num_layers=4)
+    cfg.hidden_size = 2**18  # 1.1 TB of float32, set after the check: param_shapes only reads the fields
+    shapes = cfg.param_shapes()
+    assert shapes["rnn.weight_hh_l3"] == (2**18, 2**18) and shapes["head.weight"] == (65, 2**18)
+
+
+def test_a_model_too_large_for_the_machine_is_refused_before_anything_is_made():
+    message = (r"^a model of 2 rnn layers with vocab_size 65 and hidden_size 1,000,000 needs about 12 TB "
+               r"for its 3,000,134,000,065 weights \(float32, gradients and optimizer state not counted\); "
+               r"this machine has .* of memory$")
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(vocab_size=65, hidden_size=1_000_000, num_layers=2)
+    with pytest.raises(ValueError, match="embedding_dim 1,000,000.*needs about 1.09 TB"):
+        ModelConfig(cell="lstm", vocab_size=65, embedding_dim=1_000_000, hidden_size=64_000)
+    cfg = ModelConfig(vocab_size=65)
+    cfg.hidden_size = 1_000_000  # set afterwards: the model checks again before building
+    with pytest.raises(ValueError, match="needs about 4 TB"):
+        SequenceModel(cfg)
+
+
+def test_model_config_stores_numpy_scalars_as_python_values():
+    cfg = ModelConfig(vocab_size=np.int64(5), hidden_size=np.int32(4), num_layers=np.uint8(2),
+                      dropout=np.float32(0.25), bidirectional=np.bool_(True), dtype=np.float64)
+    d = cfg.to_dict()
+    assert json.loads(json.dumps(d)) == d  # JSON-friendly, as checkpoints store it
+    assert type(d["vocab_size"]) is int and type(d["dropout"]) is float and type(d["bidirectional"]) is bool
+    assert d["dtype"] == "float64" and d["dropout"] == pytest.approx(0.25)
+    assert SequenceModel(cfg, rng=0).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (dict(dtype="bogus"), "dtype must be one of float32, float64, got 'bogus'"),
+        (dict(dtype=None), "dtype must be one of float32, float64, got None"),
+        (dict(hidden_size="8"), "hidden_size must be a positive integer, got '8'"),
+        (dict(hidden_size=2**21), r"hidden_size must be at most 1,048,576 \(scratchrnn.checks.MAX_SIZE\)"),
+        (dict(num_layers=0), "num_layers must be a positive integer, got 0"),
+        (dict(vocab_size=4.0), "vocab_size must be None or a positive integer, got 4.0"),
+        (dict(embedding_dim=True), "embedding_dim must be None or a positive integer, got True"),
+        (dict(dropout=1.0), r"dropout must be a probability in \[0, 1\), got 1.0"),
+        (dict(dropout=float("nan")), r"dropout must be a probability in \[0, 1\), got nan"),
+        (dict(bias="no"), "bias must be True or False, got 'no'"),
+        (dict(bidirectional=1), "bidirectional must be True or False, got 1"),
+        (dict(head_bias=None), "head_bias must be True or False, got None"),
+        (dict(nonlinearity="gelu"), "unknown nonlinearity 'gelu'"),
+        (dict(output_size=-1), "output_size must be None or a positive integer, got -1"),
+        (dict(vocab_size=None, input_size=3), "output_size is required for dense inputs"),
+        (dict(vocab_size=None, input_size=3, output_size=2, embedding_dim=4),
+         "embedding_dim needs token inputs"),
+    ],
+)
+def test_model_config_names_the_bad_field(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**{"vocab_size": 4, **fields})
+
+
+def test_model_needs_a_model_config():
+    with pytest.raises(ValueError, match="config must be a ModelConfig, got dict"):
+        SequenceModel({"vocab_size": 4})
+    with pytest.raises(ValueError, match="a model configuration must be a dict, got list"):
+        ModelConfig.from_dict([("vocab_size", 4)])

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from optim_cases import TORCH_CASES, copy_dict, grad_sequence, make_params
+from scratchrnn import Linear, checks
 from scratchrnn.io import load_checkpoint, save_checkpoint
 from scratchrnn.optim import OPTIMIZERS, SGD, Adam, PlainRprop, make_optimizer
 
@@ -165,3 +166,31 @@ def test_step_checks_keys_and_shapes():
     assert opt.step_count == 0
     for k in params:
         np.testing.assert_array_equal(params[k], before[k])
+
+
+# -- the weights' version and the buffers' memory ---------------------------------------------------
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_step_bumps_the_version_of_a_modules_params(name):
+    layer = Linear(3, 2, rng=0)
+    opt = make_optimizer(name, layer.params)
+    assert opt.version is layer.params.version
+    grads = {k: np.ones_like(v) for k, v in layer.params.items()}
+    for step in range(1, 4):
+        opt.step(grads)
+        assert layer.version == step
+    with pytest.raises(ValueError):
+        opt.step({})  # refused before anything changed: no bump
+    assert layer.version == 3
+    opt.load_state_dict(opt.state_dict())  # the optimizer's own state: the weights are unchanged
+    assert layer.version == 3
+
+
+def test_buffers_larger_than_the_memory_available_are_refused(monkeypatch):
+    params = {"w": np.zeros((250, 4))}  # 8 kB of float64
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**4)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**4)
+    SGD(params, momentum=0.9)  # one 8 kB buffer
+    with pytest.raises(ValueError, match=r"^Adam over 8 kB of parameters needs about 16 kB for its buffers "
+                                         r"\(exp_avg, exp_avg_sq: one of each per parameter\); "
+                                         r"this machine has 10 kB available$"):
+        Adam(params)

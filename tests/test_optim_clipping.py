@@ -91,3 +91,14 @@ def test_global_norm_does_not_overflow():
     assert global_norm({}) == 0.0
     with pytest.raises(ValueError, match="'w'"):
         global_norm({"w": [1.0, 2.0]})
+
+
+def test_eps_and_a_given_norm_are_checked():
+    grads = {"w": np.ones(4)}
+    with pytest.raises(ValueError, match="eps must be >= 0.0, got -1.0"):
+        clip_grad_norm(grads, 1.0, eps=-1.0)
+    with pytest.raises(ValueError, match="eps must be a real number, got '0'"):
+        clip_per_param_norm(grads, 1.0, eps="0")
+    with pytest.raises(ValueError, match="norm must be None or the gradients' global norm .*, got '2'"):
+        clip_grad_norm(grads, 1.0, norm="2")  # float("2") would have taken it
+    assert clip_grad_norm(grads, 1.0, norm=np.float32(2.0)) == 2.0

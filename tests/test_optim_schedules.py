@@ -118,3 +118,12 @@ def test_schedule_bad_arguments():
         HalveOnIncrease(opt, factor=1.5)
     with pytest.raises(ValueError, match="'lr' attribute"):
         StepLR(object(), step_size=2)
+
+
+def test_halve_on_increase_needs_a_number():
+    sched = HalveOnIncrease(SGD(make_params(), lr=0.1))
+    for bad in ("1.5", None, True, [1.0]):
+        with pytest.raises(ValueError, match="HalveOnIncrease.step needs the evaluation metric as a number"):
+            sched.step(bad)
+    sched.step(np.float32(2.0))
+    assert sched.step(np.float64(3.0)) == 0.05  # numpy numbers count like Python ones

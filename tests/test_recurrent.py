@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchrnn import RNN
+from scratchrnn import GRU, LSTM, RNN, checks
+from scratchrnn.nn.recurrent import recurrent_param_shapes
 from test_rnn import assert_close, assert_grads_close, random_case
 
 
@@ -148,7 +149,7 @@ def test_empty_sequence_or_batch(small):
 
 
 def test_unsupported_dtype():
-    with pytest.raises(ValueError, match="float32 or float64, got float16"):
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64, got float16"):
         RNN(3, 4, dtype=np.float16)
 
 
@@ -225,3 +226,65 @@ def test_bad_truncate(small, k):
 def test_backward_needs_the_cache(small):
     with pytest.raises(ValueError, match="cache returned by forward, got dict"):
         small.backward(np.zeros((5, 2, 4)), None, {})
+
+
+# -- sizes and memory, checked before anything is made ----------------------------------------------
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+@pytest.mark.parametrize(("layers", "bidirectional", "bias"),
+                         [(1, False, True), (3, True, False), (2, False, False)])
+def test_recurrent_param_shapes_are_the_layers_own(cls, layers, bidirectional, bias):
+    layer = cls(5, 4, num_layers=layers, bidirectional=bidirectional, bias=bias, rng=0)
+    shapes = recurrent_param_shapes(cls.GATES, 5, 4, layers, bias, bidirectional)
+    assert list(shapes) == list(layer.params)  # PyTorch's order, which the seeded draws follow
+    assert shapes == {k: v.shape for k, v in layer.params.items()}
+
+
+@pytest.mark.parametrize(("cls", "size"), [(RNN, "4 TB"), (LSTM, "16 TB"), (GRU, "12 TB")])
+def test_a_layer_too_large_for_the_machine_is_refused(cls, size):
+    message = (rf"^{cls.__name__}\(input_size=3, hidden_size=1,000,000, num_layers=1\) needs about {size} "
+               r"for its .* weights \(float32, gradients and optimizer state not counted\); this machine has")
+    with pytest.raises(ValueError, match=message):
+        cls(3, 1_000_000)
+
+
+@pytest.mark.parametrize("name", ["input_size", "hidden_size", "num_layers"])
+def test_sizes_above_the_limit_are_refused(name):
+    sizes = {**dict(input_size=3, hidden_size=4, num_layers=1), name: 2**20 + 1}
+    with pytest.raises(ValueError, match=rf"{name} must be at most 1,048,576 \(scratchrnn.checks.MAX_SIZE\)"):
+        RNN(**sizes)
+
+
+@pytest.mark.parametrize("name", ["bias", "batch_first", "bidirectional"])
+@pytest.mark.parametrize("bad", ["no", 1, None])
+def test_flags_must_be_bools(name, bad):
+    with pytest.raises(ValueError, match=f"{name} must be True or False, got {bad!r}"):
+        RNN(3, 4, **{name: bad})
+
+
+def test_numpy_scalars_are_taken_for_python_numbers():
+    layer = RNN(np.int64(3), np.int32(4), num_layers=np.uint8(2), dropout=np.float32(0.1),
+                bias=np.bool_(False), bidirectional=np.bool_(True), rng=np.int64(0))
+    assert (layer.input_size, layer.hidden_size, layer.num_layers) == (3, 4, 2)
+    assert type(layer.hidden_size) is int and type(layer.bias) is bool and layer.dropout == pytest.approx(0.1)
+    assert layer.initial_state(np.int16(2)).shape == (4, 2, 4)
+
+
+def test_a_forward_pass_larger_than_the_memory_available_is_refused(small, monkeypatch):
+    x = np.zeros((50, 4, 3))  # (T, B, F)
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**4)
+    monkeypatch.setattr(checks, "available_memory", lambda: 5 * 10**4)
+    # per step and sequence: 3 input features, and (1 + 3) * 4 per layer plus the 4 of the layer
+    # above's input: 39 floats of float64 over 50 * 4 steps, 62.4 kB
+    with pytest.raises(ValueError, match=r"^RNN.forward over 50 steps of a batch of 4 needs about 62.4 kB "
+                                         r"for its activations; this machine has 50 kB available$"):
+        small.forward(x)
+    small.forward(x[:40])  # 49.9 kB
+
+
+def test_the_forward_estimate_leaves_token_ids_out(monkeypatch):
+    layer = GRU(1000, 4, rng=0)  # a vocabulary of 1000: ids are read as one-hot vectors never made
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**3)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**3)
+    assert layer.forward(np.zeros((3, 2), np.int64))[0].shape == (3, 2, 4)  # 3 * 2 * (3 + 3) * 4 floats
+    with pytest.raises(ValueError, match="GRU.forward over 3 steps of a batch of 2 needs about 24.6 kB"):
+        layer.forward(np.zeros((3, 2, 1000), np.float32))  # the same with 1000 dense features

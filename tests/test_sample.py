@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from model_wrappers import ForwardOnly
+from scratchrnn import checks
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.sample import (
     apply_temperature,
@@ -524,3 +525,40 @@ def test_non_finite_logits_from_the_model_raise(prime, options):
     model.params["head.bias"][3] = np.nan
     with pytest.raises(ValueError, match="maximum nan"):
         generate(model, prime, 4, 0, **options)
+
+
+# -- arguments and memory -----------------------------------------------------------------------------
+def test_on_token_must_be_callable_and_sizes_are_bounded():
+    model = make_model(V=5, H=4, L=1)
+    with pytest.raises(ValueError, match="on_token must be None or a callable, got str"):
+        generate(model, np.array([1]), 3, rng=0, on_token="print")
+    with pytest.raises(ValueError, match="beam must be at most 1,048,576"):
+        beam_search(model, np.array([1]), 3, beam=2**21)
+    with pytest.raises(ValueError, match="top_k must be None or a positive integer, got 0"):
+        generate(model, np.array([1]), 3, rng=0, top_k=0)
+    assert generate(model, np.array([1]), np.int64(2), rng=np.int64(0), top_k=np.int32(2),
+                    temperature=np.float32(0.5), top_p=np.float64(0.9)).shape == (2,)
+
+
+def test_generation_larger_than_the_memory_available_is_refused(monkeypatch):
+    model = make_model(V=5, H=4, L=1)
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**4)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**4)
+    assert generate(model, np.array([1]), 1000, rng=0).shape == (1000,)  # 8 kB of ids
+    with pytest.raises(ValueError, match="^generate of 2,000 tokens for a batch of 1 needs about 16 kB for "
+                                         "the ids it returns; this machine has 10 kB available$"):
+        generate(model, np.array([1]), 2000, rng=0)
+    with pytest.raises(ValueError, match="beam_search with a beam of 400 over 5 tokens needs about 54.4 kB"):
+        beam_search(model, np.array([1]), 2, beam=400)
+
+
+def test_generation_keeps_no_cache_across_calls_so_new_weights_are_always_used():
+    """The sampling path makes its stepper (a snapshot of the weights) per call: after
+    load_state_dict or an optimizer step the next call samples from the new weights."""
+    model, other = make_model(seed=0), make_model(seed=1)
+    prime = np.array([1, 2, 3])
+    expected = generate(other, prime, 8, rng=0, temperature=0)
+    assert not np.array_equal(generate(model, prime, 8, rng=0, temperature=0), expected)
+    model.load_state_dict(other.state_dict())
+    assert np.array_equal(generate(model, prime, 8, rng=0, temperature=0), expected)
+    assert np.array_equal(beam_search(model, prime, 4, beam=2), beam_search(other, prime, 4, beam=2))

@@ -75,3 +75,13 @@ def test_add_rejects_operands_it_cannot_sum(addition_result):
     assert model.training is True
     model.train(False)
 
+
+
+def test_config_is_checked_when_made_and_keeps_python_values():
+    cfg = addition.Config(hidden_size=np.int64(4), steps=np.int32(10), dtype=np.float64)
+    assert type(cfg.hidden_size) is int and type(cfg.steps) is int and cfg.dtype == "float64"
+    with pytest.raises(ValueError, match=r"bits must be an integer in \[1, 9\], got 10"):
+        addition.Config(bits=10)  # the run tests every pair of operands: 2**18 of them
+    with pytest.raises(ValueError, match="a model of 1 rnn layer with input_size 2 and hidden_size 1,000,000 "
+                                         "needs about 4 TB"):
+        addition.Config(hidden_size=1_000_000)

@@ -131,3 +131,10 @@ def test_binary_to_decimal_rprop_follows_the_tutorial_rule(b2d):
     # the first update halves the initial step: both weights grow by init_step / 2 from (1, 1)
     assert got[1] == pytest.approx((1.0 + TUTORIAL_INIT_STEP / 2, 1.0 + TUTORIAL_INIT_STEP / 2), abs=1e-15)
 
+
+
+def test_config_is_checked_when_made():
+    cfg = binary_to_decimal.Config(samples=np.int64(5), eta_plus=np.float32(1.5))
+    assert type(cfg.samples) is int and type(cfg.eta_plus) is float
+    with pytest.raises(ValueError, match="eta_minus must be < 1.0, got 1.0"):
+        binary_to_decimal.Config(eta_minus=1.0)

@@ -46,3 +46,11 @@ def test_hello_recomputed_with_plain_python(hello_result):
         logits = [p["head.bias"][c] + sum(p["head.weight"][c][k] * h[k] for k in range(len(h)))
                   for c in range(len(alphabet))]
         assert alphabet[logits.index(max(logits))] == nxt
+
+
+def test_config_is_checked_when_made():
+    assert type(hello.Config(hidden_size=np.int64(4)).hidden_size) is int
+    with pytest.raises(ValueError, match="vocab_size 4 and hidden_size 1,000,000 needs about 8 TB"):
+        hello.Config(hidden_size=1_000_000)
+    with pytest.raises(ValueError, match="text must be a str of the characters 'helo', got list"):
+        hello.encode(["h", "e"])

@@ -45,3 +45,14 @@ def test_sine_quick_config_reaches_the_target():
     to share busy cores."""
     check_sine(sine.run(sine.Config.quick()))
 
+
+
+def test_config_is_checked_when_made_and_keeps_python_values():
+    cfg = sine.Config(hidden_size=np.int64(8), lr=np.float32(0.01), truncate=np.int8(3), dtype=np.float32)
+    assert type(cfg.hidden_size) is int and type(cfg.lr) is float
+    assert cfg.truncate == 3 and cfg.dtype == "float32"
+    with pytest.raises(ValueError, match=r"n_val must leave some training windows: n_val=50, there are 50"):
+        sine.Config(n_points=100)
+    with pytest.raises(ValueError, match="a model of 1 rnn layer with input_size 1 and hidden_size 1,000,000 "
+                                         "needs about 8 TB"):
+        sine.Config(hidden_size=1_000_000)  # what `scratchrnn task sine --hidden-size 1000000` asks for

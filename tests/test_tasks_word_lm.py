@@ -286,3 +286,11 @@ def test_sum_loss_is_refused_for_adaptive_optimizers():
         tiny(optimizer="adam", sum_loss=True)
     assert tiny(optimizer="adam").uses_sum_loss is False
     assert tiny(optimizer="momentum").uses_sum_loss is True
+
+
+def test_config_keeps_python_values_and_refuses_a_model_too_large():
+    cfg = W.Config(hidden_size=np.int64(8), sum_loss=np.bool_(True), lr=np.float32(0.01), dtype=np.float64)
+    assert type(cfg.hidden_size) is int and cfg.sum_loss is True and type(cfg.lr) is float
+    assert cfg.dtype == "float64"
+    with pytest.raises(ValueError, match="vocab_size 8,000 and hidden_size 1,000,000 needs about 4.06 TB"):
+        W.Config(hidden_size=1_000_000)

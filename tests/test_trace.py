@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 
+from scratchrnn import checks
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.trace import build_char_model, load_weights, trace_step
 
@@ -353,3 +354,24 @@ def test_trace_rejects_dense_input_models():
 def test_trace_rejects_bad_sequences(inputs, targets, kwargs, match):
     with pytest.raises(ValueError, match=match):
         trace_step(hand_model(), inputs, targets, **kwargs)
+
+
+def test_models_and_records_too_large_for_the_machine_are_refused(monkeypatch):
+    with pytest.raises(ValueError, match=r"^a model of 1 rnn layer with vocab_size 4 and hidden_size "
+                                         r"1,000,000 needs about 8 TB for its .* weights \(float64"):
+        build_char_model(4, 1_000_000)
+    model = build_char_model(4, 3)
+    monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**3)
+    monkeypatch.setattr(checks, "available_memory", lambda: 10**3)
+    # 3 * 43 weights and per step 4 * 4 + 6 * 3 numbers, each 32 bytes: 6.3 kB for 2 steps
+    with pytest.raises(ValueError, match="^a trace of 2 steps of a model of 43 weights needs about 6.3 kB "
+                                         "for its record; this machine has 1 kB available$"):
+        trace_step(model, [0, 1], [1, 2])
+
+
+def test_trace_step_checks_its_model_and_rate():
+    with pytest.raises(ValueError, match="trace_step expects a SequenceModel"):
+        trace_step("model", [0], [1])
+    with pytest.raises(ValueError, match="lr must be finite, got nan"):
+        trace_step(build_char_model(4, 3), [0], [1], lr=float("nan"))
+    assert trace_step(build_char_model(4, 3), [0], [1], lr=np.float32(0.5))["lr"] == 0.5

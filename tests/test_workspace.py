@@ -163,3 +163,10 @@ def test_zeros_gives_zeros_in_reused_memory(monkeypatch):
     z = workspace.zeros((1024, 512), np.float32)
     assert z.base.raw is a_raw  # the same buffer again
     assert z.shape == (1024, 512) and z.dtype == np.float32 and not np.any(z)
+
+
+def test_workspace_arrays_hold_numbers():
+    assert workspace.empty((2, 3), np.int8).dtype == np.int8
+    for bad, got in ((None, "None"), ("bogus", "'bogus'"), (object, "object")):
+        with pytest.raises(ValueError, match=f"dtype must be a numeric dtype, got {got}"):
+            workspace.empty((2, 3), bad)

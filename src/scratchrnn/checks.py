@@ -8,30 +8,64 @@ came: ``hidden_size must be a positive integer, got 0``. Booleans are never acce
 Randomness follows scikit-learn's ``check_random_state``: an ``rng`` (or ``random_state``) argument
 is ``None`` (fresh entropy from the operating system), an integer seed, or a
 ``np.random.Generator``, which is used as it is, so its draws continue where the caller left them.
+
+Numpy scalars are accepted wherever Python numbers and bools are (``np.int64(3)`` for a count,
+``np.float32(0.1)`` for a rate, ``np.bool_(True)`` for a flag) and come back as Python ones.
+
+Sizes and memory
+----------------
+Every size of a model (hidden size, embedding dim, vocabulary, input and output features, layers)
+and of a batch or window is checked by :func:`check_size`, which refuses anything above
+``MAX_SIZE`` = 2**20 = 1,048,576: far above any real model's width (vocabularies of a few hundred
+thousand tokens and hidden sizes of a few thousand pass), and low enough that a typo such as
+``hidden_size=10**9`` fails at once. Within the limit, what a request would allocate is estimated
+from the sizes before anything is made, and :func:`check_memory` refuses a request larger than
+the machine: weights larger than its physical memory (``os.sysconf``), or, for arrays made now
+(optimizer state, a forward pass's activations), larger than the memory available at this moment
+(``MemAvailable`` in ``/proc/meminfo``). The message names the sizes and the estimate, so a
+``MemoryError`` (or the operating system killing the process) never is the first sign.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 
 import numpy as np
 
 __all__ = [
     "FLOAT_DTYPES",
+    "MAX_SIZE",
+    "available_memory",
+    "check_callable",
+    "check_choice",
     "check_dtype",
     "check_flag",
+    "check_generator",
     "check_int",
+    "check_memory",
+    "check_numeric_dtype",
+    "check_optional_flag",
     "check_optional_int",
+    "check_optional_size",
     "check_pair",
     "check_probability",
     "check_random_state",
     "check_real",
+    "check_size",
     "check_truncate",
+    "format_bytes",
     "is_int",
     "is_real",
+    "machine_memory",
 ]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes layers compute in
+MAX_SIZE = 2**20  # the largest size of any one axis of a model, batch or window (module docstring)
+# Requests below this share of the machine's memory are never compared with the memory available
+# now, so the common small request costs one comparison and no read of /proc/meminfo.
+SMALL_REQUEST_SHARE = 16
 
 
 def is_int(value) -> bool:
@@ -73,6 +107,26 @@ def check_optional_int(name: str, value, low: int | None = None, high: int | Non
     return int(value)
 
 
+def check_size(name: str, value, low: int = 1, limit: int = MAX_SIZE) -> int:
+    """A size (hidden size, layers, batch ...) as an ``int`` in ``[low, limit]``, else ValueError;
+    the limit is ``MAX_SIZE`` unless given (module docstring)."""
+    if type(value) is int and low <= value <= limit:  # the common case, on paths that run every step
+        return value
+    if is_int(value) and value > limit:
+        which = " (scratchrnn.checks.MAX_SIZE)" if limit == MAX_SIZE else ""
+        raise ValueError(f"{name} must be at most {limit:,}{which}, got {int(value):,}")
+    return check_int(name, value, low=low)
+
+
+def check_optional_size(name: str, value, low: int = 1, limit: int = MAX_SIZE) -> int | None:
+    """``None``, or ``value`` checked by :func:`check_size`."""
+    if value is None:
+        return None
+    if not is_int(value) or value < low:
+        raise ValueError(f"{name} must be None or {_int_expectation(low, None)}, got {value!r}")
+    return check_size(name, value, low=low, limit=limit)
+
+
 def check_real(
     name: str,
     value,
@@ -111,6 +165,29 @@ def check_flag(name: str, value) -> bool:
     return bool(value)
 
 
+def check_optional_flag(name: str, value) -> bool | None:
+    """``None``, ``True`` or ``False`` (numpy's bool too)."""
+    if value is None:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be None, True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices) -> str:
+    """One of the strings ``choices``, else ValueError listing them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def check_callable(name: str, value, optional: bool = True):
+    """A callable (or ``None`` when ``optional``), returned as it is."""
+    if (value is None and optional) or callable(value):
+        return value
+    raise ValueError(f"{name} must be {'None or ' if optional else ''}a callable, got {type(value).__name__}")
+
+
 def check_pair(name: str, value) -> tuple:
     """A tuple or list of exactly two items, as a tuple (the items are checked by the caller)."""
     if not isinstance(value, (tuple, list)) or len(value) != 2:
@@ -127,15 +204,92 @@ def check_truncate(truncate) -> int | None:
     return int(truncate)
 
 
-def check_dtype(dtype) -> np.dtype:
-    """A float dtype the layers compute in (float32 or float64), as a ``np.dtype``."""
+def _as_dtype(name: str, dtype, expected: str) -> np.dtype:
+    if dtype is None:  # np.dtype(None) is float64, which nobody means by None
+        raise ValueError(f"{name} must be {expected}, got None")
     try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}") from None
+        return np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {expected}, got {dtype!r}") from None
+
+
+def check_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """A float dtype the layers compute in (float32 or float64, by name, type or dtype), as a
+    ``np.dtype``."""
+    expected = "one of " + ", ".join(dt.name for dt in FLOAT_DTYPES)
+    dt = _as_dtype(name, dtype, expected)
     if dt not in FLOAT_DTYPES:
-        raise ValueError(f"dtype must be float32 or float64, got {dt}")
+        raise ValueError(f"{name} must be {expected}, got {dt}")
     return dt
+
+
+def check_numeric_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """Any numeric or bool dtype (e.g. for one-hot arrays), as a ``np.dtype``."""
+    dt = _as_dtype(name, dtype, "a numeric dtype")
+    if dt.kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric dtype, got {dt}")
+    return dt
+
+
+# -- memory --------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def machine_memory() -> int | None:
+    """Bytes of physical memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return _meminfo("MemTotal")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations now (``MemAvailable``), or the machine's
+    memory where the system does not say."""
+    found = _meminfo("MemAvailable")
+    return machine_memory() if found is None else found
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024  # the file counts kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def format_bytes(n: int) -> str:
+    """A byte count for people: ``format_bytes(32 * 10**12) == '32 TB'`` (powers of 1000)."""
+    for unit, size in (("PB", 10**15), ("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            value = n / size
+            return f"{value:.3g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def check_memory(nbytes: int, what, for_what: str = "its weights", now: bool = False) -> int:
+    """Refuse, before anything is allocated, a request of ``nbytes`` this machine cannot hold.
+
+    With ``now`` False (weights a model would have) the bound is the machine's physical memory;
+    with ``now`` True (arrays about to be made) it is the memory available at this moment, read
+    only for requests above 1/``SMALL_REQUEST_SHARE`` of the machine. The ValueError reads
+    "``what`` needs about 32 TB for ``for_what``; this machine has 25 GB of memory"; ``what``
+    may be a function that returns the text, called only then (code that runs every step passes
+    one, so no message is formatted in vain). Returns ``nbytes``. Where the system reports no
+    memory size nothing is refused.
+    """
+    total = machine_memory()
+    if total is None or nbytes * SMALL_REQUEST_SHARE <= total:
+        return nbytes
+    limit, has = total, "of memory"
+    if now:
+        limit, has = available_memory() or total, "available"
+    if nbytes > limit:
+        what = what() if callable(what) else what
+        raise ValueError(f"{what} needs about {format_bytes(nbytes)} for {for_what}; "
+                         f"this machine has {format_bytes(limit)} {has}")
+    return nbytes
 
 
 def check_random_state(rng) -> np.random.Generator:
@@ -148,3 +302,11 @@ def check_random_state(rng) -> np.random.Generator:
     raise ValueError(
         f"rng must be None, an integer seed >= 0 or a numpy Generator, got {type(rng).__name__} {rng!r}"
     )
+
+
+def check_generator(rng, name: str = "rng") -> np.random.Generator:
+    """A ``np.random.Generator`` itself (for the functions whose caller owns the stream), else ValueError."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy Generator (np.random.default_rng(seed)), "
+                         f"got {type(rng).__name__}")
+    return rng

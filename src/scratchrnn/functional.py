@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .checks import check_int, check_numeric_dtype, check_size
+
 __all__ = [
     "ACTIVATIONS",
     "Activation",
@@ -118,8 +120,25 @@ def get_activation(name: str) -> Activation:
         raise ValueError(f"unknown nonlinearity {name!r}; expected one of {known}") from None
 
 
+def _logits(z, axis, what: str) -> tuple[np.ndarray, int]:
+    """z as a float array (integers and bools in float64, as numpy computes them) and a valid axis."""
+    arr = np.asarray(z)
+    if arr.dtype.kind in "biu":
+        arr = arr.astype(np.float64)
+    elif arr.dtype.kind != "f":
+        raise ValueError(f"{what} expects real numbers, got an array of dtype {arr.dtype}")
+    axis = check_int("axis", axis)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"axis must be in [{-arr.ndim}, {arr.ndim}) for the {arr.ndim}-D input of {what}, "
+                         f"got {axis}")
+    return arr, axis
+
+
 def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``exp(z) / sum(exp(z))`` along ``axis``, shifted by the maximum so it cannot overflow."""
+    """``exp(z) / sum(exp(z))`` along ``axis``, shifted by the maximum so it cannot overflow.
+
+    Float input keeps its dtype; integer (and bool) input is computed in float64."""
+    z, axis = _logits(z, axis, "softmax")
     shifted = z - np.max(z, axis=axis, keepdims=True)
     np.exp(shifted, out=shifted)
     shifted /= np.sum(shifted, axis=axis, keepdims=True)
@@ -127,7 +146,9 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def log_softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``z - logsumexp(z)`` along ``axis``, computed from the max-shifted logits."""
+    """``z - logsumexp(z)`` along ``axis``, computed from the max-shifted logits (integer input
+    in float64, as for ``softmax``)."""
+    z, axis = _logits(z, axis, "log_softmax")
     shifted = z - np.max(z, axis=axis, keepdims=True)
     lse = np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
     shifted -= lse
@@ -139,8 +160,8 @@ def one_hot(indices: np.ndarray, num_classes: int, dtype: np.dtype | type = np.f
     idx = np.asarray(indices)
     if not np.issubdtype(idx.dtype, np.integer):
         raise ValueError(f"one_hot expects integer indices, got dtype {idx.dtype}")
-    if num_classes <= 0:
-        raise ValueError(f"one_hot expects num_classes >= 1, got {num_classes}")
+    num_classes = check_size("num_classes", num_classes)
+    dtype = check_numeric_dtype(dtype)
     if idx.size and (idx.min() < 0 or idx.max() >= num_classes):
         raise ValueError(
             f"one_hot indices must lie in [0, {num_classes}), got values in [{idx.min()}, {idx.max()}]"
@@ -161,6 +182,7 @@ def index_add_rows(ids: np.ndarray, rows: np.ndarray, num: int) -> np.ndarray:
     a large one with one scattered add over flat indices, faster than ``np.add.at`` on rows
     (benchmarks/README.md, "index_add_rows").
     """
+    num = check_size("num", num)
     ids = np.asarray(ids).reshape(-1)  # (N,)
     D = rows.shape[-1]
     rows = rows.reshape(-1, D)  # (N, D)

@@ -34,7 +34,15 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .checks import check_int, check_optional_int, check_random_state, is_real
+from .checks import (
+    check_callable,
+    check_int,
+    check_memory,
+    check_optional_size,
+    check_random_state,
+    check_size,
+    is_real,
+)
 from .functional import log_softmax
 
 __all__ = [
@@ -70,7 +78,7 @@ def check_sampling_options(temperature=1.0, top_k=None, top_p=None) -> tuple[flo
     temperature: a finite number >= 0; top_k: None or an integer >= 1; top_p: None or in (0, 1].
     Anything else raises ValueError naming the option and the value.
     """
-    return _check_temperature(temperature), check_optional_int("top_k", top_k, low=1), _check_top_p(top_p)
+    return _check_temperature(temperature), check_optional_size("top_k", top_k), _check_top_p(top_p)
 
 
 def _check_logits(logits) -> np.ndarray:
@@ -228,7 +236,7 @@ def top_k_filter(logits, k: int) -> np.ndarray:
     Exactly min(k, V) entries per row survive; among equal values the lower ids are kept.
     """
     z = _check_logits(logits)
-    k = check_int("k", k, low=1)
+    k = check_size("k", k)
     out = z.copy()  # (B, V)
     if k < z.shape[1]:
         out[~_top_k_mask(z, k)] = -np.inf
@@ -383,9 +391,13 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
     rng = check_random_state(rng)
     length = check_int("length", length, low=0)
+    on_token = check_callable("on_token", on_token)
     prime = _check_prime(prime_ids, model.config.vocab_size, batched_ok=True)
     single = prime.ndim == 1
     prime2 = prime[:, None] if single else prime  # (P, B)
+    B = prime2.shape[1]
+    check_memory(length * B * 8, f"generate of {length:,} tokens for a batch of {B:,}", "the ids it returns",
+                 now=True)
     out = np.empty((length, prime2.shape[1]), np.int64)  # (length, B)
     was_training = model.training
     model.train(False)
@@ -447,10 +459,13 @@ def beam_search(model, prime_ids, length: int, beam: int) -> np.ndarray:
     Deterministic; runs the model in evaluation mode and restores its mode afterwards.
     """
     _check_model(model)
-    beam = check_int("beam", beam, low=1)
+    beam = check_size("beam", beam)
     length = check_int("length", length, low=0)
     prime = _check_prime(prime_ids, model.config.vocab_size, batched_ok=False)
     V = model.config.vocab_size
+    # per step: scores (beam, V) in float64 and their log-softmax; the kept continuations (beam, length)
+    check_memory(beam * (3 * V + length) * 8, f"beam_search with a beam of {beam:,} over {V:,} tokens",
+                 "its scores", now=True)
     seqs = np.empty((1, 0), np.int64)  # (n, t) the kept continuations
     scores = np.zeros(1)  # (n,) their log-probabilities
     was_training = model.training

@@ -23,20 +23,29 @@ from pathlib import Path
 
 import numpy as np
 
+from .checks import check_memory, check_real
 from .functional import softmax
 from .io import read_npz
 from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
 
-__all__ = ["build_char_model", "load_weights", "trace_step"]
+__all__ = ["build_char_model", "char_model_config", "load_weights", "trace_step"]
+
+# Bytes a recorded number costs in the trace's record: a Python float (24) and its place in a list (8).
+RECORD_BYTES_PER_NUMBER = 32
+
+
+def char_model_config(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid",
+                      bias: bool = True) -> ModelConfig:
+    """The configuration of ``build_char_model`` (checked, and refused if it could not fit)."""
+    return ModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, nonlinearity=nonlinearity, bias=bias,
+                       head_bias=bias, dtype="float64")
 
 
 def build_char_model(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid", bias: bool = True,
                      rng=0) -> SequenceModel:
     """A one-layer char RNN with one-hot inputs in float64, as the worked examples use."""
-    cfg = ModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, nonlinearity=nonlinearity, bias=bias,
-                      head_bias=bias, dtype="float64")
-    return SequenceModel(cfg, rng=rng)
+    return SequenceModel(char_model_config(vocab_size, hidden_size, nonlinearity, bias), rng=rng)
 
 
 def load_weights(model: SequenceModel, path: str | Path) -> None:
@@ -89,6 +98,9 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     Returns a JSON-able dict with keys ``forward``, ``backward``, ``grads``, ``update``, ``loss``.
     The model's parameters are not changed (the update is reported, not applied).
     """
+    if not isinstance(model, SequenceModel):
+        raise ValueError(f"trace_step expects a SequenceModel (build_char_model), got {type(model).__name__}")
+    lr = check_real("lr", lr)
     rnn, c = model.rnn, model.config
     one_hot_rnn = c.cell == "rnn" and c.num_layers == 1 and not c.bidirectional and c.embedding_dim is None
     if not one_hot_rnn or c.head != "all":
@@ -106,6 +118,11 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
             f"inputs and targets must be equal-length non-empty 1-D sequences, got {x.shape} and {y.shape}"
         )
     V, T = c.vocab_size, len(x)
+    # the record holds every weight three times (value, gradient, update) and per step some vectors
+    # of V and H numbers, each a Python float in a list
+    numbers = 3 * model.num_parameters() + T * (4 * V + 6 * c.hidden_size)
+    what = f"a trace of {T} steps of a model of {model.num_parameters():,} weights"
+    check_memory(numbers * RECORD_BYTES_PER_NUMBER, what, "its record", now=True)
     for what, ids in (("inputs", x), ("targets", y)):
         # a negative id would silently index from the end, so the range is checked here
         if ids.dtype.kind not in "iu" or ids.min() < 0 or ids.max() >= V:

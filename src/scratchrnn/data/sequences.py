@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_int
+from ..checks import check_int, check_optional_flag, check_size
 from .text import Windows, batchify
 
 __all__ = ["SequenceData", "TokenStream"]
@@ -34,6 +34,7 @@ class SequenceData:
     is ambiguous only when T == N and y is 2-D (then pass it)."""
 
     def __init__(self, x, y, mask=None, per_step: bool | None = None):
+        per_step = check_optional_flag("per_step", per_step)
         x, y = _float_or_int("x", x), _float_or_int("y", y)
         if x.ndim not in (2, 3):
             raise ValueError(f"x must be (T, N) token ids or (T, N, F) features, got shape {x.shape}")
@@ -46,7 +47,6 @@ class SequenceData:
         fits_seq = y.ndim in (1, 2) and y.shape[0] == N
         if per_step is None:
             per_step = fits_step
-        per_step = bool(per_step)
         if not (fits_step if per_step else fits_seq):
             raise ValueError(f"y must be (T, N[, O]) = ({T}, {N}, ...) per step, or (N, O) or (N,) = ({N},) "
                              f"per sequence, got {y.shape}")
@@ -94,8 +94,8 @@ class TokenStream:
         if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
             raise ValueError(f"a token stream must be a 1-D array of integer ids, "
                              f"got shape {ids.shape} dtype {ids.dtype}")
-        self.batch_size = check_int("batch_size", batch_size, low=1)
-        self.window = check_int("window", window, low=1)
+        self.batch_size = check_size("batch_size", batch_size)
+        self.window = check_size("window", window)
         per_stream = len(ids) // self.batch_size
         # checked here rather than left to batchify and Windows, so that the message names the stream
         if per_stream < self.window + 1:
@@ -113,5 +113,6 @@ class TokenStream:
         return self.num_windows
 
     def window_at(self, i: int):
-        """Window ``i``: inputs (w, B) and next-token targets (w, B)."""
-        return self.windows[i]
+        """Window ``i`` (negative counts from the end): inputs (w, B) and next-token targets (w, B)."""
+        n = self.num_windows
+        return self.windows[check_int("window index i", i, low=-n, high=n - 1)]

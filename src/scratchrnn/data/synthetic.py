@@ -12,7 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_dtype, check_int, check_optional_int, check_random_state
+from ..checks import (
+    check_dtype,
+    check_flag,
+    check_int,
+    check_memory,
+    check_optional_int,
+    check_random_state,
+    check_size,
+)
 
 __all__ = [
     "MAX_BITS",
@@ -35,6 +43,7 @@ def int_to_bits(values, bits: int, lsb_first: bool = True, dtype=np.float32) -> 
     """Bits (bits, N, 1) of non-negative integers (N,): ``x[t] = (v >> t) & 1`` when LSB first,
     ``x[t] = (v >> (bits - 1 - t)) & 1`` when MSB first. Values must be below ``2**bits``."""
     bits = check_int("bits", bits, low=1, high=MAX_BITS + 1)
+    lsb_first, dtype = check_flag("lsb_first", lsb_first), check_dtype(dtype)
     v = np.asarray(values)
     if v.ndim != 1 or not np.issubdtype(v.dtype, np.integer):
         raise ValueError(f"values must be a 1-D integer array, got {v.dtype} of shape {v.shape}")
@@ -46,7 +55,7 @@ def int_to_bits(values, bits: int, lsb_first: bool = True, dtype=np.float32) -> 
     if not lsb_first:
         shifts = shifts[::-1]
     out = (v[None, :] >> shifts[:, None]) & np.uint64(1)  # (T, N)
-    return out[:, :, None].astype(check_dtype(dtype))  # (T, N, 1)
+    return out[:, :, None].astype(dtype)  # (T, N, 1)
 
 
 def bits_to_int(bits_array, lsb_first: bool = True) -> np.ndarray:
@@ -55,6 +64,7 @@ def bits_to_int(bits_array, lsb_first: bool = True) -> np.ndarray:
     Exact for T <= 64 (no float rounding, no overflow). Entries must be 0 or 1 (any dtype); round
     network outputs first, e.g. ``bits_to_int(pred > 0.5)``.
     """
+    lsb_first = check_flag("lsb_first", lsb_first)
     b = np.asarray(bits_array)
     if b.ndim == 0 or b.shape[0] == 0:
         raise ValueError(f"bits_to_int expects bits along axis 0, got shape {b.shape}")
@@ -72,12 +82,21 @@ def bits_to_int(bits_array, lsb_first: bool = True) -> np.ndarray:
     return (b.astype(np.uint64) * weights).sum(axis=0, dtype=np.uint64)  # (...)
 
 
+def _check_rows(n: int, steps: int, features: int, what: str) -> None:
+    """Refuse n sequences of ``steps`` steps whose arrays (inputs, targets and the uint64 bits they
+    are cut from: about 8 + 8 bytes per feature and step) would not fit in the memory available."""
+    check_memory(n * steps * features * 16, f"{what} of {n:,} sequences of {steps} steps", "its arrays",
+                 now=True)
+
+
 # -- binary to decimal -------------------------------------------------------------------------
 def binary_numbers(n: int, bits: int, rng, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """``n`` numbers drawn uniformly from [0, 2**bits): x (bits, n, 1) with the most significant bit
     at step 0, and their values (n,) int64."""
     n = check_int("n", n, low=1)
     bits = check_int("bits", bits, low=1, high=MAX_BITS)
+    dtype = check_dtype(dtype)
+    _check_rows(n, bits, 1, "binary_numbers")
     values = check_random_state(rng).integers(0, 2**bits, size=n, dtype=np.int64)  # (n,)
     return int_to_bits(values, bits, lsb_first=False, dtype=dtype), values
 
@@ -85,6 +104,7 @@ def binary_numbers(n: int, bits: int, rng, dtype=np.float32) -> tuple[np.ndarray
 def all_binary_numbers(bits: int, dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Every number 0 .. 2**bits - 1 in order: x (bits, 2**bits, 1) MSB first, values (2**bits,)."""
     bits = check_int("bits", bits, low=1, high=MAX_ENUMERATED_BITS)
+    dtype = check_dtype(dtype)
     values = np.arange(2**bits, dtype=np.int64)  # (N,)
     return int_to_bits(values, bits, lsb_first=False, dtype=dtype), values
 
@@ -126,7 +146,9 @@ def addition_pairs(
     """
     n = check_int("n", n, low=1)
     bits = check_int("bits", bits, low=1, high=MAX_BITS - 1)
+    carry_out, dtype = check_flag("carry_out", carry_out), check_dtype(dtype)
     high = _addition_limit(bits, carry_out, max_value)
+    _check_rows(n, bits + 1, 3, "addition_pairs")
     gen = check_random_state(rng)
     a = gen.integers(0, high, size=n, dtype=np.int64, endpoint=True)  # (n,)
     b = gen.integers(0, high, size=n, dtype=np.int64, endpoint=True)  # (n,)
@@ -137,6 +159,7 @@ def all_addition_pairs(bits: int, carry_out: bool = False, dtype=np.float32) -> 
     """Every pair (a, b) allowed by ``addition_pairs`` with the default max_value, a-major order
     (row i is a = i // M, b = i % M with M operand values): inputs (T, M*M, 2), targets (T, M*M, 1)."""
     bits = check_int("bits", bits, low=1, high=MAX_BITS - 1)
+    carry_out, dtype = check_flag("carry_out", carry_out), check_dtype(dtype)
     m = _addition_limit(bits, carry_out, None) + 1
     if m * m > 2**MAX_ENUMERATED_BITS:
         raise ValueError(
@@ -156,12 +179,15 @@ def sine_windows(n_points: int = 200, window: int = 50, dtype=np.float32) -> tup
     y[i, 0] = s[i + window] (N, 1).
     """
     n_points = check_int("n_points", n_points, low=2)
-    window = check_int("window", window, low=1)
+    window = check_size("window", window)
     if window >= n_points:
         raise ValueError(f"window must be shorter than the series: window={window}, n_points={n_points}")
     dtype = check_dtype(dtype)
-    s = np.sin(np.arange(n_points, dtype=np.float64))  # (n_points,)
     n = n_points - window
+    # the windows, their int64 indices and the float64 values gathered through them
+    check_memory(window * n * (dtype.itemsize + 16), f"sine_windows of {n:,} windows of {window:,} values",
+                 "its arrays", now=True)
+    s = np.sin(np.arange(n_points, dtype=np.float64))  # (n_points,)
     idx = np.arange(window)[:, None] + np.arange(n)[None, :]  # (window, N)
     x = s[idx][:, :, None].astype(dtype)  # (window, N, 1)
     y = s[window:][:, None].astype(dtype)  # (N, 1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_optional_int, check_random_state
+from ..checks import check_optional_size, check_random_state, check_real
 
 __all__ = ["GradcheckReport", "ParamCheck", "as_scalar", "check_gradients", "numerical_gradient"]
 
@@ -86,8 +86,7 @@ def numerical_gradient(
     shaped like the parameter, NaN at entries that were not differentiated.
     """
     params = _check_params(params)
-    if not (isinstance(eps, (int, float)) and eps > 0 and np.isfinite(eps)):
-        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    eps = check_real("eps", eps, low=0.0, low_open=True)
     if indices is None:
         plan = {name: None for name in params}
     elif isinstance(indices, Mapping):
@@ -214,10 +213,10 @@ def check_gradients(
         raise ValueError(
             f"analytic gradients must have the parameters' keys; missing {missing}, unexpected {extra}"
         )
-    for name, tol in (("atol", atol), ("rtol", rtol)):
-        if not (isinstance(tol, (int, float)) and tol >= 0 and np.isfinite(tol)):
-            raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
-    max_entries = check_optional_int("max_entries", max_entries, low=1)
+    eps = check_real("eps", eps, low=0.0, low_open=True)
+    atol, rtol = check_real("atol", atol, low=0.0), check_real("rtol", rtol, low=0.0)
+    max_entries = check_optional_size("max_entries", max_entries)
+    gen = None if rng is None else check_random_state(rng)
     grads = {}
     for name, p in params.items():
         a = np.asarray(analytic[name])
@@ -228,12 +227,11 @@ def check_gradients(
         if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
             raise ValueError(f"analytic gradient {name!r} must be real, got dtype {a.dtype}")
         grads[name] = a.astype(np.float64)  # (*p.shape)
-    gen = None
     indices = {}
     for name, p in params.items():
         if max_entries is not None and p.size > max_entries:
             if gen is None:
-                gen = check_random_state(DEFAULT_SAMPLE_SEED if rng is None else rng)
+                gen = check_random_state(DEFAULT_SAMPLE_SEED)
             indices[name] = np.sort(gen.choice(p.size, size=max_entries, replace=False))  # (m,)
         else:
             indices[name] = None

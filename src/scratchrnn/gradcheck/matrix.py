@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..checks import check_flag, check_optional_size, check_real, check_size, check_truncate
+from ..functional import get_activation
 from ..losses import bce_with_logits, cross_entropy, mse
 from ..nn.linear import Linear
 from ..nn.model import CELLS
@@ -69,6 +71,21 @@ class GradcheckConfig:
     hidden_size: int = 4  # H
     out_size: int = 3  # head outputs / classes
     check_inputs: bool = True  # also check dL/dx and dL/dh0 (and dL/dc0)
+
+    def __post_init__(self):
+        # any name: a config may name a cell whose module is missing (check_config then refuses it)
+        if not isinstance(self.cell, str) or not self.cell:
+            raise ValueError(f"cell must be the name of a layer class (RNN, LSTM, GRU), got {self.cell!r}")
+        get_activation(self.nonlinearity)
+        if not isinstance(self.loss, str) or self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        flags = ("bias", "bidirectional", "check_inputs")
+        checked = {name: check_flag(name, getattr(self, name)) for name in flags}
+        checked["truncate"] = check_truncate(self.truncate)
+        for name in ("num_layers", "seq_len", "batch", "input_size", "hidden_size", "out_size"):
+            checked[name] = check_size(name, getattr(self, name))
+        for name, value in checked.items():  # frozen: numpy scalars stored as Python values
+            object.__setattr__(self, name, value)
 
     @property
     def name(self) -> str:
@@ -135,8 +152,6 @@ def _build(cfg: GradcheckConfig):
     cells = recurrent_cells()
     if cfg.cell not in cells:
         raise ValueError(f"cell {cfg.cell!r} is not available; expected one of {', '.join(cells)}")
-    if cfg.loss not in LOSSES:
-        raise ValueError(f"loss {cfg.loss!r} is unknown; expected one of {', '.join(LOSSES)}")
     gen = np.random.default_rng(cfg.seed)
     kwargs = dict(num_layers=cfg.num_layers, bias=cfg.bias, bidirectional=cfg.bidirectional,
                   dtype=np.float64, rng=gen)
@@ -180,6 +195,10 @@ def check_config(
 ) -> GradcheckReport:
     """Build ``cfg``'s model and compare ``backward(truncate=k)`` (plus the head's backward) with
     central differences of the truncated objective, for every parameter (and x, h0, c0)."""
+    if not isinstance(cfg, GradcheckConfig):
+        raise ValueError(f"cfg must be a GradcheckConfig, got {type(cfg).__name__}")
+    _check_tolerances(eps, atol, rtol)
+    max_entries = check_optional_size("max_entries", max_entries)
     rnn, objective, x, h0 = _build(cfg)
     head = objective.head
     h0_arg = h0[0] if rnn.STATE_ARITY == 1 else h0
@@ -201,6 +220,12 @@ def check_config(
                            rng=np.random.default_rng(cfg.seed))
 
 
+def _check_tolerances(eps, atol, rtol) -> None:
+    check_real("eps", eps, low=0.0, low_open=True)
+    check_real("atol", atol, low=0.0)
+    check_real("rtol", rtol, low=0.0)
+
+
 def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) -> list[GradcheckConfig]:
     """The configurations of :func:`run_matrix`.
 
@@ -211,6 +236,7 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
     ``cells`` defaults to the importable ones; cells named explicitly are listed even when their
     module is missing (:func:`check_config` then raises ``ValueError``).
     """
+    quick = check_flag("quick", quick)
     names = tuple(recurrent_cells()) if cells is None else tuple(cells)
     configs = []
     for cell in names:
@@ -244,6 +270,7 @@ def run_matrix(
 ) -> list[dict]:
     """Check every configuration of :func:`matrix_configs`; one row per config x parameter:
     ``{"config": str, "param": str, "rel_err": float, "ok": bool}``."""
+    _check_tolerances(eps, atol, rtol)
     rows = []
     for cfg in matrix_configs(quick=quick):
         report = check_config(cfg, eps=eps, atol=atol, rtol=rtol)

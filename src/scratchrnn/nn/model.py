@@ -10,17 +10,26 @@ generation: encoder, recurrent stack and head for one time step, with every weig
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_dtype, check_random_state
+from ..checks import (
+    check_dtype,
+    check_flag,
+    check_optional_size,
+    check_probability,
+    check_random_state,
+    check_size,
+)
+from ..functional import get_activation
 from .gru import GRU
-from .linear import Embedding, Linear
+from .linear import Embedding, Linear, embedding_param_shapes, linear_param_shapes
 from .lstm import LSTM
-from .module import Module
+from .module import Module, check_weights_fit
+from .recurrent import recurrent_param_shapes
 from .rnn import RNN
 
 __all__ = ["CELLS", "ModelCache", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
@@ -46,13 +55,80 @@ class ModelConfig:
     output_size: int | None = None  # head width; defaults to vocab_size
     head: str = "all"  # "all": a prediction at every step; "last": many-to-one from the last step
     head_bias: bool = True
-    dtype: str = "float32"
+    dtype: str = "float32"  # "float32" | "float64" (a numpy type or dtype is stored as its name)
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field, raising ValueError naming the first bad one; store numpy scalars as
+        Python numbers and the dtype as its name (so the config stays JSON-friendly); and refuse a
+        model whose weights would not fit in this machine's memory, before anything is allocated
+        (``param_shapes``; gradients and optimizer state, which training adds, are not counted)."""
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.input_size = check_optional_size("input_size", self.input_size)
+        self.vocab_size = check_optional_size("vocab_size", self.vocab_size)
+        if (self.vocab_size is None) == (self.input_size is None):
+            raise ValueError("give exactly one of vocab_size (token inputs) and input_size (dense inputs), "
+                             f"got vocab_size={self.vocab_size}, input_size={self.input_size}")
+        self.embedding_dim = check_optional_size("embedding_dim", self.embedding_dim)
+        if self.embedding_dim is not None and self.vocab_size is None:
+            raise ValueError(f"embedding_dim needs token inputs (vocab_size); dense inputs of input_size "
+                             f"{self.input_size} have no embedding, got embedding_dim={self.embedding_dim}")
+        self.hidden_size = check_size("hidden_size", self.hidden_size)
+        self.num_layers = check_size("num_layers", self.num_layers)
+        get_activation(self.nonlinearity)  # a ValueError naming the known ones
+        self.bias = check_flag("bias", self.bias)
+        self.dropout = check_probability("dropout", self.dropout)
+        self.bidirectional = check_flag("bidirectional", self.bidirectional)
+        self.output_size = check_optional_size("output_size", self.output_size)
+        if self.output_size is None and self.vocab_size is None:
+            raise ValueError("output_size is required for dense inputs (input_size), got None")
+        if self.head not in ("all", "last"):
+            raise ValueError(f"head must be 'all' or 'last', got {self.head!r}")
+        self.head_bias = check_flag("head_bias", self.head_bias)
+        self.dtype = check_dtype(self.dtype).name
+        check_weights_fit(self.param_shapes(), self.dtype, self._describe())
+
+    def _describe(self) -> str:
+        """The sizes that decide the number of weights, for messages."""
+        inputs = (f"vocab_size {self.vocab_size:,}" if self.vocab_size is not None
+                  else f"input_size {self.input_size:,}")
+        parts = [inputs]
+        if self.embedding_dim is not None:
+            parts.append(f"embedding_dim {self.embedding_dim:,}")
+        kind = ("bidirectional " if self.bidirectional else "") + self.cell
+        layers = f"{self.num_layers:,} {kind} layer{'s' if self.num_layers != 1 else ''}"
+        return f"a model of {layers} with {', '.join(parts)} and hidden_size {self.hidden_size:,}"
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every parameter of ``SequenceModel(self)``, in the order of its ``params``
+        and ``state_dict()`` (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
+        computed from the fields alone: nothing is allocated, so a reader can compare stored
+        shapes with these before building a model."""
+        V, E, H = self.vocab_size, self.embedding_dim, self.hidden_size
+        shapes = {}
+        if V is not None and E is not None:
+            shapes.update({f"embedding.{k}": v for k, v in embedding_param_shapes(V, E).items()})
+            rnn_in = E
+        else:
+            rnn_in = V if V is not None else self.input_size
+        core = recurrent_param_shapes(CELLS[self.cell].GATES, rnn_in, H, self.num_layers, self.bias,
+                                      self.bidirectional)
+        shapes.update({f"rnn.{k}": v for k, v in core.items()})
+        out = self.output_size if self.output_size is not None else V
+        head = linear_param_shapes(H * (2 if self.bidirectional else 1), out, self.head_bias)
+        shapes.update({f"head.{k}": v for k, v in head.items()})
+        return shapes
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelConfig:
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a model configuration must be a dict, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -67,6 +143,7 @@ class ModelCache(NamedTuple):
     rnn: object  # the recurrent core's cache (its ``sequence_states`` reads every step's state)
     head: object  # the Linear head's cache
     out_shape: tuple[int, ...]  # (T, B, D*H), the recurrent output's shape
+    version: int  # the weights' version at forward (scratchrnn.nn.module), shared by the parts
 
 
 def make_recurrent(cfg: ModelConfig, input_size: int, rng: np.random.Generator):
@@ -95,15 +172,12 @@ class SequenceModel(Module):
     """
 
     def __init__(self, config: ModelConfig, rng=None):
-        super().__init__(check_dtype(config.dtype))
+        if not isinstance(config, ModelConfig):
+            raise ValueError(f"config must be a ModelConfig, got {type(config).__name__}")
+        config.validate()  # again: fields may have been set since the config was made
+        super().__init__(config.dtype)
         cfg = self.config = config
-        if (cfg.vocab_size is None) == (cfg.input_size is None):
-            raise ValueError("give exactly one of vocab_size (token inputs) and input_size (dense inputs)")
-        if cfg.head not in ("all", "last"):
-            raise ValueError(f"head must be 'all' or 'last', got {cfg.head!r}")
         out_size = cfg.output_size if cfg.output_size is not None else cfg.vocab_size
-        if out_size is None:
-            raise ValueError("output_size is required for dense inputs")
         gen = check_random_state(rng)
         self.embedding = None
         if cfg.vocab_size is not None and cfg.embedding_dim is not None:
@@ -119,6 +193,7 @@ class SequenceModel(Module):
             if mod is not None:
                 for k, v in mod.params.items():
                     self.params[f"{prefix}.{k}"] = v  # the same arrays, not copies
+                mod.params.version = self.params.version  # one version for the arrays the parts share
 
     def extra_repr(self) -> str:
         return f"embedding={self.embedding}, rnn={self.rnn}, head={self.head}"
@@ -159,7 +234,7 @@ class SequenceModel(Module):
         out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng)  # (T, B, D*H)
         feats = out[-1] if self.config.head == "last" else out  # (B, D*H) or (T, B, D*H)
         y, head_cache = self.head.forward(feats)
-        return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, out.shape)
+        return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, out.shape, self.params.version.value)
 
     __call__ = forward
 
@@ -178,6 +253,7 @@ class SequenceModel(Module):
         if not isinstance(cache, ModelCache):
             raise ValueError(f"SequenceModel.backward expects the cache returned by forward, "
                              f"got {type(cache).__name__}")
+        self.check_cache_version(cache.version)
         dfeat, g_head = self.head.backward(dy, cache.head)
         if self.config.head == "last" and not self.rnn.bidirectional:
             # many-to-one: the last output is the top layer's final state, so its gradient enters

@@ -26,14 +26,29 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..checks import check_int, check_probability, check_random_state, check_truncate
+from ..checks import (
+    check_flag,
+    check_memory,
+    check_probability,
+    check_random_state,
+    check_size,
+    check_truncate,
+)
 from ..functional import index_add_rows
 from ..init import uniform
 from . import timeloop, workspace
-from .module import Module
+from .module import Module, check_weights_fit
 from .stepper import RecurrentStepper
 
-__all__ = ["ParamNames", "RecurrentBase", "input_gates", "input_grad", "input_weight_grad", "relayout_rows"]
+__all__ = [
+    "ParamNames",
+    "RecurrentBase",
+    "input_gates",
+    "input_grad",
+    "input_weight_grad",
+    "recurrent_param_shapes",
+    "relayout_rows",
+]
 
 
 # A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
@@ -72,6 +87,26 @@ def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False,
     return out
 
 
+def recurrent_param_shapes(gates: int, input_size: int, hidden_size: int, num_layers: int = 1,
+                           bias: bool = True, bidirectional: bool = False) -> dict[str, tuple[int, ...]]:
+    """The parameter shapes of a recurrent stack with ``gates`` gates per cell (1 RNN, 3 GRU,
+    4 LSTM), in the order the layer makes them: per layer, per direction, ``weight_ih`` (G*H, in),
+    ``weight_hh`` (G*H, H), then ``bias_ih`` and ``bias_hh`` (G*H,). Layer k > 0 reads D*H features."""
+    G, H = check_size("gates", gates), check_size("hidden_size", hidden_size)
+    input_size, num_layers = check_size("input_size", input_size), check_size("num_layers", num_layers)
+    bias, D = check_flag("bias", bias), 2 if check_flag("bidirectional", bidirectional) else 1
+    shapes = {}
+    for layer in range(num_layers):
+        in_size = input_size if layer == 0 else H * D
+        for suffix in ("", "_reverse")[:D]:
+            shapes[f"weight_ih_l{layer}{suffix}"] = (G * H, in_size)
+            shapes[f"weight_hh_l{layer}{suffix}"] = (G * H, H)
+            if bias:
+                shapes[f"bias_ih_l{layer}{suffix}"] = (G * H,)
+                shapes[f"bias_hh_l{layer}{suffix}"] = (G * H,)
+    return shapes
+
+
 class ParamNames(NamedTuple):
     """The parameter names of one layer and direction, e.g. ``weight_ih_l1_reverse``."""
 
@@ -89,6 +124,7 @@ class _Cache:
     B: int
     layers: list  # per layer: list over directions of the cell's own cache
     masks: list  # per layer below the top: dropout mask (T, B, D*H) or None
+    version: int  # the weights' version at forward (scratchrnn.nn.module)
 
 
 class RecurrentBase(Module):
@@ -115,32 +151,35 @@ class RecurrentBase(Module):
         rng=None,
     ):
         super().__init__(dtype)
-        self.input_size = check_int("input_size", input_size, low=1)
-        self.hidden_size = check_int("hidden_size", hidden_size, low=1)
-        self.num_layers = check_int("num_layers", num_layers, low=1)
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.num_layers = check_size("num_layers", num_layers)
         self.dropout = check_probability("dropout", dropout)
-        self.bias = bool(bias)
-        self.batch_first = bool(batch_first)
-        self.bidirectional = bool(bidirectional)
-        self.num_directions = 2 if bidirectional else 1
+        self.bias = check_flag("bias", bias)
+        self.batch_first = check_flag("batch_first", batch_first)
+        self.bidirectional = check_flag("bidirectional", bidirectional)
+        self.num_directions = 2 if self.bidirectional else 1
         gen = check_random_state(rng)
+        H, G, D = self.hidden_size, self.GATES, self.num_directions
+        shapes = recurrent_param_shapes(G, self.input_size, H, self.num_layers, self.bias, self.bidirectional)
+        check_weights_fit(shapes, self.dtype, f"{self._name()}(input_size={self.input_size:,}, "
+                                              f"hidden_size={H:,}, num_layers={self.num_layers:,}"
+                                              f"{', bidirectional' if self.bidirectional else ''})")
+        # Floats per sequence step and batch entry of the arrays a forward pass makes (each layer
+        # and direction's input above the first, gates and states, about G + 3 per unit; dense
+        # input adds its features per direction): what forward checks against the memory
+        # available before it starts.
+        self._step_floats = D * (self.num_layers * (G + 3) * H + (self.num_layers - 1) * D * H)
         # Dropout masks are drawn from a generator spawned off the initialisation one, so a seed
         # fixes both; forward(..., rng=) overrides it for callers that manage their own streams.
         self._dropout_rng = gen.spawn(1)[0]
-        H, G = self.hidden_size, self.GATES
-        bound = 1.0 / np.sqrt(H)  # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
         self._names = {  # (layer, suffix) -> ParamNames, made once: backward passes look them up
             (layer, suffix): ParamNames(*(f"{k}_l{layer}{suffix}" for k in ParamNames._fields))
             for layer in range(self.num_layers) for suffix in self._suffixes()
         }
-        for layer in range(self.num_layers):
-            in_size = self.input_size if layer == 0 else H * self.num_directions
-            for suffix in self._suffixes():
-                self.params[f"weight_ih_l{layer}{suffix}"] = uniform((G * H, in_size), bound, gen, self.dtype)
-                self.params[f"weight_hh_l{layer}{suffix}"] = uniform((G * H, H), bound, gen, self.dtype)
-                if self.bias:
-                    self.params[f"bias_ih_l{layer}{suffix}"] = uniform((G * H,), bound, gen, self.dtype)
-                    self.params[f"bias_hh_l{layer}{suffix}"] = uniform((G * H,), bound, gen, self.dtype)
+        bound = 1.0 / np.sqrt(H)  # PyTorch: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))
+        for name, shape in shapes.items():  # in the order PyTorch makes them (recurrent_param_shapes)
+            self.params[name] = uniform(shape, bound, gen, self.dtype)
 
     def _suffixes(self) -> tuple[str, ...]:
         return ("", "_reverse")[: self.num_directions]
@@ -252,7 +291,7 @@ class RecurrentBase(Module):
 
     def initial_state(self, batch_size: int):
         """A zero state for a batch: (L*D, B, H), or a tuple (h, c) of them for an LSTM."""
-        B = check_int("batch_size", batch_size, low=1)
+        B = check_size("batch_size", batch_size)
         zeros = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         return self._wrap_state(zeros)
 
@@ -263,17 +302,22 @@ class RecurrentBase(Module):
         x: (T, B, F) (or (B, T, F) with ``batch_first``); h0: (L*D, B, H), a tuple (h0, c0) for an
         LSTM, or None for zeros. Returns ``out`` (T, B, D*H), ``h_n`` (L*D, B, H) (a tuple for an
         LSTM) and the cache for ``backward``. Dropout between layers applies in training mode
-        only, with masks drawn from ``rng`` (default: the layer's own generator).
+        only, with masks drawn from ``rng`` (a Generator or an int seed; default: the layer's own
+        generator).
         """
         x = self._check_input(x)  # (T, B, F)
         T, B = x.shape[:2]
+        floats = self._step_floats + (0 if x.dtype.kind in "iu" else self.num_directions * self.input_size)
+        check_memory(T * B * floats * self.dtype.itemsize,  # the message is made only if refused
+                     lambda: f"{self._name()}.forward over {T:,} steps of a batch of {B:,}",
+                     "its activations", now=True)
         D = self.num_directions
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:
             states0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         states_n = tuple(np.empty(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         drop = self.dropout if self.training else 0.0
-        gen = rng if rng is not None else self._dropout_rng
+        gen = self._dropout_rng if rng is None else check_random_state(rng)
         layer_in = np.ascontiguousarray(x)  # (T, B, F)
         caches, masks = [], []
         for layer in range(self.num_layers):
@@ -302,7 +346,7 @@ class RecurrentBase(Module):
         # states are their caches): writing into it would silently corrupt the gradients, so it is
         # handed out read-only (copy it to modify it).
         out.flags.writeable = False
-        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks)
+        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks, self.params.version.value)
 
     __call__ = forward
 
@@ -319,6 +363,7 @@ class RecurrentBase(Module):
             raise ValueError(
                 f"{self._name()}.backward expects the cache returned by forward, got {type(cache).__name__}"
             )
+        self.check_cache_version(cache.version)
         k = check_truncate(truncate)
         T, B = cache.T, cache.B
         if k is not None and k >= T:

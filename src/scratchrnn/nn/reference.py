@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..checks import check_truncate
 from ..functional import get_activation, sigmoid
 
 __all__ = [
@@ -210,7 +211,7 @@ CELLS: dict[str, Cell] = {
 
 def get_cell(name: str, nonlinearity: str = "tanh") -> Cell:
     """The cell called ``name``, with an RNN's nonlinearity bound into its functions."""
-    if name not in CELLS:
+    if not isinstance(name, str) or name not in CELLS:
         raise ValueError(f"unknown cell {name!r}; expected one of {', '.join(sorted(CELLS))}")
     cell = CELLS[name]
     if name != "rnn":
@@ -325,6 +326,7 @@ def backward(cache: Cache, params: Mapping[str, np.ndarray], dout=None, dh_n=Non
     Returns dx (T, B, F), dh0 (like h0) and grads (the keys of ``params``; biases only if present).
     ``truncate=k``: the truncated objective of the module docstring, one windowed pass per loss term.
     """
+    truncate = check_truncate(truncate)
     c, L, D = cache.cell, cache.num_layers, cache.num_directions
     T = len(cache.steps[0][0])
     B, H = cache.steps[0][0][0].h_prev.shape

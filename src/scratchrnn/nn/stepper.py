@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import check_int
+from ..checks import check_flag, check_size
 
 __all__ = ["RecurrentStepper", "step_input_gates"]
 
@@ -130,7 +130,7 @@ class RecurrentStepper:
 
     def initial_state(self, batch_size: int):
         """Zero state: (L, B, H), or a tuple (h, c) of them for an LSTM."""
-        B = check_int("batch_size", batch_size, low=1)
+        B = check_size("batch_size", batch_size)
         shape = (self.num_layers, B, self.hidden_size)
         zeros = tuple(np.zeros(shape, self.dtype) for _ in range(self._arity))  # (L, B, H) each
         return zeros[0] if self._arity == 1 else zeros
@@ -219,6 +219,7 @@ class RecurrentStepper:
         floats, and neither is checked per call. out_t (B, H) is a read-only view of the top
         layer's state, overwritten by the call after next."""
         parts = self._check_state(state, None)
+        tokens = check_flag("tokens", tokens)
         plan = _StepPlan(self, parts[0].shape[1], tokens)  # its own: step calls cannot disturb it
         for buf, part in zip(plan.states[0], parts, strict=True):
             np.copyto(buf, part)

@@ -36,6 +36,8 @@ import weakref
 
 import numpy as np
 
+from ..checks import check_numeric_dtype
+
 __all__ = ["MAX_FREE_BYTES", "MIN_BYTES", "clear", "copy", "empty", "free_bytes", "zeros"]
 
 MIN_BYTES = 1 << 20  # 1 MiB: smaller arrays are plain np.empty
@@ -97,7 +99,8 @@ def empty(shape, dtype) -> np.ndarray:
             break
     if dims is None:
         dims = _checked_dims(shape)
-    dtype = np.dtype(dtype)
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "biufc"):  # a layer's own dtype: no check needed
+        dtype = check_numeric_dtype(dtype)
     nbytes = math.prod(dims) * dtype.itemsize
     if nbytes < MIN_BYTES:
         out = np.empty(dims, dtype)

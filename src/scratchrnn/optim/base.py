@@ -20,6 +20,11 @@ Every optimizer has ``step(grads)``, a settable ``lr`` (schedules change it) and
 so a checkpoint stores it as it is (``scratchrnn.io.save_checkpoint`` puts the arrays in ``.npy``
 members and the rest in its JSON tree). Loading restores the optimizer bit for bit: ten steps,
 save, load into a fresh optimizer, ten more steps gives the same arrays as twenty straight steps.
+
+Given a module's ``params`` (a ``scratchrnn.nn.module.Parameters``), each ``step`` bumps the
+weights' version, so the layers refuse a cache made before the step (``scratchrnn.nn.module``).
+The buffers are sized from the parameters and refused before they are made when this machine's
+available memory could not hold them.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..checks import FLOAT_DTYPES, check_int, check_real
+from ..checks import FLOAT_DTYPES, check_int, check_memory, check_real, format_bytes
 from ..nn import workspace
+from ..nn.module import Parameters
 
 __all__ = [
     "Optimizer",
@@ -108,12 +114,16 @@ class Optimizer:
 
     def __init__(self, params: Mapping[str, np.ndarray], config):
         self.params = _check_params(params)
+        # the version every step bumps: a module's params carry one, a plain dict does not
+        self.version = params.version if isinstance(params, Parameters) else None
         self.config = config
         self.lr = getattr(config, self._lr_field)
         self.step_count = 0
-        self.buffers = {
-            b: {k: self._init_buffer(b, p) for k, p in self.params.items()} for b in self._buffer_names()
-        }
+        names = self._buffer_names()
+        size = sum(p.nbytes for p in self.params.values())
+        check_memory(len(names) * size, f"{type(self).__name__} over {format_bytes(size)} of parameters",
+                     f"its buffers ({', '.join(names)}: one of each per parameter)", now=True)
+        self.buffers = {b: {k: self._init_buffer(b, p) for k, p in self.params.items()} for b in names}
 
     # -- learning rate -----------------------------------------------------------------------
     @property
@@ -142,6 +152,8 @@ class Optimizer:
         self.step_count += 1
         for k, p in self.params.items():
             self._update(p, checked[k], {b: bufs[k] for b, bufs in self.buffers.items()})
+        if self.version is not None:
+            self.version.bump()  # caches made before this step are now stale
 
     def hyper(self) -> dict:
         """The hyperparameters as JSON scalars, with the current learning rate."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..checks import check_real
+from ..checks import check_real, is_real
 
 __all__ = [
     "clip_by_value",
@@ -82,6 +82,9 @@ def clip_grad_norm(grads: Mapping[str, np.ndarray], max_norm: float, eps: float 
     returned, so the caller can skip the step instead of training on NaN.
     """
     max_norm = check_real("max_norm", max_norm, low=0.0)
+    eps = check_real("eps", eps, low=0.0)
+    if norm is not None and not is_real(norm):
+        raise ValueError(f"norm must be None or the gradients' global norm as a number, got {norm!r}")
     arrays = _grad_arrays(grads)
     total = global_norm(arrays) if norm is None else float(norm)
     if not math.isfinite(total):
@@ -101,6 +104,7 @@ def clip_per_param_norm(
     Arrays whose norm is NaN or inf are left untouched (their norm is reported).
     """
     max_norm = check_real("max_norm", max_norm, low=0.0)
+    eps = check_real("eps", eps, low=0.0)
     norms = {}
     for k, g in _grad_arrays(grads).items():
         n = _norm(g)

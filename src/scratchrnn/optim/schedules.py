@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
-from ..checks import check_int, check_real
+from ..checks import check_int, check_real, is_real
 from .base import check_lr
 
 __all__ = [
@@ -172,12 +172,9 @@ class HalveOnIncrease(_Schedule):
 
     def step(self, metric=None) -> float:
         """Record ``metric``; returns the (possibly reduced) lr."""
-        if metric is None:
-            raise ValueError("HalveOnIncrease.step needs the evaluation metric, got None")
-        try:
-            m = float(metric)
-        except (TypeError, ValueError):
-            raise ValueError(f"HalveOnIncrease.step needs a number, got {metric!r}") from None
+        if not is_real(metric):
+            raise ValueError(f"HalveOnIncrease.step needs the evaluation metric as a number, got {metric!r}")
+        m = float(metric)
         rose = not math.isfinite(m) or (self.prev_metric is not None and m > self.prev_metric)
         if rose:
             lr = self.opt.lr

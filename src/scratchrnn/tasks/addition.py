@@ -15,17 +15,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_int
+from ..checks import check_dtype, check_int, check_real, check_size
 from ..data.sequences import SequenceData
-from ..data.synthetic import addition_pairs, all_addition_pairs, bits_to_int
-from ..nn.model import ModelConfig, SequenceModel
+from ..data.synthetic import MAX_ENUMERATED_BITS, addition_pairs, all_addition_pairs, bits_to_int
+from ..nn.model import CELLS, ModelConfig, SequenceModel
 from ..optim import Adam
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
-__all__ = ["Config", "add", "build_model", "run"]
+__all__ = ["Config", "add", "build_model", "model_config", "run"]
 
 MAX_ADD_BITS = 63  # ``add`` decodes sums into uint64, and operands below 2**63 cannot overflow it
+# every pair of training operands is tested, at most 2**MAX_ENUMERATED_BITS of them
+MAX_TRAIN_BITS = MAX_ENUMERATED_BITS // 2 + 1
 
 
 @dataclass
@@ -42,15 +44,40 @@ class Config:
     test_pairs: int = 10_000
     dtype: str = "float32"
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field (numpy scalars are stored as Python numbers,
+        the dtype as its name), and refuse a model that could not fit in memory."""
+        self.hidden_size = check_size("hidden_size", self.hidden_size)
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.bits = check_int("bits", self.bits, low=1, high=MAX_TRAIN_BITS)
+        self.train_pairs = check_int("train_pairs", self.train_pairs, low=1)
+        self.batch_size = check_size("batch_size", self.batch_size)
+        self.steps = check_int("steps", self.steps, low=1)
+        self.lr = check_real("lr", self.lr, low=0.0, low_open=True)
+        self.seed = check_int("seed", self.seed, low=0)
+        # the sums of test_bits-bit operands take test_bits + 1 steps
+        self.test_bits = check_int("test_bits", self.test_bits, low=1, high=MAX_ADD_BITS - 1)
+        self.test_pairs = check_int("test_pairs", self.test_pairs, low=1)
+        self.dtype = check_dtype(self.dtype).name
+        model_config(self)
+
     @classmethod
     def quick(cls) -> Config:
         return cls()
 
 
+def model_config(cfg: Config) -> ModelConfig:
+    """The model's configuration: two input bits, sigmoid units, one output logit per step."""
+    return ModelConfig(cell=cfg.cell, input_size=2, hidden_size=cfg.hidden_size, nonlinearity="sigmoid",
+                       output_size=1, dtype=cfg.dtype)
+
+
 def build_model(cfg: Config) -> SequenceModel:
-    mc = ModelConfig(cell=cfg.cell, input_size=2, hidden_size=cfg.hidden_size, nonlinearity="sigmoid",
-                     output_size=1, dtype=cfg.dtype)
-    return SequenceModel(mc, rng=cfg.seed)
+    return SequenceModel(model_config(cfg), rng=cfg.seed)
 
 
 def add(model: SequenceModel, a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.synthetic import all_binary_numbers, binary_numbers
+from ..checks import check_int, check_real
+from ..data.synthetic import MAX_BITS, all_binary_numbers, binary_numbers
 from ..losses import mse
 from ..nn import RNN
 from ..optim import PlainRprop
@@ -41,6 +42,23 @@ class Config:
     test_bits: int = 24  # width of the random generalisation numbers
     test_samples: int = 1000
     seed: int = 0
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field (numpy scalars are stored as Python numbers)."""
+        self.samples = check_int("samples", self.samples, low=1)
+        self.bits = check_int("bits", self.bits, low=1, high=MAX_BITS)
+        self.iterations = check_int("iterations", self.iterations, low=1)
+        self.tolerance = check_real("tolerance", self.tolerance, low=0.0)
+        self.init_step = check_real("init_step", self.init_step, low=0.0, low_open=True)
+        self.eta_plus = check_real("eta_plus", self.eta_plus, low=1.0, low_open=True)
+        self.eta_minus = check_real("eta_minus", self.eta_minus, low=0.0, high=1.0, low_open=True,
+                                    high_open=True)
+        self.test_bits = check_int("test_bits", self.test_bits, low=1, high=MAX_BITS)
+        self.test_samples = check_int("test_samples", self.test_samples, low=1)
+        self.seed = check_int("seed", self.seed, low=0)
 
     @classmethod
     def quick(cls) -> Config:

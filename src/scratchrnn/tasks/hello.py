@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_int, check_real, check_size
 from ..data.sequences import SequenceData
 from ..optim import Adam
-from ..trace import build_char_model
+from ..trace import build_char_model, char_model_config
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
@@ -31,6 +32,17 @@ class Config:
     lr: float = 0.1
     seed: int = 0
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field (numpy scalars are stored as Python numbers)."""
+        self.hidden_size = check_size("hidden_size", self.hidden_size)
+        self.steps = check_int("steps", self.steps, low=1)
+        self.lr = check_real("lr", self.lr, low=0.0, low_open=True)
+        self.seed = check_int("seed", self.seed, low=0)
+        char_model_config(len(ALPHABET), self.hidden_size)  # refused here if it could not fit
+
     @classmethod
     def quick(cls) -> Config:
         return cls()
@@ -38,6 +50,8 @@ class Config:
 
 def encode(text: str) -> np.ndarray:
     """Characters of the alphabet -> integer ids."""
+    if not isinstance(text, str):
+        raise ValueError(f"text must be a str of the characters {ALPHABET!r}, got {type(text).__name__}")
     bad = sorted(set(text) - set(ALPHABET))
     if bad:
         raise ValueError(f"characters {bad} are not in the alphabet {list(ALPHABET)}")

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import check_dtype, check_int, check_real, check_size, check_truncate
 from ..data.sequences import SequenceData
 from ..data.synthetic import sine_train_val
-from ..nn.model import ModelConfig, SequenceModel
+from ..nn.model import CELLS, ModelConfig, SequenceModel
 from ..optim import Adam
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
-__all__ = ["Config", "build_model", "forecast", "run"]
+__all__ = ["Config", "build_model", "forecast", "model_config", "run"]
 
 
 @dataclass
@@ -44,15 +45,46 @@ class Config:
     seed: int = 0
     dtype: str = "float64"
 
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad field (numpy scalars are stored as Python numbers,
+        the dtype as its name), and refuse a model that could not fit in memory."""
+        self.n_points = check_int("n_points", self.n_points, low=2)
+        self.window = check_size("window", self.window)
+        self.n_val = check_int("n_val", self.n_val, low=1)
+        if self.n_val >= self.n_points - self.window:
+            raise ValueError(f"n_val must leave some training windows: n_val={self.n_val}, there are "
+                             f"{self.n_points - self.window} windows (n_points={self.n_points}, "
+                             f"window={self.window})")
+        self.target_rmse = check_real("target_rmse", self.target_rmse, low=0.0, low_open=True)
+        self.hidden_size = check_size("hidden_size", self.hidden_size)
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
+            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.truncate = check_truncate(self.truncate)
+        self.clip_value = check_real("clip_value", self.clip_value, low=0.0, low_open=True)
+        self.epochs = check_int("epochs", self.epochs, low=1)
+        self.batch_size = check_size("batch_size", self.batch_size)
+        self.lr = check_real("lr", self.lr, low=0.0, low_open=True)
+        self.horizon = check_int("horizon", self.horizon, low=0)
+        self.seed = check_int("seed", self.seed, low=0)
+        self.dtype = check_dtype(self.dtype).name
+        model_config(self)
+
     @classmethod
     def quick(cls) -> Config:
         return cls(epochs=150)
 
 
+def model_config(cfg: Config) -> ModelConfig:
+    """The model's configuration: many-to-one, sigmoid units, one input and one output."""
+    return ModelConfig(cell=cfg.cell, input_size=1, hidden_size=cfg.hidden_size, nonlinearity="sigmoid",
+                       output_size=1, head="last", dtype=cfg.dtype)
+
+
 def build_model(cfg: Config) -> SequenceModel:
-    mc = ModelConfig(cell=cfg.cell, input_size=1, hidden_size=cfg.hidden_size, nonlinearity="sigmoid",
-                     output_size=1, head="last", dtype=cfg.dtype)
-    return SequenceModel(mc, rng=cfg.seed)
+    return SequenceModel(model_config(cfg), rng=cfg.seed)
 
 
 def predict(model: SequenceModel, x: np.ndarray) -> np.ndarray:
@@ -65,6 +97,7 @@ def predict(model: SequenceModel, x: np.ndarray) -> np.ndarray:
 
 def forecast(model: SequenceModel, window: np.ndarray, horizon: int) -> np.ndarray:
     """Free-running forecast: feed each prediction back as the newest input. window (T,) -> (horizon,)."""
+    horizon = check_int("horizon", horizon, low=0)
     buf = np.asarray(window, model.dtype).copy()  # (T,)
     out = np.empty(horizon, model.dtype)
     for i in range(horizon):

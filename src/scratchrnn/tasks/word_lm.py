@@ -61,7 +61,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_int, check_real
+from ..checks import (
+    check_dtype,
+    check_flag,
+    check_int,
+    check_optional_flag,
+    check_optional_int,
+    check_real,
+    check_size,
+    check_truncate,
+)
 from ..data.sequences import SequenceData
 from ..data.text import WordVocab, load_corpus, split_sentences, tokenize_words
 from ..functional import softmax
@@ -82,6 +91,7 @@ __all__ = [
     "build_model",
     "count_words",
     "greedy_examples",
+    "model_config",
     "perplexity",
     "prepare_data",
     "run",
@@ -129,42 +139,44 @@ class Config:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first bad field."""
-        check_int("vocab_size", self.vocab_size, low=len(WordVocab.SPECIALS) + 1)
-        check_int("min_words", self.min_words, low=1)
-        check_int("max_tokens", self.max_tokens, low=self.min_words)
-        if self.max_sentences is not None:
-            check_int("max_sentences", self.max_sentences, low=3)
+        """Raise ValueError naming the first bad field (numpy scalars are stored as Python values,
+        the dtype as its name), and refuse a model that could not fit in memory."""
+        self.vocab_size = check_size("vocab_size", self.vocab_size, low=len(WordVocab.SPECIALS) + 1)
+        self.min_words = check_int("min_words", self.min_words, low=1)
+        self.max_tokens = check_int("max_tokens", self.max_tokens, low=self.min_words)
+        self.max_sentences = check_optional_int("max_sentences", self.max_sentences, low=3)
         for name in ("val_fraction", "heldout_fraction"):
-            check_real(name, getattr(self, name), low=0.0, high=1.0, low_open=True, high_open=True)
-        if self.cell not in CELLS:
+            setattr(self, name, check_real(name, getattr(self, name), low=0.0, high=1.0, low_open=True,
+                                           high_open=True))
+        if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(sorted(CELLS))}, got {self.cell!r}")
-        check_int("hidden_size", self.hidden_size, low=1)
-        if self.truncate is not None:
-            check_int("truncate", self.truncate, low=0)
-        if self.optimizer not in OPTIMIZERS:
+        self.hidden_size = check_size("hidden_size", self.hidden_size)
+        self.truncate = check_truncate(self.truncate)
+        if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        check_real("lr", self.lr, low=0.0, low_open=True)
-        if self.sum_loss is not None and not isinstance(self.sum_loss, bool):
-            raise ValueError(f"sum_loss must be True, False or None, got {self.sum_loss!r}")
+        self.lr = check_real("lr", self.lr, low=0.0, low_open=True)
+        self.sum_loss = check_optional_flag("sum_loss", self.sum_loss)
         if self.sum_loss and self.optimizer in ADAPTIVE_SCALE_FREE:
             raise ValueError(
                 f"sum_loss scales the rate for plain SGD; {self.optimizer!r} does not depend on the "
                 f"gradient's scale, so use sum_loss=False (or None) with it"
             )
-        check_int("epochs", self.epochs, low=1)
-        check_int("batch_tokens", self.batch_tokens, low=1)
+        self.halve_on_increase = check_flag("halve_on_increase", self.halve_on_increase)
+        self.epochs = check_int("epochs", self.epochs, low=1)
+        self.batch_tokens = check_size("batch_tokens", self.batch_tokens)
         if isinstance(self.prompts, str) or not all(isinstance(p, str) and p.strip() for p in self.prompts):
             raise ValueError(f"prompts must be a sequence of non-empty strings, got {self.prompts!r}")
-        check_int("top_k", self.top_k, low=1)
-        check_int("greedy_tokens", self.greedy_tokens, low=1)
-        check_int("num_sentences", self.num_sentences, low=1)
-        check_int("min_sample_words", self.min_sample_words, low=1)
-        check_int("max_sample_tokens", self.max_sample_tokens, low=self.min_sample_words)
-        check_int("max_sample_attempts", self.max_sample_attempts, low=self.num_sentences)
-        check_int("seed", self.seed, low=0)
-        if self.dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        self.top_k = check_size("top_k", self.top_k)
+        for name, low in (("greedy_tokens", 1), ("num_sentences", 1), ("min_sample_words", 1)):
+            setattr(self, name, check_int(name, getattr(self, name), low=low))
+        self.max_sample_tokens = check_int("max_sample_tokens", self.max_sample_tokens,
+                                           low=self.min_sample_words)
+        self.max_sample_attempts = check_int("max_sample_attempts", self.max_sample_attempts,
+                                             low=self.num_sentences)
+        self.beat_bigram = check_flag("beat_bigram", self.beat_bigram)
+        self.seed = check_int("seed", self.seed, low=0)
+        self.dtype = check_dtype(self.dtype).name
+        model_config(self, self.vocab_size)  # the largest model the vocabulary allows
 
     @property
     def uses_sum_loss(self) -> bool:
@@ -250,7 +262,8 @@ class SentenceBatches(SequenceData):
         lengths = np.array([len(s) - 1 for s in sentences], dtype=np.int64)  # (N,) steps per sentence
         if lengths.min() < 1:
             raise ValueError("every sentence needs at least two ids (an input and its target)")
-        check_int("batch_tokens", batch_tokens, low=1)
+        check_size("batch_tokens", batch_tokens)
+        pad_id = check_int("pad_id", pad_id, low=0)
         order = np.argsort(lengths, kind="stable")  # (N,)
         lens = lengths[order]  # (N,) ascending
         N, T = len(sentences), int(lens[-1])
@@ -296,13 +309,17 @@ class SentenceBatches(SequenceData):
 # ------------------------------------------------------------------------------------------------
 # model
 # ------------------------------------------------------------------------------------------------
+def model_config(cfg: Config, vocab_size: int) -> ModelConfig:
+    """One-hot input -> ``cfg.cell`` without biases -> linear head without bias."""
+    return ModelConfig(cell=cfg.cell, vocab_size=vocab_size, embedding_dim=None, hidden_size=cfg.hidden_size,
+                       nonlinearity="tanh", bias=False, head_bias=False, dtype=cfg.dtype)
+
+
 def build_model(cfg: Config, vocab_size: int) -> SequenceModel:
-    """One-hot input -> ``cfg.cell`` without biases -> linear head without bias; every weight
-    matrix (out, n) ~ U(-1/sqrt(n), 1/sqrt(n)), n its number of inputs (the tutorial's rule)."""
-    mc = ModelConfig(cell=cfg.cell, vocab_size=vocab_size, embedding_dim=None, hidden_size=cfg.hidden_size,
-                     nonlinearity="tanh", bias=False, head_bias=False, dtype=cfg.dtype)
+    """The model of ``model_config``; every weight matrix (out, n) ~ U(-1/sqrt(n), 1/sqrt(n)), n its
+    number of inputs (the tutorial's rule)."""
     gen = np.random.default_rng(cfg.seed)
-    model = SequenceModel(mc, rng=gen)
+    model = SequenceModel(model_config(cfg, vocab_size), rng=gen)
     for name in sorted(model.params):
         p = model.params[name]  # (out, n): written in place, the layers hold the same arrays
         bound = 1.0 / math.sqrt(p.shape[1])
@@ -324,6 +341,7 @@ def target_pairs(sentences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 def unigram_probs(targets: np.ndarray, vocab_size: int, never: tuple[int, ...] = ()) -> np.ndarray:
     """Add-one unigram (V,): ``p(w) = (c(w) + 1) / (n + V')`` over the V' ids that can be targets;
     the ids in ``never`` (SENTENCE_START) get probability 0."""
+    vocab_size = check_size("vocab_size", vocab_size)
     counts = np.bincount(targets, minlength=vocab_size).astype(np.float64) + 1.0  # (V,)
     counts[list(never)] = 0.0
     return counts / counts.sum()
@@ -333,6 +351,7 @@ def bigram_probs(fit_ctx, fit_tgt, ctx, tgt, unigram: np.ndarray, lam: float) ->
     """Interpolated bigram probabilities (n,) of the pairs (ctx, tgt):
     ``p(w | u) = lam * c(u, w) / c(u) + (1 - lam) * p_uni(w)``, counts from (fit_ctx, fit_tgt); a
     context never seen in fitting has no bigram estimate and gets ``p_uni(w)``."""
+    lam = check_real("lam", lam, low=0.0, high=1.0)
     V = unigram.size
     seen, pair_counts = np.unique(fit_ctx * V + fit_tgt, return_counts=True)  # (P,), (P,)
     codes = ctx * V + tgt  # (n,)
@@ -363,6 +382,10 @@ def baseline_perplexities(train: list[np.ndarray], val: list[np.ndarray], vocab_
     """Validation perplexity of the add-one unigram and the interpolated bigram, both fitted on
     ``train``; the bigram's lambda is tuned on the last ``heldout_fraction`` of the training
     sentences with counts from the rest, then the counts are taken from all of ``train``."""
+    vocab_size = check_size("vocab_size", vocab_size)
+    start_id = check_int("start_id", start_id, low=0, high=vocab_size - 1)
+    heldout_fraction = check_real("heldout_fraction", heldout_fraction, low=0.0, high=1.0, low_open=True,
+                                  high_open=True)
     n_held = max(1, int(round(heldout_fraction * len(train))))
     if n_held >= len(train):
         raise ValueError(f"tuning lambda needs at least 2 training sentences, got {len(train)}")
