@@ -8,6 +8,8 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``);
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
 * ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
+* ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
+  ``MAX_JSON_DEPTH``, ...) and ``read_json``, a JSON file read within them;
 * ``errors``: ``MissingDependencyError`` and the checks and wording the readers share.
 
 Nothing here imports torch; ``scratchrnn.io.TorchSequenceModel`` is made on first access. The
@@ -31,6 +33,7 @@ from .checkpoint import (
 from .checkpoint import METADATA_KEY as METADATA_KEY
 from .errors import MissingDependencyError
 from .interop import from_torch, to_torch
+from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
 from .weights import (
     EXPORT_FORMATS,
     WEIGHTS_FORMAT_VERSION,
@@ -46,10 +49,14 @@ from .weights import WEIGHTS_FORMAT_NAME as WEIGHTS_FORMAT_NAME
 __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_MEMBER_BYTES",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "load_checkpoint",
+    "read_json",
     "restore_generator",
     "save_checkpoint",
     "EXPORT_FORMATS",
