@@ -47,6 +47,8 @@ def test_old_names_are_the_owning_modules_objects(name):
 # Names added since the split, with the module that owns each.
 NEW_ALL = {
     "read_npz": archive,
+    "CheckpointInfo": checkpoint,
+    "peek_checkpoint": checkpoint,
     "MAX_JSON_BYTES": limits,
     "MAX_JSON_DEPTH": limits,
     "MAX_MEMBER_BYTES": limits,

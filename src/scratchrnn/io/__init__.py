@@ -5,7 +5,8 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``atomic``: ``atomic_path`` and friends, which replace a file whole or not at all;
 * ``archive``: zip archives of ``.npy`` members (the ``.npz`` layout) that the two formats share,
   and ``read_npz``, which reads any ``.npz`` file into name -> array;
-* ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``);
+* ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``,
+  ``peek_checkpoint``);
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
 * ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
 * ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
@@ -26,7 +27,9 @@ from .checkpoint import FORMAT_NAME as FORMAT_NAME
 from .checkpoint import (
     FORMAT_VERSION,
     Checkpoint,
+    CheckpointInfo,
     load_checkpoint,
+    peek_checkpoint,
     restore_generator,
     save_checkpoint,
 )
@@ -49,6 +52,7 @@ from .weights import WEIGHTS_FORMAT_NAME as WEIGHTS_FORMAT_NAME
 __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
+    "CheckpointInfo",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_MEMBER_BYTES",
@@ -56,6 +60,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "load_checkpoint",
+    "peek_checkpoint",
     "read_json",
     "restore_generator",
     "save_checkpoint",

@@ -29,6 +29,7 @@ from .atomic import atomic_path
 from .checkpoint import METADATA_KEY, Checkpoint, load_checkpoint
 from .errors import MissingDependencyError, check_readable, one_line
 from .interop import as_array, build_scratch, describe, describe_torch, loaded_torch
+from .limits import loads_json
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -183,8 +184,8 @@ def _read_npz_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
                          "load_checkpoint or convert it with export")
     arrays = read_npz(path)
     try:
-        meta = json.loads(comment.decode("ascii")) if comment else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = loads_json(comment, "zip comment") if comment else {}
+    except ValueError:
         meta = {}  # some other program's comment: plain weights
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         meta = {}
@@ -237,9 +238,9 @@ def load_module(path: str | os.PathLike, rng=None):
         raise ValueError(f"{name} holds weights without a module description (it was saved from a state "
                          "dict); build the module yourself and call its load_state_dict")
     try:
-        cfg = json.loads(meta.get(_META_CONFIG, ""))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{name} is corrupt (module configuration is not JSON: {one_line(exc)})") from exc
+        cfg = loads_json(meta.get(_META_CONFIG, ""), "module configuration")
+    except ValueError as exc:
+        raise ValueError(f"{name} is corrupt ({exc})") from None
     try:
         module = build_scratch(meta[_META_MODULE], cfg, rng=rng)
         module.load_state_dict(arrays, strict=True)
