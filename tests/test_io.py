@@ -49,6 +49,7 @@ NEW_ALL = {
     "read_npz": archive,
     "CheckpointInfo": checkpoint,
     "peek_checkpoint": checkpoint,
+    "check_weights": interop,
     "MAX_JSON_BYTES": limits,
     "MAX_JSON_DEPTH": limits,
     "MAX_MEMBER_BYTES": limits,

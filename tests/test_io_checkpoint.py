@@ -576,11 +576,28 @@ def test_peek_reads_shapes_and_config_but_no_parameter_data(tmp_path):
 
 
 # -- limits measured in a fresh process: a clean error in under a second and under 100 MB ---------
+def _claiming_hidden_size(tmp_path, size):
+    good = trainer_checkpoint(tmp_path / "run")
+    meta = _meta(good)
+    meta["config"]["model"]["hidden_size"] = size
+    return _with_meta(good, tmp_path / "huge.npz", meta)
+
+
 def _assert_quick_clean_error(result, words):
     assert result["error"] == "ValueError", result
     assert words in result["message"] and "\n" not in result["message"], result
     assert result["seconds"] < 1.0, result
     assert result["extra_mb"] < 100, result
+
+
+@pytest.mark.parametrize("call", ["load_module", "load_language_model",
+                                  "lambda p: export(p, p + '.out', 'npz')"])
+def test_a_checkpoint_claiming_hidden_size_a_million_fails_quickly(tmp_path, call):
+    path = _claiming_hidden_size(tmp_path, 10**6)
+    result = measure_read(call, path)
+    _assert_quick_clean_error(result, "the SequenceModel configuration gives 'rnn.weight_ih_l0' the shape "
+                                      "(4000000, 3), the file holds shape (16, 3)")
+    assert not (tmp_path / "huge.npz.out").exists()
 
 
 def _with_bomb(tmp_path, declared_bytes, stream_zeros):
@@ -622,6 +639,13 @@ def test_a_zip_bomb_member_is_read_no_further_than_it_declares(tmp_path):
     members[at].crc ^= 1  # a stream that does not even match its check value fails as quickly
     bomb.write_bytes(zip_bytes(members))
     _assert_quick_clean_error(measure_read("load_checkpoint", bomb), "Bad CRC-32")
+
+
+def test_a_zip_bomb_member_of_a_plausible_size_fails_quickly_where_shapes_are_known(tmp_path):
+    """1 GiB declared from 1 MB, which deflate can make: load_module compares the header first."""
+    result = measure_read("load_module", _with_bomb(tmp_path, 1 << 30, 1 << 30))
+    _assert_quick_clean_error(result, "gives 'rnn.weight_hh_l0' the shape (16, 4), the file holds shape "
+                                      "(134217728,)")
 
 
 @pytest.mark.parametrize("call", ["load_checkpoint", "load_module", "read_npz"])

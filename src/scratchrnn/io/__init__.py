@@ -8,7 +8,8 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``,
   ``peek_checkpoint``);
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
-* ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
+* ``interop``: ``to_torch`` / ``from_torch``, the module descriptions weight files record, and
+  ``check_weights``, which compares weights with a description before a module is built;
 * ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
   ``MAX_JSON_DEPTH``, ...) and ``read_json``, a JSON file read within them;
 * ``errors``: ``MissingDependencyError`` and the checks and wording the readers share.
@@ -35,7 +36,7 @@ from .checkpoint import (
 )
 from .checkpoint import METADATA_KEY as METADATA_KEY
 from .errors import MissingDependencyError
-from .interop import from_torch, to_torch
+from .interop import check_weights, from_torch, to_torch
 from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
 from .weights import (
     EXPORT_FORMATS,
@@ -67,6 +68,7 @@ __all__ = [
     "EXPORT_FORMATS",
     "MissingDependencyError",
     "WEIGHTS_FORMAT_VERSION",
+    "check_weights",
     "export",
     "from_torch",
     "load_module",
