@@ -318,15 +318,18 @@ def test_check_weights_takes_shapes_and_dtypes_as_peek_checkpoint_gives_them():
     ({"dtype": "float16"}, "dtype must be float32 or float64, got float16"),
     ({"dtype": "float33"}, "dtype must be float32 or float64, got 'float33'"),
     ({"cell": 5}, "cell must be one of gru, lstm, rnn, got 5"),
-    ({"head": []}, "head must be 'all' or 'last', got []"),
+    ({"head": "first"}, "head must be 'all' or 'last', got 'first'"),
     ({"input_size": 3}, "give exactly one of vocab_size"),
-    ({"widths": [1]}, "unknown model configuration key(s) ['widths']"),
+    ({"widths": 1}, "unknown model configuration key(s) ['widths']"),
+    ({"bias": np.zeros((30, 30))}, "the SequenceModel configuration's 'bias' is a ndarray, expected a"),
+    ({"hidden_size": [6]}, "configuration's 'hidden_size' is a list"),
 ], ids=lambda v: None if isinstance(v, str) else next(iter(v)))
 def test_check_weights_refuses_a_description_of_the_wrong_types(change, words):
     module = sequence_model(SEQUENCE_CONFIGS[0])
     kind, cfg = interop.describe(module)
-    with pytest.raises(ValueError, match=re.escape(words)):
+    with pytest.raises(ValueError, match=re.escape(words)) as info:
         interop.check_weights(kind, {**cfg, **change}, module.params)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("kind, cfg, words", [
@@ -336,6 +339,7 @@ def test_check_weights_refuses_a_description_of_the_wrong_types(change, words):
     ("Embedding", {"num_embeddings": 3}, "does not fit its constructor"),
     ("Conv1d", {}, "unknown module class 'Conv1d'"),
     ("Linear", [3, 2], "the Linear configuration must be a dict, got list"),
+    ("GRU", {"input_size": {"n": 3}, "hidden_size": 4}, "the GRU configuration's 'input_size' is a dict"),
 ])
 def test_check_weights_refuses_a_layer_description_that_does_not_fit(kind, cfg, words):
     with pytest.raises(ValueError, match=re.escape(words)):

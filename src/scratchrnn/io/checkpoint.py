@@ -112,7 +112,8 @@ def restore_generator(state: Mapping) -> np.random.Generator:
     """
     name = state.get("bit_generator") if isinstance(state, Mapping) else None
     if not isinstance(name, str) or name not in _GENERATORS:
-        raise ValueError(f"rng state must name one of the bit generators {list(_GENERATORS)}, got {name!r}")
+        raise ValueError(f"rng state must name one of the bit generators {list(_GENERATORS)}, got "
+                         f"{_quote(name)}")
     bit_generator = getattr(np.random, name)()
     try:
         bit_generator.state = dict(state)

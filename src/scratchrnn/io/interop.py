@@ -183,6 +183,10 @@ def _implied_shapes(kind: str, cfg: Mapping) -> Iterator[tuple[str, tuple[int, .
         raise ValueError(f"unknown module class {kind!r}; expected one of {', '.join(sorted(classes))}")
     if not isinstance(cfg, Mapping):
         raise ValueError(f"the {kind} configuration must be a dict, got {type(cfg).__name__}")
+    for key, value in cfg.items():  # every constructor argument is one; and a scalar's repr is short
+        if value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"the {kind} configuration's {_short(key)} is a {type(value).__name__}, "
+                             "expected a number, a string, True, False or None")
     if kind == "SequenceModel":
         return _sequence_shapes(_sequence_config(cfg))
     try:  # the constructor's own defaults fill what the description leaves out
@@ -204,6 +208,12 @@ def _implied_shapes(kind: str, cfg: Mapping) -> Iterator[tuple[str, tuple[int, .
     flags = [check_flag(key, args[key]) for key in ("bias", "bidirectional")]
     sizes = (size["input_size"], size["hidden_size"], size["num_layers"])
     return _recurrent_shapes(classes[kind], *sizes, *flags)
+
+
+def _short(value, keep: int = 40) -> str:
+    """``repr(value)`` cut to ``keep`` characters, for quoting what a file holds."""
+    text = repr(value)
+    return text if len(text) <= keep else text[:keep] + "..."
 
 
 def check_weights(kind: str, cfg: Mapping, weights: Mapping) -> None:
