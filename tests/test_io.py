@@ -8,7 +8,7 @@ import pytest
 
 import scratchrnn.io as sio
 from io_helpers import SEQUENCE_CONFIGS, assert_same_params, sequence_model, torch_params
-from scratchrnn.io import archive, atomic, checkpoint, errors, interop, weights
+from scratchrnn.io import archive, atomic, checkpoint, errors, interop, limits, weights
 
 # The names of scratchrnn.io.__all__ before the split, with the module that now owns each.
 OLD_ALL = {
@@ -44,9 +44,22 @@ def test_old_names_are_the_owning_modules_objects(name):
     assert namespace[name] is getattr(owner, name)
 
 
-def test_all_keeps_every_old_name_and_adds_only_read_npz():
-    assert set(sio.__all__) == set(OLD_ALL) | {"read_npz"}
-    assert sio.read_npz is archive.read_npz
+# Names added since the split, with the module that owns each.
+NEW_ALL = {
+    "read_npz": archive,
+    "CheckpointInfo": checkpoint,
+    "peek_checkpoint": checkpoint,
+    "check_weights": interop,
+    "MAX_JSON_BYTES": limits,
+    "MAX_JSON_DEPTH": limits,
+    "MAX_MEMBER_BYTES": limits,
+    "read_json": limits,
+}
+
+
+def test_all_keeps_every_old_name_and_adds_only_the_new_ones():
+    assert set(sio.__all__) == set(OLD_ALL) | set(NEW_ALL)
+    assert all(getattr(sio, name) is getattr(owner, name) for name, owner in NEW_ALL.items())
     assert not set(OLD_OTHERS) & set(sio.__all__)
 
 

@@ -2,15 +2,17 @@
 
 import os
 import signal
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
 import pytest
 
 from io_helpers import assert_same_array
-from scratchrnn.io.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from scratchrnn.io.atomic import STALE_TEMP_SECONDS, atomic_path, atomic_write_bytes, atomic_write_text
 from scratchrnn.io.checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -146,7 +148,7 @@ def test_sigkill_while_rewriting_leaves_a_complete_checkpoint(tmp_path):
         leftovers = [p for p in tmp_path.iterdir() if p != path]
         caught_halfway += bool(leftovers)
         for p in leftovers:  # what a killed writer leaves: only ever a temporary file
-            assert p.name.startswith(".last.npz.") and p.name.endswith(".tmp")
+            assert p.name.startswith(".last.npz.") and p.name.endswith(".scratchrnn.tmp")
             p.unlink()
         ckpt = load_checkpoint(path)
         assert ckpt.step >= newest  # never an older version, never a mix
@@ -156,3 +158,150 @@ def test_sigkill_while_rewriting_leaves_a_complete_checkpoint(tmp_path):
         newest = ckpt.step
     assert newest > 0  # the writers did replace the file
     assert caught_halfway > 0  # and at least one kill landed in the middle of a save
+
+
+# -- what is already at the path is respected ------------------------------------------------------
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755, 0o444])
+def test_replacing_a_file_keeps_its_permission_bits(tmp_path, mode):
+    path = tmp_path / "last.npz"
+    save_checkpoint(path, params={"w": np.ones(2)}, step=1)
+    os.chmod(path, mode)
+    save_checkpoint(path, params={"w": np.ones(2)}, step=2)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+    assert load_checkpoint(path).step == 2
+
+
+def test_the_temporary_file_is_private_while_it_replaces_a_file(tmp_path):
+    path = tmp_path / "secret.json"
+    atomic_write_text(path, "old")
+    os.chmod(path, 0o600)
+    with atomic_path(path) as temp:
+        assert stat.S_IMODE(temp.stat().st_mode) == 0o600
+        temp.write_text("new")
+    assert path.read_text() == "new" and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+@pytest.mark.parametrize("how", ["absolute", "relative", "chain", "dangling"])
+def test_writing_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, how):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "last.npz"
+    if how != "dangling":
+        save_checkpoint(target, params={"w": np.ones(2)}, step=1)
+    link = tmp_path / "runs" / "last.npz"
+    pointer = {"absolute": str(target), "relative": "../store/last.npz", "dangling": str(target)}.get(how)
+    if how == "chain":
+        (tmp_path / "runs" / "middle.npz").symlink_to(target)
+        pointer = "middle.npz"
+    link.symlink_to(pointer)
+    save_checkpoint(link, params={"w": np.ones(2)}, step=2)
+    assert link.is_symlink() and os.readlink(link) == pointer
+    assert not target.is_symlink() and load_checkpoint(target).step == 2
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["last.npz"]  # no temporary file left
+    assert all(p.is_symlink() for p in (tmp_path / "runs").iterdir())
+
+
+@pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
+def test_a_symlink_loop_is_a_value_error(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(ValueError, match="is a symlink loop"):
+        atomic_write_bytes(a, b"x")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_written_directly_not_replaced(tmp_path):
+    fifo = tmp_path / "stream.npz"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    save_checkpoint(fifo, params={"w": np.arange(5.0)}, step=7, vocab=["a", "b"])
+    reader.join(timeout=10)
+    assert not reader.is_alive()
+    assert stat.S_ISFIFO(fifo.stat().st_mode)  # still the FIFO its reader opened
+    assert [p.name for p in tmp_path.iterdir()] == ["stream.npz"]
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(received[0])  # what went down the pipe is a whole checkpoint
+    ckpt = load_checkpoint(copy)
+    assert ckpt.step == 7 and ckpt.vocab == ["a", "b"]
+    assert_same_array(ckpt.params["w"], np.arange(5.0))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_failed_write_to_a_fifo_leaves_the_fifo(tmp_path):
+    fifo = tmp_path / "stream"
+    os.mkfifo(fifo)
+    reader = threading.Thread(target=fifo.read_bytes, daemon=True)
+    reader.start()
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_path(fifo) as temp:
+            assert temp == fifo
+            with open(temp, "wb") as file:
+                file.write(b"half")
+            raise RuntimeError("boom")
+    reader.join(timeout=10)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="needs /dev/null")
+def test_a_character_device_is_written_directly():
+    atomic_write_text("/dev/null", "thrown away\n")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+# -- leftovers of killed writes ----------------------------------------------------------------------
+def _age(path, seconds):
+    then = time.time() - seconds
+    os.utime(path, (then, then), follow_symlinks=False)
+
+
+def test_stale_temporary_files_of_this_pattern_are_removed_by_the_next_write(tmp_path):
+    stale = tmp_path / ".last.npz.0123abcd.scratchrnn.tmp"
+    fresh = tmp_path / ".last.npz.4567cdef.scratchrnn.tmp"
+    others = [tmp_path / name for name in (
+        ".last.npz.0123abcd.tmp",  # no scratchrnn marker
+        "last.npz.0123abcd.scratchrnn.tmp",  # no leading dot
+        ".last.npz.0123abcd.scratchrnn.tmp.bak",
+        ".last.npz.0123ABCD.scratchrnn.tmp",  # not the lowercase hex written
+        ".last.npz.0123abc.scratchrnn.tmp",  # seven digits
+        "notes.txt",
+    )]
+    for path in [stale, fresh, *others]:
+        path.write_bytes(b"half a checkpoint")
+    folder_like = tmp_path / ".runs.89abcdef.scratchrnn.tmp"
+    folder_like.mkdir()
+    for path in [stale, *others, folder_like]:
+        _age(path, STALE_TEMP_SECONDS + 60)
+    fresh_age = STALE_TEMP_SECONDS - 60
+    _age(fresh, fresh_age)
+    atomic_write_text(tmp_path / "other.json", "{}")  # any write to the folder cleans it
+    names = {p.name for p in tmp_path.iterdir()}
+    assert stale.name not in names
+    assert {fresh.name, folder_like.name, "other.json", *(p.name for p in others)} == names
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_the_temporary_file_of_a_killed_write_is_removed_once_stale(tmp_path):
+    path = tmp_path / "last.npz"
+    code = ("import sys, time\nfrom scratchrnn.io import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as temp:\n"
+            "    temp.write_bytes(b'half')\n    print('ready', flush=True)\n    time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert writer.stdout.readline() == "ready\n"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+        writer.communicate()
+    (leftover,) = [p for p in tmp_path.iterdir()]
+    assert leftover.name.startswith(".last.npz.") and leftover.name.endswith(".scratchrnn.tmp")
+    save_checkpoint(path, params={}, step=1)
+    assert leftover.exists()  # minutes old at most: it may belong to a write still going on
+    _age(leftover, STALE_TEMP_SECONDS + 1)
+    save_checkpoint(path, params={}, step=2)
+    assert [p.name for p in tmp_path.iterdir()] == ["last.npz"]

@@ -3,50 +3,36 @@
 import dataclasses
 import io
 import json
-import math
 import re
 import zipfile
 
 import numpy as np
 import pytest
 
-from io_helpers import assert_same_array
+from io_helpers import (
+    RawMember,
+    assert_same_array,
+    assert_tree_equal,
+    measure_read,
+    members_of,
+    npy_header,
+    trainer_checkpoint,
+    zeros_deflate,
+    zip_bytes,
+)
 from scratchrnn.io import checkpoint as checkpoint_io
 from scratchrnn.io.checkpoint import (
     FORMAT_VERSION,
     METADATA_KEY,
     Checkpoint,
     load_checkpoint,
+    peek_checkpoint,
     restore_generator,
     save_checkpoint,
 )
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _assert_tree_equal(got, want, where="root"):
-    """Exact structural equality: container types, key order, scalar types and values, array bits."""
-    if isinstance(want, np.ndarray):
-        assert_same_array(got, want)
-        return
-    assert type(got) is type(want), f"{where}: {type(got).__name__} != {type(want).__name__}"
-    if isinstance(want, dict):
-        assert list(got) == list(want), where
-        for key in want:
-            _assert_tree_equal(got[key], want[key], f"{where}[{key!r}]")
-    elif isinstance(want, (list, tuple)):
-        assert len(got) == len(want), where
-        for i, (g, w) in enumerate(zip(got, want, strict=True)):
-            _assert_tree_equal(g, w, f"{where}[{i}]")
-    elif isinstance(want, np.generic):
-        assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), where
-    elif isinstance(want, float):
-        assert (math.isnan(got) and math.isnan(want)) or (
-            got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
-        ), where
-    else:
-        assert got == want, where
-
-
 def _params(seed=0):
     """Arrays of many dtypes and layouts, with the float values that are easy to lose."""
     rng = np.random.default_rng(seed)
@@ -128,7 +114,7 @@ def test_round_trip_of_every_field(tmp_path):
     ckpt = load_checkpoint(path)
     assert isinstance(ckpt, Checkpoint)
     for name, want in fields.items():
-        _assert_tree_equal(getattr(ckpt, name), want, name)
+        assert_tree_equal(getattr(ckpt, name), want, name)
     assert list(ckpt.params) == list(fields["params"])  # order kept
     assert ckpt.format_version == FORMAT_VERSION
     assert ckpt.path == path
@@ -160,7 +146,7 @@ def test_generator_state_as_dict_or_bit_generator(tmp_path):
 def test_nested_optimizer_state_keeps_types(tmp_path):
     state = _optimizer_state()
     ckpt = load_checkpoint(save_checkpoint(tmp_path / "o.npz", params={}, optimizer_state=state))
-    _assert_tree_equal(ckpt.optimizer_state, state)
+    assert_tree_equal(ckpt.optimizer_state, state)
     assert type(ckpt.optimizer_state["hyper"]["lr32"]) is np.float32
     assert type(ckpt.optimizer_state["hyper"]["betas"]) is tuple
 
@@ -172,7 +158,7 @@ def test_nested_optimizer_state_keeps_types(tmp_path):
 ], ids=["none", "array", "tuple"])
 def test_hidden_state(tmp_path, hidden):
     ckpt = load_checkpoint(save_checkpoint(tmp_path / "h.npz", params={}, hidden=hidden))
-    _assert_tree_equal(ckpt.hidden, hidden)
+    assert_tree_equal(ckpt.hidden, hidden)
 
 
 def test_unicode_vocab_order_kept(tmp_path):
@@ -221,7 +207,7 @@ def test_compressed_round_trip(tmp_path):
     plain = save_checkpoint(tmp_path / "plain.npz", params=params)
     packed = save_checkpoint(tmp_path / "packed.npz", params=params, compress=True)
     assert packed.stat().st_size < plain.stat().st_size / 10
-    _assert_tree_equal(load_checkpoint(packed).params, params)
+    assert_tree_equal(load_checkpoint(packed).params, params)
 
 
 # -- invalid values are refused before anything is written --------------------------------------
@@ -382,7 +368,7 @@ def _bad_directory(good, bad):
     (_bad_marker, "is not a scratchrnn checkpoint (metadata has no format marker"),
     (_bad_metadata_dtype, "expected 1-D uint8"),
     (_bad_missing_member, "missing array member 'params/w'"),
-    (_bad_pickled_member, "is corrupt (member 'params/w' cannot be read"),
+    (_bad_pickled_member, "is corrupt (member 'params/w' holds Python objects"),
     (_bad_wrong_types, "vocab has the wrong type"),
     (_bad_directory, "is a directory"),
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
@@ -413,3 +399,260 @@ def test_newer_format_version_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}, newer") as info:
         load_checkpoint(path)
     assert str(info.value).startswith(str(path))
+
+
+# -- edited checkpoints: every field's kind is checked, every error a ValueError naming the file ----
+def _meta(path):
+    with zipfile.ZipFile(path) as archive:
+        return json.loads(np.lib.format.read_array(io.BytesIO(archive.read(METADATA_KEY + ".npy"))).tobytes())
+
+
+def _with_meta(good, bad, meta=None, text=None):
+    """``good`` with its metadata replaced by ``meta`` (or by the JSON ``text``), written to ``bad``."""
+    text = json.dumps(meta) if text is None else text
+    _rewrite_zip(good, bad, {METADATA_KEY + ".npy": _npy_bytes(np.frombuffer(text.encode(), np.uint8))})
+    return bad
+
+
+def _refused(path, words, reader=load_checkpoint):
+    with pytest.raises(ValueError) as info:
+        reader(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message, message
+    assert words in message, message
+
+
+def _full(tmp_path):
+    return save_checkpoint(tmp_path / "full.npz", **_full_fields())
+
+
+@pytest.mark.parametrize("dtype", ["float33", "O", "<U3", "V8", "M8[s]", "<c8", "a", ["<f4"], None, 5,
+                                   "f4,f4"])
+def test_bad_scalar_dtype_strings_are_value_errors(tmp_path, dtype):
+    """A scalar's dtype must name a bool, integer or float dtype (np.dtype raises TypeError otherwise)."""
+    meta = _meta(_full(tmp_path))
+    meta["extra"] = {"x": {"__npscalar__": {"dtype": dtype, "value": 1}}}
+    _refused(_with_meta(_full(tmp_path), tmp_path / "bad.npz", meta), "extra['x'] is a numpy scalar of dtype")
+
+
+@pytest.mark.parametrize("entry, words", [
+    ({"__npscalar__": {"dtype": "<f4", "value": [1.0, 2.0]}}, "numpy scalar of dtype float32 holding a list"),
+    ({"__npscalar__": {"dtype": "<f4", "value": "1.5"}}, "numpy scalar of dtype float32 holding a str"),
+    ({"__npscalar__": {"dtype": "<f4", "value": True}}, "numpy scalar of dtype float32 holding a bool"),
+    ({"__npscalar__": {"dtype": "|b1", "value": 1}}, "numpy scalar of dtype bool holding a int"),
+    ({"__npscalar__": {"dtype": "|i1", "value": 300}}, "is a malformed numpy scalar"),
+    ({"__npscalar__": {"dtype": "<i4", "value": 1.5}}, "numpy scalar of dtype int32 holding a float"),
+    ({"__npscalar__": 3}, "is a malformed numpy scalar"),
+    ({"__tuple__": 5}, "has a malformed __tuple__ entry"),
+    ({"__dict__": [1]}, "has a malformed __dict__ entry"),
+    ({"__ndarray__": 5}, "missing array member 5"),
+    ({"__ndarray__": "params/nothing"}, "missing array member 'params/nothing'"),
+], ids=lambda v: None if isinstance(v, str) else json.dumps(v)[:40])
+def test_wrongly_typed_extra_entries_are_value_errors(tmp_path, entry, words):
+    meta = _meta(_full(tmp_path))
+    meta["extra"]["notes"] = entry
+    _refused(_with_meta(_full(tmp_path), tmp_path / "bad.npz", meta), words)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("step", -1, "step is -1, expected an integer >= 0"),
+    ("step", 1.5, "step is 1.5"),
+    ("epoch", "3", "epoch is '3'"),
+    ("epoch", True, "epoch is True"),
+    ("params", {"w": 5}, "params['w'] is not an array entry"),
+    ("params", [1], "params is not a dict of arrays"),
+    ("rng_state", {"bit_generator": "PCG64", "state": 5}, "rng state is not a valid PCG64 state"),
+    ("rng_state", {"bit_generator": "os.system"}, "rng state must name one of the bit generators"),
+    ("rng_state", [1], "rng_state has the wrong type (list)"),
+    ("hidden", [1, 2], "hidden has the wrong type (list)"),
+    ("hidden", {"__tuple__": [1]}, "hidden has the wrong type (tuple)"),
+    ("config", "lr=0.1", "config has the wrong type (str)"),
+    ("vocab", ["a", 1], "vocab has the wrong type (list)"),
+    ("history", {"loss": 1}, "history has the wrong type (dict)"),
+    ("format_version", "1", "format version is '1', expected an integer >= 1"),
+])
+def test_wrongly_typed_fields_are_value_errors(tmp_path, key, value, words):
+    meta = _meta(_full(tmp_path))
+    meta[key] = value
+    _refused(_with_meta(_full(tmp_path), tmp_path / "bad.npz", meta), words)
+
+
+def test_a_missing_field_is_a_value_error(tmp_path):
+    meta = _meta(_full(tmp_path))
+    del meta["hidden"]
+    _refused(_with_meta(_full(tmp_path), tmp_path / "bad.npz", meta), "the metadata has no 'hidden' entry")
+
+
+def test_a_params_member_that_is_not_numeric_is_refused_before_it_is_read(tmp_path):
+    good = _good(tmp_path)
+    bad = tmp_path / "bad.npz"
+    _rewrite_zip(good, bad, {"params/w.npy": _npy_bytes(np.array(["a", "b"]))})
+    _refused(bad, "params['w'] has dtype <U1, expected a numeric array")
+
+
+@pytest.mark.parametrize("field", ["extra", "config", "optimizer_state"])
+@pytest.mark.parametrize("kind", ["list", "dict"])
+def test_metadata_nested_2000_deep_is_a_value_error(tmp_path, field, kind):
+    from scratchrnn.io import load_module
+
+    deep = "[" * 2000 + "1" + "]" * 2000 if kind == "list" else '{"a":' * 2000 + "1" + "}" * 2000
+    meta = _meta(_full(tmp_path))
+    meta[field] = "DEEP"
+    bad = _with_meta(_full(tmp_path), tmp_path / "bad.npz", text=json.dumps(meta).replace('"DEEP"', deep))
+    _refused(bad, "is corrupt (metadata is JSON nested deeper than the 64 levels (MAX_JSON_DEPTH)")
+    _refused(bad, "nested deeper than the 64 levels", reader=load_module)
+
+
+def test_oversized_metadata_is_refused_from_its_header(tmp_path, monkeypatch):
+    good = _good(tmp_path)
+    monkeypatch.setattr(checkpoint_io, "MAX_JSON_BYTES", 50)
+    _refused(good, "metadata member holds")
+    monkeypatch.setattr(checkpoint_io, "MAX_JSON_BYTES", 10**6)
+    assert load_checkpoint(good).step == 9
+
+
+def test_an_empty_file_is_a_value_error_for_every_reader(tmp_path):
+    from scratchrnn.io import load_module, load_npz_weights, peek_checkpoint, read_npz
+
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    for reader in (load_checkpoint, peek_checkpoint, load_module, read_npz, load_npz_weights):
+        _refused(empty, "is empty (0 bytes)", reader=reader)
+
+
+# -- what saves, loads: the writer refuses trees the reader would --------------------------------
+def _lists(depth):
+    tree = 1
+    for _ in range(depth):
+        tree = [tree]
+    return tree
+
+
+def test_the_deepest_tree_that_saves_loads(tmp_path):
+    deepest = checkpoint_io.MAX_JSON_DEPTH - 1  # the metadata object is the first level
+    path = save_checkpoint(tmp_path / "deep.npz", params={}, extra=_lists(deepest))
+    assert load_checkpoint(path).extra == _lists(deepest)
+    with pytest.raises(ValueError, match="nest 65 levels deep as JSON, more than the 64"):
+        save_checkpoint(tmp_path / "deeper.npz", params={}, extra=_lists(deepest + 1))
+    with pytest.raises(ValueError, match="nest 65 levels deep as JSON"):  # a tuple is two levels
+        save_checkpoint(tmp_path / "deeper.npz", params={}, extra=(_lists(deepest - 1),))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.npz"]
+
+
+def test_saving_a_tree_2000_deep_is_a_value_error_not_a_recursion_error(tmp_path):
+    with pytest.raises(ValueError, match=r"extra\[0\]\[0\].* is nested more than 64 levels deep"):
+        save_checkpoint(tmp_path / "c.npz", params={}, extra=_lists(2000))
+
+
+def test_oversized_metadata_is_refused_before_writing(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoint_io, "MAX_JSON_BYTES", 100)
+    with pytest.raises(ValueError, match=r"metadata takes \d+ bytes of JSON, more than the 100"):
+        save_checkpoint(tmp_path / "c.npz", params={}, history=[{"loss": 1.0}] * 20)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_trainer_checkpoint_is_far_inside_the_limits(tmp_path):
+    from scratchrnn.io.limits import json_depth
+
+    path = trainer_checkpoint(tmp_path, num_layers=4, steps=3)
+    assert json_depth(_meta(path)) <= 5 < checkpoint_io.MAX_JSON_DEPTH
+    assert len(zipfile.ZipFile(path).namelist()) == 79
+
+
+# -- peek_checkpoint -----------------------------------------------------------------------------
+def test_peek_reads_shapes_and_config_but_no_parameter_data(tmp_path):
+    path = trainer_checkpoint(tmp_path, hidden_size=32)
+    want = load_checkpoint(path)
+    info = peek_checkpoint(path)
+    assert info.params == {k: (v.shape, v.dtype) for k, v in want.params.items()}
+    assert (info.step, info.epoch, info.config, info.path) == (want.step, want.epoch, want.config, path)
+    data = bytearray(path.read_bytes())
+    weights = want.params["rnn.weight_hh_l0"].tobytes()  # (128, 32) float32: 16 KiB
+    at = data.find(weights) + len(weights) - 1  # far past the header and the first read of the member
+    data[at] ^= 0xFF  # the member's data no longer matches its CRC; its header is intact
+    path.write_bytes(bytes(data))
+    assert peek_checkpoint(path).params == info.params
+    _refused(path, "member 'params/rnn.weight_hh_l0' cannot be read: Bad CRC-32")
+
+
+# -- limits measured in a fresh process: a clean error in under a second and under 100 MB ---------
+def _claiming_hidden_size(tmp_path, size):
+    good = trainer_checkpoint(tmp_path / "run")
+    meta = _meta(good)
+    meta["config"]["model"]["hidden_size"] = size
+    return _with_meta(good, tmp_path / "huge.npz", meta)
+
+
+def _assert_quick_clean_error(result, words):
+    assert result["error"] == "ValueError", result
+    assert words in result["message"] and "\n" not in result["message"], result
+    assert result["seconds"] < 1.0, result
+    assert result["extra_mb"] < 100, result
+
+
+@pytest.mark.parametrize("call", ["load_module", "load_language_model",
+                                  "lambda p: export(p, p + '.out', 'npz')"])
+def test_a_checkpoint_claiming_hidden_size_a_million_fails_quickly(tmp_path, call):
+    path = _claiming_hidden_size(tmp_path, 10**6)
+    result = measure_read(call, path)
+    _assert_quick_clean_error(result, "the SequenceModel configuration gives 'rnn.weight_ih_l0' the shape "
+                                      "(4000000, 3), the file holds shape (16, 3)")
+    assert not (tmp_path / "huge.npz.out").exists()
+
+
+def _with_bomb(tmp_path, declared_bytes, stream_zeros):
+    """A real checkpoint whose rnn.weight_hh_l0 member is a deflated run of zeros (a zip bomb)."""
+    good = trainer_checkpoint(tmp_path / "run")
+    header = npy_header((declared_bytes // 8,), "<f8")
+    members = members_of(good)
+    at = [m.name for m in members].index("params/rnn.weight_hh_l0.npy")
+    members[at] = RawMember(members[at].name, zeros_deflate(header, stream_zeros),
+                            len(header) + declared_bytes, 0, method=8)
+    bad = tmp_path / "bomb.npz"
+    bad.write_bytes(zip_bytes(members))
+    assert bad.stat().st_size < 2 << 20  # a megabyte on disk
+    return bad
+
+
+@pytest.mark.parametrize("call", ["load_checkpoint", "load_module"])
+def test_a_zip_bomb_member_fails_quickly(tmp_path, call):
+    """3 GiB declared (under the member limit) from 1 MB: more than deflate can make of it."""
+    result = measure_read(call, _with_bomb(tmp_path, 3 << 30, 1 << 30))
+    _assert_quick_clean_error(result, "more than deflate can produce")
+
+
+def test_a_zip_bomb_member_is_read_no_further_than_it_declares(tmp_path):
+    """A member whose deflate stream goes on for 1 GiB past its declared size: the declared bytes
+    are read, and they are the true member, so the checkpoint loads, quickly and unchanged."""
+    good = trainer_checkpoint(tmp_path / "run")
+    members = members_of(good)
+    at = [m.name for m in members].index("params/rnn.weight_hh_l0.npy")
+    true = members[at]
+    members[at] = RawMember(true.name, zeros_deflate(true.data, 1 << 30), true.size, true.crc, method=8)
+    bomb = tmp_path / "bomb.npz"
+    bomb.write_bytes(zip_bytes(members))
+    result = measure_read("load_checkpoint", bomb)
+    assert result["error"] is None and result["seconds"] < 1.0 and result["extra_mb"] < 100, result
+    got, want = load_checkpoint(bomb), load_checkpoint(good)
+    for name in ("params", "optimizer_state", "rng_state", "hidden", "config", "vocab", "history", "extra"):
+        assert_tree_equal(getattr(got, name), getattr(want, name), name)
+    members[at].crc ^= 1  # a stream that does not even match its check value fails as quickly
+    bomb.write_bytes(zip_bytes(members))
+    _assert_quick_clean_error(measure_read("load_checkpoint", bomb), "Bad CRC-32")
+
+
+def test_a_zip_bomb_member_of_a_plausible_size_fails_quickly_where_shapes_are_known(tmp_path):
+    """1 GiB declared from 1 MB, which deflate can make: load_module compares the header first."""
+    result = measure_read("load_module", _with_bomb(tmp_path, 1 << 30, 1 << 30))
+    _assert_quick_clean_error(result, "gives 'rnn.weight_hh_l0' the shape (16, 4), the file holds shape "
+                                      "(134217728,)")
+
+
+@pytest.mark.parametrize("call", ["load_checkpoint", "load_module", "read_npz"])
+def test_a_header_declaring_2_to_the_40_elements_fails_quickly(tmp_path, call):
+    good = trainer_checkpoint(tmp_path / "run")
+    bad = tmp_path / "huge.npz"
+    _rewrite_zip(good, bad, {"params/rnn.weight_hh_l0.npy": npy_header((1 << 40,), "<f4") + bytes(64)})
+    result = measure_read(call, bad)
+    _assert_quick_clean_error(result, "member 'params/rnn.weight_hh_l0' declares shape (1099511627776,) of "
+                                      "float32")

@@ -1,7 +1,9 @@
 """scratchrnn.io.errors: the readers' first checks, one-line quoting, and MissingDependencyError."""
 
+import os
 import re
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,17 @@ def test_missing_optional_packages_give_a_clear_error(monkeypatch, tmp_path):
     m = Linear(2, 3, rng=1)
     same_module(load_module(save_npz_weights(m, tmp_path / "w.npz")), m)
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_check_readable_refuses_a_fifo_instead_of_waiting_on_it(tmp_path):
+    from scratchrnn.io import load_checkpoint, read_npz
+
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    for read in (load_checkpoint, read_npz, load_module):
+        with pytest.raises(ValueError, match=r"pipe\.npz is not a regular file \(a FIFO, device or socket\)"):
+            read(fifo)
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(ValueError, match="/dev/zero is not a regular file"):
+            check_readable(Path("/dev/zero"), "weights file")

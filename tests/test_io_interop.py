@@ -1,6 +1,8 @@
 """scratchrnn.io.interop: to_torch / from_torch for every layer and SequenceModel, and what they refuse."""
 
 import pickle
+import re
+import time
 
 import numpy as np
 import pytest
@@ -267,3 +269,102 @@ def test_unsupported_modules_are_refused():
         to_torch({"weight": np.zeros(2)})
     with pytest.raises(ValueError, match="ndarray"):
         from_torch(np.zeros(2))
+
+
+# -- check_weights: the parameters a description implies, without building the module -----------
+def _described_modules():
+    for cell, extra in CELL_CASES:
+        for case in RECURRENT_CASES:
+            yield recurrent(cell, extra, case)
+    yield Linear(4, 2, rng=0)
+    yield Linear(4, 2, bias=False, rng=0)
+    yield Embedding(6, 3, rng=0)
+    for kwargs in SEQUENCE_CONFIGS:
+        yield sequence_model(kwargs)
+
+
+@pytest.mark.parametrize("module", list(_described_modules()), ids=repr)
+def test_check_weights_implies_exactly_the_parameters_a_module_has(module):
+    kind, cfg = interop.describe(module)
+    interop.check_weights(kind, cfg, module.params)  # its own weights fit
+    for key, value in module.params.items():
+        wrong = dict(module.params, **{key: np.zeros(value.shape + (1,), value.dtype)})
+        words = f"gives {key!r} the shape {value.shape}, the file holds shape {value.shape + (1,)}"
+        with pytest.raises(ValueError, match=re.escape(words)):
+            interop.check_weights(kind, cfg, wrong)
+        missing = {k: v for k, v in module.params.items() if k != key}
+        with pytest.raises(ValueError, match=re.escape(f"has a parameter {key!r} of shape")):
+            interop.check_weights(kind, cfg, missing)
+    with pytest.raises(ValueError, match="the file holds 'extra.weight', which the"):
+        interop.check_weights(kind, cfg, {**module.params, "extra.weight": np.zeros(2)})
+
+
+def test_check_weights_takes_shapes_and_dtypes_as_peek_checkpoint_gives_them():
+    module = sequence_model(SEQUENCE_CONFIGS[0])
+    kind, cfg = interop.describe(module)
+    interop.check_weights(kind, cfg, {k: (v.shape, v.dtype) for k, v in module.params.items()})
+    specs = {k: (v.shape, np.dtype(np.complex64)) for k, v in module.params.items()}
+    with pytest.raises(ValueError, match="has dtype complex64, expected a real numeric array"):
+        interop.check_weights(kind, cfg, specs)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"hidden_size": "6"}, "hidden_size must be a positive integer, got '6'"),
+    ({"hidden_size": 0}, "hidden_size must be a positive integer, got 0"),
+    ({"num_layers": 2.0}, "num_layers must be a positive integer"),
+    ({"vocab_size": -7}, "vocab_size must be None or a positive integer"),
+    ({"bidirectional": "yes"}, "bidirectional must be True or False, got 'yes'"),
+    ({"dtype": None}, "dtype must be the name float32 or float64, got None"),
+    ({"dtype": "float16"}, "dtype must be float32 or float64, got float16"),
+    ({"dtype": "float33"}, "dtype must be float32 or float64, got 'float33'"),
+    ({"cell": 5}, "cell must be one of gru, lstm, rnn, got 5"),
+    ({"head": "first"}, "head must be 'all' or 'last', got 'first'"),
+    ({"input_size": 3}, "give exactly one of vocab_size"),
+    ({"widths": 1}, "unknown model configuration key(s) ['widths']"),
+    ({"bias": np.zeros((30, 30))}, "the SequenceModel configuration's 'bias' is a ndarray, expected a"),
+    ({"hidden_size": [6]}, "configuration's 'hidden_size' is a list"),
+], ids=lambda v: None if isinstance(v, str) else next(iter(v)))
+def test_check_weights_refuses_a_description_of_the_wrong_types(change, words):
+    module = sequence_model(SEQUENCE_CONFIGS[0])
+    kind, cfg = interop.describe(module)
+    with pytest.raises(ValueError, match=re.escape(words)) as info:
+        interop.check_weights(kind, {**cfg, **change}, module.params)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind, cfg, words", [
+    ("RNN", {"input_size": 3, "hidden_size": "4"}, "hidden_size must be a positive integer, got '4'"),
+    ("LSTM", {"input_size": 3, "hidden_size": 4, "bias": 1}, "bias must be True or False, got 1"),
+    ("Linear", {"in_features": 3, "width": 2}, "does not fit its constructor"),
+    ("Embedding", {"num_embeddings": 3}, "does not fit its constructor"),
+    ("Conv1d", {}, "unknown module class 'Conv1d'"),
+    ("Linear", [3, 2], "the Linear configuration must be a dict, got list"),
+    ("GRU", {"input_size": {"n": 3}, "hidden_size": 4}, "the GRU configuration's 'input_size' is a dict"),
+])
+def test_check_weights_refuses_a_layer_description_that_does_not_fit(kind, cfg, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        interop.check_weights(kind, cfg, {})
+
+
+def test_a_description_claiming_huge_sizes_costs_nothing():
+    module = sequence_model(SEQUENCE_CONFIGS[1])
+    kind, cfg = interop.describe(module)
+    start = time.perf_counter()
+    for change in ({"hidden_size": 10**6}, {"num_layers": 10**9}, {"vocab_size": 10**12}):
+        with pytest.raises(ValueError, match="the SequenceModel configuration"):
+            interop.check_weights(kind, {**cfg, **change}, module.params)
+    with pytest.raises(ValueError, match="'weight_ih_l1'"):
+        interop.check_weights("GRU", {"input_size": 3, "hidden_size": 4, "num_layers": 10**9},
+                              recurrent("gru", {}, {}).params)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_check_weights_asks_model_config_for_its_shapes_when_it_can(monkeypatch):
+    """Once ModelConfig has param_shapes, check_weights compares with what it says."""
+    module = sequence_model(SEQUENCE_CONFIGS[0])
+    kind, cfg = interop.describe(module)
+    monkeypatch.setattr(ModelConfig, "param_shapes", lambda self: {"only.weight": (self.hidden_size, 2)},
+                        raising=False)
+    with pytest.raises(ValueError, match=r"has a parameter 'only.weight' of shape \(6, 2\)"):
+        interop.check_weights(kind, cfg, module.params)
+    interop.check_weights(kind, cfg, {"only.weight": np.zeros((6, 2), np.float32)})

@@ -1,6 +1,7 @@
 """scratchrnn.io.weights: safetensors and .npz weight files, load_module and export, and bad files."""
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -17,6 +18,7 @@ from io_helpers import (
     torch_params,
 )
 from scratchrnn.io import interop
+from scratchrnn.io import weights as weights_module
 from scratchrnn.io.checkpoint import save_checkpoint
 from scratchrnn.io.interop import from_torch
 from scratchrnn.io.weights import (
@@ -257,3 +259,60 @@ def test_reader_errors_name_the_file(tmp_path, safetensors):
     ckpt = _trainer_checkpoint(tmp_path / "run.ckpt", sequence_model(SEQUENCE_CONFIGS[0]))
     with pytest.raises(ValueError, match="run.ckpt is a scratchrnn checkpoint"):
         load_npz_weights(ckpt)
+
+
+# -- descriptions read from a file are checked before anything is built -------------------------
+def _npz_with_description(path, arrays, module, config):
+    """An .npz weights file holding ``arrays`` and the description ``module`` / ``config`` (JSON text)."""
+    np.savez(path, **arrays)
+    meta = {"scratchrnn.format": "scratchrnn-weights", "scratchrnn.format_version": "1",
+            "scratchrnn.module": module, "scratchrnn.config": config}
+    with zipfile.ZipFile(path, "a") as z:
+        z.comment = json.dumps(meta).encode()
+    return path
+
+
+def _no_build(monkeypatch):
+    def build_scratch(*args, **kwargs):
+        raise AssertionError("a module was built before its weights were compared")
+    monkeypatch.setattr(weights_module, "build_scratch", build_scratch)
+
+
+@pytest.mark.parametrize("change", [{"hidden_size": 10**6}, {"num_layers": 10**6}, {"input_size": 10**9}])
+def test_a_weights_file_claiming_huge_sizes_is_refused_before_building(tmp_path, monkeypatch, change):
+    module = RNN(3, 4, rng=0)
+    _, cfg = interop.describe(module)
+    path = _npz_with_description(tmp_path / "w.npz", module.params, "RNN", json.dumps({**cfg, **change}))
+    _no_build(monkeypatch)
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: the RNN configuration"):
+        load_module(path)
+
+
+def test_a_trainer_checkpoint_claiming_huge_sizes_is_refused_before_building(tmp_path, monkeypatch):
+    m = sequence_model(SEQUENCE_CONFIGS[0])
+    ckpt = _trainer_checkpoint(tmp_path / "run.ckpt", m)
+    config = {"model": {**m.config.to_dict(), "hidden_size": 10**6}}
+    save_checkpoint(ckpt, params=m.params, config=config)
+    _no_build(monkeypatch)
+    for call in (load_module, lambda p: export(p, tmp_path / "out.npz", "npz")):
+        words = r"run\.ckpt: the SequenceModel configuration gives 'rnn.weight_ih_l0' the shape \(1000000, 5"
+        with pytest.raises(ValueError, match=words):
+            call(ckpt)
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_a_description_nested_2000_deep_is_a_value_error(tmp_path):
+    module = Linear(4, 2, rng=0)
+    path = _npz_with_description(tmp_path / "w.npz", module.params, "Linear", "[" * 2000 + "]" * 2000)
+    with pytest.raises(ValueError, match=r"w\.npz is corrupt \(module configuration is JSON nested deeper"):
+        load_module(path)
+
+
+def test_a_foreign_zip_comment_nested_2000_deep_leaves_plain_weights(tmp_path):
+    path = tmp_path / "w.npz"
+    np.savez(path, w=np.ones(2))
+    with zipfile.ZipFile(path, "a") as z:
+        z.comment = b"[" * 2000 + b"]" * 2000
+    assert list(load_npz_weights(path)) == ["w"]
+    with pytest.raises(ValueError, match="holds weights without a module description"):
+        load_module(path)

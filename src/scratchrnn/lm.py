@@ -53,7 +53,7 @@ from .data.text import (
     tokenize_words,
 )
 from .functional import log_softmax
-from .io import load_checkpoint, save_checkpoint
+from .io import check_weights, load_checkpoint, save_checkpoint
 from .nn.model import CELLS, ModelConfig, SequenceModel
 from .optim import OPTIMIZERS, make_optimizer
 from .sample import beam_search, check_sampling_options, generate
@@ -521,6 +521,7 @@ def load_language_model(path: str | os.PathLike) -> LanguageModel:
         lm = cls(cell=mc.cell, hidden_size=mc.hidden_size, num_layers=mc.num_layers,
                  embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype)
         lm.vocab = lm._vocab_from_list(tokens)
+        check_weights("SequenceModel", model_cfg, checkpoint.params)  # before building allocates
         model = SequenceModel(mc, rng=seed)
         model.load_state_dict(checkpoint.params, strict=True)
     except ValueError as exc:

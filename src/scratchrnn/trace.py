@@ -17,7 +17,6 @@ recorded); the totals are the library's own fast ``backward`` (the tests check t
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 
 from .checks import check_memory, check_real
 from .functional import softmax
-from .io import read_npz
+from .io import read_json, read_npz
 from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
 
@@ -58,10 +57,7 @@ def load_weights(model: SequenceModel, path: str | Path) -> None:
     if not path.exists():
         raise FileNotFoundError(f"weights file {path} does not exist")
     if path.suffix == ".json":
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        raw = read_json(path, "weights file")
         if not isinstance(raw, dict):
             raise ValueError(f"{path} must hold a JSON object of name -> array, got {type(raw).__name__}")
         arrays = {k: _json_array(path, k, v) for k, v in raw.items()}

@@ -5,9 +5,13 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``atomic``: ``atomic_path`` and friends, which replace a file whole or not at all;
 * ``archive``: zip archives of ``.npy`` members (the ``.npz`` layout) that the two formats share,
   and ``read_npz``, which reads any ``.npz`` file into name -> array;
-* ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``);
+* ``checkpoint``: the training checkpoint format (``save_checkpoint``, ``load_checkpoint``,
+  ``peek_checkpoint``);
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
-* ``interop``: ``to_torch`` / ``from_torch`` and the module descriptions weight files record;
+* ``interop``: ``to_torch`` / ``from_torch``, the module descriptions weight files record, and
+  ``check_weights``, which compares weights with a description before a module is built;
+* ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
+  ``MAX_JSON_DEPTH``, ...) and ``read_json``, a JSON file read within them;
 * ``errors``: ``MissingDependencyError`` and the checks and wording the readers share.
 
 Nothing here imports torch; ``scratchrnn.io.TorchSequenceModel`` is made on first access. The
@@ -24,13 +28,16 @@ from .checkpoint import FORMAT_NAME as FORMAT_NAME
 from .checkpoint import (
     FORMAT_VERSION,
     Checkpoint,
+    CheckpointInfo,
     load_checkpoint,
+    peek_checkpoint,
     restore_generator,
     save_checkpoint,
 )
 from .checkpoint import METADATA_KEY as METADATA_KEY
 from .errors import MissingDependencyError
-from .interop import from_torch, to_torch
+from .interop import check_weights, from_torch, to_torch
+from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
 from .weights import (
     EXPORT_FORMATS,
     WEIGHTS_FORMAT_VERSION,
@@ -46,15 +53,22 @@ from .weights import WEIGHTS_FORMAT_NAME as WEIGHTS_FORMAT_NAME
 __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
+    "CheckpointInfo",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
+    "MAX_MEMBER_BYTES",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
     "load_checkpoint",
+    "peek_checkpoint",
+    "read_json",
     "restore_generator",
     "save_checkpoint",
     "EXPORT_FORMATS",
     "MissingDependencyError",
     "WEIGHTS_FORMAT_VERSION",
+    "check_weights",
     "export",
     "from_torch",
     "load_module",

@@ -18,16 +18,25 @@ Inside the JSON trees, values that JSON cannot hold are written as one-key objec
 ``{"__tuple__": [...]}`` (a tuple, so ``(h, c)`` comes back as a tuple) and ``{"__dict__": {...}}``
 (a user dict whose only key happens to be one of these tags). Python ints of any size (the
 generator state) and floats (including nan and inf) round-trip exactly; dict keys must be strings.
-Object arrays are never written, and the file is read with ``allow_pickle=False``.
+Object arrays are never written, and nothing is ever unpickled.
+
+Reading checks the file before it builds anything: the archive and every member within the
+limits of ``scratchrnn.io.limits`` (``scratchrnn.io.archive`` reads each ``.npy`` header first),
+the metadata's size and nesting (``MAX_JSON_BYTES``, ``MAX_JSON_DEPTH``; saving refuses a tree
+that readers would refuse), and the kind of every field: step and epoch integers >= 0, params
+a dict of numeric arrays, rng_state a generator state that restores, hidden None, an array or
+a tuple of arrays, config a dict, vocab a list of str, history a list of dicts, and every
+tagged value well formed (a scalar's dtype a bool, integer or float name and its value of that
+kind). Anything else is a one-line ``ValueError`` naming the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import os
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,15 +46,18 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_int
-from .archive import READ_ERRORS, ZIP_MAGIC, write_member
+from .archive import ZIP_MAGIC, NpyArchive, write_member
 from .atomic import atomic_path
-from .errors import one_line
+from .errors import check_readable, one_line
+from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, json_depth, loads_json
 
 __all__ = [
     "FORMAT_VERSION",
     "METADATA_KEY",
     "Checkpoint",
+    "CheckpointInfo",
     "load_checkpoint",
+    "peek_checkpoint",
     "restore_generator",
     "save_checkpoint",
 ]
@@ -95,13 +107,18 @@ class Checkpoint:
 def restore_generator(state: Mapping) -> np.random.Generator:
     """Rebuild ``np.random.Generator`` from a ``bit_generator.state`` dict (any numpy bit generator).
 
-    To continue an existing generator instead: ``gen.bit_generator.state = state``.
+    To continue an existing generator instead: ``gen.bit_generator.state = state``. A state that
+    numpy refuses (a missing key, a value of the wrong type or size) is a ``ValueError``.
     """
     name = state.get("bit_generator") if isinstance(state, Mapping) else None
-    if name not in _GENERATORS:
-        raise ValueError(f"rng state must name one of the bit generators {list(_GENERATORS)}, got {name!r}")
+    if not isinstance(name, str) or name not in _GENERATORS:
+        raise ValueError(f"rng state must name one of the bit generators {list(_GENERATORS)}, got "
+                         f"{_quote(name)}")
     bit_generator = getattr(np.random, name)()
-    bit_generator.state = dict(state)
+    try:
+        bit_generator.state = dict(state)
+    except (TypeError, ValueError, KeyError, OverflowError, IndexError) as exc:
+        raise ValueError(f"rng state is not a valid {name} state: {one_line(exc)}") from None
     return np.random.Generator(bit_generator)
 
 
@@ -156,6 +173,9 @@ class _Encoder:
         if isinstance(value, (Mapping, list, tuple)):
             if id(value) in _active:
                 raise ValueError(f"{where} contains itself; a checkpoint must be a tree")
+            if len(parts) > MAX_JSON_DEPTH:  # its JSON nests deeper still: readers would refuse it
+                raise ValueError(f"{where} is nested more than {MAX_JSON_DEPTH} levels deep, deeper than a "
+                                 "checkpoint reader accepts (MAX_JSON_DEPTH)")
             active = _active | {id(value)}
             if isinstance(value, Mapping):
                 out = {}
@@ -275,6 +295,13 @@ def save_checkpoint(
                                       vocab, history, extra)
     # ensure_ascii keeps any str (even a lone surrogate) exact; allow_nan keeps nan / inf losses.
     text = json.dumps(meta, ensure_ascii=True, allow_nan=True, separators=(",", ":"))
+    depth = json_depth(meta)
+    if depth > MAX_JSON_DEPTH:  # tags add levels: {"__tuple__": [...]} is two
+        raise ValueError(f"the checkpoint's fields nest {depth} levels deep as JSON, more than the "
+                         f"{MAX_JSON_DEPTH} (MAX_JSON_DEPTH) a checkpoint reader accepts")
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError(f"the checkpoint's metadata takes {len(text)} bytes of JSON, more than the "
+                         f"{MAX_JSON_BYTES} (MAX_JSON_BYTES) a checkpoint reader accepts")
     meta_array = np.frombuffer(text.encode("ascii"), dtype=np.uint8)  # (n_bytes,)
     with atomic_path(path) as temp:
         with open(temp, "wb") as file, zipfile.ZipFile(file, "w", allowZip64=True) as archive:
@@ -285,27 +312,53 @@ def save_checkpoint(
 
 
 # -- decoding -----------------------------------------------------------------------------------
+def _scalar_dtype(name: Any) -> np.dtype | None:
+    """The dtype a scalar entry names, if it is one ``save_checkpoint`` writes inline; else None."""
+    if not isinstance(name, str):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a deprecated alias is refused, not warned about
+        try:
+            dtype = np.dtype(name)
+        except (TypeError, ValueError, SyntaxError, Warning):
+            return None
+    return dtype if dtype.kind in "biuf" and dtype.itemsize <= 8 else None
+
+
+def _scalar_value_fits(dtype: np.dtype, value: Any) -> bool:
+    """Whether a JSON value is what ``np.generic.item()`` gives for that dtype (and so was written)."""
+    if dtype.kind == "b":
+        return isinstance(value, bool)
+    if dtype.kind in "iu":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, float)
+
+
 class _Decoder:
     """Read arrays from an open archive and rebuild the JSON trees; errors name the file."""
 
-    def __init__(self, archive, name: str):
+    def __init__(self, archive: NpyArchive, name: str):
         self.archive = archive
         self.name = name
-        self.members = set(archive.files)
+        self.members = set(archive.keys)
 
     def corrupt(self, problem: str) -> ValueError:
         return ValueError(f"{self.name} is corrupt ({problem})")
 
-    def array(self, key) -> np.ndarray:
+    def known(self, key: Any) -> str:
+        """``key`` if it names an array member of the archive."""
         if not isinstance(key, str) or key not in self.members:
-            raise self.corrupt(f"the metadata refers to a missing array member {key!r}")
-        try:
-            value = self.archive[key]
-        except READ_ERRORS as exc:
-            raise self.corrupt(f"member {key!r} cannot be read: {one_line(exc)}") from exc
-        if not isinstance(value, np.ndarray):
-            raise self.corrupt(f"member {key!r} is not a .npy array")
-        return value
+            raise self.corrupt(f"the metadata refers to a missing array member {_quote(key)}")
+        return key
+
+    def member(self, node: Any, where: str) -> str:
+        """The member an ``{"__ndarray__": member}`` node names, which must exist."""
+        if not (isinstance(node, dict) and len(node) == 1 and _ARRAY_TAG in node):
+            raise self.corrupt(f"{where} is not an array entry")
+        return self.known(node[_ARRAY_TAG])
+
+    def array(self, key: Any) -> np.ndarray:
+        return self.archive.read(self.known(key))
 
     def decode(self, node: Any, where: str) -> Any:
         if node is None or isinstance(node, (bool, int, float, str)):
@@ -330,8 +383,15 @@ class _Decoder:
 
     def _scalar(self, body: Any, where: str) -> np.generic:
         if isinstance(body, dict) and set(body) == {"dtype", "value"}:
+            dtype = _scalar_dtype(body["dtype"])
+            if dtype is None:
+                raise self.corrupt(f"{where} is a numpy scalar of dtype {_quote(body['dtype'])}, "
+                                   "expected a bool, integer or float dtype of up to 64 bits")
+            if not _scalar_value_fits(dtype, body["value"]):
+                raise self.corrupt(f"{where} is a numpy scalar of dtype {dtype} holding a "
+                                   f"{type(body['value']).__name__}")
             try:
-                return np.dtype(body["dtype"]).type(body["value"])
+                return dtype.type(body["value"])
             except (TypeError, ValueError, OverflowError) as exc:
                 raise self.corrupt(f"{where} is a malformed numpy scalar: {one_line(exc)}") from exc
         if isinstance(body, dict) and set(body) == {_ARRAY_TAG}:
@@ -340,83 +400,149 @@ class _Decoder:
                 return value[()]
         raise self.corrupt(f"{where} is a malformed numpy scalar")
 
+    def param_members(self, meta: dict) -> dict[str, str]:
+        """name -> member of the params entry, checked before any array is read."""
+        tree = meta.get("params")
+        if isinstance(tree, dict) and len(tree) == 1 and _DICT_TAG in tree:
+            tree = tree[_DICT_TAG]
+        if not isinstance(tree, dict):
+            raise self.corrupt("params is not a dict of arrays")
+        members = {name: self.member(node, f"params[{name!r}]") for name, node in tree.items()}
+        for name, key in members.items():
+            dtype = self.archive.header(key)[1]
+            if dtype.kind not in "biufc":
+                raise self.corrupt(f"params[{name!r}] has dtype {dtype}, expected a numeric array")
+        return members
+
+
+def _quote(value: Any, keep: int = 40) -> str:
+    """``repr(value)`` cut to ``keep`` characters, for quoting a value read from a file."""
+    text = repr(value)
+    return text if len(text) <= keep else text[:keep] + "..."
+
+
+_FIELDS = ("params", "optimizer_state", "rng_state", "hidden", "config", "vocab", "history", "extra")
+
 
 def _read_metadata(decoder: _Decoder) -> dict:
     name = decoder.name
     if METADATA_KEY not in decoder.members:
         raise ValueError(f"{name} is not a scratchrnn checkpoint (no metadata member {METADATA_KEY!r})")
-    raw = decoder.array(METADATA_KEY)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise decoder.corrupt(f"metadata member is {raw.dtype} with shape {raw.shape}, expected 1-D uint8")
+    shape, dtype = decoder.archive.header(METADATA_KEY)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise decoder.corrupt(f"metadata member is {dtype} with shape {shape}, expected 1-D uint8")
+    if shape[0] > MAX_JSON_BYTES:
+        raise decoder.corrupt(f"metadata member holds {shape[0]} bytes, more than the {MAX_JSON_BYTES} "
+                              "(MAX_JSON_BYTES) a reader parses")
+    raw = decoder.array(METADATA_KEY).tobytes()
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise decoder.corrupt(f"metadata is not valid JSON: {one_line(exc)}") from exc
+        meta = loads_json(raw, "metadata")
+    except ValueError as exc:
+        raise decoder.corrupt(str(exc)) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ValueError(f"{name} is not a scratchrnn checkpoint "
                          f"(metadata has no format marker {FORMAT_NAME!r})")
     version = meta.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise decoder.corrupt(f"format version is {version!r}, expected an integer >= 1")
+        raise decoder.corrupt(f"format version is {_quote(version)}, expected an integer >= 1")
     if version > FORMAT_VERSION:
         raise ValueError(f"{name} has checkpoint format version {version}, newer than the version "
                          f"{FORMAT_VERSION} this scratchrnn reads; upgrade scratchrnn to load it")
-    return meta
-
-
-def _decode_checkpoint(decoder: _Decoder, meta: dict, path: Path) -> Checkpoint:
-    fields = {}
     for key in ("step", "epoch"):
         value = meta.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise decoder.corrupt(f"{key} is {value!r}, expected an integer >= 0")
-        fields[key] = value
-    for key in ("params", "optimizer_state", "rng_state", "hidden", "config", "vocab", "history", "extra"):
-        if key not in meta:
-            raise decoder.corrupt(f"the metadata has no {key!r} entry")
+            raise decoder.corrupt(f"{key} is {_quote(value)}, expected an integer >= 0")
+    missing = [key for key in _FIELDS if key not in meta]
+    if missing:
+        raise decoder.corrupt(f"the metadata has no {missing[0]!r} entry")
+    return meta
+
+
+def _check_field(decoder: _Decoder, key: str, value: Any) -> None:
+    """The kind each decoded field must have (None is always allowed)."""
+    if value is None:
+        return
+    if key == "rng_state":
+        if not isinstance(value, dict):
+            raise decoder.corrupt(f"rng_state has the wrong type ({type(value).__name__})")
+        try:
+            restore_generator(value)  # so that Checkpoint.generator() cannot fail later
+        except ValueError as exc:
+            raise decoder.corrupt(one_line(exc)) from None
+    elif key == "hidden":
+        parts = value if isinstance(value, tuple) else (value,)
+        if not all(isinstance(part, np.ndarray) for part in parts):
+            raise decoder.corrupt(f"hidden has the wrong type ({type(value).__name__}), expected an "
+                                  "array or a tuple of arrays")
+    elif key == "config" and not isinstance(value, dict):
+        raise decoder.corrupt(f"config has the wrong type ({type(value).__name__})")
+    elif key == "vocab" and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
+        raise decoder.corrupt(f"vocab has the wrong type ({type(value).__name__})")
+    elif key == "history" and not (isinstance(value, list) and all(isinstance(e, dict) for e in value)):
+        raise decoder.corrupt(f"history has the wrong type ({type(value).__name__})")
+
+
+def _decode_checkpoint(decoder: _Decoder, meta: dict, path: Path) -> Checkpoint:
+    params = {name: decoder.array(key) for name, key in decoder.param_members(meta).items()}
+    fields = {"params": params, "step": meta["step"], "epoch": meta["epoch"]}
+    for key in _FIELDS[1:]:
         fields[key] = decoder.decode(meta[key], key)
-    params = fields["params"]
-    if not isinstance(params, dict) or not all(isinstance(v, np.ndarray) for v in params.values()):
-        raise decoder.corrupt("params is not a dict of arrays")
-    checks = {
-        "rng_state": lambda v: isinstance(v, dict),
-        "config": lambda v: isinstance(v, dict),
-        "vocab": lambda v: isinstance(v, list) and all(isinstance(t, str) for t in v),
-        "history": lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
-    }
-    for key, ok in checks.items():
-        if fields[key] is not None and not ok(fields[key]):
-            raise decoder.corrupt(f"{key} has the wrong type ({type(fields[key]).__name__})")
+        _check_field(decoder, key, fields[key])
     return Checkpoint(**fields, format_version=meta["format_version"], path=path)
 
 
+def _open(path: Path) -> NpyArchive:
+    """The archive of a checkpoint file, after the checks every checkpoint reader makes first."""
+    check_readable(path, "scratchrnn checkpoint")
+    with open(path, "rb") as file:
+        if file.read(4) not in ZIP_MAGIC:
+            raise ValueError(f"{path} is not a scratchrnn checkpoint (not an .npz/zip archive)")
+    return NpyArchive(path, f"{path} is corrupt", f"{path} is truncated or corrupt")
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
-    """Read a checkpoint written by ``save_checkpoint`` (with ``allow_pickle=False``).
+    """Read a checkpoint written by ``save_checkpoint`` (nothing is unpickled).
 
     Arrays come back with their dtypes, tuples as tuples, the generator state exactly.
     A missing file raises ``FileNotFoundError``; a directory, an empty, truncated or corrupt
-    file, a file that is not an .npz archive, an .npz without scratchrnn metadata, or a newer
-    format version raise ``ValueError`` with a one-line message that names the file.
+    file, a file that is not an .npz archive, an .npz without scratchrnn metadata, a newer
+    format version, or a file past the limits of ``scratchrnn.io.limits`` raise ``ValueError``
+    with a one-line message that names the file.
     """
     path = Path(path)
-    name = str(path)
-    if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, "checkpoint file not found", name)
-    if path.is_dir():
-        raise ValueError(f"{name} is a directory, not a scratchrnn checkpoint file")
-    with open(path, "rb") as file:
-        head = file.read(4)
-        if not head:
-            raise ValueError(f"{name} is empty (0 bytes), not a scratchrnn checkpoint")
-        if head not in ZIP_MAGIC:
-            raise ValueError(f"{name} is not a scratchrnn checkpoint (not an .npz/zip archive)")
-        file.seek(0)
-        try:
-            archive = np.load(file, allow_pickle=False)
-        except READ_ERRORS as exc:
-            raise ValueError(f"{name} is truncated or corrupt (its zip directory cannot be read: "
-                             f"{one_line(exc)})") from exc
-        with archive:
-            decoder = _Decoder(archive, name)
-            meta = _read_metadata(decoder)
-            return _decode_checkpoint(decoder, meta, path)
+    with _open(path) as archive:
+        decoder = _Decoder(archive, str(path))
+        return _decode_checkpoint(decoder, _read_metadata(decoder), path)
+
+
+@dataclass
+class CheckpointInfo:
+    """What ``peek_checkpoint`` reads: the fields a caller checks before loading the whole file.
+
+    ``params`` maps each parameter name to the (shape, dtype) its member declares.
+    """
+
+    params: dict[str, tuple[tuple[int, ...], np.dtype]]
+    step: int
+    epoch: int
+    config: dict | None
+    format_version: int
+    path: Path
+
+
+def peek_checkpoint(path: str | os.PathLike) -> CheckpointInfo:
+    """The metadata, config and parameter shapes of a checkpoint, reading no parameter data.
+
+    Only the metadata and config members and the ``.npy`` headers of the parameters are read, so
+    a caller can compare the shapes with what it expects (``scratchrnn.io.load_module`` does)
+    before ``load_checkpoint`` reads the arrays. Errors as for ``load_checkpoint``.
+    """
+    path = Path(path)
+    with _open(path) as archive:
+        decoder = _Decoder(archive, str(path))
+        meta = _read_metadata(decoder)
+        params = {name: archive.header(key) for name, key in decoder.param_members(meta).items()}
+        config = decoder.decode(meta["config"], "config")
+        _check_field(decoder, "config", config)
+    return CheckpointInfo(params=params, step=meta["step"], epoch=meta["epoch"], config=config,
+                          format_version=meta["format_version"], path=path)

@@ -24,14 +24,17 @@ def one_line(exc: BaseException) -> str:
 
 
 def check_readable(path: Path, what: str) -> None:
-    """Refuse a path that is not an existing, non-empty file before trying to parse it.
+    """Refuse a path that is not an existing, non-empty regular file before trying to parse it.
 
     ``what`` names the file expected (``"safetensors file"``). Missing: ``FileNotFoundError``
-    (``"<what> not found"``); a directory or an empty file: ``ValueError`` naming ``path``.
+    (``"<what> not found"``); a directory, a FIFO, a device or socket (which a reader could wait
+    on forever), or an empty file: ``ValueError`` naming ``path``.
     """
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, f"{what} not found", str(path))
     if path.is_dir():
         raise ValueError(f"{path} is a directory, not a {what}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a regular file (a FIFO, device or socket), not a {what}")
     if path.stat().st_size == 0:
         raise ValueError(f"{path} is empty (0 bytes), not a {what}")

@@ -26,9 +26,10 @@ import numpy as np
 
 from .archive import read_npz, write_member, zip_members
 from .atomic import atomic_path
-from .checkpoint import METADATA_KEY, Checkpoint, load_checkpoint
+from .checkpoint import METADATA_KEY, Checkpoint, load_checkpoint, peek_checkpoint
 from .errors import MissingDependencyError, check_readable, one_line
-from .interop import as_array, build_scratch, describe, describe_torch, loaded_torch
+from .interop import as_array, build_scratch, check_weights, describe, describe_torch, loaded_torch
+from .limits import loads_json
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -183,8 +184,8 @@ def _read_npz_weights(path: Path) -> tuple[dict[str, np.ndarray], dict]:
                          "load_checkpoint or convert it with export")
     arrays = read_npz(path)
     try:
-        meta = json.loads(comment.decode("ascii")) if comment else {}
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        meta = loads_json(comment, "zip comment") if comment else {}
+    except ValueError:
         meta = {}  # some other program's comment: plain weights
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         meta = {}
@@ -200,14 +201,24 @@ def load_npz_weights(path: str | os.PathLike) -> dict[str, np.ndarray]:
     return _read_npz_weights(Path(path))[0]
 
 
-def _module_from_checkpoint(checkpoint: Checkpoint, rng=None):
-    """The SequenceModel a trainer checkpoint describes (config["model"]), with its params."""
-    name = str(checkpoint.path)
-    model_cfg = (checkpoint.config or {}).get("model")
+def _model_config(config: dict | None, name: str) -> Mapping:
+    """The model configuration (config["model"]) a trainer checkpoint records."""
+    model_cfg = (config or {}).get("model")
     if not isinstance(model_cfg, Mapping):
         raise ValueError(f"{name} has no model configuration (config['model']), so the module cannot be "
                          "rebuilt; it was not written by the trainer")
+    return model_cfg
+
+
+def _module_from_checkpoint(checkpoint: Checkpoint, rng=None):
+    """The SequenceModel a trainer checkpoint describes (config["model"]), with its params.
+
+    The params are compared with the shapes the configuration implies before the model is built.
+    """
+    name = str(checkpoint.path)
+    model_cfg = _model_config(checkpoint.config, name)
     try:
+        check_weights("SequenceModel", model_cfg, checkpoint.params)
         module = build_scratch("SequenceModel", model_cfg, rng=rng)
         module.load_state_dict(checkpoint.params, strict=True)
     except ValueError as exc:
@@ -215,13 +226,25 @@ def _module_from_checkpoint(checkpoint: Checkpoint, rng=None):
     return module
 
 
+def _load_trainer_module(path: Path, rng=None):
+    """The SequenceModel of a trainer checkpoint file, its parameter headers checked before any data."""
+    info = peek_checkpoint(path)
+    try:
+        check_weights("SequenceModel", _model_config(info.config, str(path)), info.params)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from exc
+    return _module_from_checkpoint(load_checkpoint(path), rng=rng)
+
+
 def load_module(path: str | os.PathLike, rng=None):
     """Rebuild the module saved in a weights file (.safetensors or .npz) or a trainer checkpoint.
 
     The file must carry a module description (it does when a module was saved, not a plain state
-    dict). Returns the module in training mode, like a new one; ``rng`` seeds its dropout masks.
-    Missing file: ``FileNotFoundError``; anything else wrong: ``ValueError`` naming the file (and,
-    for a missing, unexpected or wrongly shaped weight, the key).
+    dict). The weights are compared with the shapes the description implies before the module is
+    built (for a checkpoint, from its members' headers before their data is read), so a damaged
+    description cannot make it allocate. Returns the module in training mode, like a new one;
+    ``rng`` seeds its dropout masks. Missing file: ``FileNotFoundError``; anything else wrong:
+    ``ValueError`` naming the file (and, for a missing, unexpected or wrongly shaped weight, the key).
     """
     path = Path(path)
     name = str(path)
@@ -229,7 +252,7 @@ def load_module(path: str | os.PathLike, rng=None):
     listing = zip_members(path)
     if listing is not None:
         if METADATA_KEY + ".npy" in listing[0]:
-            return _module_from_checkpoint(load_checkpoint(path), rng=rng)
+            return _load_trainer_module(path, rng=rng)
         arrays, meta = _read_npz_weights(path)
     else:
         arrays, meta = _read_safetensors(path)
@@ -237,10 +260,11 @@ def load_module(path: str | os.PathLike, rng=None):
         raise ValueError(f"{name} holds weights without a module description (it was saved from a state "
                          "dict); build the module yourself and call its load_state_dict")
     try:
-        cfg = json.loads(meta.get(_META_CONFIG, ""))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{name} is corrupt (module configuration is not JSON: {one_line(exc)})") from exc
+        cfg = loads_json(meta.get(_META_CONFIG, ""), "module configuration")
+    except ValueError as exc:
+        raise ValueError(f"{name} is corrupt ({exc})") from None
     try:
+        check_weights(meta[_META_MODULE], cfg, arrays)
         module = build_scratch(meta[_META_MODULE], cfg, rng=rng)
         module.load_state_dict(arrays, strict=True)
     except ValueError as exc:
@@ -260,11 +284,10 @@ def export(path_in: str | os.PathLike, path_out: str | os.PathLike, fmt: str) ->
     path_in, path_out = Path(path_in), Path(path_out)
     if path_out.exists() and path_out.resolve() == path_in.resolve():
         raise ValueError(f"cannot export {path_in} onto itself; choose another output path")
-    checkpoint = load_checkpoint(path_in)
-    if isinstance((checkpoint.config or {}).get("model"), Mapping):
-        source = _module_from_checkpoint(checkpoint)
+    if isinstance((peek_checkpoint(path_in).config or {}).get("model"), Mapping):
+        source = _load_trainer_module(path_in)
     else:
-        source = checkpoint.params
+        source = load_checkpoint(path_in).params
     if fmt == "safetensors":
         return save_safetensors(source, path_out)
     return save_npz_weights(source, path_out)
