@@ -348,3 +348,16 @@ def test_every_public_function_and_class_is_swept_or_has_nothing_to_sweep():
             if not {name, f"{short}.{name}"} & (swept | set(NOTHING_TO_SWEEP)):
                 missing.append(f"scratchrnn.{rel}.{name}")
     assert missing == [], f"add a case to tests/argument_cases.py, or a reason to NOTHING_TO_SWEEP: {missing}"
+
+
+def test_layers_have_their_own_limit():
+    import scratchrnn.nn
+    from scratchrnn.checks import MAX_LAYERS
+    from scratchrnn.nn.model import ModelConfig
+
+    assert ModelConfig(cell="rnn", vocab_size=5, hidden_size=2, num_layers=3).num_layers == 3
+    limit = r"num_layers must be at most 1,024 \(scratchrnn.checks.MAX_LAYERS\), got 1,000,000"
+    with pytest.raises(ValueError, match=limit):
+        ModelConfig(cell="rnn", vocab_size=5, hidden_size=2, num_layers=1_000_000)
+    with pytest.raises(ValueError, match="MAX_LAYERS"):
+        scratchrnn.nn.RNN(2, 2, num_layers=MAX_LAYERS + 1)

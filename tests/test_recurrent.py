@@ -247,10 +247,12 @@ def test_a_layer_too_large_for_the_machine_is_refused(cls, size):
         cls(3, 1_000_000)
 
 
-@pytest.mark.parametrize("name", ["input_size", "hidden_size", "num_layers"])
-def test_sizes_above_the_limit_are_refused(name):
+@pytest.mark.parametrize("name, limit", [("input_size", "1,048,576 \\(scratchrnn.checks.MAX_SIZE"),
+                                         ("hidden_size", "1,048,576 \\(scratchrnn.checks.MAX_SIZE"),
+                                         ("num_layers", "1,024 \\(scratchrnn.checks.MAX_LAYERS")])
+def test_sizes_above_the_limit_are_refused(name, limit):
     sizes = {**dict(input_size=3, hidden_size=4, num_layers=1), name: 2**20 + 1}
-    with pytest.raises(ValueError, match=rf"{name} must be at most 1,048,576 \(scratchrnn.checks.MAX_SIZE\)"):
+    with pytest.raises(ValueError, match=rf"{name} must be at most {limit}\)"):
         RNN(**sizes)
 
 

@@ -56,15 +56,23 @@ def test_a_good_checkpoint_resumes(tmp_path, saved):
 
 
 @pytest.mark.parametrize(("changes", "entry", "words"), [
-    ({"rng_state": {"bit_generator": "PCG64", "state": "x"}}, "rng_state", ""),
-    ({"rng_state": {"bit_generator": "MT19937"}}, "rng_state", ""),
     ({"hidden": np.zeros((1, 3, 4), np.float32)}, "hidden", "shape (1, 2, 4)"),
     ({"hidden": (np.zeros((1, 2, 4), np.float32),) * 2}, "hidden", "1 state array"),
-    ({"hidden": "x"}, "hidden", "got a str"),
 ])
 def test_bad_entries_name_the_entry(tmp_path, saved, changes, entry, words):
     msg = _resume_error(tmp_path, saved, **changes)
     assert f"checkpoint entry {entry!r}" in msg and words in msg
+
+
+@pytest.mark.parametrize(("changes", "words"), [
+    ({"rng_state": {"bit_generator": "PCG64", "state": "x"}}, "rng state is not a valid PCG64 state"),
+    ({"rng_state": {"bit_generator": "MT19937"}}, "rng state is not a valid MT19937 state"),
+    ({"hidden": "x"}, "hidden has the wrong type (str)"),
+])
+def test_entries_of_the_wrong_kind_are_refused_by_the_reader(tmp_path, saved, changes, words):
+    """The checkpoint reader (scratchrnn.io.checkpoint) refuses these before the trainer sees them."""
+    msg = _resume_error(tmp_path, saved, **changes)
+    assert "is corrupt" in msg and words in msg and "\n" not in msg
 
 
 def test_a_nan_state_is_refused(tmp_path, saved):

@@ -18,12 +18,15 @@ Every size of a model (hidden size, embedding dim, vocabulary, input and output 
 and of a batch or window is checked by :func:`check_size`, which refuses anything above
 ``MAX_SIZE`` = 2**20 = 1,048,576: far above any real model's width (vocabularies of a few hundred
 thousand tokens and hidden sizes of a few thousand pass), and low enough that a typo such as
-``hidden_size=10**9`` fails at once. Within the limit, what a request would allocate is estimated
-from the sizes before anything is made, and :func:`check_memory` refuses a request larger than
-the machine: weights larger than its physical memory (``os.sysconf``), or, for arrays made now
-(optimizer state, a forward pass's activations), larger than the memory available at this moment
-(``MemAvailable`` in ``/proc/meminfo``). The message names the sizes and the estimate, so a
-``MemoryError`` (or the operating system killing the process) never is the first sign.
+``hidden_size=10**9`` fails at once. The number of layers of one recurrent stack has its own
+limit, ``MAX_LAYERS`` = 1024 (the deepest recurrent stacks in use have tens), so that the list of
+a configuration's parameter shapes stays short enough to compute at once. Within the limits, what
+a request would allocate is estimated from the sizes before anything is made, and
+:func:`check_memory` refuses a request larger than the machine: weights larger than its physical
+memory (``os.sysconf``), or, for arrays made now (optimizer state, a forward pass's activations),
+larger than the memory available at this moment (``MemAvailable`` in ``/proc/meminfo``). The
+message names the sizes and the estimate, so a ``MemoryError`` (or the operating system killing
+the process) never is the first sign.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import numpy as np
 
 __all__ = [
     "FLOAT_DTYPES",
+    "MAX_LAYERS",
     "MAX_SIZE",
     "available_memory",
     "check_callable",
@@ -63,6 +67,7 @@ __all__ = [
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))  # the dtypes layers compute in
 MAX_SIZE = 2**20  # the largest size of any one axis of a model, batch or window (module docstring)
+MAX_LAYERS = 1024  # the most recurrent layers in one stack (module docstring)
 # Requests below this share of the machine's memory are never compared with the memory available
 # now, so the common small request costs one comparison and no read of /proc/meminfo.
 SMALL_REQUEST_SHARE = 16
@@ -113,7 +118,8 @@ def check_size(name: str, value, low: int = 1, limit: int = MAX_SIZE) -> int:
     if type(value) is int and low <= value <= limit:  # the common case, on paths that run every step
         return value
     if is_int(value) and value > limit:
-        which = " (scratchrnn.checks.MAX_SIZE)" if limit == MAX_SIZE else ""
+        names = {MAX_SIZE: "MAX_SIZE", MAX_LAYERS: "MAX_LAYERS"}
+        which = f" (scratchrnn.checks.{names[limit]})" if limit in names else ""
         raise ValueError(f"{name} must be at most {limit:,}{which}, got {int(value):,}")
     return check_int(name, value, low=low)
 

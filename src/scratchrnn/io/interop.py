@@ -18,11 +18,10 @@ Importing this module never imports torch.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
-from ..checks import check_dtype, check_flag, check_int, check_optional_int
 from .errors import MissingDependencyError, one_line
 
 __all__ = ["check_weights", "from_torch", "to_torch"]
@@ -118,66 +117,14 @@ def build_scratch(kind: str, cfg: Mapping, rng=None):
 
 
 # -- the parameters a description implies, computed without building the module ---------------
-def _recurrent_shapes(cell_class, input_size: int, hidden_size: int, num_layers: int, bias: bool,
-                      bidirectional: bool, prefix: str = "") -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(name, shape) of each parameter of a recurrent stack, in ``params`` order."""
-    rows, directions = cell_class.GATES * hidden_size, 2 if bidirectional else 1
-    for layer in range(num_layers):
-        width = input_size if layer == 0 else hidden_size * directions
-        for suffix in ("", "_reverse")[:directions]:
-            yield f"{prefix}weight_ih_l{layer}{suffix}", (rows, width)
-            yield f"{prefix}weight_hh_l{layer}{suffix}", (rows, hidden_size)
-            if bias:
-                yield f"{prefix}bias_ih_l{layer}{suffix}", (rows,)
-                yield f"{prefix}bias_hh_l{layer}{suffix}", (rows,)
+def _implied_shapes(kind: str, cfg: Mapping) -> dict[str, tuple[int, ...]]:
+    """name -> shape of each parameter of the module a description names, from the same shape
+    functions the modules allocate from (``scratchrnn.nn``), so nothing is allocated; every size
+    is checked (``checks.check_size``, ``MAX_LAYERS``) on the way."""
+    from ..nn.linear import embedding_param_shapes, linear_param_shapes
+    from ..nn.model import ModelConfig
+    from ..nn.recurrent import recurrent_param_shapes
 
-
-def _sequence_config(cfg: Mapping):
-    """A ModelConfig from a description, each field checked for its type (nothing is allocated)."""
-    from ..nn.model import CELLS, ModelConfig
-
-    config = ModelConfig.from_dict(dict(cfg))
-    if not isinstance(config.cell, str) or config.cell not in CELLS:
-        raise ValueError(f"cell must be one of {', '.join(sorted(CELLS))}, got {config.cell!r}")
-    for key in ("input_size", "vocab_size", "embedding_dim", "output_size"):
-        check_optional_int(key, getattr(config, key), low=1)
-    check_int("hidden_size", config.hidden_size, low=1)
-    check_int("num_layers", config.num_layers, low=1)
-    for key in ("bias", "bidirectional", "head_bias"):
-        check_flag(key, getattr(config, key))
-    if config.head not in ("all", "last"):
-        raise ValueError(f"head must be 'all' or 'last', got {config.head!r}")
-    if not isinstance(config.dtype, str):
-        raise ValueError(f"dtype must be the name float32 or float64, got {config.dtype!r}")
-    check_dtype(config.dtype)
-    if (config.vocab_size is None) == (config.input_size is None):
-        raise ValueError("give exactly one of vocab_size (token inputs) and input_size (dense inputs)")
-    if config.vocab_size is None and config.output_size is None:
-        raise ValueError("output_size is required for dense inputs")
-    return config
-
-
-def _sequence_shapes(config) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(name, shape) of each SequenceModel parameter (ModelConfig.param_shapes when it exists)."""
-    from ..nn.model import CELLS
-
-    if hasattr(config, "param_shapes"):
-        yield from config.param_shapes().items()
-        return
-    width = config.vocab_size if config.vocab_size is not None else config.input_size
-    if config.vocab_size is not None and config.embedding_dim is not None:
-        yield "embedding.weight", (config.vocab_size, config.embedding_dim)
-        width = config.embedding_dim
-    yield from _recurrent_shapes(CELLS[config.cell], width, config.hidden_size, config.num_layers,
-                                 config.bias, config.bidirectional, prefix="rnn.")
-    out = config.output_size if config.output_size is not None else config.vocab_size
-    yield "head.weight", (out, config.hidden_size * (2 if config.bidirectional else 1))
-    if config.head_bias:
-        yield "head.bias", (out,)
-
-
-def _implied_shapes(kind: str, cfg: Mapping) -> Iterator[tuple[str, tuple[int, ...]]]:
-    """(name, shape) of each parameter of the module a description names, lazily."""
     classes = _scratch_classes()
     if kind not in classes:
         raise ValueError(f"unknown module class {kind!r}; expected one of {', '.join(sorted(classes))}")
@@ -188,7 +135,7 @@ def _implied_shapes(kind: str, cfg: Mapping) -> Iterator[tuple[str, tuple[int, .
             raise ValueError(f"the {kind} configuration's {_short(key)} is a {type(value).__name__}, "
                              "expected a number, a string, True, False or None")
     if kind == "SequenceModel":
-        return _sequence_shapes(_sequence_config(cfg))
+        return ModelConfig.from_dict(dict(cfg)).param_shapes()  # every field checked on the way
     try:  # the constructor's own defaults fill what the description leaves out
         bound = inspect.signature(classes[kind]).bind(**cfg)
     except TypeError as exc:
@@ -196,18 +143,12 @@ def _implied_shapes(kind: str, cfg: Mapping) -> Iterator[tuple[str, tuple[int, .
                          f"{one_line(exc)}") from exc
     bound.apply_defaults()
     args = bound.arguments
-    size = {key: check_int(key, value, low=1) for key, value in args.items()
-            if key in ("in_features", "out_features", "num_embeddings", "embedding_dim", "input_size",
-                       "hidden_size", "num_layers")}
     if kind == "Linear":
-        rows = size["out_features"]
-        bias = [("bias", (rows,))] if check_flag("bias", args["bias"]) else []
-        return iter([("weight", (rows, size["in_features"])), *bias])
+        return linear_param_shapes(args["in_features"], args["out_features"], args["bias"])
     if kind == "Embedding":
-        return iter([("weight", (size["num_embeddings"], size["embedding_dim"]))])
-    flags = [check_flag(key, args[key]) for key in ("bias", "bidirectional")]
-    sizes = (size["input_size"], size["hidden_size"], size["num_layers"])
-    return _recurrent_shapes(classes[kind], *sizes, *flags)
+        return embedding_param_shapes(args["num_embeddings"], args["embedding_dim"])
+    return recurrent_param_shapes(classes[kind].GATES, args["input_size"], args["hidden_size"],
+                                  args["num_layers"], args["bias"], args["bidirectional"])
 
 
 def _short(value, keep: int = 40) -> str:
@@ -223,13 +164,13 @@ def check_weights(kind: str, cfg: Mapping, weights: Mapping) -> None:
     those). Every parameter the description implies must be there with its shape and a real
     numeric dtype, and nothing else; each field the shapes depend on must be of its type. A
     ``ValueError`` says which parameter differs and how, without the file name (the caller adds
-    it). The comparison stops at the first difference, so a description claiming a million
-    layers costs no more than the weights the file holds.
+    it). The sizes a description may claim are bounded (``checks.MAX_SIZE``, ``MAX_LAYERS``), so
+    the list of implied shapes is short, and nothing is allocated before it matches.
     """
     specs = {key: (value.shape, value.dtype) if isinstance(value, np.ndarray) else value
              for key, value in weights.items()}
-    seen = 0
-    for key, shape in _implied_shapes(kind, cfg):
+    implied = _implied_shapes(kind, cfg)
+    for key, shape in implied.items():
         if key not in specs:
             raise ValueError(f"the {kind} configuration has a parameter {key!r} of shape {shape}, "
                              "which the file does not hold")
@@ -239,9 +180,7 @@ def check_weights(kind: str, cfg: Mapping, weights: Mapping) -> None:
                              f"file holds shape {tuple(got)}")
         if np.dtype(dtype).kind not in "biuf":
             raise ValueError(f"{key!r} has dtype {dtype}, expected a real numeric array")
-        seen += 1
-    if seen != len(specs):
-        implied = {key for key, _ in _implied_shapes(kind, cfg)}
+    if len(implied) != len(specs):
         extra = [key for key in specs if key not in implied]
         raise ValueError(f"the file holds {extra[0]!r}, which the {kind} configuration does not have")
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import (
+    MAX_LAYERS,
     check_dtype,
     check_flag,
     check_optional_size,
@@ -77,7 +78,7 @@ class ModelConfig:
             raise ValueError(f"embedding_dim needs token inputs (vocab_size); dense inputs of input_size "
                              f"{self.input_size} have no embedding, got embedding_dim={self.embedding_dim}")
         self.hidden_size = check_size("hidden_size", self.hidden_size)
-        self.num_layers = check_size("num_layers", self.num_layers)
+        self.num_layers = check_size("num_layers", self.num_layers, limit=MAX_LAYERS)
         get_activation(self.nonlinearity)  # a ValueError naming the known ones
         self.bias = check_flag("bias", self.bias)
         self.dropout = check_probability("dropout", self.dropout)

@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import (
+    MAX_LAYERS,
     check_flag,
     check_memory,
     check_probability,
@@ -93,7 +94,8 @@ def recurrent_param_shapes(gates: int, input_size: int, hidden_size: int, num_la
     4 LSTM), in the order the layer makes them: per layer, per direction, ``weight_ih`` (G*H, in),
     ``weight_hh`` (G*H, H), then ``bias_ih`` and ``bias_hh`` (G*H,). Layer k > 0 reads D*H features."""
     G, H = check_size("gates", gates), check_size("hidden_size", hidden_size)
-    input_size, num_layers = check_size("input_size", input_size), check_size("num_layers", num_layers)
+    input_size = check_size("input_size", input_size)
+    num_layers = check_size("num_layers", num_layers, limit=MAX_LAYERS)
     bias, D = check_flag("bias", bias), 2 if check_flag("bidirectional", bidirectional) else 1
     shapes = {}
     for layer in range(num_layers):
@@ -153,7 +155,7 @@ class RecurrentBase(Module):
         super().__init__(dtype)
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
-        self.num_layers = check_size("num_layers", num_layers)
+        self.num_layers = check_size("num_layers", num_layers, limit=MAX_LAYERS)
         self.dropout = check_probability("dropout", dropout)
         self.bias = check_flag("bias", bias)
         self.batch_first = check_flag("batch_first", batch_first)
