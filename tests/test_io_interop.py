@@ -350,8 +350,9 @@ def test_a_description_claiming_huge_sizes_costs_nothing():
     module = sequence_model(SEQUENCE_CONFIGS[1])
     kind, cfg = interop.describe(module)
     start = time.perf_counter()
-    for change, words in (({"hidden_size": 10**6}, "needs about|MAX_SIZE"), ({"num_layers": 10**9}, "MAX_LAYERS"),
-                          ({"vocab_size": 10**12}, "MAX_SIZE")):
+    claims = (({"hidden_size": 10**6}, "needs about|MAX_SIZE"), ({"num_layers": 10**9}, "MAX_LAYERS"),
+              ({"vocab_size": 10**12}, "MAX_SIZE"))
+    for change, words in claims:
         with pytest.raises(ValueError, match=words):
             interop.check_weights(kind, {**cfg, **change}, module.params)
     with pytest.raises(ValueError, match="MAX_LAYERS"):
