@@ -184,7 +184,7 @@ def cross_entropy(
             f"{loss_name} expects logits of shape (..., C) with C >= 1 classes, got shape {z.shape}"
         )
     t = np.asarray(targets)
-    if not np.issubdtype(t.dtype, np.integer):
+    if t.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
         raise ValueError(f"{loss_name} targets must be integer class indices, got dtype {t.dtype}")
     lead, C = z.shape[:-1], z.shape[-1]
     if t.shape != lead:
@@ -223,25 +223,27 @@ def cross_entropy(
         t_flat = np.where(counted, t_flat, 0)  # (N,) any valid index; these rows are zeroed below
 
     N = t_flat.size
-    dtype = z.dtype
     # One (N, C) buffer: shifted logits -> exp in place -> scaled softmax in place -> gradient.
     row_max = z.max(axis=-1, keepdims=True)  # (..., 1)
-    probs = np.subtract(z, row_max, out=workspace.empty(z.shape, dtype)).reshape(N, C)  # (N, C) z - max z
-    t_col = t_flat[:, None]  # (N, 1)
-    picked = np.take_along_axis(probs, t_col, axis=1)  # (N, 1) z[t] - max z
+    probs = np.subtract(z, row_max, out=workspace.empty(z.shape, z.dtype)).reshape(N, C)  # (N, C) z - max z
+    flat = probs.reshape(-1)  # (N*C,) view
+    at_target = np.arange(0, N * C, C)  # (N,) flat positions of the targets
+    at_target += t_flat
+    picked = flat[at_target]  # (N,) z[t] - max z
     np.exp(probs, out=probs)
-    sums = probs.sum(axis=1, keepdims=True)  # (N, 1) in [1, C], so its log is safe
-    row_loss = np.log(sums)  # (N, 1)
+    sums = probs.sum(axis=1)  # (N,) in [1, C], so its log is safe
+    row_loss = np.log(sums)  # (N,)
     row_loss -= picked
     # Row scale 1 / (sum * k), times 0 for rows that do not count, so one pass both normalises
     # the softmax, applies the reduction and zeroes the uncounted rows.
     if counted is None:
-        weight = np.full((N, 1), 1.0 / k, dtype=dtype)  # (N, 1)
+        weight = 1.0 / k
         loss = float(row_loss.sum(dtype=np.float64)) / k
+        np.divide(weight, sums, out=sums)  # (N,) 1 / (sum * k)
     else:
-        weight = (counted / k).astype(dtype)[:, None]  # (N, 1)
+        weight = (counted / k).astype(z.dtype)  # (N,)
         loss = float(row_loss[counted].sum(dtype=np.float64)) / k
-    probs *= weight / sums
-    flat = probs.reshape(-1)  # (N*C,) view
-    flat[np.arange(N) * C + t_flat] -= weight[:, 0]
+        np.divide(weight, sums, out=sums)
+    probs *= sums[:, None]
+    flat[at_target] -= weight
     return loss, probs.reshape(z.shape)

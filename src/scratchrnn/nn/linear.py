@@ -145,7 +145,7 @@ class Embedding(Module):
         """Integer indices of any shape -> vectors ``idx.shape + (embedding_dim,)``, cache (an
         ``EmbeddingCache``)."""
         idx = np.asarray(idx)
-        if not np.issubdtype(idx.dtype, np.integer):
+        if idx.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
             raise ValueError(f"Embedding expects integer indices, got dtype {idx.dtype}")
         if idx.size and (idx.min() < 0 or idx.max() >= self.num_embeddings):
             raise ValueError(
