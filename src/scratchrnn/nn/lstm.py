@@ -312,6 +312,9 @@ class _LSTMBackward(timeloop.StepBackward):
         self.K_ifg, self.K_o = self.K[:, : 3 * H].reshape(n, 3, H, B), self.K[:, 3 * H :]  # views
         self.s0 = T  # the block holds the coefficients of steps s0, s0 + 1, ...
         self.bias = lstm.bias
+        # full BPTT's product for dh_{t-1}: np.dot costs less per call, but copies a strided step
+        # (matmul reads it in place)
+        self.product = np.dot if timeloop.uses_scratch(self) else np.matmul
 
     def to_state(self, a):
         return workspace.copy(a.swapaxes(-1, -2))  # (..., H, B): one transposing copy, not one per step
@@ -350,6 +353,20 @@ class _LSTMBackward(timeloop.StepBackward):
         # matmul reads a strided g in place (np.dot would copy it); np.dot costs less per call
         product = np.dot if g.ndim == 2 and g.flags.c_contiguous else np.matmul
         product(self.w_hh_t, g, out=out[0])  # dh_{t-1}
+
+    def step(self, t, dstate, views, tmp):
+        # gate_grads and state_grads in one call, for full BPTT's (H, B) steps (as the RNN's):
+        # on small steps the calls between them are a measurable share of the loop
+        if t < self.s0:
+            self._block(t)
+        j = t - self.s0
+        dh, dc = dstate
+        np.multiply(dh, self.dtc[j], out=tmp)
+        dc += tmp  # dc_t: through c_{t+1} and through h_t
+        np.multiply(self.K_ifg[j], dc, out=views[1])  # (3, H, B)
+        np.multiply(self.K_o[j], dh, out=views[2])
+        dc *= self.f[t]  # f_t: dc_t reaches c_{t-1}
+        self.product(self.w_hh_t, views[0], out=dh)  # dh_{t-1}
 
     def weight_grads(self, t0):
         x, z, tokens = self.cache.x, self.cache.z, self.cache.tokens

@@ -46,6 +46,7 @@ __all__ = [
     "rows",
     "truncated_bptt",
     "truncated_offsets",
+    "uses_scratch",
     "view_as",
 ]
 
@@ -123,6 +124,13 @@ class StepBackward:
         raise NotImplementedError
 
 
+def uses_scratch(cell: StepBackward) -> bool:
+    """Whether ``full_bptt`` builds each step of ``cell`` in a contiguous scratch block (then copied
+    into ``grads``) rather than in its strided block of ``grads`` (``SCRATCH_STEP_ELEMENTS``)."""
+    # a C-contiguous grads has contiguous steps exactly when time is its first axis
+    return bool(cell.time_axis) and cell.grads.size <= SCRATCH_STEP_ELEMENTS * cell.T
+
+
 def _steps(a: np.ndarray, axis: int) -> np.ndarray:
     """``a`` with time (``axis``) first: a view whose entry t is step t's block."""
     return a if axis == 0 else a.swapaxes(0, axis)  # swapaxes: cheaper per call than moveaxis
@@ -139,21 +147,19 @@ def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> t
     dh, tmp = dstate[0], np.empty(S, dt)
     steps = _steps(cell.grads, cell.time_axis)[::-1]  # (T, *G) view, steps T-1 .. 0
     scratch = None
-    # a C-contiguous grads has contiguous steps exactly when time is its first axis
-    if cell.time_axis and cell.grads.size <= SCRATCH_STEP_ELEMENTS * cell.T:  # steps of at most that many
+    if uses_scratch(cell):
         scratch = np.empty(steps.shape[1:], dt)  # (*G)
         views = itertools.repeat(cell.split(scratch))
     else:
         views = zip(*cell.split(steps), strict=True)  # step t's views, straight into grads
     douts = itertools.repeat(None) if dout is None else dout[::-1]
-    copies = itertools.repeat(None) if scratch is None else steps  # where each scratch step goes
-    back = cell.step
-    for t, v, d_t, step in zip(range(cell.T - 1, -1, -1), views, douts, copies):  # noqa: B905 (repeats)
+    back, T = cell.step, cell.T
+    for t, v, d_t in zip(range(T - 1, -1, -1), views, douts):  # noqa: B905 (repeats)
         if d_t is not None:
             dh += d_t  # the output's gradient joins the one from step t+1
         back(t, dstate, v, tmp)
-        if step is not None:
-            np.copyto(step, scratch)
+        if scratch is not None:
+            np.copyto(steps[T - 1 - t], scratch)  # the scratch step into its place in grads
     return dstate
 
 
