@@ -830,10 +830,13 @@ def test_a_new_rate_rescales_a_schedule():
     assert [r["lr"] for r in history.steps[4:]] == pytest.approx([0.01, 0.01])  # the schedule, at 1/10
 
 
-def test_stop_reasons(tmp_path):
+def test_stop_reasons_and_a_run_that_has_nothing_left(tmp_path):
     trainer, train, val = _stream_run(tmp_path, steps=4)
     trainer.fit(train, val)
     assert trainer.stop_reason == "completed"
+    again, train, val = _stream_run(tmp_path, steps=4)
+    with pytest.raises(ValueError, match=r"last.npz is at step 4 and the run is to take 4 in all"):
+        again.fit(train, val, resume=tmp_path / "last.npz")
     train_split, val_split = _contrary_split()
     model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=12), rng=0)
     patient = Trainer(model, Adam(model.params, lr=0.05),

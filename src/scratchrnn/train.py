@@ -225,7 +225,8 @@ class Trainer:
         """Train on ``train`` (SequenceData or TokenStream), validating on ``val``; returns the history.
 
         ``resume``: a checkpoint written by :meth:`save` (``last.npz``) to continue from; the run then
-        goes on exactly as if it had never stopped, and the log keeps only the records up to it.
+        goes on exactly as if it had never stopped, and the log keeps only the records up to it. A
+        run already at its total of steps raises ValueError.
 
         ``lr``: the learning rate from this fit's first step on: the optimizer's, or with a
         schedule that has a ``base_lr``, the schedule's base rate (the rate in force scaled
@@ -252,6 +253,10 @@ class Trainer:
         total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
         if resume is not None:
             self._restore(resume, train)
+            if self.step >= total:
+                raise ValueError(f"{resume} is at step {self.step} and the run is to take {total} in all: "
+                                 "nothing is left to train; ask for a total above "
+                                 f"{self.step} steps")
         if cfg.checkpoint_dir:
             os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         self.model.train(True)
