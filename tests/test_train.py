@@ -548,6 +548,11 @@ def test_no_output_unless_stderr_is_a_terminal(capsys, tmp_path):
         SequenceData(x, y))
     out, err = capsys.readouterr()
     assert out == "" and "5/5" in err  # asked for, the bar goes to stderr
+    history = Trainer(model, SGD(model.params, lr=0.1),
+                      TrainConfig(steps=4, batch_size=2, eval_every=2, progress=True)).fit(
+        SequenceData(x, y), SequenceData(x, y))
+    err = capsys.readouterr().err
+    assert f"val={history.evals[-1]['val_loss']:.4f}" in err  # the bar shows the latest validation loss
 
 
 # -- bad input -----------------------------------------------------------------------------------

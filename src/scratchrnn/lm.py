@@ -197,14 +197,11 @@ class LanguageModel:
         optimizer from step 0; tokens of its text outside the vocabulary raise ValueError naming
         them (words read as ``UNKNOWN_TOKEN``) unless ``extend_vocab`` adds them (``unknown_tokens``).
 
-        ``resume`` (a ``last.npz`` from ``checkpoint_dir``) continues that run exactly: the
-        vocabulary comes from the file, the run's settings (batch size, window, optimizer,
-        clipping, validation share, seed) and its text must be the ones given (ValueError naming
-        what differs), and ``lr=None`` keeps the run's rate; another rate is used from the next
-        step on and logged as a change. ``source`` (JSON-able, e.g. the file the text came from)
-        is recorded with the run. ``self.history`` holds the :class:`~scratchrnn.train.History`.
-        Text too short for one window (or for ``batch_size`` streams of one window) raises
-        ValueError saying so.
+        ``resume`` (a ``last.npz`` from ``checkpoint_dir``) continues that run exactly, with its
+        vocabulary; its settings and text must be the ones given (ValueError naming what differs);
+        ``lr=None`` keeps its rate, another is used and logged. ``source`` (JSON-able: where the text
+        came from) is recorded with the run. ``self.history`` holds the History. Text too short for
+        one window (or ``batch_size`` streams of one) raises ValueError saying so.
         """
         text = _check_text(text)
         if not is_real(val_fraction) or not 0.0 <= val_fraction < 1.0:
@@ -232,8 +229,7 @@ class LanguageModel:
         vocab, model, change_lr = self.vocab, self.model, None
         if resume is not None:
             if extend_vocab:
-                raise ValueError("extend_vocab cannot be used with resume: a resumed run keeps its "
-                                 "vocabulary")
+                raise ValueError("extend_vocab cannot be used with resume: a run keeps its vocabulary")
             saved, run = resumed_fit(resume, self.level, record)
             saved_vocab = self._vocab_from_list(saved)
             if vocab is not None and saved_vocab != vocab:
