@@ -455,3 +455,20 @@ def test_init_from_refuses_another_level_and_unreadable_files(reference, tmp_pat
         assert words_in_msg in msg, msg
         assert not (tmp_path / "x").exists()
 
+
+
+def test_a_signal_stops_a_run_after_a_step_never_before_the_first(monkeypatch, tmp_path):
+    """A signal that comes while training is set up still lets the first step run, so a run that
+    saves a checkpoint has trained (an interrupt in start-up leaves nothing, see the tests above)."""
+    from types import SimpleNamespace
+
+    from scratchrnn import cli_lm
+    from scratchrnn.runs import SIGNAL_GUARD
+
+    watch = cli_lm._Watch(lines=False, log_path=tmp_path / "log.jsonl")
+    trainer = SimpleNamespace(should_stop=False)
+    monkeypatch.setattr(SIGNAL_GUARD, "received", signal.SIGINT)
+    watch("start", trainer, {"step": 0, "total": 10, "resumed": False})
+    assert not trainer.should_stop
+    watch("step", trainer, {"step": 1})
+    assert trainer.should_stop

@@ -115,7 +115,7 @@ class _Watch:
             print(line, file=sys.stderr, flush=True)
         elif event == "end":
             self.end = record
-        if SIGNAL_GUARD.received is not None:
+        if SIGNAL_GUARD.received is not None and event != "start":
             trainer.should_stop = True  # the loop ends after this step's validation and checkpoint
 
 
