@@ -1,9 +1,15 @@
 """The package itself: what ``import scratchrnn`` offers, that each name is the object of its home
 module, that nothing heavy is imported before a name is asked for (the command line takes its
-signals first), and that importing it pulls in neither torch nor matplotlib (optional extras,
-imported only where used)."""
+signals first), that importing it pulls in neither torch nor matplotlib (optional extras,
+imported only where used), and that every field of every public dataclass is documented where
+``help()`` shows it."""
 
+import ast
+import dataclasses
 import importlib
+import inspect
+import pkgutil
+import pydoc
 import re
 import subprocess
 import sys
@@ -107,3 +113,167 @@ def test_importing_the_package_imports_no_optional_extra():
     code = f"import sys, scratchrnn, scratchrnn.cli; print(sorted(m for m in {extras} if m in sys.modules))"
     assert _fresh(code) == "[]"
 
+
+# ------------------------------------------------------------------------------------------------
+# every field of a public dataclass in its class's docstring
+# ------------------------------------------------------------------------------------------------
+SECTION = "Attributes:"  # one line per field under it: ``name (type, default VALUE): meaning``
+# a long entry goes on in lines indented further (the meaning may start on the next one)
+ENTRY = re.compile(r"    (\w+) \((.+?)\):(?: (\S.*)|)")
+
+
+def public_dataclasses() -> list[type]:
+    """Every dataclass defined in a module of the package under a public name."""
+    found = []
+    for info in pkgutil.walk_packages(scratchrnn.__path__, "scratchrnn."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (inspect.isclass(obj) and dataclasses.is_dataclass(obj) and not name.startswith("_")
+                    and obj.__module__ == module.__name__):
+                found.append(obj)
+    return sorted(found, key=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+
+
+DATACLASSES = public_dataclasses()
+
+
+def documented_fields(doc: str | None) -> dict[str, tuple[str, str]]:
+    """The entries of the ``Attributes:`` section of ``doc``: name -> (its type and default, its
+    meaning). The section is the indented block under the heading; a line in it that is not an
+    entry or the continuation of one is an AssertionError, so a typo cannot hide a field."""
+    lines = inspect.cleandoc(doc or "").splitlines()
+    if SECTION not in lines:
+        return {}
+    entries: dict[str, tuple[str, str]] = {}
+    for line in lines[lines.index(SECTION) + 1:]:
+        if not line.startswith("    "):
+            break
+        match = ENTRY.fullmatch(line)
+        if match:
+            entries[match[1]] = (match[2], match[3] or "")
+        else:
+            assert line.startswith("        ") and entries, f"not a field entry: {line!r}"
+            name = next(reversed(entries))
+            kind, meaning = entries[name]
+            entries[name] = (kind, f"{meaning} {line.strip()}".strip())
+    return entries
+
+
+def stated_default(kind: str, module_name: str):
+    """What ``TYPE, default VALUE`` states as the default (a literal or a constant of the class's
+    module); ``dataclasses.MISSING`` when no default is stated."""
+    match = re.search(r", default (.+)$", kind)
+    if match is None:
+        return dataclasses.MISSING
+    text = match[1]
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        module = sys.modules[module_name]
+        assert text.isidentifier() and hasattr(module, text), f"default {text!r}: not a literal, not a name"
+        return getattr(module, text)
+
+
+def field_default(f: dataclasses.Field):
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def test_the_walk_finds_the_public_dataclasses():
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in DATACLASSES}
+    assert {"scratchrnn.nn.model.ModelConfig", "scratchrnn.train.TrainConfig", "scratchrnn.train.History",
+            "scratchrnn.optim.adaptive.AdamConfig", "scratchrnn.tasks.sine.Config",
+            "scratchrnn.gradcheck.matrix.GradcheckConfig", "scratchrnn.io.checkpoint.Checkpoint"} <= names
+    assert not any(cls.__name__.startswith("_") for cls in DATACLASSES)
+
+
+def field_doc_problems(cls: type) -> list[str]:
+    """What is wrong with the field documentation of the dataclass ``cls`` (empty when nothing)."""
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    entries = documented_fields(cls.__doc__)
+    if not entries:
+        return [f"{where}: the docstring has no {SECTION!r} section listing the fields"]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    problems = [f"{where}.{name}: not in the docstring" for name in fields if name not in entries]
+    problems += [f"{where}.{name}: documented, but not a field" for name in entries if name not in fields]
+    if not problems and list(entries) != list(fields):
+        problems.append(f"{where}: list the fields in the order they are declared, {list(fields)}")
+    for name, (kind, meaning) in entries.items():
+        if name not in fields:
+            continue
+        if not meaning:
+            problems.append(f"{where}.{name}: says nothing after ({kind})")
+        stated, actual = stated_default(kind, cls.__module__), field_default(fields[name])
+        if actual is dataclasses.MISSING and stated is not dataclasses.MISSING:
+            problems.append(f"{where}.{name}: has no default, the docstring states {stated!r}")
+        elif actual is not dataclasses.MISSING and stated is dataclasses.MISSING:
+            problems.append(f"{where}.{name}: say ({kind}, default {actual!r})")
+        elif not (type(stated) is type(actual) and stated == actual):
+            problems.append(f"{where}.{name}: the docstring says default {stated!r}, the field has "
+                            f"{actual!r}")
+    return problems
+
+
+@pytest.mark.parametrize("cls", DATACLASSES, ids=lambda cls: f"{cls.__module__}.{cls.__qualname__}")
+def test_every_field_is_documented_with_its_default(cls):
+    assert field_doc_problems(cls) == []
+
+
+def test_help_shows_the_field_documentation():
+    shown = pydoc.render_doc(scratchrnn.ModelConfig, renderer=pydoc.plaintext)
+    assert "hidden_size (int, default 128): features of every layer's hidden state" in shown
+
+
+def test_the_docstring_check_can_fail():
+    @dataclasses.dataclass
+    class Example:
+        """Something.
+
+        Attributes:
+            size (int, default 3): how many.
+            rate (float, default 0.5): how fast, said
+                over two lines.
+            later (int, default 0): documented, but not a field.
+
+        Other:
+            name (str): not in the section.
+        """
+
+        size: int = 3
+        rate: float = 0.1
+        name: str = ""
+
+    where = f"{__name__}.{Example.__qualname__}"
+    assert field_doc_problems(Example) == [
+        f"{where}.name: not in the docstring",
+        f"{where}.later: documented, but not a field",
+        f"{where}.rate: the docstring says default 0.5, the field has 0.1",
+    ]
+    assert documented_fields(Example.__doc__)["rate"] == ("float, default 0.5",
+                                                          "how fast, said over two lines.")
+
+    @dataclasses.dataclass
+    class Unordered:
+        """Something.
+
+        Attributes:
+            b (int):
+            a (str, default SECTION): a default named by a constant of the module.
+        """
+
+        a: str = SECTION
+        b: int = 0
+
+    where = f"{__name__}.{Unordered.__qualname__}"
+    assert field_doc_problems(Unordered) == [
+        f"{where}: list the fields in the order they are declared, ['a', 'b']",
+        f"{where}.b: says nothing after (int)",
+        f"{where}.b: say (int, default 0)",
+    ]
+    assert field_doc_problems(dataclasses.make_dataclass("Bare", ["x"])) == [
+        "types.Bare: the docstring has no 'Attributes:' section listing the fields"]
+    with pytest.raises(AssertionError, match="not a field entry"):
+        documented_fields("Summary.\n\nAttributes:\n    size: int, default 3\n")
