@@ -96,7 +96,13 @@ def _didentity(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation ``f`` and its derivative ``f'`` expressed through ``y = f(z)``."""
+    """An activation ``f`` and its derivative ``f'`` expressed through ``y = f(z)``.
+
+    Attributes:
+        name (str): the name ``get_activation`` knows it by.
+        forward (callable): ``f(z, out=None) -> y``.
+        derivative_from_output (callable): ``f'`` from the output, ``(y, out=None) -> dy/dz``.
+    """
 
     name: str
     forward: Callable[..., np.ndarray]

@@ -64,12 +64,29 @@ class TrainingDiverged(RuntimeError):
         super().__init__(f"training diverged at step {step}: non-finite {what} (last finite loss: {last})")
 
 
-# ------------------------------------------------------------------------------------------------
-# configuration and history
-# ------------------------------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough."""
+    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough.
+
+    Attributes:
+        steps (int or None, default None): optimizer steps in total, a resumed run's included.
+        epochs (int or None, default None): passes over the training data; give steps or epochs.
+        batch_size (int, default 32): sequences per step (SequenceData); a TokenStream has its own.
+        truncate (int or None, default None): the loss at step t reaches steps t-truncate .. t; None: all.
+        loss (str, default "cross_entropy"): "cross_entropy", "mse" or "bce_with_logits".
+        clip_value (float or None, default None): clip each gradient entry to +-clip_value, before clip_norm.
+        clip_norm (float or None, default None): scale the gradients down to this global L2 norm.
+        eval_every (int or None, default None): steps between validations; None: at every epoch's end.
+        patience (int or None, default None): stop after this many validations without a new best.
+        on_nonfinite (str, default "raise"): "raise" TrainingDiverged or "rollback" (to the last snapshot).
+        max_rollbacks (int, default 5): rollbacks allowed in a run; the next divergence raises.
+        snapshot_every (int, default 50): steps between the in-memory snapshots a rollback restores.
+        checkpoint_dir (str or None, default None): folder of last.npz and best.npz; None: no files.
+        checkpoint_every (int or None, default None): steps between last.npz files; None: at the end.
+        log_path (str or None, default None): a JSON-lines file of every step and validation record.
+        progress (bool or None, default None): a tqdm bar on stderr; None: when stderr is a terminal.
+        seed (int, default 0): seeds the trainer's Generator (batch order, dropout masks).
+    """
 
     steps: int | None = None  # optimizer steps in total (or give epochs)
     epochs: int | None = None  # passes over the data
@@ -132,8 +149,12 @@ LOSSES: dict[str, Callable] = {
 
 @dataclass
 class History:
-    """Per-step records (loss, grad_norm, clipped, lr, speed) and per-validation records."""
+    """What a training run records (``Trainer.fit`` returns it; ``log_path`` receives it line by line).
 
+    Attributes:
+        steps (list of dict, default []): one record per step: loss, grad_norm, clipped, lr, speed.
+        evals (list of dict, default []): one record per validation: step, epoch, val_loss, best.
+    """
     steps: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
 

@@ -30,6 +30,16 @@ __all__ = [
 # -- Adagrad ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AdagradConfig:
+    """The hyperparameters of :class:`Adagrad` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.01): base step size.
+        lr_decay (float, default 0.0): step t uses ``lr / (1 + (t - 1) * lr_decay)``.
+        weight_decay (float, default 0.0): L2 penalty, ``weight_decay * p`` added to the gradient.
+        initial_accumulator_value (float, default 0.0): starting value of the sum of squared gradients.
+        eps (float, default 1e-10): added to the root of the sum, so the division stays finite.
+    """
+
     lr: float = 1e-2  # base step size
     lr_decay: float = 0.0  # step t uses lr / (1 + (t - 1) * lr_decay)
     weight_decay: float = 0.0  # L2 penalty added to the gradient
@@ -94,6 +104,17 @@ class Adagrad(Optimizer):
 # -- RMSprop ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RMSpropConfig:
+    """The hyperparameters of :class:`RMSprop` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.01): step size.
+        alpha (float, default 0.99): decay of the running average of squared gradients, in [0, 1].
+        eps (float, default 1e-8): added to the root of the average, so the division stays finite.
+        weight_decay (float, default 0.0): L2 penalty, ``weight_decay * p`` added to the gradient.
+        momentum (float, default 0.0): momentum of the scaled step; 0 keeps no momentum buffer.
+        centered (bool, default False): divide by the running standard deviation instead of the RMS.
+    """
+
     lr: float = 1e-2  # step size
     alpha: float = 0.99  # decay of the running average of squared gradients
     eps: float = 1e-8  # added to the root, keeps the division finite
@@ -186,6 +207,20 @@ class RMSprop(Optimizer):
 # -- Adam / AdamW -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AdamConfig:
+    """The hyperparameters of :class:`Adam` and :class:`AdamW` (their ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.001): step size.
+        beta1 (float, default 0.9): decay of the first-moment (mean) average, in [0, 1); ``betas[0]``.
+        beta2 (float, default 0.999): decay of the second-moment average, in [0, 1); ``betas[1]``.
+        eps (float, default 1e-8): added to the root of the corrected second moment.
+        weight_decay (float, default 0.0): L2 penalty added to the gradient (Adam), or decoupled decay
+            ``p *= 1 - lr * wd`` (AdamW, whose constructor defaults it to 0.01).
+        amsgrad (bool, default False): divide by the running maximum of the second moment.
+        decoupled_weight_decay (bool, default False): True for AdamW: the decay shrinks the weights
+            directly instead of entering the gradient.
+    """
+
     lr: float = 1e-3  # step size
     beta1: float = 0.9  # decay of the first-moment (mean) average
     beta2: float = 0.999  # decay of the second-moment (uncentered variance) average
