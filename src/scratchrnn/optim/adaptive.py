@@ -277,9 +277,19 @@ class Adam(Optimizer):
             ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.config.amsgrad else ("exp_avg", "exp_avg_sq")
         )
 
+    def _begin_step(self):
+        # this step's scalars as 0-d arrays of each parameter dtype: a ufunc converts a Python
+        # float on every call, a measurable share of small updates (benchmarks/README.md,
+        # "sigmoid"); the values, and so the results, are the same
+        c, t = self.config, self.step_count
+        values = (1.0 - c.beta1, c.beta2, 1.0 - c.beta2, math.sqrt(1.0 - c.beta2**t), c.eps,
+                  self.lr / (1.0 - c.beta1**t))
+        self._scalars = {dt: tuple(np.array(v, dt) for v in values)
+                         for dt in {p.dtype for p in self.params.values()}}
+
     def _update(self, p, g, bufs):
         c = self.config
-        t = self.step_count
+        one_m_beta1, beta2, one_m_beta2, bias_root, eps, step_size = self._scalars[p.dtype]
         if c.weight_decay != 0:
             if c.decoupled_weight_decay:
                 p *= 1.0 - self.lr * c.weight_decay
@@ -290,21 +300,20 @@ class Adam(Optimizer):
         # and their order are those of the formulas above, so the results are the same bits
         tmp = workspace.empty(p.shape, p.dtype)  # (same shape as p)
         np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - c.beta1
+        tmp *= one_m_beta1
         m += tmp  # m + (1 - beta1) * (g - m)
-        v *= c.beta2
+        v *= beta2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - c.beta2
+        tmp *= one_m_beta2
         v += tmp  # beta2 * v + (1 - beta2) * g**2
         if c.amsgrad:
             np.maximum(bufs["max_exp_avg_sq"], v, out=bufs["max_exp_avg_sq"])
             v = bufs["max_exp_avg_sq"]
-        step_size = self.lr / (1.0 - c.beta1**t)
         denom = np.sqrt(v, out=tmp)
-        denom /= math.sqrt(1.0 - c.beta2**t)
-        denom += c.eps
+        denom /= bias_root  # sqrt(1 - beta2**t)
+        denom += eps
         np.divide(m, denom, out=denom)
-        denom *= step_size
+        denom *= step_size  # lr / (1 - beta1**t)
         p -= denom  # p - step_size * (m / denom)
 
 
