@@ -74,6 +74,9 @@ class ModelConfig:
             one prediction (B, O) from the last step's output.
         head_bias (bool, default True): whether the head has a bias.
         dtype (str, default "float32"): "float32" or "float64"; a numpy type or dtype is stored as its name.
+        tie_weights (bool, default False): the head uses the embedding's (V, E) matrix (one array,
+            ``embedding.weight``); needs token inputs with an embedding, a head over the vocabulary
+            and embedding_dim equal to the top layer's output width.
     """
 
     cell: str = "rnn"  # "rnn" | "lstm" | "gru"

@@ -241,6 +241,11 @@ class LRSchedule(_Schedule):
 
     ``step_size=None`` splits the steps after the warmup into ``STEP_PARTS`` equal parts
     (``ceil((N - w) / STEP_PARTS)``). A warmup as long as the run or longer is refused, naming both.
+
+    ``load_state_dict`` takes a state saved with the same settings (kind, warmup, step size as
+    given, gamma, patience, min_lr; any other is refused naming it) and possibly another
+    ``total_steps`` (a resumed run given more steps): the schedule goes on from the saved step
+    towards the new total, keeping the saved step size when it was derived from the old one.
     """
 
     def __init__(self, opt, kind: str, total_steps: int, warmup: int = 0, step_size: int | None = None,
@@ -254,9 +259,9 @@ class LRSchedule(_Schedule):
         if self.warmup >= self.total_steps:
             raise ValueError(f"the warmup of {self.warmup} steps must be shorter than the run of "
                              f"{self.total_steps} steps")
-        if step_size is None:
-            step_size = -(-(self.total_steps - self.warmup) // STEP_PARTS)  # ceil
-        self.step_size = check_int("step_size", step_size, low=1)
+        self.step_size_given = None if step_size is None else check_int("step_size", step_size, low=1)
+        # None: the steps after the warmup in STEP_PARTS equal parts (ceil)
+        self.step_size = step_size if step_size is not None else -(-(self.total_steps - self.warmup) // STEP_PARTS)
         self.gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = check_int("patience", patience, low=0)
         self.min_lr = check_real("min_lr", min_lr, low=0.0, high=self.base_lr)
@@ -311,12 +316,12 @@ class LRSchedule(_Schedule):
         return self.opt.lr
 
     def _settings(self) -> dict:
-        return {"kind": self.kind, "total_steps": self.total_steps, "warmup": self.warmup,
-                "step_size": self.step_size, "gamma": self.gamma, "patience": self.patience,
-                "min_lr": self.min_lr}
+        return {"kind": self.kind, "warmup": self.warmup, "step_size_given": self.step_size_given,
+                "gamma": self.gamma, "patience": self.patience, "min_lr": self.min_lr}
 
     def _scalars(self):
-        return {**self._settings(), "best": self.best, "num_bad": self.num_bad, "reductions": self.reductions}
+        return {**self._settings(), "total_steps": self.total_steps, "step_size": self.step_size,
+                "best": self.best, "num_bad": self.num_bad, "reductions": self.reductions}
 
     def _load_scalars(self, state):
         ours = self._settings()
@@ -328,4 +333,8 @@ class LRSchedule(_Schedule):
             best = check_real("schedule state 'best'", best, allow_inf=True)
         num_bad = check_int("schedule state 'num_bad'", state["num_bad"], low=0)
         reductions = check_int("schedule state 'reductions'", state["reductions"], low=0)
+        step_size = check_int("schedule state 'step_size'", state["step_size"], low=1)
+        check_int("schedule state 'total_steps'", state["total_steps"], low=1)  # this run's total wins
         self.best, self.num_bad, self.reductions = best, num_bad, reductions
+        if self.step_size_given is None:
+            self.step_size = step_size
