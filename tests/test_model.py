@@ -261,7 +261,13 @@ def test_a_tied_model_loads_torchs_state_dict_with_both_names_and_refuses_two_ma
 
 @pytest.mark.parametrize("fmt", ["safetensors", "npz"])
 def test_a_tied_model_survives_weight_files_and_checkpoints(tmp_path, fmt):
-    from scratchrnn.io import load_checkpoint, load_module, save_checkpoint, save_npz_weights, save_safetensors
+    from scratchrnn.io import (
+        load_checkpoint,
+        load_module,
+        save_checkpoint,
+        save_npz_weights,
+        save_safetensors,
+    )
 
     if fmt == "safetensors":
         pytest.importorskip("safetensors")

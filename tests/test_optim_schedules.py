@@ -138,8 +138,8 @@ def _ours(kind, n, lr=0.3, **kwargs):
 
 def test_schedule_names():
     assert SCHEDULES == ("constant", "step", "cosine", "plateau")
-    with pytest.raises(ValueError, match="^unknown learning-rate schedule 'linear'; expected one of constant, "
-                                         "step, cosine, plateau$"):
+    with pytest.raises(ValueError, match="^unknown learning-rate schedule 'linear'; expected one of "
+                                         "constant, step, cosine, plateau$"):
         LRSchedule(SGD(make_params(), lr=0.1), "linear", total_steps=10)
 
 
@@ -161,7 +161,8 @@ def test_the_warmup_is_torchs_linear_lr_and_the_rest_the_schedule_after_it(w):
     n = 24
     theirs = _torch_lrs(torch.optim.lr_scheduler.LambdaLR, n, 0.3, lr_lambda=lambda e: min(1.0, (e + 1) / w))
     if w > 1:
-        linear = _torch_lrs(torch.optim.lr_scheduler.LinearLR, w - 1, 0.3, start_factor=1 / w, total_iters=w - 1)
+        linear = _torch_lrs(torch.optim.lr_scheduler.LinearLR, w - 1, 0.3, start_factor=1 / w,
+                            total_iters=w - 1)
         np.testing.assert_allclose(linear, theirs[:w], rtol=1e-13)
     np.testing.assert_allclose(_ours("constant", n, warmup=w), theirs, rtol=1e-13, atol=0)
     for kind, kw in (("step", dict(step_size=5, gamma=0.5)), ("cosine", dict(min_lr=0.01))):

@@ -162,8 +162,8 @@ class ModelConfig:
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every parameter of ``SequenceModel(self)``, in the order of its ``params``
         and ``state_dict()`` (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``; no
-        ``head.weight`` when the weights are tied), computed from the fields alone: nothing is allocated, so a reader can compare stored
-        shapes with these before building a model."""
+        ``head.weight`` when the weights are tied), computed from the fields alone: nothing is
+        allocated, so a reader can compare stored shapes with these before building a model."""
         V, E, H = self.vocab_size, self.embedding_dim, self.hidden_size
         shapes = {}
         if V is not None and E is not None:

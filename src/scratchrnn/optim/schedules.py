@@ -252,7 +252,8 @@ class LRSchedule(_Schedule):
                  gamma: float = 0.5, patience: int = 2, min_lr: float = 0.0):
         super().__init__(opt)
         if not isinstance(kind, str) or kind not in SCHEDULES:
-            raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of {', '.join(SCHEDULES)}")
+            raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of "
+                             f"{', '.join(SCHEDULES)}")
         self.kind = kind
         self.total_steps = check_int("total_steps", total_steps, low=1)
         self.warmup = check_int("warmup", warmup, low=0)
@@ -261,7 +262,8 @@ class LRSchedule(_Schedule):
                              f"{self.total_steps} steps")
         self.step_size_given = None if step_size is None else check_int("step_size", step_size, low=1)
         # None: the steps after the warmup in STEP_PARTS equal parts (ceil)
-        self.step_size = step_size if step_size is not None else -(-(self.total_steps - self.warmup) // STEP_PARTS)
+        after = self.total_steps - self.warmup
+        self.step_size = self.step_size_given if step_size is not None else -(-after // STEP_PARTS)
         self.gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
         self.patience = check_int("patience", patience, low=0)
         self.min_lr = check_real("min_lr", min_lr, low=0.0, high=self.base_lr)
