@@ -224,7 +224,8 @@ def test_checkpoints_record_how_the_model_was_trained(tmp_path):
         assert info["fit"] == {"batch_size": 2, "window": 12, "optimizer": "rmsprop", "clip_norm": 5.0,
                                "val_fraction": 0.1, "seed": 4, "lr": DEFAULT_LR,
                                "text_sha256": text_digest(TEXT), "text_chars": len(TEXT),
-                               "source": {"path": "t.txt"}}
+                               "source": {"path": "t.txt"}, "clip_value": None, "weight_decay": None,
+                               "val_tokens": None}
     assert load_language_model(tmp_path / "model.npz").fit(TEXT, steps=1, **FIT).history.steps
 
 
@@ -399,3 +400,51 @@ def test_evaluate_and_sample_refuse_weights_that_are_not_finite():
     for call in (lambda: lm.evaluate(TEXT), lambda: lm.sample(5, seed=0)):
         with pytest.raises(ValueError, match=r"weights are not finite \(head.bias hold NaN or inf\)"):
             call()
+
+
+# -- the training options ------------------------------------------------------------------------
+def test_fit_takes_the_training_options_by_their_trainconfig_names(tmp_path):
+    lm = CharLM(cell="gru", hidden_size=8, embedding_dim=8, tie_weights=True, seed=2)
+    lm.fit(TEXT, steps=12, batch_size=2, window=12, lr=1e-2, optimizer="adamw", weight_decay=0.05,
+           clip_value=0.5, lr_schedule="cosine", warmup=3, min_lr=1e-4, eval_every=4, val_tokens=30,
+           sample_every=6, sample_length=9, log_path=tmp_path / "log.jsonl", checkpoint_dir=tmp_path)
+    cfg = lm.train_config
+    assert (cfg.lr_schedule, cfg.warmup, cfg.min_lr, cfg.clip_value, cfg.sample_every) == (
+        "cosine", 3, 1e-4, 0.5, 6)
+    assert lm.history.steps[0]["lr"] == pytest.approx(1e-2 / 3) and lm.history.steps[-1]["lr"] < 1e-3
+    assert [len(r["text"]) for r in lm.history.samples] == [9, 9] and all(
+        set(r["text"]) <= set(TEXT) for r in lm.history.samples)
+    assert "head.weight" not in lm.model.params and lm.model.config.tie_weights
+    again = load_language_model(lm.save(tmp_path / "model.npz"))
+    assert again.tie_weights and again.model.head.params["weight"] is again.model.params["embedding.weight"]
+    assert again.sample(20, seed=1) == lm.sample(20, seed=1)
+    fit = load_checkpoint(tmp_path / "last.npz").config["lm"]["fit"]
+    assert (fit["weight_decay"], fit["clip_value"], fit["val_tokens"]) == (0.05, 0.5, 30)
+
+
+def test_val_tokens_validates_on_the_first_tokens_of_the_held_out_part():
+    text = "".join(chr(97 + i % 26) for i in range(2000))
+    full = CharLM(hidden_size=4, num_layers=1).fit(text, steps=2, batch_size=2, window=10, eval_every=2)
+    part = CharLM(hidden_size=4, num_layers=1).fit(text, steps=2, batch_size=2, window=10, eval_every=2,
+                                                  val_tokens=50)
+    assert part.history.deterministic()["steps"] == full.history.deterministic()["steps"]  # same training
+    assert part.history.evals[0]["val_loss"] != full.history.evals[0]["val_loss"]
+    with pytest.raises(ValueError, match="val_tokens must be"):
+        CharLM(hidden_size=4).fit(text, steps=1, val_tokens=1)
+
+
+def test_early_stopping_in_fit_restores_the_best_weights():
+    lm = CharLM(hidden_size=16, num_layers=1, seed=0)
+    lm.fit(TEXT + "qzqzqzqzqz" * 8, steps=300, batch_size=1, window=24, lr=5e-2, eval_every=1, patience=2)
+    h = lm.history  # the held-out tail is unlike the training text: validation worsens at once
+    assert lm.train_config.patience == 2 and len(h.steps) == 3
+    assert h.restored == {"step": 3, "event": "restore_best", "best_step": 1,
+                          "val_loss": h.evals[0]["val_loss"]}
+    assert lm.evaluate("qzqzqzqzqz" * 8)["loss"] != pytest.approx(h.evals[-1]["val_loss"], rel=1e-3)
+
+
+def test_weight_decay_is_refused_for_an_optimizer_without_it():
+    with pytest.raises(ValueError, match="^the rprop optimizer has no option 'weight_decay'; the optimizers"):
+        CharLM(hidden_size=4, num_layers=1).fit(TEXT, steps=1, optimizer="rprop", weight_decay=0.1, **FIT)
+    with pytest.raises(ValueError, match="tie_weights needs embedding_dim equal to the head's input"):
+        CharLM(hidden_size=4, num_layers=1, embedding_dim=5, tie_weights=True).fit(TEXT, steps=1, **FIT)
