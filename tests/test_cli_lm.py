@@ -507,8 +507,8 @@ def test_bad_training_flags_are_one_line_naming_both_numbers_and_leave_nothing(t
         (["--steps", "40", "--lr-schedule", "cosine", "--warmup", "40"],
          "--warmup 40 is not shorter than the run of 40 steps (--steps)"),
         (["--embedding-dim", "8", "--tie-weights"],
-         "tie_weights needs embedding_dim equal to the head's input, the top layer's output (hidden_size 16), "
-         "got embedding_dim 8 and hidden_size 16"),
+         "tie_weights needs embedding_dim equal to the head's input, the top layer's output "
+         "(hidden_size 16), got embedding_dim 8 and hidden_size 16"),
         (["--optimizer", "rprop", "--weight-decay", "0.1"],
          "the rprop optimizer has no option 'weight_decay'; the optimizers that have it: sgd, momentum"),
         (["--val-tokens", "1"], "--val-tokens must be at least 2"),
