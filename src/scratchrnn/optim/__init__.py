@@ -71,7 +71,7 @@ _CLASSES = {"sgd": SGD, "momentum": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
 
 
 def _key(name) -> str:
-    key = name.strip().lower().replace("_", "-") if isinstance(name, str) else name
+    key = name.strip().lower().replace("_", "-") if isinstance(name, str) else None
     if key not in _CLASSES:
         raise ValueError(f"unknown optimizer {name!r}; expected one of {', '.join(OPTIMIZERS)}")
     return key
