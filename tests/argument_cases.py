@@ -848,6 +848,7 @@ NOTHING_TO_SWEEP = {
             "load_weights",
             "predict",
             "as_scalar",
+            "sum_rows",
         ),
         ARRAYS,
     ),
