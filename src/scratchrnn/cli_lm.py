@@ -39,10 +39,10 @@ DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs 
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
 EPOCH_RUN_CHECKPOINT_EVERY = 100  # steps between saves of last.npz when validation follows epochs
 RUN_FILES = ("log.jsonl", "last.npz", "best.npz", "model.npz")  # what a training run writes
-# Validation reads the first 10,000 held-out tokens: about three default steps' worth of tokens
-# (batch 32 x window 100), and forward only, so ten validations cost about as much as ten steps,
-# where the whole held-out tenth of the shipped corpus (about 111,000 characters) would cost more
-# than a 100-step run itself.
+# Validation reads the first 10,000 held-out tokens, three default steps' worth (batch 32 x window
+# 100) run forward only: less than one step's time, where the whole held-out tenth of the shipped
+# corpus (103,649 characters) takes about seven, so ten validations would be most of a 100-step
+# run (benchmarks/README.md, "Validation cost").
 DEFAULT_VAL_TOKENS = 10_000
 
 
