@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from cli_helpers import ENV, command, our_traceback, run_cli
 
 
@@ -44,3 +46,28 @@ def test_an_interrupt_during_start_up_is_a_quiet_exit():
         assert not our_traceback(err), err
         statuses.append(proc.returncode)
     assert {130, 143} & set(statuses), statuses  # some came while the package was starting
+
+
+def test_an_import_broken_by_a_signal_is_the_signal_s_quiet_exit(monkeypatch):
+    import scratchrnn.__main__ as entry
+    import scratchrnn.cli
+    from scratchrnn.runs import SIGNAL_GUARD
+
+    def interrupted_import(argv):
+        SIGNAL_GUARD.received = signal.SIGTERM  # as the handler records it before raising
+        raise ImportError("PyCapsule_Import could not import module \"datetime\"")
+
+    monkeypatch.setattr(scratchrnn.cli, "main", interrupted_import)
+    assert entry.main([]) == 128 + signal.SIGTERM
+
+
+def test_an_import_error_without_a_signal_is_raised(monkeypatch):
+    import scratchrnn.__main__ as entry
+    import scratchrnn.cli
+
+    def broken(argv):
+        raise ImportError("a missing module")
+
+    monkeypatch.setattr(scratchrnn.cli, "main", broken)
+    with pytest.raises(ImportError, match="a missing module"):
+        entry.main([])

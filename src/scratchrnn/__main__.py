@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None, after=None) -> int:
             return cli_main(argv)
     except Interrupted as exc:
         return exc.status
+    except ImportError:
+        # a signal inside an extension's initialisation (numpy's) leaves as that module's
+        # ImportError, not as the Interrupted its handler raised
+        if SIGNAL_GUARD.received is not None:
+            return 128 + SIGNAL_GUARD.received
+        raise
 
 
 if __name__ == "__main__":
