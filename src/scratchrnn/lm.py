@@ -12,13 +12,15 @@ Two levels share one implementation (:class:`LanguageModel`):
 
 * ``CharLM`` (level "char"): the vocabulary is every character of the training text sorted by
   code point (:class:`~scratchrnn.data.text.CharVocab`), so it never depends on the text's order.
-  A prime or an evaluated text with a character outside it raises ValueError naming the characters.
+  A prime with a character outside it raises ValueError naming the characters; so does an
+  evaluated text, unless ``evaluate(..., unknown="skip")`` leaves them out and counts them.
 * ``WordLM`` (level "word"): the text is cut into sentences (``split_sentences``) and lower-cased
   word and punctuation tokens (``tokenize_words``); the stream is every sentence as
   ``SENTENCE_START words SENTENCE_END``, the vocabulary a :class:`~scratchrnn.data.text.WordVocab`
   (``max_vocab`` keeps the most frequent). Words outside the vocabulary become ``UNKNOWN_TOKEN``
-  (they are not an error). Output joins words with single spaces, a ``SENTENCE_END`` becomes a
-  line break and ``SENTENCE_START`` is not shown.
+  (they are not an error), and ``sample`` never draws it unless ``allow_unknown=True``. Output
+  joins words with single spaces, a ``SENTENCE_END`` becomes a line break and ``SENTENCE_START``
+  is not shown.
 
 ``sample`` returns only the continuation: ``prime + lm.sample(n, prime=prime)`` reads on (for the
 word level, up to tokenization). An empty prime starts char models from a line break (the
@@ -42,7 +44,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from .checks import check_dtype, check_int, check_optional_int, check_probability, is_real
+from .checks import (
+    check_choice,
+    check_dtype,
+    check_flag,
+    check_int,
+    check_optional_int,
+    check_probability,
+    is_real,
+)
 from .data.text import (
     SENTENCE_END,
     SENTENCE_START,
@@ -59,9 +69,10 @@ from .optim import OPTIMIZERS, make_optimizer
 from .sample import beam_search, check_sampling_options, generate
 from .train import History, TokenStream, TrainConfig, Trainer
 
-__all__ = ["LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+__all__ = ["LEVELS", "UNKNOWN", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
 LEVELS = ("char", "word")
+UNKNOWN = ("error", "skip")  # what evaluate does with characters outside the vocabulary
 EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
 
@@ -255,7 +266,7 @@ class LanguageModel:
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, length: int, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, beam: int | None = None,
-               on_text: Callable[[str], object] | None = None) -> str:
+               on_text: Callable[[str], object] | None = None, allow_unknown: bool = False) -> str:
         """Generate ``length`` tokens after ``prime`` and return them as text (without the prime;
         for words, the sentence markers count as tokens).
 
@@ -264,7 +275,10 @@ class LanguageModel:
         seeded by ``seed`` (None: fresh OS entropy), so the same seed gives the same text. ``beam``
         (an integer >= 1) instead returns the most likely continuation found by beam search, which
         is deterministic and takes no temperature, top_k or top_p. ``on_text`` is called with each
-        token's text as soon as it is known (after the search, for beam search).
+        token's text as soon as it is known (after the search, for beam search). The vocabulary's
+        unknown token (a word model's ``UNKNOWN_TOKEN``) is never drawn or searched for unless
+        ``allow_unknown``: its logit is masked (:func:`scratchrnn.sample.suppress_tokens`) and the
+        other tokens renormalise.
         """
         model = self._require_model()
         self._require_finite(model)
@@ -276,6 +290,8 @@ class LanguageModel:
                 raise ValueError("beam search is deterministic: it takes no temperature, top_k or top_p "
                                  f"(got temperature={temperature}, top_k={top_k}, top_p={top_p})")
         check_optional_int("seed", seed, low=0)
+        unk = None if check_flag("allow_unknown", allow_unknown) else self.vocab.unk_id
+        suppress = None if unk is None else [unk]
         if not isinstance(prime, str):
             raise ValueError(f"prime must be a str, got {type(prime).__name__}")
         prime_ids = self._encode(self._prime_tokens(prime), "the prime")  # (P,)
@@ -289,11 +305,11 @@ class LanguageModel:
                 on_text(piece)
 
         if beam is not None:
-            for i in beam_search(model, prime_ids, length, int(beam)).tolist():
+            for i in beam_search(model, prime_ids, length, int(beam), suppress=suppress).tolist():
                 emit(i)
         else:
             generate(model, prime_ids, length, np.random.default_rng(seed), temperature, top_k, top_p,
-                     on_token=emit)
+                     on_token=emit, suppress=suppress)
         return "".join(pieces)
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -336,7 +352,8 @@ class LanguageModel:
             model.train(was_training)
         return logp, ids.shape[0]
 
-    def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None) -> dict:
+    def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None,
+                 unknown: str = "error") -> dict:
         """Score ``text`` token by token with the state carried through it.
 
         Returns ``loss`` (mean negative log-likelihood in nats per predicted token, every token after
@@ -345,11 +362,21 @@ class LanguageModel:
         token's record (as in :meth:`token_logprobs`) as soon as it is scored, so a long text can
         be written out in the same single pass without keeping the records. A model whose weights
         are not finite raises ValueError.
+
+        ``unknown`` says what happens to characters outside a char model's vocabulary: ``"error"``
+        raises ValueError naming them; ``"skip"`` scores the text without them (the characters
+        around a skipped one become neighbours) and adds ``skipped`` (how many were left out) and
+        ``skipped_tokens`` (which, sorted) to the result. Words outside a word model's vocabulary
+        are read as ``UNKNOWN_TOKEN`` either way, so nothing is skipped.
         """
+        unknown = check_choice("unknown", unknown, UNKNOWN)
+        text, positions, skipped, count = self._known_text(text, unknown)
+
         def per_token(start: int, tokens: list[str], ids: np.ndarray, lp: np.ndarray) -> None:
             for j, value in enumerate(lp.tolist()):
                 i = start + 1 + j
-                on_token({"index": i, "token": tokens[i], "id": int(ids[i]), "logprob": value})
+                index = i if positions is None else int(positions[i])
+                on_token({"index": index, "token": tokens[i], "id": int(ids[i]), "logprob": value})
 
         logp, _ = self._score(text, None if on_token is None else per_token)
         loss = float(-logp.mean())
@@ -357,18 +384,46 @@ class LanguageModel:
         result = {"loss": loss, "perplexity": perplexity, "tokens": int(logp.shape[0])}
         if self.level == "char":
             result["bits_per_char"] = loss / math.log(2.0)
+        if unknown == "skip":
+            result["skipped"], result["skipped_tokens"] = count, skipped
         return result
 
-    def token_logprobs(self, text: str) -> list[dict]:
+    def _known_text(self, text: str, unknown: str) -> tuple[str, np.ndarray | None, list[str], int]:
+        """For a char model: (the text without the characters outside the vocabulary, the positions
+        (k,) in ``text`` of the ones kept or None when nothing was left out, the characters left out
+        (sorted), how many). Such characters raise ValueError naming them when ``unknown`` is
+        "error". Anything else (a word model, no model yet, not a str) is left to ``_score``."""
+        vocab = self.vocab
+        if self.level != "char" or vocab is None or vocab.unk is not None or not isinstance(text, str):
+            return text, None, [], 0
+        missing = sorted(set(text).difference(vocab.to_list()))
+        if not missing:
+            return text, None, [], 0
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (n,)
+        left_out = np.isin(codes, np.array([ord(c) for c in missing], np.uint32))  # (n,)
+        count = int(left_out.sum())
+        found = (f"{len(missing)} character(s) that are not in the model's vocabulary of {len(vocab)} "
+                 f"({count} in all): {_preview(missing)}")
+        if unknown == "error":
+            raise ValueError(f"the text has {found}; unknown='skip' scores the text without them")
+        positions = np.flatnonzero(~left_out)  # (k,)
+        kept = codes[positions].tobytes().decode("utf-32-le", "surrogatepass")
+        if not kept.strip():
+            raise ValueError(f"nothing is left to score: the text has only whitespace besides {found}")
+        return kept, positions, missing, count
+
+    def token_logprobs(self, text: str, unknown: str = "error") -> list[dict]:
         """Per predicted token of ``text``: {"index", "token", "id", "logprob"} (natural log).
 
         ``index`` is the token's position in the stream (0 is the first token, which is only
         context and not listed); ``token`` is the text's own token (for words, even when it maps to
-        ``UNKNOWN_TOKEN``), ``id`` the id the model read. One dict per line makes JSON lines; for a
+        ``UNKNOWN_TOKEN``), ``id`` the id the model read. With ``unknown="skip"`` (see
+        :meth:`evaluate`) the characters left out have no record and ``index`` stays the position
+        in ``text``, so the records still line up with it. One dict per line makes JSON lines; for a
         long text, ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
         """
         rows: list[dict] = []
-        self.evaluate(text, on_token=rows.append)
+        self.evaluate(text, on_token=rows.append, unknown=unknown)
         return rows
 
     # -- files ---------------------------------------------------------------------------------
