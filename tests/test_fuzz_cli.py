@@ -169,7 +169,9 @@ def test_the_command_line_succeeds_or_fails_on_one_line(files, tmp_path_factory,
     if argv[0] == "export":
         argv += ["-o", str(folder / "exported")]
     status, err = _run(argv, folder)
-    lines = [line for line in err.splitlines() if line.strip()]
+    # a warning about an option that does nothing (--dropout with one layer) may come first
+    lines = [line for line in err.splitlines()
+             if line.strip() and not line.startswith("scratchrnn: warning: ")]
     assert "Traceback" not in err, (argv, err)
     assert status in (0, 2), (argv, status, err)
     if status == 2:
