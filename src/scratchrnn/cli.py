@@ -1,4 +1,4 @@
-"""Command-line front end: ``scratchrnn COMMAND [options]``; with ``cli_lm``, the modules that print.
+"""Command-line front end: ``scratchrnn COMMAND [options]``; it and ``cli_lm`` are all that prints.
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback
@@ -390,7 +390,7 @@ def build_parser() -> CommandParser:
     p.add_argument("--no-bias", action="store_true", help="no biases")
     p.add_argument("--lr", type=non_negative_float, default=0.1, help="learning rate of the update step")
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
-                   help="seed of the random weights (when --weights is not given)")
+                   help="seed of the random weights, when --weights is not given")
     p.add_argument("--weights", metavar="FILE", help="an .npz or .json file of weights with PyTorch names")
     p.add_argument(
         "--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)"

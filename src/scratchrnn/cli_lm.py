@@ -59,8 +59,6 @@ def _train_schedule(args: argparse.Namespace) -> None:
         args.eval_every = max(1, args.steps // EVALS_PER_RUN)  # a step-limited run may never end an epoch
     if args.checkpoint_every is None:
         args.checkpoint_every = args.eval_every or EPOCH_RUN_CHECKPOINT_EVERY
-    elif args.checkpoint_every < 0:
-        raise ValueError(f"--checkpoint-every must be >= 0 (0: only at the end), got {args.checkpoint_every}")
 
 
 class _Progress:
