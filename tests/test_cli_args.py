@@ -72,7 +72,7 @@ def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
 
 
 def test_choices_follow_the_library():
-    from scratchrnn.lm import UNKNOWN
+    from scratchrnn.unknown import UNKNOWN
     from scratchrnn.nn.model import CELLS
     from scratchrnn.optim import OPTIMIZERS
 
@@ -82,6 +82,7 @@ def test_choices_follow_the_library():
     assert choices["train", "optimizer"] == OPTIMIZERS
     assert set(choices["train", "cell"]) == set(choices["task", "cell"]) == set(CELLS)
     assert choices["eval", "unknown"] == UNKNOWN
+    assert build_parser().parse_args(["train", "--optimizer", "Plain_Rprop"]).optimizer == "plain-rprop"
 
 
 def test_flags_table_maps_each_option_to_its_long_flag():
@@ -89,6 +90,17 @@ def test_flags_table_maps_each_option_to_its_long_flag():
     assert flags["val_fraction"] == "--val-fraction" and flags["batch_size"] == "--batch-size"
     assert "help" not in flags and "text" not in flags  # -h, and a positional: no flag to name
     assert _commands()["export"].flags()["output"] == "--output"  # the long one of -o/--output
+
+
+def test_flags_table_covers_the_run_options_and_the_names_the_library_gives_them():
+    flags = _commands()["train"].flags()
+    for dest in ("log_every", "time_limit", "more_steps", "init_from", "extend_vocab"):
+        assert flags[dest] == "--" + dest.replace("_", "-"), dest
+    assert flags["report_every"] == "--log-every"  # lm.fit's name of it
+    assert name_flags("report_every must be an integer >= 1, got 0", flags) == (
+        "--log-every must be an integer >= 1, got 0")
+    assert name_flags("extend_vocab cannot be used with resume: a run keeps its vocabulary", flags) == (
+        "--extend-vocab cannot be used with resume: a run keeps its vocabulary")  # an English word stays
 
 
 # -- the formatter -----------------------------------------------------------------------------------

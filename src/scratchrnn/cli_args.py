@@ -14,7 +14,8 @@ The option types (``type=positive_int`` and so on) check a value with ``scratchr
 argparse names the flag in the error: ``argument --dropout: must be a probability in [0, 1), got
 1.0``. What only the library can find (a held-out part too small for the text it is cut from)
 comes back from it as a ValueError naming its parameter; :func:`name_flags` rewrites those names
-as the command's flags, from one table: each option's ``dest`` is the parameter it sets.
+as the command's flags, from one table: each option's ``dest`` is the parameter it sets, or
+another name is recorded with :meth:`CommandParser.also_named`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .cli_io import CommandLineError
 __all__ = [
     "CommandParser",
     "HelpFormatter",
+    "folded_name",
     "fraction",
     "layer_count",
     "mentions_flag",
@@ -92,6 +94,7 @@ class CommandParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         self.arguments: list[argparse.Action] = []  # every add_argument, in order (-h included)
         self.commands: dict[str, CommandParser] = {}  # name -> parser of each subcommand
+        self.aliases: dict[str, str] = {}  # the library's name of a parameter -> the dest that sets it
         super().__init__(*args, **kwargs)  # which adds -h already
 
     def _add_action(self, action: argparse.Action) -> argparse.Action:
@@ -110,13 +113,20 @@ class CommandParser(argparse.ArgumentParser):
         """Raise ``message`` as a complaint about ``command`` (None: the program itself)."""
         raise CommandLineError(message, f"{self.prog} {command}" if command else self.prog)
 
+    def also_named(self, **aliases: str) -> None:
+        """Record that the library calls an option's parameter by another name than its dest:
+        ``also_named(report_every="log_every")`` (the option ``--log-every`` sets ``report_every``)."""
+        self.aliases.update(aliases)
+
     def flags(self) -> dict[str, str]:
-        """Parameter name -> flag for each option: ``{"val_fraction": "--val-fraction", ...}``."""
+        """Parameter name -> flag for each option: ``{"val_fraction": "--val-fraction", ...}``, and
+        for each name of :meth:`also_named`, the flag of the option it stands for."""
         table = {}
         for action in self.arguments:
             longs = [s for s in action.option_strings if s.startswith("--")]
             if longs and action.dest is not argparse.SUPPRESS and action.dest not in ("help", "version"):
                 table.setdefault(action.dest, longs[0])
+        table.update({name: table[dest] for name, dest in self.aliases.items() if dest in table})
         return table
 
 
@@ -137,6 +147,12 @@ def _checked(text: str, parse: Callable, what: str, check: Callable, interval: s
         if interval is not None:
             raise argparse.ArgumentTypeError(f"must be in {interval}, got {text}") from None
         raise argparse.ArgumentTypeError(str(exc).removeprefix(_NAME + " ")) from None
+
+
+def folded_name(text: str) -> str:
+    """A name as the library reads it (an optimizer's): stripped, lower case, ``_`` as ``-``;
+    given with ``choices``, argparse checks the folded name."""
+    return text.strip().lower().replace("_", "-")
 
 
 def positive_int(text: str) -> int:

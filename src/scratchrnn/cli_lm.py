@@ -5,6 +5,18 @@
 the current step finish, writes ``last.npz`` and the log, prints the command that resumes the run
 and exits with 130 or 143; before the first step nothing is saved and the run leaves nothing
 behind. A run that fails keeps its checkpoints, and without one removes what it made.
+``--time-limit`` ends a run the same way at the end of the step that passes it, and writes
+``model.npz`` too. ``--resume`` and ``--init-from`` take their settings from a file
+(:mod:`scratchrnn.cli_resume`).
+
+When no progress bar is shown (stderr is not a terminal, or ``--no-progress``), the trainer's
+"report" events become log lines on stderr, every ``--log-every`` steps (default: every 30
+seconds) and at each validation::
+
+    step 200/1000  loss 1.9502  val 1.9876 (best)  41,200 tokens/s  lr 0.002  elapsed 0:01:23
+
+The closing lines on stdout say what was trained, how it did, each file written and where, and
+for a run that stopped early the command that continues it.
 
 Problems are raised (ValueError, OSError, ...) for ``cli.main`` to report as one line.
 """
@@ -15,8 +27,10 @@ import argparse
 import math
 import signal
 import sys
+from pathlib import Path
 
 from .cli_args import (
+    folded_name,
     fraction,
     layer_count,
     non_negative_float,
@@ -29,15 +43,15 @@ from .cli_args import (
 )
 from .cli_io import output_file, writing
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
+from .unknown import UNKNOWN, preview
 
-__all__ = ["DEFAULT_TRAIN_STEPS", "EVALS_PER_RUN", "UNKNOWN_CHOICES", "add_commands", "cmd_eval",
-           "cmd_sample", "cmd_train", "preview", "warn_about_options"]
+__all__ = ["DEFAULT_TRAIN_STEPS", "EVALS_PER_RUN", "add_commands", "add_run_options", "cmd_eval",
+           "cmd_sample", "cmd_train", "report_line", "warn_about_options"]
 
 DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
 EPOCH_RUN_CHECKPOINT_EVERY = 100  # steps between saves of last.npz when validation follows epochs
 RUN_FILES = ("log.jsonl", "last.npz", "best.npz", "model.npz")  # what a training run writes
-UNKNOWN_CHOICES = ("error", "skip")  # eval --unknown, as LanguageModel.evaluate's unknown
 
 
 def read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
@@ -51,8 +65,6 @@ def read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
 
 def _train_schedule(args: argparse.Namespace) -> None:
     """Fill in the step count, the validation and the checkpoint intervals the options left open."""
-    if args.steps is not None and args.epochs is not None:
-        raise ValueError("give --steps or --epochs, not both")
     if args.steps is None and args.epochs is None:
         args.steps = DEFAULT_TRAIN_STEPS
     if args.eval_every is None and args.steps is not None:
@@ -61,49 +73,131 @@ def _train_schedule(args: argparse.Namespace) -> None:
         args.checkpoint_every = args.eval_every or EPOCH_RUN_CHECKPOINT_EVERY
 
 
-class _Progress:
-    """A callback that stops the trainer once a signal came, and remembers the last saved step."""
+def _check_run_options(args: argparse.Namespace, typed: set[str]) -> None:
+    """The combinations of the options that start, continue, limit and report a run (their ranges
+    are checked as they are parsed, by their types)."""
+    if args.steps is not None and args.epochs is not None:
+        raise ValueError("give --steps or --epochs, not both")
+    if args.resume is not None and args.init_from is not None:
+        raise ValueError("give --resume (continue a run) or --init-from (start a new one from a model), "
+                         "not both")
+    if args.more_steps is not None:
+        if args.resume is None:
+            raise ValueError("--more-steps adds steps to a run that --resume continues; "
+                             "a new run takes --steps")
+        if "steps" in typed or "epochs" in typed:
+            raise ValueError("give --steps (the run's total) or --more-steps (added to the checkpoint's "
+                             "step), not both")
+    if args.extend_vocab and args.init_from is None:
+        rest = "a resumed run keeps its vocabulary" if args.resume else "give --init-from MODEL"
+        raise ValueError(f"--extend-vocab adds the text's new tokens to the model of --init-from; {rest}")
 
-    def __init__(self):
-        self.saved_step: int | None = None
+
+class _Watch:
+    """The trainer's events on the command line: a signal stops the run at the step's end, reports
+    become log lines (when ``lines``), and the saved files and the way the run ended are noted."""
+
+    def __init__(self, lines: bool, log_path):
+        self.lines, self.log_path = lines, log_path
+        self.saved: dict[str, int] = {}  # file name -> the step it was last saved at
+        self.end: dict | None = None  # the "end" event's record
+
+    @property
+    def saved_step(self) -> int | None:
+        return self.saved.get("last.npz")
 
     def __call__(self, event: str, trainer, record: dict) -> None:
-        if event == "checkpoint" and record["path"].endswith("last.npz"):
-            self.saved_step = record["step"]
-        if SIGNAL_GUARD.received is not None:
+        if event == "checkpoint":
+            self.saved[Path(record["path"]).name] = record["step"]
+        elif event == "report" and self.lines:
+            print(report_line(record), file=sys.stderr, flush=True)
+        elif event == "lr":
+            print(f"scratchrnn: the learning rate goes from {record['from']:g} to {record['to']:g} at step "
+                  f"{record['step'] + 1} (--lr), as logged in {self.log_path}", file=sys.stderr, flush=True)
+        elif event == "start" and self.lines:
+            folder = Path(self.log_path).parent
+            line = (f"resuming {folder} at step {record['step']} of {record['total']}" if record["resumed"]
+                    else f"training for {record['total']} steps, writing to {folder}")
+            print(line, file=sys.stderr, flush=True)
+        elif event == "end":
+            self.end = record
+        if SIGNAL_GUARD.received is not None and event != "start":
             trainer.should_stop = True  # the loop ends after this step's validation and checkpoint
 
 
+def report_line(r: dict) -> str:
+    """One log line of a trainer's "report": step, losses, speed, learning rate and time."""
+    val = "val -" if r["val_loss"] is None else f"val {r['val_loss']:.4f}"
+    if r["improved"]:
+        val += " (best)"
+    speed = r.get("tokens_per_s")
+    return "  ".join([
+        f"step {r['step']}/{r['total']}",
+        "loss -" if r["loss"] is None else f"loss {r['loss']:.4f}",
+        val,
+        "- tokens/s" if speed is None else f"{speed:,.0f} tokens/s",
+        f"lr {r['lr']:.3g}",
+        f"elapsed {_clock(r['elapsed'])}",
+    ])
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .cli_resume import check_resumed_text, settle_init_from, settle_resume, typed_options
     from .lm import CharLM, WordLM
 
-    warn_about_options(args)
+    typed = typed_options(args.parser, args.argv[args.argv.index("train") + 1:])
+    _check_run_options(args, typed)
+    if args.resume is None and args.init_from is None:  # a new model: its options are the command line's
+        warn_about_options(args)
+    resumed = settle_resume(args, typed) if args.resume is not None else None  # reads the checkpoint
+    if resumed is not None and resumed.complete:
+        return _finish_complete_run(resumed)
     text, source = read_input_text(args.text, args.encoding)  # bad files fail before anything is written
-    _train_schedule(args)
-    kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                  embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed, dtype=args.dtype)
-    lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
-    folder, progress = None, _Progress()
+    if resumed is not None:
+        check_resumed_text(resumed, text, source)
+    else:
+        _train_schedule(args)
+    if args.init_from is not None:
+        lm = settle_init_from(args, typed)  # before the folder is made: an unreadable model leaves nothing
+        _prepare_fine_tuning(lm, args, typed, text, source)
+    else:
+        kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
+                      embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed,
+                      dtype=args.dtype)
+        lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
+    record = {"path": None if args.text is None else str(Path(args.text).resolve()),
+              "encoding": args.encoding}
+    if args.init_from is not None:
+        record["init_from"] = str(Path(args.init_from).resolve())
+    show_bar = not args.no_progress and sys.stderr.isatty()
+    folder, watch = None, None
     try:
         with SIGNAL_GUARD.blocked():  # the folder is made and known here, so a signal cannot leave it behind
             folder = RunFolder.create(args.out, f"train-{args.level}")
             paths = {name: folder.claim(name) for name in RUN_FILES}
+        watch = _Watch(lines=not show_bar and args.log_every != 0, log_path=paths["log.jsonl"])
         with SIGNAL_GUARD.deferred():
             lm.fit(text, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-                   window=args.window, lr=args.lr, optimizer=args.optimizer,
-                   clip_norm=args.clip_norm or None, val_fraction=args.val_fraction,
+                   window=args.window, lr=args.lr if resumed is None or "lr" in typed else None,
+                   optimizer=args.optimizer, clip_norm=args.clip_norm or None, val_fraction=args.val_fraction,
                    eval_every=args.eval_every, checkpoint_dir=str(folder.path),
                    checkpoint_every=args.checkpoint_every or None, resume=args.resume,
-                   progress=None if not args.no_progress else False, log_path=str(paths["log.jsonl"]),
-                   callbacks=[progress])
+                   progress=show_bar, log_path=str(paths["log.jsonl"]), callbacks=[watch],
+                   time_limit=None if args.time_limit is None else args.time_limit * 60.0,
+                   report_every=args.log_every or None, extend_vocab=args.extend_vocab, source=record)
         if SIGNAL_GUARD.received is not None:
-            _report_interrupt(args, folder, paths, SIGNAL_GUARD.received, progress.saved_step)
+            _report_interrupt(args, paths, SIGNAL_GUARD.received, watch.saved_step)
             return 128 + SIGNAL_GUARD.received
         with writing(paths["model.npz"]):
-            model_path = lm.save(paths["model.npz"])
+            lm.save(paths["model.npz"])
     except Interrupted as exc:  # a second signal, or one after training: no step boundary to wait for
         if folder is not None and paths["last.npz"].exists():
-            _report_interrupt(args, folder, paths, exc.signum, progress.saved_step)
+            _report_interrupt(args, paths, exc.signum, None if watch is None else watch.saved_step)
         elif folder is not None:
             folder.discard()
         raise
@@ -111,31 +205,85 @@ def cmd_train(args: argparse.Namespace) -> int:
         if folder is not None and not any(p.suffix == ".npz" for p in folder.made()):
             folder.discard()  # nothing worth keeping: leave no half-made run behind
         raise
-    _report_trained(args, lm, source, model_path, paths)
+    _report_trained(args, lm, source, paths, watch, resumed)
     return 0
 
 
-def _report_interrupt(args, folder: RunFolder, paths: dict, signum: int, step: int | None) -> None:
+def _finish_complete_run(resumed) -> int:
+    """A resumed run already at its total: nothing to train, its final weights written from the
+    checkpoint (where an interrupt after the last step left them unwritten)."""
+    from .lm import load_language_model
+
+    lm = load_language_model(resumed.path)
+    model = resumed.folder / "model.npz"
+    with writing(model):
+        lm.save(model)
+    print(f"the run in {resumed.folder} is complete at step {resumed.step}: nothing to train "
+          "(--more-steps N trains it N steps further)")
+    print(f"wrote {model}: the final weights (for sample, eval, export and --init-from)")
+    return 0
+
+
+def _prepare_fine_tuning(lm, args, typed: set[str], text: str, source: str) -> None:
+    """The loaded model set up for a new run on ``text``: its seed, its vocabulary checked."""
+    from .checks import check_int
+
+    lm.seed = check_int("--seed", args.seed, low=0)
+    if lm.level == "word" and "max_vocab" in typed:
+        lm.max_vocab = args.max_vocab
+    missing = lm.unknown_tokens(text)
+    if missing and lm.level == "char" and not args.extend_vocab:
+        shown = ", ".join(repr(c) for c in missing[:10])
+        if len(missing) > 10:
+            shown += f", ... ({len(missing)} in all)"
+        raise ValueError(f"{source} has {len(missing)} character(s) that the vocabulary of {args.init_from} "
+                         f"({len(lm.vocab)} characters) lacks: {shown}; --extend-vocab adds them")
+
+
+def _continue_command(args, paths: dict) -> str:
+    options = [] if args.time_limit is None else ["--time-limit", f"{args.time_limit:g}"]
+    return resume_command("scratchrnn", paths["last.npz"], text=args.text if args.text else None,
+                          options=options)
+
+
+def _report_interrupt(args, paths: dict, signum: int, step: int | None) -> None:
     name = signal.Signals(signum).name
     at = "" if step is None else f" at step {step}"
-    command = resume_command("scratchrnn", args.argv, folder.path, paths["last.npz"])
     print(f"scratchrnn: {name}{at}: saved {paths['last.npz']} and {paths['log.jsonl']}; "
-          f"resume with: {command}", file=sys.stderr)
+          f"resume with: {_continue_command(args, paths)}", file=sys.stderr)
 
 
-def _report_trained(args, lm, source: str, model_path, paths: dict) -> None:
-    h = lm.history
-    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
-          f"last training loss {h.steps[-1]['loss']:.4f}")
+def _report_trained(args, lm, source: str, paths: dict, watch: _Watch, resumed) -> None:
+    """The closing lines: what was trained, how it did, what was written where, how to go on."""
+    h, end = lm.history, watch.end
+    first = 1 if resumed is None else resumed.step + 1
+    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: steps {first}-{end['step']} of "
+          f"{end['total']}, last training loss {h.steps[-1]['loss']:.4f}")
+    if end["reason"] == "time_limit":
+        print(f"stopped at the time limit of {args.time_limit:g} minutes after step {end['step']}")
+    elif end["reason"] != "completed":
+        print(f"stopped early ({end['reason']}) after step {end['step']}")
     if h.evals:
-        best = min(r["val_loss"] for r in h.evals)
-        line = f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token (best {best:.4f})"
+        best = min(h.evals, key=lambda r: r["val_loss"])
+        line = (f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token "
+                f"(best {best['val_loss']:.4f} at step {best['step']})")
         if args.level == "char":
             line += f", {h.evals[-1]['val_loss'] / math.log(2):.4f} bits/char"
         print(line)
-    written = [str(model_path)] + [str(paths[n]) for n in ("last.npz", "best.npz", "log.jsonl")
-                                   if paths[n].exists()]
-    print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
+    print(f"wrote {paths['model.npz']}: the final weights (for sample, eval, export and --init-from)")
+    if "last.npz" in watch.saved:
+        print(f"wrote {paths['last.npz']}: the run at step {watch.saved['last.npz']}, for --resume")
+    if "best.npz" in watch.saved:
+        print(f"wrote {paths['best.npz']}: the weights of the best validation, at step "
+              f"{watch.saved['best.npz']}")
+    elif h.evals and paths["best.npz"].exists():
+        print(f"kept {paths['best.npz']}: no validation of this session bettered it")
+    elif not h.evals:
+        why = "--val-fraction is 0" if not args.val_fraction else "the run ended before its first one"
+        print(f"no validation ran ({why}), so no best.npz was written")
+    print(f"wrote {paths['log.jsonl']}: a record per step and validation")
+    if end["reason"] != "completed":
+        print(f"continue with: {_continue_command(args, paths)}")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -197,13 +345,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def preview(items, limit: int = 5) -> str:
-    """The first ``limit`` items as reprs, and how many there are in all when that is more."""
-    items = list(items)
-    shown = ", ".join(map(repr, items[:limit]))
-    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
-
-
 def warn_about_options(args: argparse.Namespace) -> None:
     """One line on stderr for an option that would do nothing (as PyTorch warns about dropout)."""
     if args.dropout and args.num_layers == 1:
@@ -219,15 +360,44 @@ text (--val-fraction) is scored at each validation.
 
 Output goes to --out or a new folder runs/train-LEVEL-YYYYmmdd-HHMMSS (-2, -3, ... if taken):
 model.npz (the final weights), last.npz (the latest checkpoint), best.npz (the best validation)
-and log.jsonl (one record per step). Ctrl-C or SIGTERM finishes the current step, saves last.npz
-and log.jsonl, and prints the command that resumes the run (exit status 130 or 143).
+and log.jsonl (one record per step). When stderr is not a terminal, a log line reports the run
+every --log-every steps and at each validation. Ctrl-C, SIGTERM or --time-limit finishes the
+current step, saves last.npz and log.jsonl, and prints the command that continues the run (exit
+status 130 or 143 for a signal).
+
+--resume continues a run in its own folder and log, with the architecture, settings and text its
+checkpoint holds (an option that contradicts them is an error); --steps stays the run's total,
+--more-steps adds to it, --lr changes the rate. --init-from starts a new run from a trained
+model's weights (fine-tuning), with its architecture.
 """
 TRAIN_EPILOG = """\
 examples:
   scratchrnn train corpus.txt --steps 2000
   scratchrnn train corpus.txt --level word --max-vocab 10000 --embedding-dim 128
-  scratchrnn train corpus.txt --out runs/mine --resume runs/mine/last.npz
+  scratchrnn train corpus.txt --out runs/mine --time-limit 10
+  scratchrnn train --resume runs/mine/last.npz --more-steps 1000 --lr 1e-3
+  scratchrnn train other.txt --init-from runs/mine/model.npz --extend-vocab --steps 500
 """
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of how a training run reports, stops, goes on and starts from a model."""
+    p.add_argument("--log-every", type=non_negative_int, metavar="N",
+                   help="when stderr is not a terminal (or with --no-progress), a log line every N steps and "
+                   "at every validation: step, loss, validation loss, tokens/s, learning rate, elapsed time "
+                   "(default: a line every 30 seconds; 0: none)")
+    p.add_argument("--time-limit", type=positive_float, metavar="MINUTES",
+                   help="stop at the end of the step that passes this many minutes of training, with "
+                   "last.npz, model.npz and the log written, and print the command that continues the run "
+                   "(default: no limit)")
+    p.add_argument("--more-steps", type=positive_int, metavar="N",
+                   help="with --resume: train N steps beyond the checkpoint's (where --steps is the total)")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="fine-tune: start from the weights of MODEL (a model.npz, best.npz or last.npz) with "
+                   "a new optimizer, in a new run folder; the architecture options are the model's")
+    p.add_argument("--extend-vocab", action="store_true",
+                   help="with --init-from: add the text's characters (or words) that the model's vocabulary "
+                   "lacks, new rows initialised as a new model's (without it, new characters are an error)")
 
 
 def add_commands(sub) -> None:
@@ -253,17 +423,19 @@ def add_commands(sub) -> None:
     p.add_argument("--max-vocab", metavar="N", type=size,
                    help="word level: keep the most frequent words, the rest become the unknown token "
                    "(default: every word)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+    p.add_argument("--optimizer", type=folded_name, choices=OPTIMIZERS, default="adam",
                    help="momentum is SGD with momentum 0.9; plain-rprop is the tutorials' Rprop, "
                    "--lr its first step")
-    p.add_argument("--lr", type=positive_float, default=2e-3, help="learning rate")
+    p.add_argument("--lr", type=positive_float, default=2e-3,
+                   help="learning rate (on --resume the run's own unless given: then changed and logged)")
     p.add_argument("--clip-norm", metavar="NORM", type=non_negative_float, default=5.0,
                    help="clip the gradients to this global norm; 0 for no clipping")
     p.add_argument("--window", metavar="N", type=size, default=100,
                    help="time steps per training window, the truncation of BPTT")
     p.add_argument("--batch-size", metavar="N", type=size, default=32, help="parallel streams")
     p.add_argument("--steps", metavar="N", type=positive_int,
-                   help=f"optimizer steps (default: {DEFAULT_TRAIN_STEPS} unless --epochs)")
+                   help="optimizer steps in all, counting those a resumed run has done (default: "
+                   f"{DEFAULT_TRAIN_STEPS} unless --epochs; on --resume, the run's own)")
     p.add_argument("--epochs", metavar="N", type=positive_int,
                    help="passes over the text (default: count steps)")
     p.add_argument("--val-fraction", metavar="F", type=fraction, default=0.1,
@@ -279,10 +451,13 @@ def add_commands(sub) -> None:
                    help="floating-point type of the weights")
     p.add_argument("--out", metavar="FOLDER", help="output folder (default: a new runs/train-LEVEL-TIME)")
     p.add_argument("--resume", metavar="LAST_NPZ",
-                   help="continue exactly from the last.npz of an earlier run (with the same options); "
-                   "model.npz holds no optimizer state and is refused")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+                   help="continue exactly from the last.npz of an earlier run, in its folder and log; "
+                   "options not given are the run's, and --lr changes its rate; model.npz holds no "
+                   "optimizer state and is refused")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
+    add_run_options(p)
+    p.also_named(report_every="log_every")  # lm.fit's name of --log-every
+    p.set_defaults(func=cmd_train, parser=p)
 
     p = sub.add_parser(
         "sample", help="generate text from a trained language model (streamed to stdout)",
@@ -326,7 +501,7 @@ def add_commands(sub) -> None:
     p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")
     p.add_argument("text", metavar="TEXT_FILE", help="the text to score")
     p.add_argument("--encoding", metavar="NAME", default="utf-8", help="the text file's encoding")
-    p.add_argument("--unknown", choices=UNKNOWN_CHOICES, default="error",
+    p.add_argument("--unknown", choices=UNKNOWN, default="error",
                    help="characters outside the model's vocabulary: an error naming them, or skipped "
                    "and counted; words outside it are always read as the unknown-word token")
     p.add_argument(

@@ -18,25 +18,28 @@ Two levels share one implementation (:class:`LanguageModel`):
   word and punctuation tokens (``tokenize_words``); the stream is every sentence as
   ``SENTENCE_START words SENTENCE_END``, the vocabulary a :class:`~scratchrnn.data.text.WordVocab`
   (``max_vocab`` keeps the most frequent). Words outside the vocabulary become ``UNKNOWN_TOKEN``
-  (they are not an error), and ``sample`` never draws it unless ``allow_unknown=True``. Output
-  joins words with single spaces, a ``SENTENCE_END`` becomes a line break and ``SENTENCE_START``
-  is not shown.
+  (not an error; ``sample`` draws it only with ``allow_unknown``). Output joins words with single
+  spaces, a ``SENTENCE_END`` becomes a line break and ``SENTENCE_START`` is not shown.
 
 ``sample`` returns only the continuation: ``prime + lm.sample(n, prime=prime)`` reads on (for the
 word level, up to tokenization). An empty prime starts char models from a line break (the
 vocabulary's first token if the text has none) and word models from ``SENTENCE_START``.
 
 Files are scratchrnn checkpoints (``scratchrnn.io.save_checkpoint``): the weights, the vocabulary,
-``config = {"model": ModelConfig, "train": TrainConfig or None, "lm": {"level": ...}}`` and the
-training history. The checkpoints that ``fit(checkpoint_dir=...)`` writes (``last.npz``,
-``best.npz``) load too (their level is read off the vocabulary), and ``fit(resume=...)`` continues
-one exactly.
+``config = {"model": ModelConfig, "train": TrainConfig or None, "lm": {"level", "seed", "max_vocab",
+"fit"}}`` and the training history, where ``fit`` records how the model was trained (batch size,
+window, optimizer, rate, clipping, validation share, seed, the text's SHA-256 and length, and the
+caller's ``source``). The checkpoints that ``fit(checkpoint_dir=...)`` writes (``last.npz``,
+``best.npz``) load too, and ``fit(resume=...)`` continues one exactly.
+Fine-tuning is a fit of a loaded model (``load_language_model(path).fit(new_text, ...)``), which
+may add the new text's tokens to the vocabulary (``extend_vocab``, :mod:`scratchrnn.extend`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -44,15 +47,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .checks import (
-    check_choice,
-    check_dtype,
-    check_flag,
-    check_int,
-    check_optional_int,
-    check_probability,
-    is_real,
-)
+from .checks import check_dtype, check_flag, check_int, check_optional_int, check_probability, is_real
 from .data.text import (
     SENTENCE_END,
     SENTENCE_START,
@@ -62,17 +57,21 @@ from .data.text import (
     split_sentences,
     tokenize_words,
 )
+from .extend import extend_model, grow_vocab
 from .functional import log_softmax
 from .io import check_weights, load_checkpoint, save_checkpoint
 from .nn.model import CELLS, ModelConfig, SequenceModel
 from .optim import OPTIMIZERS, make_optimizer
+from .optim.base import check_lr
+from .resume import resumed_fit, text_digest
 from .sample import beam_search, check_sampling_options, generate
 from .train import History, TokenStream, TrainConfig, Trainer
+from .unknown import check_known, known_text
 
-__all__ = ["LEVELS", "UNKNOWN", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+__all__ = ["DEFAULT_LR", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
 LEVELS = ("char", "word")
-UNKNOWN = ("error", "skip")  # what evaluate does with characters outside the vocabulary
+DEFAULT_LR = 2e-3  # the learning rate of a new run when fit is given none
 EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
 
@@ -83,12 +82,6 @@ def _check_text(text, what: str = "text") -> str:
     if not text.strip():
         raise ValueError(f"{what} is empty (or only whitespace); a language model needs some text")
     return text
-
-
-def _preview(items, limit: int = 10) -> str:
-    items = list(items)
-    shown = ", ".join(repr(t) for t in items[:limit])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
 class LanguageModel:
@@ -122,6 +115,7 @@ class LanguageModel:
         self.vocab: Vocab | None = None
         self.history: History | None = None
         self.train_config: TrainConfig | None = None
+        self._fit_record: dict | None = None  # how the model was trained (config["lm"]["fit"])
 
     def __repr__(self) -> str:
         state = "untrained" if self.model is None else f"vocab={len(self.vocab)}"
@@ -148,11 +142,7 @@ class LanguageModel:
         """Token ids (n,) int64 of ``tokens`` in ``vocab`` (default: the model's); tokens outside a
         vocabulary without an unknown token raise ValueError naming them."""
         vocab = self.vocab if vocab is None else vocab
-        if vocab.unk is None:
-            missing = sorted({t for t in tokens if t not in vocab})
-            if missing:
-                raise ValueError(f"{what} has {len(missing)} {self._unit}(s) that are not in the model's "
-                                 f"vocabulary of {len(vocab)}: {_preview(missing)}")
+        check_known(tokens, vocab, what, self._unit)
         return vocab.encode(tokens)
 
     def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
@@ -174,11 +164,14 @@ class LanguageModel:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, text: str, steps: int | None = None, epochs: int | None = None, batch_size: int = 32,
-            window: int = 100, lr: float = 2e-3, optimizer: str = "adam", clip_norm: float | None = 5.0,
+            window: int = 100, lr: float | None = None, optimizer: str = "adam",
+            clip_norm: float | None = 5.0,
             val_fraction: float = 0.1, eval_every: int | None = None, checkpoint_dir: str | None = None,
             checkpoint_every: int | None = None, resume: str | os.PathLike | None = None,
             progress: bool | None = None, log_path: str | None = None,
-            callbacks: list[Callable] | None = None) -> LanguageModel:
+            callbacks: list[Callable] | None = None, *, time_limit: float | None = None,
+            report_every: int | None = None, extend_vocab: bool = False,
+            source: dict | None = None) -> LanguageModel:
         """Train on ``text`` for ``steps`` optimizer steps or ``epochs`` passes; returns ``self``.
 
         The token stream (n,) is split: the last ``floor(n * val_fraction)`` tokens are held out for
@@ -186,51 +179,79 @@ class LanguageModel:
         cut into ``batch_size`` parallel streams read in windows of ``window`` steps with the hidden
         state carried between windows (truncated BPTT, :class:`~scratchrnn.train.TokenStream`);
         loss = mean next-token cross-entropy, ``optimizer`` (one of ``scratchrnn.optim.OPTIMIZERS``)
-        at rate ``lr``, gradients clipped to global norm ``clip_norm`` (None: no clipping).
+        at rate ``lr`` (None: ``DEFAULT_LR``), gradients clipped to global norm ``clip_norm`` (None:
+        no clipping). ``time_limit`` (seconds) stops training at the end of the step that passes it,
+        and ``report_every`` sets the steps between "report" events (see
+        :class:`~scratchrnn.train.TrainConfig`); ``callbacks`` receive every event of the trainer.
 
         The first fit builds the vocabulary from the text and the model from the hyperparameters; a
-        later fit keeps both and trains on (with a new optimizer). ``resume`` (a ``last.npz`` from
-        ``checkpoint_dir``) takes the vocabulary from that file and continues its run exactly.
-        ``self.history`` holds the :class:`~scratchrnn.train.History`. Text too short for one window
-        (or for ``batch_size`` streams of one window) raises ValueError saying so.
+        later fit (or one of a loaded model: fine-tuning) keeps both and trains on with a new
+        optimizer from step 0; tokens of its text outside the vocabulary raise ValueError naming
+        them (words read as ``UNKNOWN_TOKEN``) unless ``extend_vocab`` adds them (``unknown_tokens``).
+
+        ``resume`` (a ``last.npz`` from ``checkpoint_dir``) continues that run exactly, with its
+        vocabulary; its settings and text must be the ones given (ValueError naming what differs);
+        ``lr=None`` keeps its rate, another is used and logged. ``source`` (JSON-able: where the text
+        came from) is recorded with the run. ``self.history`` holds the History. Text too short for
+        one window (or ``batch_size`` streams of one) raises ValueError saying so.
         """
         text = _check_text(text)
         if not is_real(val_fraction) or not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
         batch_size = check_int("batch_size", batch_size, low=1)
         window = check_int("window", window, low=1)
-        if not isinstance(optimizer, str) or optimizer.strip().lower().replace("_", "-") not in OPTIMIZERS:
+        name = optimizer.strip().lower().replace("_", "-") if isinstance(optimizer, str) else None
+        if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+        if lr is not None:
+            lr = check_lr(lr)
+        check_flag("extend_vocab", extend_vocab)
         config = TrainConfig(steps=steps, epochs=epochs, clip_norm=clip_norm, eval_every=eval_every,
                              checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
                              checkpoint_every=checkpoint_every,
                              log_path=None if log_path is None else str(log_path),
-                             progress=progress, seed=self.seed)
+                             progress=progress, seed=self.seed, time_limit=time_limit,
+                             report_every=report_every)
         config.validate()
+        record = {"batch_size": batch_size, "window": window, "optimizer": name, "clip_norm": clip_norm,
+                  "val_fraction": float(val_fraction), "seed": self.seed,
+                  "lr": DEFAULT_LR if lr is None else lr, "text_sha256": text_digest(text),
+                  "text_chars": len(text), "source": source}
 
-        vocab = self.vocab
+        vocab, model, change_lr = self.vocab, self.model, None
         if resume is not None:
-            saved = load_checkpoint(resume).vocab
-            if saved is None:
-                raise ValueError(f"{resume} has no vocabulary, so it was not written by a language "
-                                 "model's fit")
+            if extend_vocab:
+                raise ValueError("extend_vocab cannot be used with resume: a run keeps its vocabulary")
+            saved, run = resumed_fit(resume, self.level, record)
             saved_vocab = self._vocab_from_list(saved)
             if vocab is not None and saved_vocab != vocab:
                 raise ValueError(f"{resume} was trained with a different vocabulary than this model's")
             vocab = saved_vocab
+            if lr is not None and lr != run.get("lr"):
+                change_lr = lr  # used from the next step on, and logged
+            record["lr"] = lr if change_lr is not None else run.get("lr", record["lr"])
+        elif extend_vocab and model is not None and (new := self.unknown_tokens(text)):
+            grown = grow_vocab(vocab, new)
+            model = extend_model(model, vocab.to_list(), grown.to_list(), self.seed)
+            vocab = grown
         if vocab is None:
             vocab = self._build_vocab(text)
         ids = self._encode(self._tokens(text), "the training text", vocab)  # (n,)
         train_stream, val_stream = self._streams(ids, batch_size, window, val_fraction)
 
-        model = self.model
         if model is None:
             model = SequenceModel(self._model_config(len(vocab)), rng=self.seed)
-        opt = make_optimizer(optimizer, model.params, lr=lr)
-        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks)
-        self.model, self.vocab, self.train_config = model, vocab, config
-        self.history = trainer.fit(train_stream, val_stream, resume=resume)
+        opt = make_optimizer(optimizer, model.params, lr=record["lr"])
+        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks,
+                          meta={"lm": self._lm_info(record)})
+        self.model, self.vocab, self.train_config, self._fit_record = model, vocab, config, record
+        self.history = trainer.fit(train_stream, val_stream, resume=resume, lr=change_lr)
         return self
+
+    def _lm_info(self, record: dict | None) -> dict:
+        """What checkpoints keep about the language model (``config["lm"]``)."""
+        return {"level": self.level, "seed": self.seed, "max_vocab": getattr(self, "max_vocab", None),
+                "fit": record}
 
     def _streams(self, ids: np.ndarray, batch_size: int, window: int, val_fraction: float):
         """Training and validation TokenStreams from the encoded text (n,)."""
@@ -275,10 +296,8 @@ class LanguageModel:
         seeded by ``seed`` (None: fresh OS entropy), so the same seed gives the same text. ``beam``
         (an integer >= 1) instead returns the most likely continuation found by beam search, which
         is deterministic and takes no temperature, top_k or top_p. ``on_text`` is called with each
-        token's text as soon as it is known (after the search, for beam search). The vocabulary's
-        unknown token (a word model's ``UNKNOWN_TOKEN``) is never drawn or searched for unless
-        ``allow_unknown``: its logit is masked (:func:`scratchrnn.sample.suppress_tokens`) and the
-        other tokens renormalise.
+        token's text as soon as it is known (after the search, for beam search). ``UNKNOWN_TOKEN``
+        is never drawn or searched for unless ``allow_unknown`` (``scratchrnn.sample.suppress_tokens``).
         """
         model = self._require_model()
         self._require_finite(model)
@@ -361,16 +380,13 @@ class LanguageModel:
         char level, ``bits_per_char = loss / ln 2``. ``on_token`` is called with each predicted
         token's record (as in :meth:`token_logprobs`) as soon as it is scored, so a long text can
         be written out in the same single pass without keeping the records. A model whose weights
-        are not finite raises ValueError.
-
-        ``unknown`` says what happens to characters outside a char model's vocabulary: ``"error"``
-        raises ValueError naming them; ``"skip"`` scores the text without them (the characters
-        around a skipped one become neighbours) and adds ``skipped`` (how many were left out) and
-        ``skipped_tokens`` (which, sorted) to the result. Words outside a word model's vocabulary
-        are read as ``UNKNOWN_TOKEN`` either way, so nothing is skipped.
+        are not finite raises ValueError. Characters outside a char model's vocabulary raise
+        ValueError naming them, or with ``unknown="skip"`` are left out (their neighbours meet) and
+        counted: ``skipped`` (how many) and ``skipped_tokens`` (which, sorted) join the result.
+        Words outside a word model's vocabulary read as ``UNKNOWN_TOKEN``, so nothing is skipped.
         """
-        unknown = check_choice("unknown", unknown, UNKNOWN)
-        text, positions, skipped, count = self._known_text(text, unknown)
+        vocab = self.vocab if self.level == "char" else None  # a word model reads every word
+        text, positions, skipped, count = known_text(text, vocab, unknown)
 
         def per_token(start: int, tokens: list[str], ids: np.ndarray, lp: np.ndarray) -> None:
             for j, value in enumerate(lp.tolist()):
@@ -388,39 +404,14 @@ class LanguageModel:
             result["skipped"], result["skipped_tokens"] = count, skipped
         return result
 
-    def _known_text(self, text: str, unknown: str) -> tuple[str, np.ndarray | None, list[str], int]:
-        """For a char model: (the text without the characters outside the vocabulary, the positions
-        (k,) in ``text`` of the ones kept or None when nothing was left out, the characters left out
-        (sorted), how many). Such characters raise ValueError naming them when ``unknown`` is
-        "error". Anything else (a word model, no model yet, not a str) is left to ``_score``."""
-        vocab = self.vocab
-        if self.level != "char" or vocab is None or vocab.unk is not None or not isinstance(text, str):
-            return text, None, [], 0
-        missing = sorted(set(text).difference(vocab.to_list()))
-        if not missing:
-            return text, None, [], 0
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)  # (n,)
-        left_out = np.isin(codes, np.array([ord(c) for c in missing], np.uint32))  # (n,)
-        count = int(left_out.sum())
-        found = (f"{len(missing)} character(s) that are not in the model's vocabulary of {len(vocab)} "
-                 f"({count} in all): {_preview(missing)}")
-        if unknown == "error":
-            raise ValueError(f"the text has {found}; unknown='skip' scores the text without them")
-        positions = np.flatnonzero(~left_out)  # (k,)
-        kept = codes[positions].tobytes().decode("utf-32-le", "surrogatepass")
-        if not kept.strip():
-            raise ValueError(f"nothing is left to score: the text has only whitespace besides {found}")
-        return kept, positions, missing, count
-
     def token_logprobs(self, text: str, unknown: str = "error") -> list[dict]:
         """Per predicted token of ``text``: {"index", "token", "id", "logprob"} (natural log).
 
         ``index`` is the token's position in the stream (0 is the first token, which is only
         context and not listed); ``token`` is the text's own token (for words, even when it maps to
-        ``UNKNOWN_TOKEN``), ``id`` the id the model read. With ``unknown="skip"`` (see
-        :meth:`evaluate`) the characters left out have no record and ``index`` stays the position
-        in ``text``, so the records still line up with it. One dict per line makes JSON lines; for a
-        long text, ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
+        ``UNKNOWN_TOKEN``), ``id`` the id the model read; characters skipped (``unknown="skip"``,
+        see :meth:`evaluate`) have no record, the others keep their index. One dict per line makes
+        JSON lines; ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
         """
         rows: list[dict] = []
         self.evaluate(text, on_token=rows.append, unknown=unknown)
@@ -438,7 +429,7 @@ class LanguageModel:
         config = {
             "model": model.config.to_dict(),
             "train": None if self.train_config is None else asdict(self.train_config),
-            "lm": {"level": self.level, "seed": self.seed},
+            "lm": self._lm_info(self._fit_record),
         }
         return save_checkpoint(path, params=model.params, config=config, vocab=self.vocab.to_list(),
                                step=len(history.steps), history=history.steps,
@@ -479,6 +470,11 @@ class CharLM(LanguageModel):
             return list(prime)
         return ["\n" if "\n" in self.vocab else self.vocab.to_list()[0]]
 
+    def unknown_tokens(self, text: str) -> list[str]:
+        """The characters of ``text`` that the model's vocabulary lacks, by code point."""
+        self._require_model()
+        return sorted({c for c in _check_text(text) if c not in self.vocab})
+
 
 class WordLM(LanguageModel):
     """Word-level language model (see the module docstring); ``max_vocab`` caps the vocabulary
@@ -517,6 +513,16 @@ class WordLM(LanguageModel):
         if stream:
             stream.pop()  # the last sentence stays open, for the model to continue
         return stream or [SENTENCE_START]
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        """The words of ``text`` that the model's vocabulary lacks (that read as ``UNKNOWN_TOKEN``),
+        most frequent first, as many as ``max_vocab`` leaves room for."""
+        self._require_model()
+        vocab = self.vocab
+        counts = Counter(w for words in self._sentences(_check_text(text)) for w in words if w not in vocab)
+        ranked = sorted(counts, key=lambda w: (-counts[w], w))
+        room = None if self.max_vocab is None else max(0, self.max_vocab - len(vocab))
+        return ranked if room is None else ranked[:room]
 
     def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
         tokens = self.vocab.to_list()
@@ -573,9 +579,11 @@ def load_language_model(path: str | os.PathLike) -> LanguageModel:
                              f"next-token model over the vocabulary of {len(tokens)}")
         train_cfg = config.get("train") if isinstance(config.get("train"), dict) else {}
         seed = lm_info.get("seed", train_cfg.get("seed", 0))
+        kwargs = {"max_vocab": lm_info.get("max_vocab")} if cls is WordLM else {}
         lm = cls(cell=mc.cell, hidden_size=mc.hidden_size, num_layers=mc.num_layers,
-                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype)
+                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype, **kwargs)
         lm.vocab = lm._vocab_from_list(tokens)
+        lm._fit_record = lm_info.get("fit") if isinstance(lm_info.get("fit"), dict) else None
         check_weights("SequenceModel", model_cfg, checkpoint.params)  # before building allocates
         model = SequenceModel(mc, rng=seed)
         model.load_state_dict(checkpoint.params, strict=True)

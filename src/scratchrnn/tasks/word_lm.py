@@ -80,25 +80,9 @@ from ..sample import sample_next, suppress_tokens
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
 
-__all__ = [
-    "LAMBDA_GRID",
-    "Config",
-    "SentenceBatches",
-    "WordData",
-    "baseline_perplexities",
-    "best_lambda",
-    "bigram_probs",
-    "build_model",
-    "count_words",
-    "greedy_examples",
-    "model_config",
-    "perplexity",
-    "prepare_data",
-    "run",
-    "sample_sentences",
-    "target_pairs",
-    "unigram_probs",
-]
+__all__ = ["LAMBDA_GRID", "Config", "SentenceBatches", "WordData", "baseline_perplexities", "best_lambda",
+           "bigram_probs", "build_model", "count_words", "greedy_examples", "model_config", "perplexity",
+           "prepare_data", "run", "sample_sentences", "target_pairs", "unigram_probs"]
 
 # Interpolation weights tried for the bigram baseline: 0.00, 0.01, ..., 0.99 (1.0 would give an
 # unseen bigram probability zero).
@@ -108,6 +92,38 @@ ADAPTIVE_SCALE_FREE = ("adagrad", "rmsprop", "adam", "adamw", "rprop", "plain-rp
 
 @dataclass
 class Config:
+    """The word-level task's settings (the tutorial's, where it has them); ``quick()`` is the demo's.
+
+    Attributes:
+        corpus (str, default "shakespeare"): a corpus shipped with the package (``data.load_corpus``).
+        vocab_size (int, default 8000): most vocabulary entries, the three special tokens included.
+        min_words (int, default 3): shorter sentences are dropped (speaker names, headings).
+        max_tokens (int, default 40): sentences with more tokens (punctuation included) are dropped.
+        max_sentences (int or None, default None): use only this many of the shuffled sentences.
+        val_fraction (float, default 0.1): share of the sentences that validate.
+        heldout_fraction (float, default 0.1): share of the training ones that tune the bigram's lambda.
+        cell (str, default "rnn"): the recurrent cell, "rnn" (tanh), "lstm" or "gru".
+        hidden_size (int, default 100): hidden units.
+        truncate (int or None, default 4): truncated BPTT steps (``bptt_truncate``); None: full BPTT.
+        optimizer (str, default "sgd"): any name of ``scratchrnn.optim.OPTIMIZERS``.
+        lr (float, default 0.005): the learning rate (for SGD with sum_loss, on the summed loss).
+        sum_loss (bool or None, default None): scale lr to the summed loss ("Learning rate"); None: SGD.
+        halve_on_increase (bool, default True): halve the rate when the validation loss rises.
+        epochs (int, default 10): passes over the training sentences.
+        batch_tokens (int, default 64): padded positions per batch, about 4 sentences.
+        prompts (tuple of str, default ("the king", "i will", "what is the", "my lord ,", "o")):
+            the prompts whose greedy continuations the result shows.
+        top_k (int, default 5): next-word candidates shown per prompt.
+        greedy_tokens (int, default 15): longest greedy continuation.
+        num_sentences (int, default 10): sentences sampled for the result.
+        min_sample_words (int, default 7): shorter samples are drawn again.
+        max_sample_tokens (int, default 60): a sample not ended by then is drawn again.
+        max_sample_attempts (int, default 2000): samples started in all before giving up.
+        beat_bigram (bool, default True): the target asks for a perplexity below the bigram's too.
+        seed (int, default 0): seeds the sentence shuffle, the weights, the batch order and the samples.
+        dtype (str, default "float32"): "float32" or "float64".
+    """
+
     corpus: str = "shakespeare"  # a corpus shipped with the package
     vocab_size: int = 8000  # at most this many entries, the three special tokens included (tutorial)
     min_words: int = 3  # drop sentences with fewer words (speaker names, headings)
@@ -199,7 +215,14 @@ def count_words(tokens) -> int:
 
 @dataclass
 class WordData:
-    """Encoded sentences (each ``SENTENCE_START .. SENTENCE_END``) split for training and validation."""
+    """Encoded sentences (each ``SENTENCE_START .. SENTENCE_END``) split for training and validation.
+
+    Attributes:
+        vocab (WordVocab): the vocabulary, built on the training sentences.
+        train (list of ndarray): the training sentences, (n_i + 2,) ids each.
+        val (list of ndarray): the validation sentences.
+        stats (dict): counts of what was kept and dropped, for the result.
+    """
 
     vocab: WordVocab
     train: list[np.ndarray]  # (n_i + 2,) ids each
