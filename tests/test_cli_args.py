@@ -72,9 +72,9 @@ def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
 
 
 def test_choices_follow_the_library():
-    from scratchrnn.unknown import UNKNOWN
     from scratchrnn.nn.model import CELLS
     from scratchrnn.optim import OPTIMIZERS
+    from scratchrnn.unknown import UNKNOWN
 
     commands = _commands()
     choices = {(name, a.dest): tuple(a.choices) for name, p in commands.items() for a in p.arguments

@@ -129,6 +129,29 @@ def test_evaluate_matches_an_independent_cross_entropy(trained):
     json.dumps(per_token)  # JSON lines need plain Python values
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_evaluate_equals_the_reference_layers_over_the_whole_text_in_float64(cell):
+    # scored in chunks with the state carried (the fast inference path); the reference runs the plain
+    # loops of scratchrnn.nn.reference over the whole text in one pass
+    from scratchrnn.nn import reference
+
+    lm = CharLM(cell=cell, hidden_size=12, num_layers=2, dtype="float64", seed=4).fit(TEXT, steps=2, **FIT)
+    text = TEXT[3:] + "held row"  # 725 characters: two chunks
+    ids = np.array([lm.vocab.token_to_id(c) for c in text])
+    V = len(lm.vocab)
+    rnn = {k[4:]: v for k, v in lm.model.params.items() if k.startswith("rnn.")}
+    out, _, _ = reference.forward(cell, rnn, np.eye(V)[ids[:-1]][:, None])  # (n-1, 1, H)
+    logits = out[:, 0] @ lm.model.params["head.weight"].T + lm.model.params["head.bias"]  # (n-1, V)
+    want = _log_softmax(logits)[np.arange(len(ids) - 1), ids[1:]]
+    rows = []
+    got = lm.evaluate(text, on_token=rows.append)
+    assert got["loss"] == pytest.approx(-want.mean(), rel=0, abs=1e-12)
+    np.testing.assert_allclose([r["logprob"] for r in rows], want, rtol=0, atol=1e-12)
+    assert rows == [{"index": i, "token": text[i], "id": int(ids[i]), "logprob": r["logprob"]}
+                    for i, r in enumerate(rows, start=1)]
+    assert rows == lm.token_logprobs(text)  # the same records, listed
+
+
 def test_scoring_runs_without_dropout():
     lm = CharLM(cell="lstm", hidden_size=16, num_layers=3, dropout=0.5).fit(TEXT, steps=3, **FIT)
     assert lm.model.training
@@ -383,11 +406,19 @@ def test_files_that_are_not_language_model_checkpoints(tmp_path, rough):
 def test_evaluate_streams_the_token_records_in_one_pass(monkeypatch):
     lm = CharLM(**TINY, seed=1).fit(TEXT, steps=3, batch_size=2, window=20, progress=False)
     calls = []
-    real = lm.model.forward
-    monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = lm.model.stepper
+
+    def counted():
+        stepper = real()
+        session = stepper.chunk_session
+        monkeypatch.setattr(stepper, "chunk_session", lambda h: (lambda advance: (
+            lambda x: calls.append(x.shape[0]) or advance(x)))(session(h)))
+        return stepper
+
+    monkeypatch.setattr(lm.model, "stepper", counted)
     rows = []
     res = lm.evaluate(TEXT, on_token=rows.append)
-    assert len(calls) == 2  # 719 predictions in chunks of 512: each chunk scored once
+    assert calls == [512, 207]  # 719 predictions in chunks of 512: each chunk scored once
     assert rows == lm.token_logprobs(TEXT)
     assert res["loss"] == pytest.approx(-sum(r["logprob"] for r in rows) / len(rows), rel=1e-12)
     assert [r["index"] for r in rows] == list(range(1, len(TEXT)))

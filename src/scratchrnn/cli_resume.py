@@ -57,7 +57,16 @@ def typed_options(parser: argparse.ArgumentParser, words: Sequence[str]) -> set[
 
 @dataclass
 class Resumed:
-    """The run that ``--resume`` continues."""
+    """The run that ``--resume`` continues.
+
+    Attributes:
+        path (Path): the checkpoint.
+        folder (Path): the run's folder, where it goes on.
+        step (int): the checkpoint's step.
+        text_sha256 (str or None): the run's text, to tell it from another (None: not recorded).
+        text_path (str or None): the file the run read (None: the shipped corpus, or not recorded).
+        complete (bool, default False): already at its total, and no more steps asked for.
+    """
 
     path: Path  # the checkpoint
     folder: Path  # the run's folder, where it goes on

@@ -58,21 +58,20 @@ from .data.text import (
     tokenize_words,
 )
 from .extend import extend_model, grow_vocab
-from .functional import log_softmax
 from .io import check_weights, load_checkpoint, save_checkpoint
 from .nn.model import CELLS, ModelConfig, SequenceModel
 from .optim import OPTIMIZERS, make_optimizer
 from .optim.base import check_lr
 from .resume import resumed_fit, text_digest
 from .sample import beam_search, check_sampling_options, generate
+from .scoring import EVAL_CHUNK, score_ids
 from .train import History, TokenStream, TrainConfig, Trainer
 from .unknown import check_known, known_text
 
-__all__ = ["DEFAULT_LR", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+__all__ = ["DEFAULT_LR", "EVAL_CHUNK", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
 LEVELS = ("char", "word")
 DEFAULT_LR = 2e-3  # the learning rate of a new run when fit is given none
-EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
 
 
@@ -353,23 +352,8 @@ class LanguageModel:
         if ids.shape[0] < 2:
             raise ValueError(f"the text has {ids.shape[0]} {self._unit}; scoring needs at least 2 "
                              "(the first is only context)")
-        logp = np.empty(ids.shape[0] - 1)  # (n-1,)
-        was_training = model.training
-        model.train(False)
-        try:
-            h = None
-            for s in range(0, ids.shape[0] - 1, EVAL_CHUNK):
-                x = ids[s : s + EVAL_CHUNK]  # (c,) inputs
-                y = ids[s + 1 : s + EVAL_CHUNK + 1]  # (c,) next tokens
-                x = x[: y.shape[0]]
-                logits, h, _ = model.forward(x[:, None], h)  # (c, 1, V)
-                lp = log_softmax(logits[:, 0].astype(np.float64))  # (c, V)
-                logp[s : s + y.shape[0]] = lp[np.arange(y.shape[0]), y]
-                if on_chunk is not None:
-                    on_chunk(s, tokens, ids, logp[s : s + y.shape[0]])
-        finally:
-            model.train(was_training)
-        return logp, ids.shape[0]
+        report = None if on_chunk is None else (lambda start, lp: on_chunk(start, tokens, ids, lp))
+        return score_ids(model, ids, report), ids.shape[0]
 
     def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None,
                  unknown: str = "error") -> dict:

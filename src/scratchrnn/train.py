@@ -1,6 +1,6 @@
 """Training loop: minibatches, (truncated) BPTT, carried state, validation, checkpoints, NaN guard.
 
-Two kinds of data (both live in :mod:`scratchrnn.data.sequences` and are importable from here):
+Two kinds of data (from :mod:`scratchrnn.data.sequences`, importable from here):
 
 * :class:`SequenceData`, whole sequences: each step draws a minibatch of sequence indices from the
   trainer's Generator (a permutation per epoch) and runs BPTT over the whole sequence, optionally
@@ -16,9 +16,6 @@ showing the loss and the latest validation loss, callbacks receive every event (
 "report" summaries among them, for a caller to print: :mod:`scratchrnn.trainlog`), and the
 history is returned (and written as JSON lines when ``log_path`` is set). ``time_limit`` ends a
 run cleanly at the end of the step that passes it, with ``last.npz`` written as at any end.
-
-Overflow inside a training step is expected when a run diverges; numpy's floating-point warnings
-are silenced there and the divergence guard looks at the loss and the gradient norm instead.
 """
 
 from __future__ import annotations
@@ -50,8 +47,8 @@ __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "
 TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s", "elapsed")
 ROLLBACK_FACTOR = 0.5  # a rollback multiplies the learning rate by this
 MIN_SECONDS = 1e-9  # floor of a step's measured time, so a speed is always finite
-# The divergence guard checks the loss and the gradient norm itself, so overflow and NaN inside a
-# step are not warned about (with warnings as errors they would bypass the guard).
+# Overflow inside a step is expected when a run diverges: the divergence guard checks the loss and
+# the gradient norm itself, so numpy does not warn there (as errors, warnings would bypass the guard).
 _QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 
@@ -86,6 +83,9 @@ class TrainConfig:
         log_path (str or None, default None): a JSON-lines file of every step and validation record.
         progress (bool or None, default None): a tqdm bar on stderr; None: when stderr is a terminal.
         seed (int, default 0): seeds the trainer's Generator (batch order, dropout masks).
+        time_limit (float or None, default None): seconds a fit may train; it ends after the step past them.
+        report_every (int or None, default None): steps between "report" events; None: every report_seconds.
+        report_seconds (float, default 30.0): with report_every None, the seconds between "report" events.
     """
 
     steps: int | None = None  # optimizer steps in total (or give epochs)
@@ -518,7 +518,7 @@ class Trainer:
         }
         self.history.steps.append(record)
         self._reports.add(record)
-        self._log(record)
+        self._run_log.write(record)
         self._emit("step", record)
         return record
 
@@ -532,7 +532,7 @@ class Trainer:
             self.bad_evals += 1
         record = {"step": self.step, "epoch": self.epoch, "val_loss": v, "best": improved}
         self.history.evals.append(record)
-        self._log(record)
+        self._run_log.write(record)
         if self.scheduler is not None and self._metric_scheduler:
             self.scheduler.step(v)
         if improved and self.config.checkpoint_dir:
@@ -568,9 +568,6 @@ class Trainer:
     def _ckpt_path(self, name: str) -> Path:
         return Path(self.config.checkpoint_dir) / f"{name}.npz"
 
-    def _log(self, record: dict) -> None:
-        self._run_log.write(record)
-
     def _set_lr(self, lr: float) -> None:
         """Go on at rate ``lr`` (a schedule's base rate, the rate in force scaled alike); on a run
         under way a different rate is logged and emitted as a change."""
@@ -584,7 +581,7 @@ class Trainer:
         after = float(self.optimizer.lr)
         if (self.step > 0 or self.history.steps) and after != before:
             record = {"step": self.step, "event": "lr", "from": before, "to": after}
-            self._log(record)
+            self._run_log.write(record)
             self._emit("lr", record)
 
     def _emit(self, event: str, record: dict) -> None:

@@ -312,7 +312,8 @@ class ModelStepper:
     (1, B) input in evaluation mode (no dropout); with head "last" the logits are those of a
     sequence ending at this step. Calling the stepper is the same as calling ``step``.
 
-    ``session(h)`` gives the same steps with the state carried inside, for decoding loops.
+    ``session(h)`` gives the same steps with the state carried inside, for decoding loops, and
+    ``chunk_session(h)`` whole chunks of a sequence at a time, for scoring.
 
     A snapshot: the weights are copied (and re-laid out) when the stepper is made, so parameter
     updates made afterwards do not reach it; make a new stepper. Unidirectional models only.
@@ -377,5 +378,31 @@ class ModelStepper:
             if b is not None:
                 np.add(logits, b, out=logits)
             return view
+
+        return advance
+
+    def chunk_session(self, h) -> Callable[[np.ndarray], np.ndarray]:
+        """``advance(xs) -> logits (T, B, O)``: whole chunks of a sequence with the state carried
+        from one chunk to the next, for inference (scoring a text).
+
+        h is a state as ``step`` takes it (not None), copied in once; xs is (T, B) ids for a token
+        model or (T, B, F) floats, any T >= 1. The logits are those of ``forward`` on the chunks
+        run as one sequence in evaluation mode (the recurrent stack's
+        ``RecurrentStepper.chunk_session`` says where rounding may differ) and are the caller's to
+        keep. Inputs are not checked per call.
+        """
+        embedding, w_t, b = self._embedding, self._head_w_t, self._head_b
+        advance_rnn = self.rnn.chunk_session(h, tokens=self.token_input and embedding is None)
+        O = self.output_size
+
+        def advance(xs):
+            if embedding is not None:
+                xs = embedding[xs]  # (T, B, E)
+            out = advance_rnn(xs)  # (T, B, H)
+            T, B = out.shape[:2]
+            y = np.matmul(out.reshape(T * B, -1), w_t)  # (T*B, O): Linear.forward's product
+            if b is not None:
+                y += b
+            return y.reshape(T, B, O)
 
         return advance
