@@ -60,6 +60,14 @@ def test_help_of_every_command_shows_the_defaults(capsys, command):
     assert "(default: None)" not in out and "(default: False)" not in out
 
 
+@pytest.mark.parametrize("command", [None, *sorted(_commands())])
+def test_help_never_breaks_a_flag_or_a_word_at_its_hyphen(capsys, command):
+    assert main(["--help"] if command is None else [command, "--help"]) == 0
+    broken = [line for line in capsys.readouterr().out.splitlines() if line.rstrip()[-2:-1].isalpha()
+              and line.rstrip().endswith("-")]
+    assert broken == [], command
+
+
 def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
     from scratchrnn.optim import OPTIMIZERS
 

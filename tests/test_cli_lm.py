@@ -477,7 +477,8 @@ def test_flags_that_contradict_the_checkpoint_name_both_values(halfway, tmp_path
                                  "--cell", "gru", "--batch-size", "8", "--more-steps", "5"))
     assert msg == ("scratchrnn: error: --cell gru contradicts the checkpoint's cell rnn; --hidden-size 128 "
                    "contradicts the checkpoint's hidden size 16; --batch-size 8 contradicts the checkpoint's "
-                   "batch size 4 (a resumed run takes them from its checkpoint: leave them out)")
+                   "batch size 4 (a resumed run takes them from its checkpoint: leave them out) "
+                   "(see 'scratchrnn train --help')")
     for words, words_in_msg in (
             (["--steps", "30"], "--steps 30 is not beyond the checkpoint's step 40: --steps is the run's"),
             (["--steps", "50", "--more-steps", "5"], "give --steps (the run's total) or --more-steps"),

@@ -55,13 +55,17 @@ class HelpFormatter(argparse.HelpFormatter):
             text += " (default: %(default)s)"
         return text
 
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)  # a flag stays whole
+
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         lines, paragraph = [], []
 
         def fill() -> None:
             if paragraph:
                 lines.append(textwrap.fill(" ".join(" ".join(paragraph).split()), width,
-                                           initial_indent=indent, subsequent_indent=indent))
+                                           initial_indent=indent, subsequent_indent=indent,
+                                           break_on_hyphens=False))  # a flag stays whole
                 paragraph.clear()
 
         for line in text.strip("\n").splitlines():

@@ -362,7 +362,7 @@ Output goes to --out or a new folder runs/train-LEVEL-YYYYmmdd-HHMMSS (-2, -3, .
 model.npz (the final weights), last.npz (the latest checkpoint), best.npz (the best validation)
 and log.jsonl (one record per step). When stderr is not a terminal, a log line reports the run
 every --log-every steps and at each validation. Ctrl-C, SIGTERM or --time-limit finishes the
-current step, saves last.npz and log.jsonl, and prints the command that continues the run (exit
+current step, saves last.npz and log.jsonl, and prints the command that resumes the run (exit
 status 130 or 143 for a signal).
 
 --resume continues a run in its own folder and log, with the architecture, settings and text its
