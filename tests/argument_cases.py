@@ -832,6 +832,7 @@ NOTHING_TO_SWEEP = {
             "load_weights",
             "predict",
             "as_scalar",
+            "sum_rows",
         ),
         ARRAYS,
     ),
