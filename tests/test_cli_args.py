@@ -163,6 +163,8 @@ TYPES = [  # (type, accepted text -> value, refused text -> message)
     (cli_args.positive_float, {"2e-3": 2e-3}, {"0": "must be > 0.0, got 0.0", "nan": "must be finite",
                                                "inf": "must be finite", "": "expected a number, got ''"}),
     (cli_args.non_negative_float, {"0": 0.0, "1.5": 1.5}, {"-0.1": "must be >= 0.0, got -0.1"}),
+    (cli_args.minutes, {"0.5": 0.5, "2e306": 2e306},
+     {"0": "must be > 0.0, got 0.0", "1e307": "must be at most 2.996e+306 minutes, got 1e307"}),
     (cli_args.fraction, {"0": 0.0, "0.25": 0.25}, {"1": "must be in [0, 1), got 1",
                                                    "-0.5": "must be in [0, 1), got -0.5"}),
     (cli_args.probability, {"0": 0.0, "0.5": 0.5}, {"1": "must be a probability in [0, 1), got 1.0"}),

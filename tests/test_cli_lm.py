@@ -236,6 +236,7 @@ def test_help_documents_interrupts_and_resume():
     ("--optimizer", "lbfgs", "argument --optimizer: invalid choice: 'lbfgs'"),
     ("--time-limit", "0", "argument --time-limit: must be > 0.0, got 0.0"),
     ("--time-limit", "inf", "argument --time-limit: must be finite, got inf"),
+    ("--time-limit", "1e307", "argument --time-limit: must be at most 2.996e+306 minutes, got 1e307"),
     ("--log-every", "-1", "argument --log-every: must be an integer >= 0, got -1"),
     ("--more-steps", "0", "argument --more-steps: must be a positive integer, got 0"),
 ])

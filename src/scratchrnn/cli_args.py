@@ -21,7 +21,9 @@ another name is recorded with :meth:`CommandParser.also_named`.
 from __future__ import annotations
 
 import argparse
+import math
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Mapping
 
@@ -35,6 +37,7 @@ __all__ = [
     "fraction",
     "layer_count",
     "mentions_flag",
+    "minutes",
     "name_flags",
     "non_negative_float",
     "non_negative_int",
@@ -187,6 +190,15 @@ def positive_float(text: str) -> float:
 def non_negative_float(text: str) -> float:
     """A finite number >= 0 (a temperature, a clipping threshold where 0 means none)."""
     return _checked(text, float, "a number", check_real, low=0.0)
+
+
+def minutes(text: str) -> float:
+    """A finite number of minutes > 0 (a time limit), whose seconds are finite too."""
+    value = positive_float(text)
+    if not math.isfinite(value * 60.0):
+        most = sys.float_info.max / 60.0
+        raise argparse.ArgumentTypeError(f"must be at most {most:.4g} minutes, got {text}")
+    return value
 
 
 def fraction(text: str) -> float:

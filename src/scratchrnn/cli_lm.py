@@ -33,6 +33,7 @@ from .cli_args import (
     folded_name,
     fraction,
     layer_count,
+    minutes,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -386,7 +387,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    help="when stderr is not a terminal (or with --no-progress), a log line every N steps and "
                    "at every validation: step, loss, validation loss, tokens/s, learning rate, elapsed time "
                    "(default: a line every 30 seconds; 0: none)")
-    p.add_argument("--time-limit", type=positive_float, metavar="MINUTES",
+    p.add_argument("--time-limit", type=minutes, metavar="MINUTES",
                    help="stop at the end of the step that passes this many minutes of training, with "
                    "last.npz, model.npz and the log written, and print the command that continues the run "
                    "(default: no limit)")
