@@ -16,8 +16,9 @@ from scratchrnn.data.text import load_corpus
 SOURCE = str(Path(scratchrnn.__file__).resolve().parents[1])
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")]))}
 
-# how the lines train prints as it goes begin (stderr not a terminal); an error is one line beside them
-LOG_LINE_STARTS = ("step ", "training for ", "resuming ")
+# how the lines train prints as it goes begin (stderr not a terminal), and a warning about an option
+# that does nothing (--dropout with one layer); an error is one line beside them
+LOG_LINE_STARTS = ("step ", "training for ", "resuming ", "scratchrnn: warning: ")
 
 # a run of a few hundred milliseconds: one-layer RNN, short windows
 TINY = ["--cell", "rnn", "--hidden-size", "16", "--num-layers", "1", "--window", "20",

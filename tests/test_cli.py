@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from cli_helpers import run_cli
 from scratchrnn.cli import main
 
 
@@ -26,14 +27,29 @@ def test_unknown_task(capsys):
 
 
 def test_negative_size(capsys):
-    assert "--hidden-size must be positive, got -3" in _one_line_error(
-        capsys, ["task", "hello", "--hidden-size", "-3"]
-    )
+    assert _one_line_error(capsys, ["task", "hello", "--hidden-size", "-3"]) == (
+        "scratchrnn: error: argument --hidden-size: must be a positive integer, got -3 "
+        "(see 'scratchrnn task --help')")
 
 
 def test_option_the_task_does_not_have(capsys):
     msg = _one_line_error(capsys, ["task", "binary-to-decimal", "--hidden-size", "4"])
-    assert "task binary-to-decimal has no option --hidden-size" in msg
+    assert msg.endswith("task binary-to-decimal has no option --hidden-size (see 'scratchrnn task --help')")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["task", "hello", "--epochs", "0"], "argument --epochs: must be a positive integer, got 0"),
+    (["task", "hello", "--lr", "-1"], "argument --lr: must be > 0.0, got -1.0"),
+    (["task", "hello", "--seed", "-2"], "argument --seed: must be an integer >= 0, got -2"),
+    (["trace", "--hidden-size", "0"], "argument --hidden-size: must be a positive integer, got 0"),
+    (["trace", "--lr", "nan"], "argument --lr: must be finite, got nan"),
+])
+def test_option_values_are_checked_in_a_fresh_process_naming_the_flag(tmp_path, argv, message):
+    output = ["--out", "run"] if argv[0] == "task" else ["--json", "t.json"]
+    res = run_cli(*argv, *output, cwd=tmp_path)
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr == f"scratchrnn: error: {message} (see 'scratchrnn {argv[0]} --help')\n"
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_unwritable_output_folder(capsys, tmp_path):
@@ -201,9 +217,12 @@ def test_language_model_bad_input(trained, capsys, tmp_path):
     assert "'\u20ac'" in _one_line_error(capsys, ["sample", model, "--prime", "\u20acx"])
     assert capsys.readouterr().out == ""
     assert "not a scratchrnn checkpoint" in _one_line_error(capsys, ["sample", str(text)])
-    assert "temperature" in _one_line_error(capsys, ["sample", model, "--temperature", "-1"])
-    assert "top_p" in _one_line_error(capsys, ["sample", model, "--top-p", "1.5"])
-    assert "top_p" in _one_line_error(capsys, ["sample", model, "--top-p", "0"])
+    assert "argument --temperature: must be >= 0.0, got -1.0" in _one_line_error(
+        capsys, ["sample", model, "--temperature", "-1"])
+    assert "argument --top-p: must be in (0, 1], got 1.5" in _one_line_error(
+        capsys, ["sample", model, "--top-p", "1.5"])
+    assert "argument --top-p: must be in (0, 1], got 0" in _one_line_error(
+        capsys, ["sample", model, "--top-p", "0"])
 
 
 def _file(folder, name, data: bytes):

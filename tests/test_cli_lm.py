@@ -222,6 +222,130 @@ def test_help_documents_interrupts_and_resume():
     assert "--time-limit MINUTES" in flat and "--log-every N" in flat and "--init-from MODEL" in flat
 
 
+# -- option values, and what only the library can find, worded with the flags ------------------------
+@pytest.mark.parametrize("option, value, message", [
+    ("--hidden-size", "0", "argument --hidden-size: must be a positive integer, got 0"),
+    ("--num-layers", "2000", "argument --num-layers: must be at most 1,024"),
+    ("--steps", "0", "argument --steps: must be a positive integer, got 0"),
+    ("--checkpoint-every", "-1", "argument --checkpoint-every: must be an integer >= 0, got -1"),
+    ("--seed", "x", "argument --seed: expected an integer, got 'x'"),
+    ("--lr", "0", "argument --lr: must be > 0.0, got 0.0"),
+    ("--clip-norm", "-1", "argument --clip-norm: must be >= 0.0, got -1.0"),
+    ("--val-fraction", "1", "argument --val-fraction: must be in [0, 1), got 1"),
+    ("--dropout", "1", "argument --dropout: must be a probability in [0, 1), got 1.0"),
+    ("--optimizer", "lbfgs", "argument --optimizer: invalid choice: 'lbfgs'"),
+    ("--time-limit", "0", "argument --time-limit: must be > 0.0, got 0.0"),
+    ("--time-limit", "inf", "argument --time-limit: must be finite, got inf"),
+    ("--time-limit", "1e307", "argument --time-limit: must be at most 2.996e+306 minutes, got 1e307"),
+    ("--log-every", "-1", "argument --log-every: must be an integer >= 0, got -1"),
+    ("--more-steps", "0", "argument --more-steps: must be a positive integer, got 0"),
+])
+def test_train_option_values_are_checked_naming_the_flag(tmp_path, option, value, message):
+    out = tmp_path / "run"
+    msg = one_line_error(run_cli("train", small_text(tmp_path, 3000), option, value, "--out", out))
+    assert msg.startswith(f"scratchrnn: error: {message}") and msg.endswith("(see 'scratchrnn train --help')")
+    assert not out.exists()
+
+
+def test_what_only_the_library_finds_is_worded_with_the_flags(tmp_path):
+    text = tmp_path / "short.txt"
+    text.write_text("to be or not to be\n" * 150, encoding="utf-8")  # 2850 characters
+    out = tmp_path / "run"
+    msg = one_line_error(run_cli("train", text, *TINY, "--val-fraction", "0.0001", "--out", out))
+    assert msg == ("scratchrnn: error: --val-fraction 0.0001 holds out 0 of the text's 2850 characters, too "
+                   "few to validate on (at least 2); use more text or --val-fraction 0 "
+                   "(see 'scratchrnn train --help')")
+    msg = one_line_error(run_cli("train", text, *TINY, "--batch-size", "1000", "--out", out))
+    assert "and --batch-size 1000 with --window 20 needs 21000; use --batch-size <= 122, a shorter" in msg
+    msg = one_line_error(run_cli("train", text, *TINY, "--hidden-size", "1000000", "--out", out))
+    assert "--hidden-size 1,000,000 needs about" in msg and "hidden_size" not in msg
+    assert not out.exists()
+
+
+def test_beam_search_refuses_the_sampling_options_by_their_flags(reference):
+    model = reference[0] / "reference" / "model.npz"
+    res = run_cli("sample", model, "--beam", "2", "--temperature", "0.5", "--top-p", "0.9")
+    assert one_line_error(res) == ("scratchrnn: error: --beam takes no --temperature or --top-p: beam search "
+                                   "is deterministic (see 'scratchrnn sample --help')")
+    assert res.stdout == ""
+
+
+# -- eval --unknown, and --per-token - ---------------------------------------------------------------
+def _text_with_accents(model, folder):
+    """A text of the model's characters with 'é' three times and 'ï' once, which it has never seen."""
+    known = [c for c in load_checkpoint(model).vocab if c.isalpha()][:12]
+    path = folder / "accents.txt"
+    path.write_text(("".join(known) + " caf\u00e9 na\u00efve\n") * 2 + "caf\u00e9 " + "".join(known) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def test_eval_names_characters_outside_the_vocabulary_and_writes_nothing(reference, tmp_path):
+    model = reference[0] / "reference" / "model.npz"
+    text = _text_with_accents(model, tmp_path)
+    per_token = tmp_path / "tokens.jsonl"
+    res = run_cli("eval", model, text, "--per-token", per_token)
+    assert one_line_error(res) == (
+        "scratchrnn: error: the text has 2 character(s) that are not in the model's vocabulary of "
+        f"{len(load_checkpoint(model).vocab)} (5 in all): '\u00e9', '\u00ef'; --unknown skip scores the text "
+        "without them (see 'scratchrnn eval --help')")
+    assert res.stdout == "" and not per_token.exists()
+
+
+def test_eval_skips_and_counts_characters_outside_the_vocabulary(reference, tmp_path):
+    model = reference[0] / "reference" / "model.npz"
+    text = _text_with_accents(model, tmp_path)
+    notice = "skipped 5 characters not in the vocabulary: '\u00e9', '\u00ef'"
+    res = run_cli("eval", model, text, "--unknown", "skip")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == notice and lines[1].startswith(f"{text}: {len(text.read_text()) - 5 - 1} tokens")
+    res = run_cli("eval", model, text, "--unknown", "skip", "--per-token", "-")
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]  # every line of stdout is JSON
+    content = text.read_text()
+    assert len(rows) == len(content) - 5 - 1 and all(content[r["index"]] == r["token"] for r in rows)
+    assert notice in res.stderr.splitlines() and lines[1] in res.stderr.splitlines()
+
+
+def test_eval_per_token_to_stdout_keeps_every_other_line_on_stderr(reference, tmp_path):
+    model = reference[0] / "reference" / "model.npz"
+    text = _text_with_accents(model, tmp_path)
+    for extra in ([], ["--unknown", "skip"], ["--unknown", "error"]):
+        res = run_cli("eval", model, text, "--per-token", "-", *extra)
+        for line in res.stdout.splitlines():
+            assert set(json.loads(line)) == {"index", "token", "id", "logprob"}, (extra, line)
+        assert res.stderr.strip(), extra  # the summary, the notice or the error went there
+
+
+# -- word-level sampling and the unknown token; dropout with one layer -----------------------------------
+def test_word_samples_hold_the_unknown_token_only_when_allowed(tmp_path):
+    out = tmp_path / "words"
+    res = run_cli("train", small_text(tmp_path), "--level", "word", "--max-vocab", "30", *TINY,
+                  "--steps", "30", "--out", out)
+    assert res.returncode == 0, res.stderr
+    sample = ["sample", out / "model.npz", "--length", "300", "--seed", "0"]
+    res = run_cli(*sample)
+    assert res.returncode == 0 and len(res.stdout.split()) > 100, res.stderr
+    assert "UNKNOWN_TOKEN" not in res.stdout
+    res = run_cli(*sample, "--allow-unknown")
+    assert res.returncode == 0 and "UNKNOWN_TOKEN" in res.stdout
+
+
+def test_dropout_with_one_layer_warns_on_one_line(tmp_path):
+    text = small_text(tmp_path, 3000)
+    res = run_cli("train", text, *TINY, "--dropout", "0.3", "--steps", "2", "--out", tmp_path / "one")
+    assert res.returncode == 0, res.stderr
+    warnings = [line for line in res.stderr.splitlines() if "warning" in line]
+    assert warnings == ["scratchrnn: warning: --dropout 0.3 does nothing with --num-layers 1: dropout "
+                        "applies only between recurrent layers"]
+    assert res.stderr.splitlines()[0] == warnings[0]  # before anything else
+    res = run_cli("train", text, *TINY, "--dropout", "0.3", "--num-layers", "2", "--steps", "2",
+                  "--out", tmp_path / "two")
+    assert res.returncode == 0 and "warning" not in res.stderr, res.stderr
+    assert "with --num-layers 1 it does nothing" in " ".join(run_cli("train", "--help").stdout.split())
+
+
 # -- log lines, the time limit, the closing lines ----------------------------------------------------
 LOG_LINE = re.compile(r"step (\d+)/(\d+)  loss \d+\.\d{4}  val (-|\d+\.\d{4}( \(best\))?)  [\d,]+ tokens/s  "
                       r"lr [\d.e+-]+  elapsed \d+:\d\d:\d\d")
@@ -280,7 +404,7 @@ def test_the_time_limit_stops_within_one_step_and_the_run_resumes_bit_for_bit(tm
     assert logged == list(range(1, 3001))  # one log, each step once
     for minutes in ("0", "-1", "nan"):
         msg = one_line_error(run_cli("train", text, *TINY, "--time-limit", minutes, "--out", tmp_path / "x"))
-        assert "--time-limit must be a positive number of minutes" in msg
+        assert msg.startswith("scratchrnn: error: argument --time-limit: must be "), msg
     assert not (tmp_path / "x").exists()
 
 
@@ -354,11 +478,12 @@ def test_flags_that_contradict_the_checkpoint_name_both_values(halfway, tmp_path
                                  "--cell", "gru", "--batch-size", "8", "--more-steps", "5"))
     assert msg == ("scratchrnn: error: --cell gru contradicts the checkpoint's cell rnn; --hidden-size 128 "
                    "contradicts the checkpoint's hidden size 16; --batch-size 8 contradicts the checkpoint's "
-                   "batch size 4 (a resumed run takes them from its checkpoint: leave them out)")
+                   "batch size 4 (a resumed run takes them from its checkpoint: leave them out) "
+                   "(see 'scratchrnn train --help')")
     for words, words_in_msg in (
             (["--steps", "30"], "--steps 30 is not beyond the checkpoint's step 40: --steps is the run's"),
             (["--steps", "50", "--more-steps", "5"], "give --steps (the run's total) or --more-steps"),
-            (["--more-steps", "0"], "--more-steps must be a positive number of steps, got 0"),
+            (["--more-steps", "0"], "argument --more-steps: must be a positive integer, got 0"),
             (["--more-steps", "5", "--out", tmp_path / "other"], "is not the folder of the run that"),
             (["--more-steps", "5", "--init-from", run / "model.npz"], "give --resume (continue a run) or"),
             (["--more-steps", "5", "--extend-vocab"], "a resumed run keeps its vocabulary")):
@@ -507,10 +632,10 @@ def test_bad_training_flags_are_one_line_naming_both_numbers_and_leave_nothing(t
         (["--steps", "40", "--lr-schedule", "cosine", "--warmup", "40"],
          "--warmup 40 is not shorter than the run of 40 steps (--steps)"),
         (["--embedding-dim", "8", "--tie-weights"],
-         "tie_weights needs embedding_dim equal to the head's input, the top layer's output "
-         "(hidden_size 16), got embedding_dim 8 and hidden_size 16"),
+         "--tie-weights needs --embedding-dim equal to the head's input, the top layer's output "
+         "(--hidden-size 16), got --embedding-dim 8 and --hidden-size 16"),
         (["--optimizer", "rprop", "--weight-decay", "0.1"],
-         "the rprop optimizer has no option 'weight_decay'; the optimizers that have it: sgd, momentum"),
+         "the rprop optimizer has no option '--weight-decay'; the optimizers that have it: sgd, momentum"),
         (["--val-tokens", "1"], "--val-tokens must be at least 2"),
         (["--lr-gamma", "1.5"], "--lr-gamma must be in (0, 1), got 1.5"),
     ]

@@ -56,7 +56,7 @@ def test_typed_options_that_contradict_the_checkpoint_are_named_with_both_values
     with pytest.raises(ValueError) as info:
         settle_resume(args, typed)
     assert str(info.value) == (
-        "--hidden-size 128 contradicts the checkpoint's hidden size 12; --optimizer Adam contradicts the "
+        "--hidden-size 128 contradicts the checkpoint's hidden size 12; --optimizer adam contradicts the "
         "checkpoint's optimizer sgd; --clip-norm 5 contradicts the checkpoint's gradient-norm clip 0 (no "
         "clipping); --level word contradicts the checkpoint's level char (a resumed run takes them from its "
         "checkpoint: leave them out)")

@@ -170,7 +170,7 @@ def test_the_command_line_succeeds_or_fails_on_one_line(files, tmp_path_factory,
     if argv[0] == "export":
         argv += ["-o", str(folder / "exported")]
     status, err = _run(argv, folder)
-    lines = without_log_lines(err)  # a training run's log lines may come before its error
+    lines = without_log_lines(err)  # a training run's log lines (and warnings) may come before its error
     assert "Traceback" not in err, (argv, err)
     assert status in (0, 2), (argv, status, err)
     if status == 2:

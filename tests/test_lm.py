@@ -480,3 +480,50 @@ def test_weight_decay_is_refused_for_an_optimizer_without_it():
         CharLM(hidden_size=4, num_layers=1).fit(TEXT, steps=1, optimizer="rprop", weight_decay=0.1, **FIT)
     with pytest.raises(ValueError, match="tie_weights needs embedding_dim equal to the head's input"):
         CharLM(hidden_size=4, num_layers=1, embedding_dim=5, tie_weights=True).fit(TEXT, steps=1, **FIT)
+
+
+# -- characters outside the vocabulary, and the unknown token -------------------------------------
+def test_evaluate_names_characters_outside_the_vocabulary_or_skips_them(trained):
+    text = "hello \u00e9world\nhe\u00e9llo Z"  # 'é' twice and 'Z' once are not in the vocabulary of TEXT
+    with pytest.raises(ValueError, match=r"text has 2 character\(s\) that are not in the model's vocabulary "
+                                         r"of 9 \(3 in all\): 'Z', '\u00e9'; unknown='skip' scores"):
+        trained.evaluate(text)
+    skipped = trained.evaluate(text, unknown="skip")
+    clean = text.replace("\u00e9", "").replace("Z", "")
+    expected = trained.evaluate(clean)
+    assert skipped == {**expected, "skipped": 3, "skipped_tokens": ["Z", "\u00e9"]}
+    assert trained.evaluate(TEXT, unknown="skip") == {**trained.evaluate(TEXT), "skipped": 0,
+                                                      "skipped_tokens": []}
+
+
+def test_skipped_characters_have_no_record_and_the_others_keep_their_place_in_the_text(trained):
+    text = "h\u00e9ello\u00e9 world\n" * 40  # longer than one scoring chunk after the skipping too
+    rows = trained.token_logprobs(text, unknown="skip")
+    kept = [i for i, c in enumerate(text) if c != "\u00e9"]
+    assert [r["index"] for r in rows] == kept[1:]  # the first kept character is only context
+    assert all(text[r["index"]] == r["token"] for r in rows)
+    clean = trained.token_logprobs(text.replace("\u00e9", ""))
+    assert [r["logprob"] for r in rows] == [r["logprob"] for r in clean]
+    with pytest.raises(ValueError, match=r"nothing is left to score: the text has only whitespace besides "
+                                         r"1 character\(s\) .*'\u00e9'"):
+        trained.evaluate("\u00e9 \u00e9\n", unknown="skip")
+    with pytest.raises(ValueError, match="unknown must be one of error, skip, got 'map'"):
+        trained.evaluate(TEXT, unknown="map")
+
+
+def test_a_word_model_reads_unknown_words_as_its_unknown_token_whatever_unknown_says(words):
+    text = "The zebra sat."
+    skipped = words.evaluate(text, unknown="skip")
+    assert skipped == {**words.evaluate(text), "skipped": 0, "skipped_tokens": []}
+    assert words.token_logprobs(text, unknown="skip") == words.token_logprobs(text)
+
+
+def test_word_samples_never_hold_the_unknown_token_unless_allowed():
+    lm = WordLM(cell="rnn", hidden_size=8, num_layers=1, max_vocab=5, seed=2).fit(
+        WORDS, steps=30, batch_size=1, window=10, lr=1e-2, val_fraction=0)  # most words are unknown
+    allowed = lm.sample(200, seed=0, allow_unknown=True)
+    assert allowed.count(UNKNOWN_TOKEN) > 20  # so a sample without it is no accident
+    for kwargs in ({"seed": 0}, {"temperature": 0}, {"seed": 1, "top_k": 2}, {"beam": 3}):
+        assert UNKNOWN_TOKEN not in lm.sample(60, **kwargs), kwargs
+    with pytest.raises(ValueError, match="allow_unknown must be True or False, got 'yes'"):
+        lm.sample(5, allow_unknown="yes")

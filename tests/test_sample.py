@@ -562,3 +562,31 @@ def test_generation_keeps_no_cache_across_calls_so_new_weights_are_always_used()
     model.load_state_dict(other.state_dict())
     assert np.array_equal(generate(model, prime, 8, rng=0, temperature=0), expected)
     assert np.array_equal(beam_search(model, prime, 4, beam=2), beam_search(other, prime, 4, beam=2))
+
+
+# -- suppressed tokens in the decoding loops ----------------------------------------------------------
+@pytest.mark.parametrize("options", [{}, {"temperature": 0.0}, {"top_k": 3}, {"top_p": 0.9}])
+def test_generation_never_draws_a_suppressed_token(options):
+    model = SequenceModel(ModelConfig(vocab_size=4, hidden_size=8), rng=0)
+    model.params["head.bias"][...] = np.array([0.0, 0.0, 0.0, 6.0])  # token 3 is by far the most likely
+    free = generate(model, [0, 1], 300, 0, **options)
+    ids = generate(model, [0, 1], 300, 0, suppress=[3], **options)
+    assert np.count_nonzero(free == 3) > 100 and not np.any(ids == 3)
+    batched = generate(model, np.array([[0, 1], [1, 2]]), 50, 0, suppress=3, **options)
+    assert not np.any(batched == 3)
+    assert not np.any(beam_search(model, [0, 1], 20, 2, suppress=[3]) == 3)
+    assert np.any(beam_search(model, [0, 1], 20, 2) == 3)
+
+
+def test_suppressing_in_the_loop_draws_what_suppressing_each_step_by_hand_draws():
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=6), rng=1)
+    rng = np.random.default_rng(4)
+    logits, h, _ = model.forward(np.array([[2]]))
+    by_hand = []
+    for _ in range(30):
+        i = int(sample_next(suppress_tokens(logits[-1], [0, 4]), rng)[0])
+        by_hand.append(i)
+        logits, h, _ = model.forward(np.array([[i]]), h)
+    assert generate(model, [2], 30, np.random.default_rng(4), suppress=[0, 4]).tolist() == by_hand
+    with pytest.raises(ValueError, match=r"suppressed ids must lie in \[0, 5\)"):
+        generate(model, [2], 3, 0, suppress=[5])

@@ -1,9 +1,12 @@
-"""Command-line front end: ``scratchrnn COMMAND [options]``. The only module that prints.
+"""Command-line front end: ``scratchrnn COMMAND [options]``; it and ``cli_lm`` are all that prints.
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback
-(``cli_errors`` words them). SIGINT and SIGTERM end a command quietly with status 130 or 143;
-``train`` first finishes its step and saves a checkpoint it can resume from (``cli_lm``).
+(``cli_io`` words them). A complaint about the command line itself points at the command's
+``--help``; the library's parameter names in a message become the command's flags
+(``cli_args.name_flags``), and a message about the options points at the help too. SIGINT and
+SIGTERM end a command quietly with status 130 or 143; ``train`` first finishes its step and saves
+a checkpoint it can resume from (``cli_lm``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,16 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from .cli_args import (
+    CommandParser,
+    mentions_flag,
+    name_flags,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    size,
+)
 from .cli_io import (
     STDOUT_NAME,
     CommandLineError,
@@ -31,16 +44,6 @@ __all__ = ["main"]
 
 class UsageError(ValueError):
     """A problem with what the user asked for; reported as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, with its complaints raised as one-line errors instead of a usage block."""
-
-    def error(self, message: str):
-        raise CommandLineError(message, self.prog)
-
-    def error_in(self, command: str | None, message: str):
-        raise CommandLineError(message, f"{self.prog} {command}" if command else self.prog)
 
 
 def _cmd_gradcheck(args: argparse.Namespace) -> int:
@@ -83,10 +86,6 @@ def _task_config(module, args: argparse.Namespace):
         if field_name not in fields:
             flag = "--" + opt.replace("_", "-")
             raise UsageError(f"task {args.name} has no option {flag}")
-        if isinstance(value, int) and not isinstance(value, bool) and opt != "seed" and value <= 0:
-            raise UsageError(f"--{opt.replace('_', '-')} must be positive, got {value}")
-        if opt == "seed" and value < 0:
-            raise UsageError(f"--seed must be >= 0, got {value}")
         changes[field_name] = value
     return dataclasses.replace(cfg, **changes)
 
@@ -236,8 +235,6 @@ def _cmd_trace(args: argparse.Namespace) -> int:
         raise UsageError(f"characters {missing} of --text are not in the vocabulary {vocab}")
     if len(args.text) < 2:
         raise UsageError("--text needs at least two characters (an input and its next character)")
-    if args.hidden_size <= 0:
-        raise UsageError(f"--hidden-size must be positive, got {args.hidden_size}")
     model = build_char_model(
         len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed
     )
@@ -308,53 +305,93 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="scratchrnn", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=_version())
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+DESCRIPTION = """\
+Recurrent networks (RNN, LSTM, GRU) written on numpy, with backpropagation through time derived by
+hand and checked against finite differences and PyTorch. Train a language model on your own text,
+sample from it and score texts with it; run the tutorial systems; check every gradient; follow one
+training step number by number.
+"""
+EPILOG = """\
+examples:
+  scratchrnn train corpus.txt --steps 2000          a character-level LSTM on your text
+  scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
+  scratchrnn demo                                   the five tutorial systems, a table and plots
+
+Each command has its own options and their defaults: scratchrnn COMMAND --help. An error is one
+line on stderr with exit status 2; an interrupted command exits with 130 (SIGINT) or 143 (SIGTERM).
+"""
+
+
+def build_parser() -> CommandParser:
+    parser = CommandParser(prog="scratchrnn", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=_version(), help="print the version")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                help="what to do (scratchrnn COMMAND --help for its options)")
     sub.required = True
 
     p = sub.add_parser(
-        "gradcheck", help="finite-difference check of every layer x nonlinearity x loss x truncation"
+        "gradcheck", help="finite-difference check of every layer x nonlinearity x loss x truncation",
+        description="Compare every analytic gradient with central finite differences in float64: each "
+        "cell and nonlinearity, each loss, with full and truncated BPTT. Prints one row per parameter "
+        "and exits with status 1 if any relative error is above its tolerance.",
     )
     p.add_argument("--quick", action="store_true", help="a smaller matrix (for smoke tests)")
     p.set_defaults(func=_cmd_gradcheck)
 
     from .tasks import TASKS
 
-    p = sub.add_parser("task", help="train and evaluate one tutorial system")
+    p = sub.add_parser(
+        "task", help="train and evaluate one tutorial system",
+        description="Train one of the tutorial systems and check it against its target. Writes "
+        "result.json (and plots, with matplotlib) into a new run folder; exits with status 1 if the "
+        "target was missed. An option a task has no use for is an error.",
+        epilog="example:\n  scratchrnn task sine --quick --out runs/sine",
+    )
     p.add_argument("name", metavar="NAME", help=f"one of: {', '.join(TASKS)}")
     p.add_argument("--quick", action="store_true", help="the demo's quick settings")
-    p.add_argument("--hidden-size", type=int, help="hidden units (where the task has them)")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), help="recurrent cell (where it applies)")
-    p.add_argument("--epochs", type=int, help="passes over the training data (where the task counts epochs)")
-    p.add_argument("--steps", type=int, help="optimizer steps (where the task counts steps)")
-    p.add_argument("--lr", type=float, help="learning rate")
-    p.add_argument("--seed", type=int, help="random seed")
-    p.add_argument("--dtype", choices=("float32", "float64"), help="floating-point type")
-    p.add_argument("--out", help="output folder (default runs/NAME-TIME)")
+    p.add_argument("--hidden-size", type=size, metavar="N",
+                   help="hidden units (default: the task's; where it has them)")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"),
+                   help="recurrent cell (default: the task's; where it has a choice)")
+    p.add_argument("--epochs", type=positive_int, metavar="N",
+                   help="passes over the training data (default: the task's; where it counts epochs)")
+    p.add_argument("--steps", type=positive_int, metavar="N",
+                   help="optimizer steps (default: the task's; where it counts steps)")
+    p.add_argument("--lr", type=positive_float, help="learning rate (default: the task's)")
+    p.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed (default: the task's)")
+    p.add_argument("--dtype", choices=("float32", "float64"),
+                   help="floating-point type (default: the task's)")
+    p.add_argument("--out", metavar="FOLDER", help="output folder (default: a new runs/NAME-TIME)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_task)
 
     p = sub.add_parser(
-        "demo", help="all five tutorial systems with quick settings, a table, summary.json and plots"
+        "demo", help="all five tutorial systems with quick settings, a table, summary.json and plots",
+        description="Run every tutorial system with its quick settings and print one table of what "
+        "each reached against its target. Writes summary.json and the plots into a new run folder; "
+        "exits with status 1 if any target was missed.",
     )
-    p.add_argument("--out", help="output folder (default runs/demo-TIME)")
+    p.add_argument("--out", metavar="FOLDER", help="output folder (default: a new runs/demo-TIME)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("trace", help="every number of one training step of a small character RNN")
-    p.add_argument(
-        "--text", default="hello", help="training text; each character predicts the next (default hello)"
+    p = sub.add_parser(
+        "trace", help="every number of one training step of a small character RNN",
+        description="Print every number of one training step of a small character RNN: the one-hot "
+        "inputs, pre-activations, hidden states, logits, softmax and loss of each step, the backward "
+        "pass from the last step, every gradient, and the weights after one SGD update.",
+        epilog="examples:\n  scratchrnn trace --text hello --hidden-size 3\n"
+        "  scratchrnn trace --vocab helo --json - > step.json",
     )
+    p.add_argument("--text", default="hello", help="training text; each character predicts the next")
     p.add_argument("--vocab", help="the alphabet in one-hot order (default: the text's characters, sorted)")
-    p.add_argument("--hidden-size", type=int, default=3)
-    p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid")
+    p.add_argument("--hidden-size", type=size, default=3, metavar="N", help="hidden units")
+    p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid",
+                   help="the hidden layer's activation")
     p.add_argument("--no-bias", action="store_true", help="no biases")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate of the update step")
-    p.add_argument(
-        "--seed", type=int, default=0, help="seed of the random weights (when --weights is not given)"
-    )
-    p.add_argument("--weights", help="an .npz or .json file of weights with PyTorch names")
+    p.add_argument("--lr", type=non_negative_float, default=0.1, help="learning rate of the update step")
+    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
+                   help="seed of the random weights, when --weights is not given")
+    p.add_argument("--weights", metavar="FILE", help="an .npz or .json file of weights with PyTorch names")
     p.add_argument(
         "--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)"
     )
@@ -362,10 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lm_commands(sub)
 
-    p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")
+    p = sub.add_parser(
+        "export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)",
+        description="Write the weights of a scratchrnn checkpoint under PyTorch's names, so that "
+        "torch.nn.LSTM(...).load_state_dict(...) (or RNN, GRU, Linear) accepts them as they are.",
+        epilog="example:\n  scratchrnn export runs/train-char-TIME/model.npz --format safetensors",
+    )
     p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
-    p.add_argument("--format", choices=("safetensors", "npz"), default="safetensors")
-    p.add_argument("-o", "--output", help="output file (default: MODEL with the format's suffix)")
+    p.add_argument("--format", choices=("safetensors", "npz"), default="safetensors", help="the file format")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="output file (default: MODEL with the format's suffix)")
     p.set_defaults(func=_cmd_export)
     return parser
 
@@ -393,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str]) -> int:
     """The error boundary: what a user can cause becomes one line on stderr and exit status 2."""
-    args = None
+    args = parser = None
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
@@ -423,8 +466,20 @@ def _run(argv: list[str]) -> int:
             raise  # a bug: the traceback is the report
         if isinstance(exc, OSError) and exc.filename == STDOUT_NAME:
             silence_stdout()
+        if isinstance(exc, ValueError) and parser is not None and args is not None:
+            line = _in_flags(line, parser, args.command)
         _print_error(line)
         return 2
+
+
+def _in_flags(line: str, parser: CommandParser, command: str) -> str:
+    """A library's message in the command's own terms: its flags for the parameter names, and a
+    pointer to the command's help when it is about the options."""
+    flags = parser.commands[command].flags()
+    line = name_flags(line, flags)
+    if mentions_flag(line, flags):
+        line += f" (see '{parser.prog} {command} --help')"
+    return line
 
 
 def _print_error(line: str) -> None:

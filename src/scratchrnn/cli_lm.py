@@ -29,11 +29,26 @@ import signal
 import sys
 from pathlib import Path
 
+from .cli_args import (
+    folded_name,
+    fraction,
+    layer_count,
+    minutes,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+    probability_mass,
+    size,
+)
 from .cli_io import output_file, writing
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
+from .unknown import UNKNOWN, preview
 
 __all__ = ["DEFAULT_TRAIN_STEPS", "DEFAULT_VAL_TOKENS", "EVALS_PER_RUN", "add_commands", "add_run_options",
-           "add_training_options", "cmd_eval", "cmd_sample", "cmd_train", "report_line", "training_options"]
+           "add_training_options", "cmd_eval", "cmd_sample", "cmd_train", "report_line", "training_options",
+           "warn_about_options"]
 
 DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
@@ -66,7 +81,8 @@ def _train_schedule(args: argparse.Namespace) -> None:
 
 
 def _check_run_options(args: argparse.Namespace, typed: set[str]) -> None:
-    """The combinations and ranges of the options that start, continue, limit and report a run."""
+    """The combinations of the options that start, continue, limit and report a run (their ranges
+    are checked as they are parsed, by their types)."""
     if args.steps is not None and args.epochs is not None:
         raise ValueError("give --steps or --epochs, not both")
     if args.resume is not None and args.init_from is not None:
@@ -79,17 +95,9 @@ def _check_run_options(args: argparse.Namespace, typed: set[str]) -> None:
         if "steps" in typed or "epochs" in typed:
             raise ValueError("give --steps (the run's total) or --more-steps (added to the checkpoint's "
                              "step), not both")
-        if args.more_steps < 1:
-            raise ValueError(f"--more-steps must be a positive number of steps, got {args.more_steps}")
     if args.extend_vocab and args.init_from is None:
         rest = "a resumed run keeps its vocabulary" if args.resume else "give --init-from MODEL"
         raise ValueError(f"--extend-vocab adds the text's new tokens to the model of --init-from; {rest}")
-    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
-        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit:g}")
-    if args.log_every is not None and args.log_every < 0:
-        raise ValueError(f"--log-every must be >= 0 (0: no log lines), got {args.log_every}")
-    if args.checkpoint_every is not None and args.checkpoint_every < 0:
-        raise ValueError(f"--checkpoint-every must be >= 0 (0: only at the end), got {args.checkpoint_every}")
 
 
 class _Watch:
@@ -153,6 +161,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     typed = typed_options(args.parser, args.argv[args.argv.index("train") + 1:])
     _check_run_options(args, typed)
+    if args.resume is None and args.init_from is None:  # a new model: its options are the command line's
+        warn_about_options(args)
     resumed = settle_resume(args, typed) if args.resume is not None else None  # reads the checkpoint
     if resumed is not None and resumed.complete:
         return _finish_complete_run(resumed)
@@ -294,11 +304,14 @@ def _report_trained(args, lm, source: str, paths: dict, watch: _Watch, resumed) 
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .lm import load_language_model
-    from .sample import check_sampling_options
 
-    check_sampling_options(args.temperature, args.top_k, args.top_p)  # before loading anything
-    if args.length <= 0:
-        raise ValueError(f"--length must be positive, got {args.length}")
+    if args.beam is not None:  # before loading anything
+        given = [flag for flag, used in (("--temperature", args.temperature != 1.0),
+                                         ("--top-k", args.top_k is not None),
+                                         ("--top-p", args.top_p is not None)) if used]
+        if given:
+            listed = " or ".join(filter(None, [", ".join(given[:-1]), given[-1]]))
+            raise ValueError(f"--beam takes no {listed}: beam search is deterministic")
     lm = load_language_model(args.model)
 
     started = False
@@ -312,12 +325,14 @@ def cmd_sample(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     lm.sample(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
-              top_p=args.top_p, seed=args.seed, beam=args.beam, on_text=emit)
+              top_p=args.top_p, seed=args.seed, beam=args.beam, allow_unknown=args.allow_unknown,
+              on_text=emit)
     emit("\n")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a text; with ``--per-token -`` stdout holds only the JSON lines, all else goes to stderr."""
     import json
 
     from .lm import load_language_model
@@ -325,32 +340,73 @@ def cmd_eval(args: argparse.Namespace) -> int:
     lm = load_language_model(args.model)
     text, source = read_input_text(args.text, args.encoding)
     if not args.per_token:
-        res = lm.evaluate(text)
-    elif args.per_token == "-":  # stdout holds only the JSON lines; the summary goes to stderr
-        res = lm.evaluate(text, on_token=lambda row: sys.stdout.write(json.dumps(row) + "\n"))
+        res = lm.evaluate(text, unknown=args.unknown)
+    elif args.per_token == "-":
+        res = lm.evaluate(text, lambda row: sys.stdout.write(json.dumps(row) + "\n"), args.unknown)
     else:
         with output_file(args.per_token) as f:
-            res = lm.evaluate(text, on_token=lambda row: f.write(json.dumps(row) + "\n"))
+            res = lm.evaluate(text, lambda row: f.write(json.dumps(row) + "\n"), args.unknown)
+    report = sys.stderr if args.per_token == "-" else sys.stdout
+    if res.get("skipped"):
+        n = res["skipped"]
+        print(f"skipped {n} character{'s' if n != 1 else ''} not in the vocabulary: "
+              f"{preview(res['skipped_tokens'])}", file=report)
     line = f"{source}: {res['tokens']} tokens, loss {res['loss']:.4f} nats/token"
     line += f", perplexity {res['perplexity']:.3f}"
     if "bits_per_char" in res:
         line += f", {res['bits_per_char']:.4f} bits/char"
-    print(line, file=sys.stderr if args.per_token == "-" else sys.stdout)
+    print(line, file=report)
     if args.per_token and args.per_token != "-":
         print(f"wrote {args.per_token}")
     return 0
 
 
+def warn_about_options(args: argparse.Namespace) -> None:
+    """One line on stderr for an option that would do nothing (as PyTorch warns about dropout)."""
+    if args.dropout and args.num_layers == 1:
+        print(f"scratchrnn: warning: --dropout {args.dropout:g} does nothing with --num-layers 1: dropout "
+              "applies only between recurrent layers", file=sys.stderr)
+
+
+TRAIN_DESCRIPTION = """\
+Train a character- or word-level language model on a text file (default: the shipped
+Shakespeare). The text is cut into --batch-size parallel streams read in windows of --window
+tokens, the hidden state carried from window to window (truncated BPTT); the held-out end of the
+text (--val-fraction) is scored at each validation.
+
+Output goes to --out or a new folder runs/train-LEVEL-YYYYmmdd-HHMMSS (-2, -3, ... if taken):
+model.npz (the final weights), last.npz (the latest checkpoint), best.npz (the best validation)
+and log.jsonl (one record per step). When stderr is not a terminal, a log line reports the run
+every --log-every steps and at each validation. Ctrl-C, SIGTERM or --time-limit finishes the
+current step, saves last.npz and log.jsonl, and prints the command that resumes the run (exit
+status 130 or 143 for a signal).
+
+--resume continues a run in its own folder and log, with the architecture, settings and text its
+checkpoint holds (an option that contradicts them is an error); --steps stays the run's total,
+--more-steps adds to it, --lr changes the rate. --init-from starts a new run from a trained
+model's weights (fine-tuning), with its architecture.
+"""
+TRAIN_EPILOG = """\
+examples:
+  scratchrnn train corpus.txt --steps 2000
+  scratchrnn train corpus.txt --level word --max-vocab 10000 --embedding-dim 128
+  scratchrnn train corpus.txt --out runs/mine --time-limit 10
+  scratchrnn train --resume runs/mine/last.npz --more-steps 1000 --lr 1e-3
+  scratchrnn train other.txt --init-from runs/mine/model.npz --extend-vocab --steps 500
+"""
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options of how a training run reports, stops, goes on and starts from a model."""
-    p.add_argument("--log-every", type=int, metavar="N",
+    p.add_argument("--log-every", type=non_negative_int, metavar="N",
                    help="when stderr is not a terminal (or with --no-progress), a log line every N steps and "
                    "at every validation: step, loss, validation loss, tokens/s, learning rate, elapsed time "
                    "(default: a line every 30 seconds; 0: none)")
-    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+    p.add_argument("--time-limit", type=minutes, metavar="MINUTES",
                    help="stop at the end of the step that passes this many minutes of training, with "
-                   "last.npz, model.npz and the log written, and print the command that continues the run")
-    p.add_argument("--more-steps", type=int, metavar="N",
+                   "last.npz, model.npz and the log written, and print the command that continues the run "
+                   "(default: no limit)")
+    p.add_argument("--more-steps", type=positive_int, metavar="N",
                    help="with --resume: train N steps beyond the checkpoint's (where --steps is the total)")
     p.add_argument("--init-from", metavar="MODEL",
                    help="fine-tune: start from the weights of MODEL (a model.npz, best.npz or last.npz) with "
@@ -380,7 +436,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr-patience", type=int, default=2, metavar="N",
                    help="--lr-schedule plateau: validations without improvement tolerated (default 2)")
     p.add_argument("--min-lr", type=float, default=0.0,
-                   help="--lr-schedule cosine: the final rate; plateau: the floor (default 0)")
+                   help="--lr-schedule cosine: the final rate; plateau: the floor (default 0.0)")
     p.add_argument("--clip-value", type=float, metavar="V",
                    help="clip every gradient entry to [-V, V], before --clip-norm (default: no value clip)")
     p.add_argument("--weight-decay", type=float, metavar="W",
@@ -392,7 +448,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    "--embedding-dim equal to --hidden-size")
     p.add_argument("--val-tokens", type=int, default=DEFAULT_VAL_TOKENS, metavar="N",
                    help="validate on the first N tokens of the held-out text, so that validations stay "
-                   f"cheap in short runs (default {DEFAULT_VAL_TOKENS:,}; 0: all of it)")
+                   f"cheap in short runs (default {DEFAULT_VAL_TOKENS}; 0: all of it)")
     p.add_argument("--patience", type=int, metavar="N",
                    help="stop after N validations without a new best and keep the best weights in model.npz "
                    "(default: no early stopping)")
@@ -430,42 +486,54 @@ def training_options(args: argparse.Namespace) -> dict:
 
 def add_commands(sub) -> None:
     """The train, sample and eval subcommands, added to ``sub`` (argparse's subparsers)."""
+    from .optim import OPTIMIZERS
+
     p = sub.add_parser("train", help="train a character- or word-level language model on a text file",
-                       description="Train a language model. Output goes to a new folder "
-                       "runs/train-LEVEL-YYYYmmdd-HHMMSS (-2, -3, ... if taken) or --out. Ctrl-C or "
-                       "SIGTERM finishes the current step, saves last.npz and log.jsonl, and prints "
-                       "the command that resumes the run (exit status 130 or 143). --resume continues "
-                       "a run in its folder with the settings its checkpoint holds; --init-from starts "
-                       "a new run from a trained model.")
+                       description=TRAIN_DESCRIPTION, epilog=TRAIN_EPILOG)
     p.add_argument(
         "text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)"
     )
-    p.add_argument("--level", choices=("char", "word"), default="char")
-    p.add_argument("--encoding", default="utf-8", help="the text file's encoding (default utf-8)")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm")
-    p.add_argument("--hidden-size", type=int, default=256)
-    p.add_argument("--num-layers", type=int, default=2)
-    p.add_argument("--embedding-dim", type=int, help="learned embedding size (default: one-hot input)")
-    p.add_argument("--dropout", type=float, default=0.0, help="dropout between recurrent layers")
-    p.add_argument("--max-vocab", type=int, help="word level: keep the most frequent words")
-    p.add_argument("--optimizer", default="adam", help="sgd, momentum, adagrad, rmsprop, adam, adamw, rprop")
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
-    p.add_argument("--window", type=int, default=100, help="steps per training window (truncated BPTT)")
-    p.add_argument("--batch-size", type=int, default=32, help="parallel streams")
-    p.add_argument("--steps", type=int, help="optimizer steps in all, counting those a resumed run has done "
-                   "(default 1000 unless --epochs; on --resume, the run's own)")
-    p.add_argument("--epochs", type=int, help="passes over the text")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
-    p.add_argument(
-        "--eval-every", type=int, help="steps between validations (default: 10 per run, or each epoch)"
-    )
-    p.add_argument("--checkpoint-every", type=int,
+    p.add_argument("--level", choices=("char", "word"), default="char",
+                   help="tokens: characters, or lower-cased words and punctuation")
+    p.add_argument("--encoding", metavar="NAME", default="utf-8", help="the text file's encoding")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm", help="recurrent cell")
+    p.add_argument("--hidden-size", metavar="N", type=size, default=256, help="hidden units per layer")
+    p.add_argument("--num-layers", metavar="N", type=layer_count, default=2, help="stacked recurrent layers")
+    p.add_argument("--embedding-dim", metavar="N", type=size,
+                   help="learned embedding size (default: one-hot input)")
+    p.add_argument("--dropout", metavar="P", type=probability, default=0.0,
+                   help="dropout between recurrent layers, so with --num-layers 1 it does nothing "
+                   "(a warning says so)")
+    p.add_argument("--max-vocab", metavar="N", type=size,
+                   help="word level: keep the most frequent words, the rest become the unknown token "
+                   "(default: every word)")
+    p.add_argument("--optimizer", type=folded_name, choices=OPTIMIZERS, default="adam",
+                   help="momentum is SGD with momentum 0.9; plain-rprop is the tutorials' Rprop, "
+                   "--lr its first step")
+    p.add_argument("--lr", type=positive_float, default=2e-3,
+                   help="learning rate (on --resume the run's own unless given: then changed and logged)")
+    p.add_argument("--clip-norm", metavar="NORM", type=non_negative_float, default=5.0,
+                   help="clip the gradients to this global norm; 0 for no clipping")
+    p.add_argument("--window", metavar="N", type=size, default=100,
+                   help="time steps per training window, the truncation of BPTT")
+    p.add_argument("--batch-size", metavar="N", type=size, default=32, help="parallel streams")
+    p.add_argument("--steps", metavar="N", type=positive_int,
+                   help="optimizer steps in all, counting those a resumed run has done (default: "
+                   f"{DEFAULT_TRAIN_STEPS} unless --epochs; on --resume, the run's own)")
+    p.add_argument("--epochs", metavar="N", type=positive_int,
+                   help="passes over the text (default: count steps)")
+    p.add_argument("--val-fraction", metavar="F", type=fraction, default=0.1,
+                   help="the share of the text held out at its end for validation; 0 for none")
+    p.add_argument("--eval-every", metavar="N", type=positive_int,
+                   help=f"steps between validations (default: {EVALS_PER_RUN} per run, or each epoch)")
+    p.add_argument("--checkpoint-every", metavar="N", type=non_negative_int,
                    help=f"steps between saves of last.npz (default: at each validation, or every "
                    f"{EPOCH_RUN_CHECKPOINT_EVERY} steps when validating each epoch; 0: only at the end)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--out", help="output folder (default: a new runs/train-LEVEL-TIME)")
+    p.add_argument("--seed", type=non_negative_int, metavar="N", default=0,
+                   help="seed of the weights, the batch order and the dropout masks")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                   help="floating-point type of the weights")
+    p.add_argument("--out", metavar="FOLDER", help="output folder (default: a new runs/train-LEVEL-TIME)")
     p.add_argument("--resume", metavar="LAST_NPZ",
                    help="continue exactly from the last.npz of an earlier run, in its folder and log; "
                    "options not given are the run's, and --lr changes its rate; model.npz holds no "
@@ -473,25 +541,56 @@ def add_commands(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
     add_run_options(p)
     add_training_options(p)
+    p.also_named(report_every="log_every")  # lm.fit's name of --log-every
     p.set_defaults(func=cmd_train, parser=p)
 
-    p = sub.add_parser("sample", help="generate text from a trained language model (streamed to stdout)")
+    p = sub.add_parser(
+        "sample", help="generate text from a trained language model (streamed to stdout)",
+        description="Generate text from a model trained by scratchrnn train and stream it to stdout, "
+        "the prime first. Each token is drawn from softmax(logits / temperature), restricted to the "
+        "--top-k most likely tokens and to the --top-p nucleus; --beam instead searches for the most "
+        "likely continuation. The same --seed gives the same text.",
+        epilog="examples:\n"
+        "  scratchrnn sample runs/train-char-TIME/model.npz --prime \"ROMEO:\" --temperature 0.8 --seed 1\n"
+        "  scratchrnn sample runs/train-word-TIME/model.npz --length 50 --beam 4",
+    )
     p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")
-    p.add_argument("--length", type=int, default=300, help="tokens to generate")
-    p.add_argument("--prime", default="", help="text to start from")
-    p.add_argument("--temperature", type=float, default=1.0, help="softmax(logits / T); 0 is greedy")
-    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
-    p.add_argument("--top-p", type=float, help="sample among the most likely tokens holding probability p")
-    p.add_argument("--beam", type=int, help="beam search of this width for the most likely continuation")
-    p.add_argument("--seed", type=int, help="random seed (same seed, same text)")
+    p.add_argument("--length", metavar="N", type=positive_int, default=300,
+                   help="tokens to generate (characters, or words and sentence ends)")
+    p.add_argument("--prime", metavar="TEXT", default="",
+                   help="text to start from (default: a new line or sentence)")
+    p.add_argument("--temperature", metavar="T", type=non_negative_float, default=1.0,
+                   help="softmax(logits / T): below 1 sharper, above 1 flatter, 0 greedy")
+    p.add_argument("--top-k", metavar="K", type=size,
+                   help="sample among the k most likely tokens (default: all)")
+    p.add_argument("--top-p", metavar="P", type=probability_mass,
+                   help="sample among the most likely tokens holding probability p (default: all)")
+    p.add_argument("--beam", metavar="N", type=size,
+                   help="beam search of this width for the most likely continuation (default: sample)")
+    p.add_argument("--seed", type=non_negative_int, metavar="N",
+                   help="random seed, same seed same text (default: fresh randomness)")
+    p.add_argument("--allow-unknown", action="store_true",
+                   help="word level: let the unknown-word token appear in the text (it never does "
+                   "otherwise)")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("eval", help="loss, perplexity and bits per character of a model on a text file")
-    p.add_argument("model", metavar="MODEL")
-    p.add_argument("text", metavar="TEXT_FILE")
-    p.add_argument("--encoding", default="utf-8")
+    p = sub.add_parser(
+        "eval", help="loss, perplexity and bits per character of a model on a text file",
+        description="Score a text with a trained model in one pass, the state carried through it: "
+        "the loss in nats per predicted token, the perplexity and, for characters, bits per "
+        "character. --per-token writes each token's log-probability as JSON lines.",
+        epilog="examples:\n"
+        "  scratchrnn eval runs/train-char-TIME/model.npz held_out.txt\n"
+        "  scratchrnn eval MODEL held_out.txt --unknown skip --per-token - > tokens.jsonl",
+    )
+    p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")
+    p.add_argument("text", metavar="TEXT_FILE", help="the text to score")
+    p.add_argument("--encoding", metavar="NAME", default="utf-8", help="the text file's encoding")
+    p.add_argument("--unknown", choices=UNKNOWN, default="error",
+                   help="characters outside the model's vocabulary: an error naming them, or skipped "
+                   "and counted; words outside it are always read as the unknown-word token")
     p.add_argument(
         "--per-token", metavar="FILE",
-        help="write each token's log-probability as JSON lines ('-': to stdout, the summary to stderr)",
+        help="write each token's log-probability as JSON lines ('-': to stdout, everything else to stderr)",
     )
     p.set_defaults(func=cmd_eval)

@@ -12,13 +12,14 @@ Two levels share one implementation (:class:`LanguageModel`):
 
 * ``CharLM`` (level "char"): the vocabulary is every character of the training text sorted by
   code point (:class:`~scratchrnn.data.text.CharVocab`), so it never depends on the text's order.
-  A prime or an evaluated text with a character outside it raises ValueError naming the characters.
+  A prime with a character outside it raises ValueError naming the characters; so does an
+  evaluated text, unless ``evaluate(..., unknown="skip")`` leaves them out and counts them.
 * ``WordLM`` (level "word"): the text is cut into sentences (``split_sentences``) and lower-cased
   word and punctuation tokens (``tokenize_words``); the stream is every sentence as
   ``SENTENCE_START words SENTENCE_END``, the vocabulary a :class:`~scratchrnn.data.text.WordVocab`
   (``max_vocab`` keeps the most frequent). Words outside the vocabulary become ``UNKNOWN_TOKEN``
-  (they are not an error). Output joins words with single spaces, a ``SENTENCE_END`` becomes a
-  line break and ``SENTENCE_START`` is not shown.
+  (not an error; ``sample`` draws it only with ``allow_unknown``). Output joins words with single
+  spaces, a ``SENTENCE_END`` becomes a line break and ``SENTENCE_START`` is not shown.
 
 ``sample`` returns only the continuation: ``prime + lm.sample(n, prime=prime)`` reads on (for the
 word level, up to tokenization). An empty prime starts char models from a line break (the
@@ -66,6 +67,7 @@ from .resume import resumed_fit, text_digest
 from .sample import beam_search, check_sampling_options, generate
 from .scoring import EVAL_CHUNK, score_ids
 from .train import History, TrainConfig, Trainer
+from .unknown import check_known, known_text
 
 __all__ = ["DEFAULT_LR", "EVAL_CHUNK", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
@@ -80,12 +82,6 @@ def _check_text(text, what: str = "text") -> str:
     if not text.strip():
         raise ValueError(f"{what} is empty (or only whitespace); a language model needs some text")
     return text
-
-
-def _preview(items, limit: int = 10) -> str:
-    items = list(items)
-    shown = ", ".join(repr(t) for t in items[:limit])
-    return shown + (f", ... ({len(items)} in all)" if len(items) > limit else "")
 
 
 class LanguageModel:
@@ -148,11 +144,7 @@ class LanguageModel:
         """Token ids (n,) int64 of ``tokens`` in ``vocab`` (default: the model's); tokens outside a
         vocabulary without an unknown token raise ValueError naming them."""
         vocab = self.vocab if vocab is None else vocab
-        if vocab.unk is None:
-            missing = sorted({t for t in tokens if t not in vocab})
-            if missing:
-                raise ValueError(f"{what} has {len(missing)} {self._unit}(s) that are not in the model's "
-                                 f"vocabulary of {len(vocab)}: {_preview(missing)}")
+        check_known(tokens, vocab, what, self._unit)
         return vocab.encode(tokens)
 
     def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
@@ -285,7 +277,7 @@ class LanguageModel:
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, length: int, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, beam: int | None = None,
-               on_text: Callable[[str], object] | None = None) -> str:
+               on_text: Callable[[str], object] | None = None, allow_unknown: bool = False) -> str:
         """Generate ``length`` tokens after ``prime`` and return them as text (without the prime;
         for words, the sentence markers count as tokens).
 
@@ -294,7 +286,8 @@ class LanguageModel:
         seeded by ``seed`` (None: fresh OS entropy), so the same seed gives the same text. ``beam``
         (an integer >= 1) instead returns the most likely continuation found by beam search, which
         is deterministic and takes no temperature, top_k or top_p. ``on_text`` is called with each
-        token's text as soon as it is known (after the search, for beam search).
+        token's text as soon as it is known (after the search, for beam search). ``UNKNOWN_TOKEN``
+        is never drawn or searched for unless ``allow_unknown`` (``scratchrnn.sample.suppress_tokens``).
         """
         model = self._require_model()
         self._require_finite(model)
@@ -306,6 +299,8 @@ class LanguageModel:
                 raise ValueError("beam search is deterministic: it takes no temperature, top_k or top_p "
                                  f"(got temperature={temperature}, top_k={top_k}, top_p={top_p})")
         check_optional_int("seed", seed, low=0)
+        unk = None if check_flag("allow_unknown", allow_unknown) else self.vocab.unk_id
+        suppress = None if unk is None else [unk]
         if not isinstance(prime, str):
             raise ValueError(f"prime must be a str, got {type(prime).__name__}")
         prime_ids = self._encode(self._prime_tokens(prime), "the prime")  # (P,)
@@ -319,11 +314,11 @@ class LanguageModel:
                 on_text(piece)
 
         if beam is not None:
-            for i in beam_search(model, prime_ids, length, int(beam)).tolist():
+            for i in beam_search(model, prime_ids, length, int(beam), suppress=suppress).tolist():
                 emit(i)
         else:
             generate(model, prime_ids, length, np.random.default_rng(seed), temperature, top_k, top_p,
-                     on_token=emit)
+                     on_token=emit, suppress=suppress)
         return "".join(pieces)
 
     # -- evaluation ----------------------------------------------------------------------------
@@ -351,7 +346,8 @@ class LanguageModel:
         report = None if on_chunk is None else (lambda start, lp: on_chunk(start, tokens, ids, lp))
         return score_ids(model, ids, report), ids.shape[0]
 
-    def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None) -> dict:
+    def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None,
+                 unknown: str = "error") -> dict:
         """Score ``text`` token by token with the state carried through it.
 
         Returns ``loss`` (mean negative log-likelihood in nats per predicted token, every token after
@@ -359,12 +355,19 @@ class LanguageModel:
         char level, ``bits_per_char = loss / ln 2``. ``on_token`` is called with each predicted
         token's record (as in :meth:`token_logprobs`) as soon as it is scored, so a long text can
         be written out in the same single pass without keeping the records. A model whose weights
-        are not finite raises ValueError.
+        are not finite raises ValueError. Characters outside a char model's vocabulary raise
+        ValueError naming them, or with ``unknown="skip"`` are left out (their neighbours meet) and
+        counted: ``skipped`` (how many) and ``skipped_tokens`` (which, sorted) join the result.
+        Words outside a word model's vocabulary read as ``UNKNOWN_TOKEN``, so nothing is skipped.
         """
+        vocab = self.vocab if self.level == "char" else None  # a word model reads every word
+        text, positions, skipped, count = known_text(text, vocab, unknown)
+
         def per_token(start: int, tokens: list[str], ids: np.ndarray, lp: np.ndarray) -> None:
             for j, value in enumerate(lp.tolist()):
                 i = start + 1 + j
-                on_token({"index": i, "token": tokens[i], "id": int(ids[i]), "logprob": value})
+                index = i if positions is None else int(positions[i])
+                on_token({"index": index, "token": tokens[i], "id": int(ids[i]), "logprob": value})
 
         logp, _ = self._score(text, None if on_token is None else per_token)
         loss = float(-logp.mean())
@@ -372,18 +375,21 @@ class LanguageModel:
         result = {"loss": loss, "perplexity": perplexity, "tokens": int(logp.shape[0])}
         if self.level == "char":
             result["bits_per_char"] = loss / math.log(2.0)
+        if unknown == "skip":
+            result["skipped"], result["skipped_tokens"] = count, skipped
         return result
 
-    def token_logprobs(self, text: str) -> list[dict]:
+    def token_logprobs(self, text: str, unknown: str = "error") -> list[dict]:
         """Per predicted token of ``text``: {"index", "token", "id", "logprob"} (natural log).
 
         ``index`` is the token's position in the stream (0 is the first token, which is only
         context and not listed); ``token`` is the text's own token (for words, even when it maps to
-        ``UNKNOWN_TOKEN``), ``id`` the id the model read. One dict per line makes JSON lines; for a
-        long text, ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
+        ``UNKNOWN_TOKEN``), ``id`` the id the model read; characters skipped (``unknown="skip"``,
+        see :meth:`evaluate`) have no record, the others keep their index. One dict per line makes
+        JSON lines; ``evaluate(text, on_token=...)`` streams the same records instead of listing them.
         """
         rows: list[dict] = []
-        self.evaluate(text, on_token=rows.append)
+        self.evaluate(text, on_token=rows.append, unknown=unknown)
         return rows
 
     # -- files ---------------------------------------------------------------------------------

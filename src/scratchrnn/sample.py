@@ -10,7 +10,8 @@ For logits ``z`` (B, V) the sampled distribution is, row by row::
 
 and ``T = 0`` is greedy decoding: ``argmax z`` with ties going to the lowest id (no random draw).
 A logit of -inf is a masked token, never drawn (its probability is 0 and the others renormalise);
-``suppress_tokens`` masks given ids that way, e.g. an unknown-word token a sample must not contain.
+``suppress_tokens`` masks given ids that way, e.g. an unknown-word token a sample must not contain
+(``generate`` and ``beam_search`` take such ids as ``suppress``).
 A draw is one ``rng.random()`` per row, mapped through the cumulative distribution, so the same
 Generator state always gives the same tokens.
 
@@ -376,7 +377,7 @@ def _prime(model, prime: np.ndarray):
 
 
 def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k: int | None = None,
-             top_p: float | None = None, on_token: Callable | None = None) -> np.ndarray:
+             top_p: float | None = None, on_token: Callable | None = None, suppress=None) -> np.ndarray:
     """Sample ``length`` tokens after ``prime_ids`` with the hidden state carried from step to step.
 
     prime_ids: (P,) ids for one sequence, or (P, B) for B sequences sampled side by side. The prime
@@ -385,7 +386,8 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     for a 2-D prime (the prime itself is not included). ``on_token`` is called as each step is drawn,
     with an int (1-D prime) or the ids (B,) (2-D prime). ``rng``: None, an int seed or a Generator. The
     model runs in evaluation mode (no dropout) and is put back in its previous mode afterwards.
-    Logits with a NaN or no finite maximum (a diverged model) raise ValueError.
+    Logits with a NaN or no finite maximum (a diverged model) raise ValueError. ``suppress``: token
+    ids never drawn (``suppress_tokens`` applied to the logits of every step), or None.
     """
     _check_model(model)
     temperature, top_k, top_p = check_sampling_options(temperature, top_k, top_p)
@@ -404,6 +406,9 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     try:
         logits, h = _prime(model, prime2)  # (B, V)
         advance = _carried(_stepper(model), h)
+        if suppress is not None:
+            logits = suppress_tokens(logits, suppress)  # checks the ids once, before any draw
+            advance = _suppressing(advance, suppress)
         V = logits.shape[1]
         if single and (top_k is None or top_k >= V) and (top_p is None or top_p >= 1.0):
             # one sequence, no filter: the same draws, without the (B, V) machinery
@@ -429,6 +434,11 @@ def generate(model, prime_ids, length: int, rng, temperature: float = 1.0, top_k
     return out[:, 0].copy() if single else out
 
 
+def _suppressing(advance: Callable, ids) -> Callable:
+    """``advance`` whose logits have the tokens ``ids`` masked (``suppress_tokens``)."""
+    return lambda step_ids: suppress_tokens(advance(step_ids), ids)
+
+
 def _best(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the n largest scores (N,), best first; equal scores keep the lower index first."""
     N = scores.shape[0]
@@ -449,7 +459,7 @@ def _reorder(h, parents: np.ndarray):
     return h[:, parents]  # (L, n, H)
 
 
-def beam_search(model, prime_ids, length: int, beam: int) -> np.ndarray:
+def beam_search(model, prime_ids, length: int, beam: int, suppress=None) -> np.ndarray:
     """The continuation (length,) of ``prime_ids`` (P,) that beam search finds most likely.
 
     Keeps the ``beam`` best partial continuations by total log-probability sum_t log p(x_t | x_<t)
@@ -457,6 +467,7 @@ def beam_search(model, prime_ids, length: int, beam: int) -> np.ndarray:
     forward step, their hidden states (tuples (h, c) for an LSTM) reordered by parent beam. Ties in
     score go to the earlier beam, then the lower token id, so ``beam=1`` is greedy decoding.
     Deterministic; runs the model in evaluation mode and restores its mode afterwards.
+    ``suppress``: token ids no continuation contains (``suppress_tokens``), or None.
     """
     _check_model(model)
     beam = check_size("beam", beam)
@@ -474,6 +485,8 @@ def beam_search(model, prime_ids, length: int, beam: int) -> np.ndarray:
         step = _stepper(model)
         logits, h = _prime(model, prime[:, None])  # (1, V)
         for t in range(length):
+            if suppress is not None:
+                logits = suppress_tokens(logits, suppress)  # (n, V) masked: never a beam's next token
             total = scores[:, None] + log_softmax(logits.astype(np.float64))  # (n, V)
             flat = total.reshape(-1)  # (n*V,) beam-major, so lower flat index = earlier beam, lower id
             top = _best(flat, min(beam, flat.size))  # (n',)
