@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from cli_helpers import ENV, run_cli
 from scratchrnn.cli import main
 
 
@@ -108,7 +109,7 @@ def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tasks, "TASKS", {"hello": "hello"})
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "system | tutorial | ours | target | seconds | met" in out
+    assert "system  met  seconds" in out and "\nhello\n  tutorial  one worked step" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [s["name"] for s in summary["systems"]] == ["hello"] and summary["systems"][0]["passed"]
     pytest.importorskip("matplotlib")
@@ -224,3 +225,45 @@ def test_main_gives_the_signal_handlers_back(capsys):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert main(["--version"]) == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+# -- the results table -----------------------------------------------------------------------------
+def _long_result(name: str, passed: bool = True):
+    from scratchrnn.tasks import TaskResult
+
+    words = " ".join(f"word{i}" for i in range(60))
+    return TaskResult(name=name, tutorial="the tutorial says " + words, ours="we reach " + words,
+                      target="a target of " + words + " " + "x" * 120, passed=passed, seconds=1234.5)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_table_fits_the_terminal(capsys, monkeypatch, columns):
+    from scratchrnn.cli import _print_table, _print_text_artifacts
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    results = [_long_result("binary-to-decimal"), _long_result("word-lm", passed=False)]
+    results[1].artifacts = {"greedy": [{"prompt": "the king", "continuation": "and " * 40}],
+                            "sentences": ["o " * 70]}
+    _print_table(results)
+    _print_text_artifacts(results[1])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(ln) for ln in lines) <= columns
+    assert lines[:4] == ["system             met  seconds", "-----------------  ---  -------",
+                         "binary-to-decimal  yes   1234.5", "word-lm            NO    1234.5"]
+    # every word of every sentence is printed, in order, under its label (a word longer than a
+    # line is cut into pieces: compare without the spaces)
+    text = " ".join(ln.strip() for ln in lines)
+    for r in results:
+        for key in ("tutorial", "ours", "target"):
+            assert f"{key}{getattr(r, key)}".replace(" ", "") in text.replace(" ", "")
+    assert "tutorial  the tutorial says word0 word1" in text  # the label padded to one column
+    assert "'the king' -> and and" in text
+
+
+def test_the_tasks_table_fits_80_columns_in_a_fresh_process(tmp_path):
+    env = {**ENV, "COLUMNS": "80"}
+    res = run_cli("task", "hello", "--out", tmp_path / "run", "--no-progress", env=env)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["system", "met", "seconds"] and lines[2].split()[:2] == ["hello", "yes"]
+    assert max(len(ln) for ln in lines if not ln.startswith("wrote ")) <= 80

@@ -133,16 +133,47 @@ def _json_default(o):
     raise TypeError(f"cannot write {type(o).__name__} as JSON")
 
 
+TABLE_WIDTH = (40, 100)  # the results are wrapped to the terminal's width, kept within these columns
+DETAIL_FIELDS = ("tutorial", "ours", "target")  # a result's sentences, printed below the summary
+
+
+def _table_width() -> int:
+    """Columns to print in: the terminal's (``COLUMNS`` when set, 80 when not a terminal), kept
+    within ``TABLE_WIDTH``."""
+    import shutil
+
+    low, high = TABLE_WIDTH
+    return max(low, min(high, shutil.get_terminal_size((80, 24)).columns))
+
+
+def _wrapped(label: str, text: str, width: int, indent: int) -> list[str]:
+    """``text`` after ``label`` (padded to ``indent`` columns, or followed by a space when longer),
+    wrapped to ``width`` columns, its later lines indented by ``indent``."""
+    import textwrap
+
+    head = label.ljust(indent) if len(label) < indent else f"{label} "
+    return textwrap.wrap(text, width, initial_indent=head, subsequent_indent=" " * indent,
+                         break_on_hyphens=False) or [head.rstrip()]
+
+
 def _print_table(results) -> None:
-    rows = [
-        (r.name, r.tutorial, r.ours, r.target, f"{r.seconds:.1f}", "yes" if r.passed else "NO")
-        for r in results
-    ]
-    head = ("system", "tutorial", "ours", "target", "seconds", "met")
-    for i, row in enumerate([head, *rows]):
-        print(" | ".join(row))
+    """A summary (system, target met, seconds) that fits the terminal, then each system's tutorial
+    result, our result and the target as wrapped paragraphs."""
+    width = _table_width()
+    head = ("system", "met", "seconds")
+    rows = [(r.name, "yes" if r.passed else "NO", f"{r.seconds:.1f}") for r in results]
+    name_w = max(len(head[0]), *(len(row[0]) for row in rows))
+    seconds_w = max(len(head[2]), *(len(row[2]) for row in rows))
+    for i, (name, met, seconds) in enumerate([head, *rows]):
+        print(f"{name:<{name_w}}  {met:<3}  {seconds:>{seconds_w}}")
         if i == 0:
-            print("-" * 100)
+            print(f"{'-' * name_w}  ---  {'-' * seconds_w}")
+    indent = 2 + max(len(f) for f in DETAIL_FIELDS) + 2
+    for r in results:
+        print(f"\n{r.name}")
+        for key in DETAIL_FIELDS:
+            for line in _wrapped(f"  {key}", getattr(r, key), width, indent):
+                print(line)
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
@@ -167,13 +198,19 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
 
 def _print_text_artifacts(result) -> None:
-    """A language model's greedy continuations and sampled sentences, when the task made any."""
-    for g in result.artifacts.get("greedy", []):
-        print(f"\n{result.name}: greedy after {g['prompt']!r}: {g['continuation']}")
+    """A language model's greedy continuations and sampled sentences, when the task made any,
+    wrapped to the terminal's width like the table."""
+    width = _table_width()
+    if result.artifacts.get("greedy"):
+        print(f"\n{result.name}: greedy continuations")
+        for g in result.artifacts["greedy"]:
+            for line in _wrapped(f"  {g['prompt']!r} ->", g["continuation"], width, 4):
+                print(line)
     if result.artifacts.get("sentences"):
         print(f"\n{result.name}: sampled sentences")
         for sentence in result.artifacts["sentences"]:
-            print(f"  {sentence}")
+            for line in _wrapped("  -", sentence, width, 4):
+                print(line)
 
 
 def _takes_progress(module) -> bool:
