@@ -258,6 +258,47 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+# -- plot ----------------------------------------------------------------------------------------
+PLOT_INSTALL_HINT = "pip install 'scratchrnn[plot]' (or pip install matplotlib)"
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .figures import matplotlib_available
+    from .plot_log import read_training_log, save_log_plot
+
+    if not matplotlib_available():
+        raise UsageError(f"plot needs matplotlib, which is not installed; install it with "
+                         f"{PLOT_INSTALL_HINT}")
+    source = Path(args.log)
+    out = Path(args.output) if args.output else source.with_suffix(".png")
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"-o/--output must end in .png, got {str(out)!r}")
+    if out.exists() and source.exists() and out.samefile(source):
+        raise UsageError(f"-o/--output {str(out)!r} is the log itself; give another file")
+    log = read_training_log(source)
+    with writing(out):
+        save_log_plot(log, out)
+    evals = f"{log.val_loss.size:,} validations" if log.val_loss.size else "no validation"
+    print(f"wrote {out} ({log.step.size:,} training steps, {evals})")
+    return 0
+
+
+def _add_plot_command(sub) -> None:
+    p = sub.add_parser(
+        "plot", help="draw a training log (loss, validation loss, learning rate, gradient norm) as a PNG",
+        description="Draw the log.jsonl of a training run as one PNG: the training loss (raw and "
+                    "smoothed) with the validation losses, the learning rate and the gradient norm "
+                    f"over the steps. Needs matplotlib: {PLOT_INSTALL_HINT}.",
+    )
+    p.add_argument("log", metavar="LOG",
+                   help="a training log of JSON lines (the log.jsonl of scratchrnn train)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="the PNG to write, replaced atomically (default: LOG with the suffix .png)")
+    p.set_defaults(func=_cmd_plot)
+
+
 def _cmd_trace(args: argparse.Namespace) -> int:
     import json
 
@@ -398,6 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_trace)
 
     add_lm_commands(sub)
+    _add_plot_command(sub)
 
     p = sub.add_parser("export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)")
     p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
