@@ -112,6 +112,28 @@ def test_model_has_no_biases_and_the_tutorial_initialisation():
         np.testing.assert_array_equal(model.params[k], again.params[k])
 
 
+def test_embedding_layers_and_biases_when_asked_for():
+    cfg = tiny(hidden_size=20, embedding_dim=12, num_layers=2, dropout=0.25, bias=True, cell="gru")
+    model = W.build_model(cfg, 500)
+    shapes = {k: v.shape for k, v in model.params.items()}
+    assert shapes["embedding.weight"] == (500, 12)
+    assert shapes["rnn.weight_ih_l0"] == (60, 12) and shapes["rnn.weight_ih_l1"] == (60, 20)
+    assert shapes["head.weight"] == (500, 20) and shapes["head.bias"] == (500,)
+    assert model.config.dropout == 0.25 and model.config.num_layers == 2
+    for name, p in model.params.items():
+        if p.ndim == 1:
+            assert not p.any(), name  # biases start at zero
+    # the embedding keeps the library's N(0, 1); the matrices the tutorial's uniform rule
+    assert 0.9 < float(model.params["embedding.weight"].std()) < 1.1
+    bound = 1 / math.sqrt(20)
+    assert np.abs(model.params["rnn.weight_hh_l1"]).max() <= bound
+
+
+def test_dropout_needs_stacked_layers():
+    with pytest.raises(ValueError, match="dropout acts between stacked layers, so it needs num_layers > 1"):
+        tiny(dropout=0.2)
+
+
 def test_initial_loss_is_within_two_percent_of_ln_v(tiny_data):
     cfg = tiny(hidden_size=100)
     V = len(tiny_data.vocab)
@@ -275,6 +297,8 @@ def test_adam_takes_the_rate_as_given():
     ("lr", True), ("sum_loss", "yes"), ("epochs", 0), ("batch_tokens", 0), ("prompts", "the king"),
     ("prompts", ("",)), ("top_k", 0), ("num_sentences", 0), ("min_sample_words", 0),
     ("max_sample_tokens", 3), ("max_sample_attempts", 3), ("seed", -1), ("dtype", "float16"),
+    ("embedding_dim", 0), ("num_layers", 0), ("dropout", 1.5), ("bias", "yes"), ("clip_norm", 0.0),
+    ("clip_norm", float("inf")),
 ])
 def test_bad_config_values_raise(field, value):
     with pytest.raises(ValueError, match=field):

@@ -62,11 +62,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import (
+    MAX_LAYERS,
     check_dtype,
     check_flag,
     check_int,
     check_optional_flag,
     check_optional_int,
+    check_optional_size,
+    check_probability,
     check_real,
     check_size,
     check_truncate,
@@ -116,10 +119,15 @@ class Config:
     val_fraction: float = 0.1  # share of the sentences that validate
     heldout_fraction: float = 0.1  # share of the training sentences that tune the bigram's lambda
     cell: str = "rnn"
+    embedding_dim: int | None = None  # None: one-hot input (tutorial); else a learned embedding this wide
     hidden_size: int = 100  # tanh hidden units (tutorial)
+    num_layers: int = 1  # stacked recurrent layers (tutorial: one)
+    dropout: float = 0.0  # between stacked layers, while training (needs num_layers > 1)
+    bias: bool = False  # biases in the cell and the output layer (tutorial: none)
     truncate: int | None = 4  # truncated BPTT steps (tutorial's bptt_truncate)
     optimizer: str = "sgd"  # any name of scratchrnn.optim.OPTIMIZERS
     lr: float = 0.005  # tutorial's SGD rate on the summed loss
+    clip_norm: float | None = None  # clip the gradients' global norm to this (tutorial: no clipping)
     sum_loss: bool | None = None  # step on the summed loss (lr x targets per batch); None: for sgd only
     halve_on_increase: bool = True  # halve the rate when the validation loss rises (tutorial)
     epochs: int = 10
@@ -150,11 +158,20 @@ class Config:
                                            high_open=True))
         if not isinstance(self.cell, str) or self.cell not in CELLS:
             raise ValueError(f"cell must be one of {', '.join(sorted(CELLS))}, got {self.cell!r}")
+        self.embedding_dim = check_optional_size("embedding_dim", self.embedding_dim)
         self.hidden_size = check_size("hidden_size", self.hidden_size)
+        self.num_layers = check_size("num_layers", self.num_layers, limit=MAX_LAYERS)
+        self.dropout = check_probability("dropout", self.dropout)
+        if self.dropout > 0 and self.num_layers == 1:
+            raise ValueError(f"dropout acts between stacked layers, so it needs num_layers > 1; got "
+                             f"dropout={self.dropout} with num_layers=1")
+        self.bias = check_flag("bias", self.bias)
         self.truncate = check_truncate(self.truncate)
         if not isinstance(self.optimizer, str) or self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         self.lr = check_real("lr", self.lr, low=0.0, low_open=True)
+        if self.clip_norm is not None:
+            self.clip_norm = check_real("clip_norm", self.clip_norm, low=0.0, low_open=True)
         self.sum_loss = check_optional_flag("sum_loss", self.sum_loss)
         if self.sum_loss and self.optimizer in ADAPTIVE_SCALE_FREE:
             raise ValueError(
@@ -310,18 +327,26 @@ class SentenceBatches(SequenceData):
 # model
 # ------------------------------------------------------------------------------------------------
 def model_config(cfg: Config, vocab_size: int) -> ModelConfig:
-    """One-hot input -> ``cfg.cell`` without biases -> linear head without bias."""
-    return ModelConfig(cell=cfg.cell, vocab_size=vocab_size, embedding_dim=None, hidden_size=cfg.hidden_size,
-                       nonlinearity="tanh", bias=False, head_bias=False, dtype=cfg.dtype)
+    """Token input (one-hot, or an embedding of ``cfg.embedding_dim``) -> ``cfg.cell`` (tanh for the
+    RNN) -> a linear head over the vocabulary; biases only with ``cfg.bias``."""
+    return ModelConfig(cell=cfg.cell, vocab_size=vocab_size, embedding_dim=cfg.embedding_dim,
+                       hidden_size=cfg.hidden_size, num_layers=cfg.num_layers, nonlinearity="tanh",
+                       bias=cfg.bias, dropout=cfg.dropout, head_bias=cfg.bias, dtype=cfg.dtype)
 
 
 def build_model(cfg: Config, vocab_size: int) -> SequenceModel:
-    """The model of ``model_config``; every weight matrix (out, n) ~ U(-1/sqrt(n), 1/sqrt(n)), n its
-    number of inputs (the tutorial's rule)."""
+    """The model of ``model_config``; every weight matrix (out, n) of the recurrent layers and the
+    head ~ U(-1/sqrt(n), 1/sqrt(n)), n its number of inputs (the tutorial's rule), biases zero, and
+    an embedding keeps the library's N(0, 1) (PyTorch's)."""
     gen = np.random.default_rng(cfg.seed)
     model = SequenceModel(model_config(cfg, vocab_size), rng=gen)
     for name in sorted(model.params):
-        p = model.params[name]  # (out, n): written in place, the layers hold the same arrays
+        p = model.params[name]  # written in place: the layers hold the same arrays
+        if name.startswith("embedding."):
+            continue
+        if p.ndim == 1:
+            p[...] = 0.0  # (out,)
+            continue
         bound = 1.0 / math.sqrt(p.shape[1])
         p[...] = gen.uniform(-bound, bound, size=p.shape)  # (out, n)
     return model
@@ -522,7 +547,8 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
     opt = make_optimizer(cfg.optimizer, model.params, lr=step_lr)
     sched = HalveOnIncrease(opt) if cfg.halve_on_increase else None
     tc = TrainConfig(epochs=cfg.epochs, batch_size=1, truncate=cfg.truncate, loss="cross_entropy",
-                     eval_every=None, on_nonfinite="rollback", seed=cfg.seed, progress=progress)
+                     clip_norm=cfg.clip_norm, eval_every=None, on_nonfinite="rollback", seed=cfg.seed,
+                     progress=progress)
     trainer = Trainer(model, opt, tc, scheduler=sched, vocab=vocab.to_list())
     initial = float(trainer.evaluate(val))
     ln_v = math.log(V)
