@@ -16,6 +16,9 @@ from scratchrnn.data.text import load_corpus
 SOURCE = str(Path(scratchrnn.__file__).resolve().parents[1])
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")]))}
 
+# how the lines train prints as it goes begin (stderr not a terminal); an error is one line beside them
+LOG_LINE_STARTS = ("step ", "training for ", "resuming ")
+
 # a run of a few hundred milliseconds: one-layer RNN, short windows
 TINY = ["--cell", "rnn", "--hidden-size", "16", "--num-layers", "1", "--window", "20",
         "--batch-size", "4", "--no-progress"]
@@ -38,9 +41,15 @@ def run_cli(*args, cwd=None, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command(*args), capture_output=True, text=True, check=False, cwd=cwd, **kwargs)
 
 
+def without_log_lines(stderr: str) -> list[str]:
+    """The non-empty lines of ``stderr`` other than the training log lines."""
+    return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(LOG_LINE_STARTS)]
+
+
 def one_line_error(res: subprocess.CompletedProcess) -> str:
-    """The single ``scratchrnn: error:`` line of a run that exited with status 2."""
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    """The single ``scratchrnn: error:`` line of a run that exited with status 2 (after any log
+    lines of the training it did)."""
+    lines = without_log_lines(res.stderr)
     assert res.returncode == 2, (res.returncode, res.stderr)
     assert len(lines) == 1 and lines[0].startswith("scratchrnn: error: "), res.stderr
     return lines[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 import signal
 import subprocess
@@ -99,10 +100,12 @@ def test_an_interrupt_during_training_saves_and_prints_the_resume_command(refere
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
-    line, = err.splitlines()
+    *log_lines, line = err.splitlines()
+    assert log_lines[0] == f"training for 100000 steps, writing to {out}"
+    assert all(ln.startswith("step ") for ln in log_lines[1:])  # stderr is no terminal: log lines
     step = load_checkpoint(out / "last.npz").step
     assert line.startswith(f"scratchrnn: SIGINT at step {step}: saved {out / 'last.npz'}") and step >= 1
-    assert line.endswith(f"--out {out} --resume {out / 'last.npz'}")
+    assert line.endswith(f"resume with: scratchrnn train {text} --resume {out / 'last.npz'}")
     assert not (out / "model.npz").exists()  # an unfinished run writes no final model
 
 
@@ -173,7 +176,7 @@ def test_resume_with_a_bad_entry_names_the_file_and_the_entry(reference, tmp_pat
                   extra=ck.extra)
     fields["hidden"] = np.full_like(ck.hidden, np.nan)
     save_checkpoint(bad, **fields)
-    msg = one_line_error(run_cli("train", text, *TINY, *STEPS, "--out", tmp_path / "r", "--resume", bad))
+    msg = one_line_error(run_cli("train", text, "--resume", bad, "--more-steps", "10"))
     assert f"{bad}: checkpoint entry 'hidden'" in msg and "non-finite" in msg
 
 
@@ -215,4 +218,257 @@ def test_help_documents_interrupts_and_resume():
     out = run_cli("train", "--help").stdout
     flat = " ".join(out.split())
     assert "SIGTERM" in flat and "resumes the run" in flat and "model.npz holds no optimizer state" in flat
+    assert "counting those a resumed run has done" in flat and "--more-steps N" in flat
+    assert "--time-limit MINUTES" in flat and "--log-every N" in flat and "--init-from MODEL" in flat
 
+
+# -- log lines, the time limit, the closing lines ----------------------------------------------------
+LOG_LINE = re.compile(r"step (\d+)/(\d+)  loss \d+\.\d{4}  val (-|\d+\.\d{4}( \(best\))?)  [\d,]+ tokens/s  "
+                      r"lr [\d.e+-]+  elapsed \d+:\d\d:\d\d")
+
+
+def _records(log) -> list[dict]:
+    return [json.loads(ln) for ln in log.read_text().splitlines()]
+
+
+def test_log_lines_come_every_n_steps_and_at_each_validation(tmp_path):
+    text = small_text(tmp_path)
+    res = run_cli("train", text, *TINY, "--steps", "20", "--eval-every", "8", "--log-every", "5",
+                  "--out", tmp_path / "r")
+    assert res.returncode == 0, res.stderr
+    first, *lines = res.stderr.splitlines()
+    assert first == f"training for 20 steps, writing to {tmp_path / 'r'}"
+    matches = [LOG_LINE.fullmatch(ln) for ln in lines]
+    assert all(matches), lines
+    assert [int(m.group(1)) for m in matches] == [5, 8, 10, 15, 16, 20]
+    assert {m.group(2) for m in matches} == {"20"}
+    assert matches[0].group(3) == "-" and matches[1].group(3).endswith("(best)")  # none yet; the first
+    evals = [r["val_loss"] for r in _records(tmp_path / "r" / "log.jsonl") if "val_loss" in r]
+    assert matches[1].group(3).startswith(f"{evals[0]:.4f}") and matches[2].group(3) == f"{evals[0]:.4f}"
+    quiet = run_cli("train", text, *TINY, "--steps", "20", "--log-every", "0", "--out", tmp_path / "q")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
+def test_the_time_limit_stops_within_one_step_and_the_run_resumes_bit_for_bit(tmp_path):
+    text = small_text(tmp_path)
+    plan = ["--steps", "3000", "--eval-every", "500"]  # a few seconds of training
+    res = run_cli("train", text, *TINY, *plan, "--out", tmp_path / "straight")
+    assert res.returncode == 0, res.stderr
+    weights = load_checkpoint(tmp_path / "straight" / "model.npz").params
+    out = tmp_path / "limited"
+    res = run_cli("train", text, *TINY, *plan, "--time-limit", "0.01", "--out", out)
+    assert res.returncode == 0, res.stderr
+    steps = [r for r in _records(out / "log.jsonl") if "loss" in r]
+    assert 2 <= len(steps) < 3000
+    assert steps[-1]["elapsed"] >= 0.6 > steps[-2]["elapsed"]  # the step that passed the limit ended it
+    assert load_checkpoint(out / "last.npz").step == len(steps)
+    assert f"stopped at the time limit of 0.01 minutes after step {len(steps)}" in res.stdout
+    assert (out / "model.npz").exists()
+    assert f"wrote {out / 'last.npz'}: the run at step {len(steps)}" in res.stdout
+    command_line = res.stdout.split("continue with: ", 1)[1].splitlines()[0]
+    assert command_line == f"scratchrnn train {text} --resume {out / 'last.npz'} --time-limit 0.01"
+    again = subprocess.run(command(*shlex.split(command_line)[1:]), capture_output=True, text=True,
+                           check=False, env=ENV)  # the printed command: on, for the same time
+    assert again.returncode == 0, again.stderr
+    assert load_checkpoint(out / "last.npz").step > len(steps)
+    if "continue with: " in again.stdout:  # the rest in one go
+        rest = run_cli("train", text, "--resume", out / "last.npz")
+        assert rest.returncode == 0, rest.stderr
+    final = load_checkpoint(out / "model.npz").params
+    assert all(final[k].tobytes() == v.tobytes() for k, v in weights.items())
+    logged = [r["step"] for r in _records(out / "log.jsonl") if "loss" in r]
+    assert logged == list(range(1, 3001))  # one log, each step once
+    for minutes in ("0", "-1", "nan"):
+        msg = one_line_error(run_cli("train", text, *TINY, "--time-limit", minutes, "--out", tmp_path / "x"))
+        assert "--time-limit must be a positive number of minutes" in msg
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_closing_lines_say_what_was_written_and_where(tmp_path):
+    text = small_text(tmp_path)
+    res = run_cli("train", text, *TINY, "--steps", "10", "--val-fraction", "0", "--out", tmp_path / "nv")
+    assert res.returncode == 0, res.stderr
+    assert "no validation ran (--val-fraction is 0), so no best.npz was written" in res.stdout
+    assert not any(ln.startswith("wrote") and "best.npz" in ln for ln in res.stdout.splitlines())
+    assert not (tmp_path / "nv" / "best.npz").exists()
+    res = run_cli("train", text, *TINY, "--steps", "10", "--out", tmp_path / "v")
+    out = tmp_path / "v"
+    assert res.stdout.splitlines()[-4:] == [
+        f"wrote {out / 'model.npz'}: the final weights (for sample, eval, export and --init-from)",
+        f"wrote {out / 'last.npz'}: the run at step 10, for --resume",
+        f"wrote {out / 'best.npz'}: the weights of the best validation, at step 10",
+        f"wrote {out / 'log.jsonl'}: a record per step and validation",
+    ]
+    assert res.stdout.startswith(f"trained a char-level RNN on {text}: steps 1-10 of 10")
+
+
+# -- resume: the checkpoint's settings, its folder and log, a rate changed on purpose ---------------
+@pytest.fixture(scope="module")
+def halfway(tmp_path_factory):
+    """(folder, text, weights of a straight 60-step run, the folder of the same run stopped at 40)."""
+    folder = tmp_path_factory.mktemp("halfway")
+    text = small_text(folder)
+    plan = ["--eval-every", "20", "--lr", "0.003"]
+    assert run_cli("train", text, *TINY, *plan, "--steps", "60", "--out", folder / "straight").returncode == 0
+    assert run_cli("train", text, *TINY, *plan, "--steps", "40", "--out", folder / "run").returncode == 0
+    return folder, text, load_checkpoint(folder / "straight" / "model.npz").params, folder / "run"
+
+
+def _copy_run(run, to):
+    import shutil
+
+    shutil.copytree(run, to)
+    return to
+
+
+def test_resume_takes_its_architecture_text_and_folder_from_the_checkpoint(halfway, tmp_path):
+    _, text, weights, run = halfway
+    run = _copy_run(run, tmp_path / "run")
+    res = run_cli("train", "--resume", run / "last.npz", "--more-steps", "20", cwd=tmp_path)  # nothing else
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"trained a char-level RNN on {text}: steps 41-60 of 60")
+    assert res.stderr.splitlines()[0] == f"resuming {run} at step 40 of 60"
+    assert not (tmp_path / "runs").exists()  # no new folder: the run goes on in its own
+    final = load_checkpoint(run / "model.npz").params
+    assert all(final[k].tobytes() == v.tobytes() for k, v in weights.items())  # as if it never stopped
+    records = _records(run / "log.jsonl")
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 61))
+    assert {r["lr"] for r in records if "loss" in r} == {0.003}  # the run's own rate, --lr not typed
+    assert not any("event" in r for r in records)
+    (run / "model.npz").unlink()  # as an interrupt after the last step leaves a run
+    done = run_cli("train", "--resume", run / "last.npz", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"the run in {run} is complete at step 60: nothing to train "
+        "(--more-steps N trains it N steps further)",
+        f"wrote {run / 'model.npz'}: the final weights (for sample, eval, export and --init-from)"]
+    again = load_checkpoint(run / "model.npz").params
+    assert all(again[k].tobytes() == v.tobytes() for k, v in weights.items())
+
+
+def test_flags_that_contradict_the_checkpoint_name_both_values(halfway, tmp_path):
+    _, text, _, run = halfway
+    run = _copy_run(run, tmp_path / "run")
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    msg = one_line_error(run_cli("train", text, "--resume", run / "last.npz", "--hidden-size", "128",
+                                 "--cell", "gru", "--batch-size", "8", "--more-steps", "5"))
+    assert msg == ("scratchrnn: error: --cell gru contradicts the checkpoint's cell rnn; --hidden-size 128 "
+                   "contradicts the checkpoint's hidden size 16; --batch-size 8 contradicts the checkpoint's "
+                   "batch size 4 (a resumed run takes them from its checkpoint: leave them out)")
+    for words, words_in_msg in (
+            (["--steps", "30"], "--steps 30 is not beyond the checkpoint's step 40: --steps is the run's"),
+            (["--steps", "50", "--more-steps", "5"], "give --steps (the run's total) or --more-steps"),
+            (["--more-steps", "0"], "--more-steps must be a positive number of steps, got 0"),
+            (["--more-steps", "5", "--out", tmp_path / "other"], "is not the folder of the run that"),
+            (["--more-steps", "5", "--init-from", run / "model.npz"], "give --resume (continue a run) or"),
+            (["--more-steps", "5", "--extend-vocab"], "a resumed run keeps its vocabulary")):
+        assert words_in_msg in one_line_error(run_cli("train", text, "--resume", run / "last.npz", *words))
+    other = tmp_path / "other.txt"
+    other.write_text(text.read_text()[::-1], encoding="utf-8")
+    msg = one_line_error(run_cli("train", other, "--resume", run / "last.npz", "--more-steps", "5"))
+    assert f"{other} is not the text the run was trained on ({text})" in msg
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before  # nothing written
+    assert not (tmp_path / "other").exists()
+    msg = one_line_error(run_cli("train", text, *TINY, "--more-steps", "5", "--out", tmp_path / "new"))
+    assert "--more-steps adds steps to a run that --resume continues" in msg
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_rate_changed_on_resume_is_used_logged_and_kept(halfway, tmp_path):
+    _, text, _, run = halfway
+    run = _copy_run(run, tmp_path / "run")
+    res = run_cli("train", text, "--resume", run / "last.npz", "--more-steps", "10", "--lr", "1e-4")
+    assert res.returncode == 0, res.stderr
+    assert (f"scratchrnn: the learning rate goes from 0.003 to 0.0001 at step 41 (--lr), as logged in "
+            f"{run / 'log.jsonl'}") in res.stderr.splitlines()
+    records = _records(run / "log.jsonl")
+    assert [r for r in records if "event" in r] == [{"step": 40, "event": "lr", "from": 0.003, "to": 0.0001}]
+    assert [r["lr"] for r in records if "loss" in r] == [0.003] * 40 + [0.0001] * 10
+    again = run_cli("train", text, "--resume", run / "last.npz", "--more-steps", "5", "--lr", "1e-4")
+    assert again.returncode == 0 and "learning rate goes" not in again.stderr  # the same rate: no change
+    rest = run_cli("train", text, "--resume", run / "last.npz", "--more-steps", "5")
+    assert rest.returncode == 0, rest.stderr
+    records = _records(run / "log.jsonl")
+    assert [r["lr"] for r in records if "loss" in r][-10:] == [0.0001] * 10  # the run keeps its new rate
+    assert len([r for r in records if "event" in r]) == 1
+
+
+# -- fine-tuning ------------------------------------------------------------------------------------
+def test_init_from_fine_tunes_from_the_files_weights_in_a_new_folder(reference, tmp_path):
+    from scratchrnn.lm import load_language_model
+    from scratchrnn.losses import cross_entropy
+    from scratchrnn.train import TokenStream
+
+    folder, text, _, _ = reference
+    model = folder / "reference" / "model.npz"
+    new_text = "\n".join(reversed(text.read_text().splitlines())) + "\n"
+    new = tmp_path / "new.txt"
+    new.write_text(new_text, encoding="utf-8")
+    out = tmp_path / "tuned"
+    res = run_cli("train", new, "--init-from", model, "--steps", "5", "--batch-size", "4", "--window", "20",
+                  "--no-progress", "--out", out)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"trained a char-level RNN on {new}: steps 1-5 of 5")
+    tuned = load_checkpoint(out / "last.npz")
+    assert tuned.config["model"] == load_checkpoint(model).config["model"]  # the model's architecture
+    assert tuned.config["lm"]["fit"]["source"]["init_from"] == str(model)
+    first = [r for r in _records(out / "log.jsonl") if "loss" in r][0]
+    # the first step's loss is the file's model's loss on the first window: step 0 had its weights
+    lm = load_language_model(model)
+    ids = lm.vocab.encode(list(new_text))
+    stream = TokenStream(ids[: len(ids) - int(len(ids) * 0.1)], batch_size=4, window=20)
+    x, y = stream.window_at(0)
+    logits, _, _ = lm.model.forward(x)
+    assert first["step"] == 1 and first["loss"] == float(cross_entropy(logits, y)[0])
+    assert sorted(p.name for p in (folder / "reference").iterdir()) == [
+        "best.npz", "last.npz", "log.jsonl", "model.npz"]  # the model's own run is left alone
+
+
+def test_init_from_names_new_characters_or_adds_them(reference, tmp_path):
+    folder, text, _, _ = reference
+    model = folder / "reference" / "model.npz"
+    new = tmp_path / "new.txt"
+    new.write_text(text.read_text() + "\u00e9t\u00e9 \u20ac\n", encoding="utf-8")
+    msg = one_line_error(run_cli("train", new, "--init-from", model, "--steps", "2", "--batch-size", "4",
+                                 "--window", "20", "--out", tmp_path / "no"))
+    assert f"{new} has 2 character(s) that the vocabulary of {model}" in msg
+    assert "lacks: '\u00e9', '\u20ac'; --extend-vocab adds them" in msg and not (tmp_path / "no").exists()
+    res = run_cli("train", new, "--init-from", model, "--extend-vocab", "--steps", "2", "--batch-size", "4",
+                  "--window", "20", "--no-progress", "--out", tmp_path / "yes")
+    assert res.returncode == 0, res.stderr
+    old = load_checkpoint(model).vocab
+    assert load_checkpoint(tmp_path / "yes" / "model.npz").vocab == sorted(old + ["\u00e9", "\u20ac"])
+
+
+def test_init_from_refuses_another_level_and_unreadable_files(reference, tmp_path):
+    folder, text, _, _ = reference
+    model = folder / "reference" / "model.npz"
+    cases = [
+        (["--init-from", model, "--level", "word"], "--level word contradicts the model's level char"),
+        (["--init-from", model, "--hidden-size", "64"], "--hidden-size 64 contradicts the model's hidden"),
+        (["--init-from", text], "is not a scratchrnn checkpoint"),
+        (["--init-from", tmp_path / "missing.npz"], "missing.npz: scratchrnn checkpoint not found"),
+        (["--extend-vocab"], "--extend-vocab adds the text's new tokens to the model of --init-from"),
+    ]
+    for words, words_in_msg in cases:
+        msg = one_line_error(run_cli("train", text, *words, "--out", tmp_path / "x"))
+        assert words_in_msg in msg, msg
+        assert not (tmp_path / "x").exists()
+
+
+
+def test_a_signal_stops_a_run_after_a_step_never_before_the_first(monkeypatch, tmp_path):
+    """A signal that comes while training is set up still lets the first step run, so a run that
+    saves a checkpoint has trained (an interrupt in start-up leaves nothing, see the tests above)."""
+    from types import SimpleNamespace
+
+    from scratchrnn import cli_lm
+    from scratchrnn.runs import SIGNAL_GUARD
+
+    watch = cli_lm._Watch(lines=False, log_path=tmp_path / "log.jsonl")
+    trainer = SimpleNamespace(should_stop=False)
+    monkeypatch.setattr(SIGNAL_GUARD, "received", signal.SIGINT)
+    watch("start", trainer, {"step": 0, "total": 10, "resumed": False})
+    assert not trainer.should_stop
+    watch("step", trainer, {"step": 1})
+    assert trainer.should_stop

@@ -272,6 +272,19 @@ def test_index_add_rows_matches_add_at():
     assert not index_add_rows(np.array([], dtype=np.int64), np.zeros((0, 5)), 3).any()
 
 
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_rows_is_the_sum_over_axis_0(dtype):
+    rng = np.random.default_rng(4)
+    for shape in ((400, 5), (1, 7), (3, 1), (0, 4)):
+        a = rng.standard_normal(shape).astype(dtype)
+        got = F.sum_rows(a)
+        assert got.dtype == dtype and got.shape == (shape[1],)
+        np.testing.assert_allclose(got, a.astype(np.float64).sum(axis=0), rtol=0,
+                                   atol=1e-12 if dtype == np.float64 else 2e-5)
+    strided = rng.standard_normal((50, 12))[:, ::3]  # a column view: read as it is
+    np.testing.assert_allclose(F.sum_rows(strided), strided.sum(axis=0), rtol=0, atol=1e-12)
+
 # -- integer input and the axis ---------------------------------------------------------------------
 @pytest.mark.parametrize("fn", [F.softmax, F.log_softmax])
 @pytest.mark.parametrize("dtype", [np.int64, np.int8, np.uint8, np.bool_])

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from scratchrnn.data.text import SENTENCE_END, SENTENCE_START, UNKNOWN_TOKEN
-from scratchrnn.io import save_checkpoint, save_npz_weights
-from scratchrnn.lm import CharLM, LanguageModel, WordLM, load_language_model
+from scratchrnn.io import load_checkpoint, save_checkpoint, save_npz_weights
+from scratchrnn.lm import DEFAULT_LR, CharLM, LanguageModel, WordLM, load_language_model
+from scratchrnn.resume import text_digest
 
 TEXT = "hello world\n" * 60  # 720 characters: longer than one scoring chunk (512)
 TINY = dict(cell="lstm", hidden_size=24, num_layers=1)
@@ -202,9 +203,89 @@ def test_resume_continues_a_run_exactly(tmp_path):
     for k, v in straight.model.params.items():
         assert resumed.model.params[k].tobytes() == v.tobytes(), k
     assert resumed.history.deterministic()["steps"] == straight.history.deterministic()["steps"]
-    # the vocabulary comes from the file, not from the text (which here lacks the line breaks)
-    other = CharLM(**TINY, seed=2).fit(TEXT.replace("\n", " "), steps=7, resume=tmp_path / "last.npz", **kw)
-    assert other.vocab == straight.vocab and "\n" in other.vocab
+    # a run continues exactly only on its own text and with its own settings
+    with pytest.raises(ValueError, match="this text is not the one the run was trained on"):
+        CharLM(**TINY, seed=2).fit(TEXT.replace("\n", " "), steps=7, resume=tmp_path / "last.npz", **kw)
+    with pytest.raises(ValueError, match=r"batch_size=1 \(the run's: 2\), seed=3 \(the run's: 2\) differ"):
+        CharLM(**TINY, seed=3).fit(TEXT, steps=7, resume=tmp_path / "last.npz", **{**kw, "batch_size": 1})
+    with pytest.raises(ValueError, match="holds a char-level run, not a word-level one"):
+        WordLM(**TINY, seed=2).fit(TEXT, steps=7, resume=tmp_path / "last.npz", **kw)
+    with pytest.raises(ValueError, match="extend_vocab cannot be used with resume"):
+        CharLM(**TINY, seed=2).fit(TEXT, steps=7, resume=tmp_path / "last.npz", extend_vocab=True, **kw)
+
+
+def test_checkpoints_record_how_the_model_was_trained(tmp_path):
+    lm = CharLM(**TINY, seed=4).fit(TEXT, steps=2, batch_size=2, window=12, val_fraction=0.1,
+                                   optimizer="RMSprop", checkpoint_dir=tmp_path, source={"path": "t.txt"})
+    lm.save(tmp_path / "model.npz")
+    for name in ("last.npz", "model.npz"):
+        info = load_checkpoint(tmp_path / name).config["lm"]
+        assert info["level"] == "char" and info["seed"] == 4 and info["max_vocab"] is None
+        assert info["fit"] == {"batch_size": 2, "window": 12, "optimizer": "rmsprop", "clip_norm": 5.0,
+                               "val_fraction": 0.1, "seed": 4, "lr": DEFAULT_LR,
+                               "text_sha256": text_digest(TEXT), "text_chars": len(TEXT),
+                               "source": {"path": "t.txt"}}
+    assert load_language_model(tmp_path / "model.npz").fit(TEXT, steps=1, **FIT).history.steps
+
+
+def test_a_new_rate_on_resume_is_used_logged_and_recorded(tmp_path):
+    kw = dict(batch_size=2, window=12, val_fraction=0.1, checkpoint_dir=tmp_path,
+              log_path=tmp_path / "log.jsonl")
+    CharLM(**TINY).fit(TEXT, steps=4, lr=5e-3, **kw)
+    kept = CharLM(**TINY).fit(TEXT, steps=6, resume=tmp_path / "last.npz", **kw)  # lr=None keeps the run's
+    assert {r["lr"] for r in kept.history.steps} == {5e-3}
+    changed = CharLM(**TINY).fit(TEXT, steps=8, lr=1e-3, resume=tmp_path / "last.npz", **kw)
+    assert [r["lr"] for r in changed.history.steps] == [5e-3] * 6 + [1e-3] * 2
+    log = [json.loads(ln) for ln in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r for r in log if "event" in r] == [{"step": 6, "event": "lr", "from": 5e-3, "to": 1e-3}]
+    assert load_checkpoint(tmp_path / "last.npz").config["lm"]["fit"]["lr"] == 1e-3
+
+
+def test_fine_tuning_starts_from_the_files_weights_with_a_new_optimizer(tmp_path):
+    CharLM(**TINY).fit(TEXT, steps=3, **FIT).save(tmp_path / "a.npz")
+    start, end = {}, {}
+
+    def watch(event, trainer, record):
+        if event == "start":
+            start.update({k: v.copy() for k, v in trainer.model.params.items()}, step=record["step"])
+        if event == "end":
+            end["optimizer_steps"] = trainer.optimizer.state_dict()["step"]
+
+    tuned = load_language_model(tmp_path / "a.npz").fit(TEXT[::-1], steps=2, callbacks=[watch], **FIT)
+    saved = load_checkpoint(tmp_path / "a.npz").params
+    assert start.pop("step") == 0 and start.keys() == saved.keys()
+    assert all(start[k].tobytes() == v.tobytes() for k, v in saved.items())  # step 0: the file's weights
+    assert end["optimizer_steps"] == 2 and [r["step"] for r in tuned.history.steps] == [1, 2]
+
+
+def test_extend_vocab_adds_the_new_characters(tmp_path):
+    CharLM(**TINY).fit(TEXT, steps=2, **FIT).save(tmp_path / "a.npz")
+    new_text = TEXT + "HELLO, World!\n" * 10
+    with pytest.raises(ValueError, match=r"7 character\(s\).*'!', ',', 'E', 'H', 'L'"):
+        load_language_model(tmp_path / "a.npz").fit(new_text, steps=1, **FIT)
+    lm = load_language_model(tmp_path / "a.npz")
+    assert lm.unknown_tokens(new_text) == ["!", ",", "E", "H", "L", "O", "W"]
+    old = lm.vocab.to_list()
+    start = {}
+    lm.fit(new_text, steps=1, extend_vocab=True, **FIT,
+           callbacks=[lambda e, tr, r: start.update(tr.model.state_dict()) if e == "start" else None])
+    assert lm.vocab.to_list() == sorted(old + ["!", ",", "E", "H", "L", "O", "W"])
+    moved = [lm.vocab.to_list().index(c) for c in old]
+    saved = load_checkpoint(tmp_path / "a.npz").params
+    assert np.array_equal(start["head.weight"][moved], saved["head.weight"])
+    assert np.array_equal(start["rnn.weight_ih_l0"][:, moved], saved["rnn.weight_ih_l0"])  # one-hot input
+    assert np.array_equal(start["rnn.weight_hh_l0"], saved["rnn.weight_hh_l0"])
+    lm.sample(20, prime="HELLO", seed=0)  # the new characters are the model's now
+
+
+def test_extend_vocab_adds_words_that_would_be_unknown(words):
+    new_text = WORDS + " The bird sat on the tree."
+    assert words.unknown_tokens(new_text) == ["bird", "tree"]
+    copy = WordLM(cell="gru", hidden_size=24, num_layers=1, embedding_dim=12)  # the fixture is shared
+    copy.model, copy.vocab = words.model, words.vocab
+    copy.fit(new_text, steps=1, batch_size=1, window=20, lr=1e-2, val_fraction=0.0, extend_vocab=True)
+    assert copy.vocab.to_list() == words.vocab.to_list() + ["bird", "tree"]
+    assert copy.model is not words.model and words.vocab.to_list()[-1] != "tree"
 
 
 def test_a_second_fit_keeps_the_vocabulary(trained):

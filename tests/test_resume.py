@@ -12,6 +12,7 @@ import pytest
 from scratchrnn.io import load_checkpoint, save_checkpoint
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.optim import Adam
+from scratchrnn.resume import RESUMED_SETTINGS, check_settings, resumed_fit, text_digest
 from scratchrnn.train import SequenceData, TokenStream, TrainConfig, Trainer
 
 V = 5
@@ -85,7 +86,8 @@ def test_bad_history_and_extra_entries(tmp_path, saved):
     assert "'history' record 1" in _resume_error(tmp_path, saved, history=[saved.history[0], {"step": 2}])
     assert "'history' record 1" in _resume_error(tmp_path, saved, history=saved.history[::-1])
     for key, value in (("cursor", "x"), ("bad_evals", -1), ("lr", "fast"), ("best_val", "low"),
-                       ("perm", [0, 1]), ("best_params", {"x": 1}), ("evals", [{"step": "1"}])):
+                       ("perm", [0, 1]), ("best_params", {"x": 1}), ("evals", [{"step": "1"}]),
+                       ("elapsed", -1.0), ("elapsed", "long")):
         assert f"extra.{key}" in _resume_error(tmp_path, saved, extra={**saved.extra, key: value}), key
     assert "'extra' must be a dict" in _resume_error(tmp_path, saved, extra=[1])
 
@@ -118,3 +120,37 @@ def test_an_lstm_state_is_checked_as_a_pair(tmp_path):
     with pytest.raises(ValueError, match="expected 2 state array"):
         _trainer(tmp_path / "again", cell="lstm", steps=5).fit(_stream(), resume=path)
     assert dataclasses.is_dataclass(ck)
+
+
+# -- a language model's run resumed with its own settings and text ----------------------------------
+def test_settings_that_differ_are_named_with_both_values():
+    check_settings("r/last.npz", {"batch_size": 4, "window": 20}, {"batch_size": 4, "seed": 3})  # agree
+    with pytest.raises(ValueError) as info:
+        check_settings("r/last.npz", {"batch_size": 4, "window": 20, "optimizer": "adam"},
+                       {"batch_size": 32, "window": 20, "optimizer": "sgd"})
+    msg = str(info.value)
+    assert msg.startswith("r/last.npz: a resumed run continues with its own settings")
+    assert "batch_size=32 (the run's: 4), optimizer='sgd' (the run's: 'adam') differ" in msg
+
+
+def test_resumed_fit_checks_the_level_the_settings_and_the_text(tmp_path, saved):
+    fit = {k: 1 for k in RESUMED_SETTINGS} | {"text_sha256": text_digest("abc"), "lr": 0.1}
+    path = tmp_path / "lm.npz"
+    save_checkpoint(path, **{**_fields(saved), "vocab": ["a", "b", "c", "d", "e"],
+                             "config": {**saved.config, "lm": {"level": "char", "seed": 0, "fit": fit}}})
+    vocab, run = resumed_fit(path, "char", dict(fit))
+    assert vocab == ["a", "b", "c", "d", "e"] and run == fit
+    with pytest.raises(ValueError, match="holds a char-level run, not a word-level one"):
+        resumed_fit(path, "word", dict(fit))
+    with pytest.raises(ValueError, match=r"window=2 \(the run's: 1\) differ"):
+        resumed_fit(path, "char", {**fit, "window": 2})
+    with pytest.raises(ValueError, match="this text is not the one the run was trained on"):
+        resumed_fit(path, "char", {**fit, "text_sha256": text_digest("abd")})
+    # a run that recorded nothing (written by a Trainer alone) is not compared; one without a vocabulary
+    # is no language model's
+    bare = tmp_path / "bare.npz"
+    save_checkpoint(bare, **{**_fields(saved), "vocab": ["a", "b", "c", "d", "e"]})
+    assert resumed_fit(bare, "word", dict(fit)) == (["a", "b", "c", "d", "e"], {})
+    with pytest.raises(ValueError, match="has no vocabulary"):
+        resumed_fit(tmp_path / "run" / "last.npz", "char", dict(fit))
+    assert text_digest("\udcff") != text_digest("")  # a lone surrogate hashes too

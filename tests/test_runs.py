@@ -55,10 +55,11 @@ def test_folders_that_cannot_be_made(tmp_path):
         RunFolder.create(None, "x", root=blocker)
 
 
-def test_resume_command_replaces_out_and_resume():
-    argv = ["train", "my text.txt", "--out", "old", "--resume=old/last.npz", "--steps", "30"]
-    assert resume_command("scratchrnn", argv, "runs/x", "runs/x/last.npz") == (
-        "scratchrnn train 'my text.txt' --steps 30 --out runs/x --resume runs/x/last.npz")
+def test_the_resume_command_names_the_checkpoint_and_little_else():
+    assert resume_command("scratchrnn", "runs/x/last.npz") == "scratchrnn train --resume runs/x/last.npz"
+    assert resume_command("python -m scratchrnn", "runs/my run/last.npz", text="my text.txt",
+                          options=["--time-limit", "5"]) == (
+        "python -m scratchrnn train 'my text.txt' --resume 'runs/my run/last.npz' --time-limit 5")
 
 
 def test_interrupted_is_a_quiet_system_exit_with_the_signal_status():

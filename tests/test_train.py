@@ -524,10 +524,12 @@ def test_callbacks_see_every_event_and_can_stop_training(tmp_path):
                       checkpoint_every=4)
     trainer = Trainer(model, SGD(model.params, lr=0.1), cfg, callbacks=[cb])
     history = trainer.fit(train, val)
-    assert len(history.steps) == 5 and trainer.step == 5
+    assert len(history.steps) == 5 and trainer.step == 5 and trainer.stop_reason == "requested"
     assert [s for e, s in events if e == "step"] == [1, 2, 3, 4, 5]
     assert [s for e, s in events if e == "eval"] == [2, 4]
-    assert (("checkpoint", 4) in events) and events[-1] == ("checkpoint", 5)  # the last one at the stop
+    assert events[0] == ("start", 0) and events[-1] == ("end", 5)
+    saves = [e for e in events if e[0] == "checkpoint"]
+    assert ("checkpoint", 4) in saves and saves[-1] == ("checkpoint", 5)  # the last one at the stop
     assert load_checkpoint(tmp_path / "last.npz").step == 5
     # a second fit continues: should_stop is reset and the step count goes on
     trainer.callbacks.clear()
@@ -546,6 +548,11 @@ def test_no_output_unless_stderr_is_a_terminal(capsys, tmp_path):
         SequenceData(x, y))
     out, err = capsys.readouterr()
     assert out == "" and "5/5" in err  # asked for, the bar goes to stderr
+    history = Trainer(model, SGD(model.params, lr=0.1),
+                      TrainConfig(steps=4, batch_size=2, eval_every=2, progress=True)).fit(
+        SequenceData(x, y), SequenceData(x, y))
+    err = capsys.readouterr().err
+    assert f"val={history.evals[-1]['val_loss']:.4f}" in err  # the bar shows the latest validation loss
 
 
 # -- bad input -----------------------------------------------------------------------------------
@@ -698,3 +705,169 @@ def test_resume_refuses_a_file_without_optimizer_state(tmp_path):
     trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=2))
     with pytest.raises(ValueError, match="holds no optimizer or generator state .* resume from the last.npz"):
         trainer.fit(TokenStream(ids, batch_size=2, window=5), resume=weights_only)
+
+
+# -- reports, the time limit, a rate changed on resume -----------------------------------------------
+class _Clock:
+    """A clock that moves only when told: each training step below takes exactly one second."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def tick(self, event, trainer, record) -> None:
+        if event == "step":
+            self.now += 1.0
+
+
+def _stream_run(tmp_path=None, **cfg):
+    ids = np.random.default_rng(0).integers(0, 5, 400)
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=6), rng=0)
+    opt = SGD(model.params, lr=0.2)
+    extra = {} if tmp_path is None else {"checkpoint_dir": str(tmp_path),
+                                         "log_path": str(tmp_path / "log.jsonl")}
+    trainer = Trainer(model, opt, TrainConfig(**{"steps": 20, "eval_every": 5, **extra, **cfg}))
+    return (trainer, TokenStream(ids[:300], batch_size=2, window=6),
+            TokenStream(ids[300:], batch_size=2, window=6))
+
+
+def test_reports_come_every_n_steps_after_each_validation_and_at_the_end():
+    trainer, train, val = _stream_run(steps=11, report_every=3)
+    reports = []
+    trainer.callbacks.append(lambda e, tr, r: reports.append(r) if e == "report" else None)
+    history = trainer.fit(train, val)
+    assert [r["step"] for r in reports] == [3, 5, 6, 9, 10, 11]
+    assert [r["validated"] for r in reports] == [False, True, False, False, True, False]
+    since = 0
+    for r in reports:  # each report's loss is the mean over the steps since the one before
+        losses = [s["loss"] for s in history.steps[since:r["step"]]]
+        assert r["steps"] == len(losses) and r["loss"] == pytest.approx(np.mean(losses), rel=1e-12)
+        tokens = sum(s["tokens_per_s"] * s["seconds"] for s in history.steps[since:r["step"]])
+        seconds = sum(s["seconds"] for s in history.steps[since:r["step"]])
+        assert r["tokens_per_s"] == pytest.approx(tokens / seconds)
+        assert r["total"] == 11 and r["lr"] == history.steps[r["step"] - 1]["lr"]
+        since = r["step"]
+    assert reports[0]["val_loss"] is None and reports[1]["val_loss"] == history.evals[0]["val_loss"]
+    assert reports[1]["improved"] and reports[2]["val_loss"] == history.evals[0]["val_loss"]
+    assert reports[-1]["elapsed"] == history.steps[-1]["elapsed"] > 0
+
+
+def test_without_an_interval_reports_follow_the_clock(monkeypatch):
+    from types import SimpleNamespace
+
+    from scratchrnn import train as train_mod
+    from scratchrnn import trainlog
+
+    clock = _Clock()
+    monkeypatch.setattr(train_mod, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    monkeypatch.setattr(trainlog, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    trainer, train, _ = _stream_run(steps=12, report_seconds=4.0)
+    reports = []
+    trainer.callbacks[:] = [clock.tick, lambda e, tr, r: reports.append(r["step"]) if e == "report" else None]
+    history = trainer.fit(train)
+    assert reports == [4, 8, 12]  # a report once four seconds have passed since the last
+    assert [r["elapsed"] for r in history.steps] == [float(k) for k in range(12)]
+
+
+def test_the_time_limit_stops_after_the_step_that_passes_it_and_resumes_exactly(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from scratchrnn import train as train_mod
+
+    straight, train, val = _stream_run(tmp_path / "straight")
+    straight.fit(train, val)
+    clock = _Clock()
+    monkeypatch.setattr(train_mod, "time", SimpleNamespace(perf_counter=clock.perf_counter))
+    limited, train, val = _stream_run(tmp_path / "run", time_limit=6.5)
+    ends = []
+    limited.callbacks[:] = [clock.tick, lambda e, tr, r: ends.append(r) if e == "end" else None]
+    history = limited.fit(train, val)
+    elapsed = [r["elapsed"] for r in history.steps]
+    assert elapsed[-1] >= 6.5 > elapsed[-2]  # the step that passed the limit was the last
+    assert limited.step == 8 and limited.stop_reason == "time_limit"
+    assert ends == [{"step": 8, "total": 20, "reason": "time_limit", "elapsed": 7.0}]
+    last = tmp_path / "run" / "last.npz"
+    assert load_checkpoint(last).step == 8 and load_checkpoint(last).extra["elapsed"] == 7.0
+    monkeypatch.undo()
+    resumed, train, val = _stream_run(tmp_path / "run")
+    resumed.fit(train, val, resume=last)
+    _assert_same_run(resumed, straight)
+    assert resumed.history.steps[8]["elapsed"] > 7.0  # the run's time goes on from the checkpoint's
+    assert resumed.stop_reason == "completed"
+    log = _read_log(tmp_path / "run" / "log.jsonl")
+    assert _strip(log) == _strip(_read_log(tmp_path / "straight" / "log.jsonl"))
+
+
+def test_a_new_rate_on_resume_is_used_and_logged(tmp_path):
+    first, train, val = _stream_run(tmp_path, steps=6)
+    first.fit(train, val)
+    events = []
+    resumed, train, val = _stream_run(tmp_path, steps=10)
+    resumed.callbacks.append(lambda e, tr, r: events.append(r) if e == "lr" else None)
+    history = resumed.fit(train, val, resume=tmp_path / "last.npz", lr=0.05)
+    assert events == [{"step": 6, "event": "lr", "from": 0.2, "to": 0.05}]
+    assert [r["lr"] for r in history.steps] == [0.2] * 6 + [0.05] * 4
+    log = _read_log(tmp_path / "log.jsonl")
+    assert [r for r in log if "event" in r] == events
+    before = log[log.index(events[0]) - 1]
+    assert before["step"] == 6 and "loss" in before  # right after the step it follows
+    assert load_checkpoint(tmp_path / "last.npz").extra["lr"] == 0.05
+    # the same rate again is no change; the next resume keeps the record of the last one
+    again, train, val = _stream_run(tmp_path, steps=12)
+    again.fit(train, val, resume=tmp_path / "last.npz", lr=0.05)
+    assert [r for r in _read_log(tmp_path / "log.jsonl") if "event" in r] == events
+
+
+def test_a_new_rate_rescales_a_schedule():
+    from scratchrnn.optim import StepLR
+
+    ids = np.random.default_rng(0).integers(0, 5, 200)
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=4), rng=0)
+    opt = SGD(model.params, lr=0.4)
+    trainer = Trainer(model, opt, TrainConfig(steps=4), scheduler=StepLR(opt, step_size=2, gamma=0.5))
+    trainer.fit(TokenStream(ids, batch_size=2, window=5))
+    assert opt.lr == 0.1  # 0.4 halved twice
+    trainer.config.steps = 6
+    history = trainer.fit(TokenStream(ids, batch_size=2, window=5), lr=0.04)
+    assert trainer.scheduler.base_lr == 0.04
+    assert [r["lr"] for r in history.steps[4:]] == pytest.approx([0.01, 0.01])  # the schedule, at 1/10
+
+
+def test_stop_reasons_and_a_run_that_has_nothing_left(tmp_path):
+    trainer, train, val = _stream_run(tmp_path, steps=4)
+    trainer.fit(train, val)
+    assert trainer.stop_reason == "completed"
+    again, train, val = _stream_run(tmp_path, steps=4)
+    with pytest.raises(ValueError, match=r"last.npz is at step 4 and the run is to take 4 in all"):
+        again.fit(train, val, resume=tmp_path / "last.npz")
+    train_split, val_split = _contrary_split()
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=12), rng=0)
+    patient = Trainer(model, Adam(model.params, lr=0.05),
+                      TrainConfig(steps=200, batch_size=4, eval_every=2, patience=3))
+    patient.fit(train_split, val_split)
+    assert patient.stop_reason == "patience" and patient.step < 200
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("time_limit", 0, "time_limit must be > 0.0, got 0.0"),
+    ("time_limit", -1.5, "time_limit must be > 0.0, got -1.5"),
+    ("time_limit", math.inf, "time_limit must be finite"),
+    ("report_every", 0, "report_every must be"),
+    ("report_seconds", 0.0, "report_seconds must be > 0.0"),
+])
+def test_time_limit_and_reports_are_checked(field, value, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        TrainConfig(steps=1, **{field: value}).validate()
+
+
+def test_meta_goes_into_every_checkpoint_and_may_not_replace_the_trainers_own(tmp_path):
+    trainer, train, val = _stream_run(tmp_path, steps=2)
+    trainer.meta = {"lm": {"level": "char"}}
+    trainer.fit(train, val)
+    config = load_checkpoint(tmp_path / "last.npz").config
+    assert config["lm"] == {"level": "char"} and config["model"]["hidden_size"] == 6
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=4), rng=0)
+    with pytest.raises(ValueError, match="meta must be a dict without the keys 'model' and 'train'"):
+        Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=1), meta={"model": {}})

@@ -1,38 +1,76 @@
-"""scratchrnn: recurrent networks written from scratch on numpy, with exact, checked BPTT."""
+"""scratchrnn: recurrent networks written from scratch on numpy, with exact, checked BPTT.
+
+The names a user reaches first are here::
+
+    from scratchrnn import LSTM, SequenceModel, ModelConfig, Trainer, TrainConfig, TokenStream
+    from scratchrnn import CharLM, WordLM, load_language_model
+
+- layers: ``RNN``, ``LSTM``, ``GRU``, ``Linear``, ``Embedding`` and their base ``Module``
+  (:mod:`scratchrnn.nn`);
+- models: ``SequenceModel`` and its hyperparameters ``ModelConfig`` (:mod:`scratchrnn.nn.model`);
+- training: ``Trainer``, ``TrainConfig`` and the two kinds of data it takes, ``SequenceData``
+  (whole sequences) and ``TokenStream`` (one long stream in windows) (:mod:`scratchrnn.train`);
+- language models: ``CharLM``, ``WordLM`` and ``load_language_model`` (:mod:`scratchrnn.lm`);
+- the submodules ``data``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
+  ``nn``, ``optim``, ``sample`` and ``train``.
+
+Each is imported on first use, not by ``import scratchrnn``: the command line
+(``python -m scratchrnn``) takes SIGINT and SIGTERM before numpy loads.
+"""
+
+from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "GRU",
-    "LSTM",
-    "RNN",
-    "Embedding",
-    "Linear",
-    "Module",
-    "data",
-    "functional",
-    "init",
-    "io",
-    "losses",
-    "nn",
-    "optim",
+# name -> the module it lives in, imported when the name is first asked for
+_HOMES = {
+    "RNN": "nn",
+    "LSTM": "nn",
+    "GRU": "nn",
+    "Linear": "nn",
+    "Embedding": "nn",
+    "Module": "nn",
+    "SequenceModel": "nn.model",
+    "ModelConfig": "nn.model",
+    "Trainer": "train",
+    "TrainConfig": "train",
+    "SequenceData": "train",
+    "TokenStream": "train",
+    "CharLM": "lm",
+    "WordLM": "lm",
+    "load_language_model": "lm",
+}
+_SUBMODULES = ("data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample",
+               "train")
+
+__all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
+    "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "SequenceModel", "ModelConfig", "Trainer",
+    "TrainConfig", "SequenceData", "TokenStream", "CharLM", "WordLM", "load_language_model",
+    "data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample", "train",
     "__version__",
 ]
 
-_SUBMODULES = ("data", "functional", "init", "io", "losses", "nn", "optim")
-_LAYERS = ("GRU", "LSTM", "RNN", "Embedding", "Linear", "Module")  # from scratchrnn.nn
+if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
+    from . import data, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
+    from .lm import CharLM, WordLM, load_language_model
+    from .nn import GRU, LSTM, RNN, Embedding, Linear, Module
+    from .nn.model import ModelConfig, SequenceModel
+    from .train import SequenceData, TokenStream, TrainConfig, Trainer
 
 
 def __getattr__(name: str):
-    """The submodules and layers are imported on first use, so the command line can take SIGINT
-    and SIGTERM before numpy loads (``python -m scratchrnn``)."""
+    """Import a name of ``__all__`` on first use and keep it, so later lookups are plain."""
     if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name in _LAYERS:
-        return getattr(importlib.import_module(f"{__name__}.nn"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = importlib.import_module(f"{__name__}.{name}")
+    elif name in _HOMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -5,6 +5,18 @@
 the current step finish, writes ``last.npz`` and the log, prints the command that resumes the run
 and exits with 130 or 143; before the first step nothing is saved and the run leaves nothing
 behind. A run that fails keeps its checkpoints, and without one removes what it made.
+``--time-limit`` ends a run the same way at the end of the step that passes it, and writes
+``model.npz`` too. ``--resume`` and ``--init-from`` take their settings from a file
+(:mod:`scratchrnn.cli_resume`).
+
+When no progress bar is shown (stderr is not a terminal, or ``--no-progress``), the trainer's
+"report" events become log lines on stderr, every ``--log-every`` steps (default: every 30
+seconds) and at each validation::
+
+    step 200/1000  loss 1.9502  val 1.9876 (best)  41,200 tokens/s  lr 0.002  elapsed 0:01:23
+
+The closing lines on stdout say what was trained, how it did, each file written and where, and
+for a run that stopped early the command that continues it.
 
 Problems are raised (ValueError, OSError, ...) for ``cli.main`` to report as one line.
 """
@@ -15,11 +27,13 @@ import argparse
 import math
 import signal
 import sys
+from pathlib import Path
 
 from .cli_io import output_file, writing
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
 
-__all__ = ["DEFAULT_TRAIN_STEPS", "EVALS_PER_RUN", "add_commands", "cmd_eval", "cmd_sample", "cmd_train"]
+__all__ = ["DEFAULT_TRAIN_STEPS", "EVALS_PER_RUN", "add_commands", "add_run_options", "cmd_eval",
+           "cmd_sample", "cmd_train", "report_line"]
 
 DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
@@ -38,60 +52,144 @@ def read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
 
 def _train_schedule(args: argparse.Namespace) -> None:
     """Fill in the step count, the validation and the checkpoint intervals the options left open."""
-    if args.steps is not None and args.epochs is not None:
-        raise ValueError("give --steps or --epochs, not both")
     if args.steps is None and args.epochs is None:
         args.steps = DEFAULT_TRAIN_STEPS
     if args.eval_every is None and args.steps is not None:
         args.eval_every = max(1, args.steps // EVALS_PER_RUN)  # a step-limited run may never end an epoch
     if args.checkpoint_every is None:
         args.checkpoint_every = args.eval_every or EPOCH_RUN_CHECKPOINT_EVERY
-    elif args.checkpoint_every < 0:
+
+
+def _check_run_options(args: argparse.Namespace, typed: set[str]) -> None:
+    """The combinations and ranges of the options that start, continue, limit and report a run."""
+    if args.steps is not None and args.epochs is not None:
+        raise ValueError("give --steps or --epochs, not both")
+    if args.resume is not None and args.init_from is not None:
+        raise ValueError("give --resume (continue a run) or --init-from (start a new one from a model), "
+                         "not both")
+    if args.more_steps is not None:
+        if args.resume is None:
+            raise ValueError("--more-steps adds steps to a run that --resume continues; "
+                             "a new run takes --steps")
+        if "steps" in typed or "epochs" in typed:
+            raise ValueError("give --steps (the run's total) or --more-steps (added to the checkpoint's "
+                             "step), not both")
+        if args.more_steps < 1:
+            raise ValueError(f"--more-steps must be a positive number of steps, got {args.more_steps}")
+    if args.extend_vocab and args.init_from is None:
+        rest = "a resumed run keeps its vocabulary" if args.resume else "give --init-from MODEL"
+        raise ValueError(f"--extend-vocab adds the text's new tokens to the model of --init-from; {rest}")
+    if args.time_limit is not None and not (math.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit:g}")
+    if args.log_every is not None and args.log_every < 0:
+        raise ValueError(f"--log-every must be >= 0 (0: no log lines), got {args.log_every}")
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
         raise ValueError(f"--checkpoint-every must be >= 0 (0: only at the end), got {args.checkpoint_every}")
 
 
-class _Progress:
-    """A callback that stops the trainer once a signal came, and remembers the last saved step."""
+class _Watch:
+    """The trainer's events on the command line: a signal stops the run at the step's end, reports
+    become log lines (when ``lines``), and the saved files and the way the run ended are noted."""
 
-    def __init__(self):
-        self.saved_step: int | None = None
+    def __init__(self, lines: bool, log_path):
+        self.lines, self.log_path = lines, log_path
+        self.saved: dict[str, int] = {}  # file name -> the step it was last saved at
+        self.end: dict | None = None  # the "end" event's record
+
+    @property
+    def saved_step(self) -> int | None:
+        return self.saved.get("last.npz")
 
     def __call__(self, event: str, trainer, record: dict) -> None:
-        if event == "checkpoint" and record["path"].endswith("last.npz"):
-            self.saved_step = record["step"]
-        if SIGNAL_GUARD.received is not None:
+        if event == "checkpoint":
+            self.saved[Path(record["path"]).name] = record["step"]
+        elif event == "report" and self.lines:
+            print(report_line(record), file=sys.stderr, flush=True)
+        elif event == "lr":
+            print(f"scratchrnn: the learning rate goes from {record['from']:g} to {record['to']:g} at step "
+                  f"{record['step'] + 1} (--lr), as logged in {self.log_path}", file=sys.stderr, flush=True)
+        elif event == "start" and self.lines:
+            folder = Path(self.log_path).parent
+            line = (f"resuming {folder} at step {record['step']} of {record['total']}" if record["resumed"]
+                    else f"training for {record['total']} steps, writing to {folder}")
+            print(line, file=sys.stderr, flush=True)
+        elif event == "end":
+            self.end = record
+        if SIGNAL_GUARD.received is not None and event != "start":
             trainer.should_stop = True  # the loop ends after this step's validation and checkpoint
 
 
+def report_line(r: dict) -> str:
+    """One log line of a trainer's "report": step, losses, speed, learning rate and time."""
+    val = "val -" if r["val_loss"] is None else f"val {r['val_loss']:.4f}"
+    if r["improved"]:
+        val += " (best)"
+    speed = r.get("tokens_per_s")
+    return "  ".join([
+        f"step {r['step']}/{r['total']}",
+        "loss -" if r["loss"] is None else f"loss {r['loss']:.4f}",
+        val,
+        "- tokens/s" if speed is None else f"{speed:,.0f} tokens/s",
+        f"lr {r['lr']:.3g}",
+        f"elapsed {_clock(r['elapsed'])}",
+    ])
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    from .cli_resume import check_resumed_text, settle_init_from, settle_resume, typed_options
     from .lm import CharLM, WordLM
 
+    typed = typed_options(args.parser, args.argv[args.argv.index("train") + 1:])
+    _check_run_options(args, typed)
+    resumed = settle_resume(args, typed) if args.resume is not None else None  # reads the checkpoint
+    if resumed is not None and resumed.complete:
+        return _finish_complete_run(resumed)
     text, source = read_input_text(args.text, args.encoding)  # bad files fail before anything is written
-    _train_schedule(args)
-    kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                  embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed, dtype=args.dtype)
-    lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
-    folder, progress = None, _Progress()
+    if resumed is not None:
+        check_resumed_text(resumed, text, source)
+    else:
+        _train_schedule(args)
+    if args.init_from is not None:
+        lm = settle_init_from(args, typed)  # before the folder is made: an unreadable model leaves nothing
+        _prepare_fine_tuning(lm, args, typed, text, source)
+    else:
+        kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
+                      embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed,
+                      dtype=args.dtype)
+        lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
+    record = {"path": None if args.text is None else str(Path(args.text).resolve()),
+              "encoding": args.encoding}
+    if args.init_from is not None:
+        record["init_from"] = str(Path(args.init_from).resolve())
+    show_bar = not args.no_progress and sys.stderr.isatty()
+    folder, watch = None, None
     try:
         with SIGNAL_GUARD.blocked():  # the folder is made and known here, so a signal cannot leave it behind
             folder = RunFolder.create(args.out, f"train-{args.level}")
             paths = {name: folder.claim(name) for name in RUN_FILES}
+        watch = _Watch(lines=not show_bar and args.log_every != 0, log_path=paths["log.jsonl"])
         with SIGNAL_GUARD.deferred():
             lm.fit(text, steps=args.steps, epochs=args.epochs, batch_size=args.batch_size,
-                   window=args.window, lr=args.lr, optimizer=args.optimizer,
-                   clip_norm=args.clip_norm or None, val_fraction=args.val_fraction,
+                   window=args.window, lr=args.lr if resumed is None or "lr" in typed else None,
+                   optimizer=args.optimizer, clip_norm=args.clip_norm or None, val_fraction=args.val_fraction,
                    eval_every=args.eval_every, checkpoint_dir=str(folder.path),
                    checkpoint_every=args.checkpoint_every or None, resume=args.resume,
-                   progress=None if not args.no_progress else False, log_path=str(paths["log.jsonl"]),
-                   callbacks=[progress])
+                   progress=show_bar, log_path=str(paths["log.jsonl"]), callbacks=[watch],
+                   time_limit=None if args.time_limit is None else args.time_limit * 60.0,
+                   report_every=args.log_every or None, extend_vocab=args.extend_vocab, source=record)
         if SIGNAL_GUARD.received is not None:
-            _report_interrupt(args, folder, paths, SIGNAL_GUARD.received, progress.saved_step)
+            _report_interrupt(args, paths, SIGNAL_GUARD.received, watch.saved_step)
             return 128 + SIGNAL_GUARD.received
         with writing(paths["model.npz"]):
-            model_path = lm.save(paths["model.npz"])
+            lm.save(paths["model.npz"])
     except Interrupted as exc:  # a second signal, or one after training: no step boundary to wait for
         if folder is not None and paths["last.npz"].exists():
-            _report_interrupt(args, folder, paths, exc.signum, progress.saved_step)
+            _report_interrupt(args, paths, exc.signum, None if watch is None else watch.saved_step)
         elif folder is not None:
             folder.discard()
         raise
@@ -99,31 +197,85 @@ def cmd_train(args: argparse.Namespace) -> int:
         if folder is not None and not any(p.suffix == ".npz" for p in folder.made()):
             folder.discard()  # nothing worth keeping: leave no half-made run behind
         raise
-    _report_trained(args, lm, source, model_path, paths)
+    _report_trained(args, lm, source, paths, watch, resumed)
     return 0
 
 
-def _report_interrupt(args, folder: RunFolder, paths: dict, signum: int, step: int | None) -> None:
+def _finish_complete_run(resumed) -> int:
+    """A resumed run already at its total: nothing to train, its final weights written from the
+    checkpoint (where an interrupt after the last step left them unwritten)."""
+    from .lm import load_language_model
+
+    lm = load_language_model(resumed.path)
+    model = resumed.folder / "model.npz"
+    with writing(model):
+        lm.save(model)
+    print(f"the run in {resumed.folder} is complete at step {resumed.step}: nothing to train "
+          "(--more-steps N trains it N steps further)")
+    print(f"wrote {model}: the final weights (for sample, eval, export and --init-from)")
+    return 0
+
+
+def _prepare_fine_tuning(lm, args, typed: set[str], text: str, source: str) -> None:
+    """The loaded model set up for a new run on ``text``: its seed, its vocabulary checked."""
+    from .checks import check_int
+
+    lm.seed = check_int("--seed", args.seed, low=0)
+    if lm.level == "word" and "max_vocab" in typed:
+        lm.max_vocab = args.max_vocab
+    missing = lm.unknown_tokens(text)
+    if missing and lm.level == "char" and not args.extend_vocab:
+        shown = ", ".join(repr(c) for c in missing[:10])
+        if len(missing) > 10:
+            shown += f", ... ({len(missing)} in all)"
+        raise ValueError(f"{source} has {len(missing)} character(s) that the vocabulary of {args.init_from} "
+                         f"({len(lm.vocab)} characters) lacks: {shown}; --extend-vocab adds them")
+
+
+def _continue_command(args, paths: dict) -> str:
+    options = [] if args.time_limit is None else ["--time-limit", f"{args.time_limit:g}"]
+    return resume_command("scratchrnn", paths["last.npz"], text=args.text if args.text else None,
+                          options=options)
+
+
+def _report_interrupt(args, paths: dict, signum: int, step: int | None) -> None:
     name = signal.Signals(signum).name
     at = "" if step is None else f" at step {step}"
-    command = resume_command("scratchrnn", args.argv, folder.path, paths["last.npz"])
     print(f"scratchrnn: {name}{at}: saved {paths['last.npz']} and {paths['log.jsonl']}; "
-          f"resume with: {command}", file=sys.stderr)
+          f"resume with: {_continue_command(args, paths)}", file=sys.stderr)
 
 
-def _report_trained(args, lm, source: str, model_path, paths: dict) -> None:
-    h = lm.history
-    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: {len(h.steps)} steps, "
-          f"last training loss {h.steps[-1]['loss']:.4f}")
+def _report_trained(args, lm, source: str, paths: dict, watch: _Watch, resumed) -> None:
+    """The closing lines: what was trained, how it did, what was written where, how to go on."""
+    h, end = lm.history, watch.end
+    first = 1 if resumed is None else resumed.step + 1
+    print(f"trained a {args.level}-level {args.cell.upper()} on {source}: steps {first}-{end['step']} of "
+          f"{end['total']}, last training loss {h.steps[-1]['loss']:.4f}")
+    if end["reason"] == "time_limit":
+        print(f"stopped at the time limit of {args.time_limit:g} minutes after step {end['step']}")
+    elif end["reason"] != "completed":
+        print(f"stopped early ({end['reason']}) after step {end['step']}")
     if h.evals:
-        best = min(r["val_loss"] for r in h.evals)
-        line = f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token (best {best:.4f})"
+        best = min(h.evals, key=lambda r: r["val_loss"])
+        line = (f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token "
+                f"(best {best['val_loss']:.4f} at step {best['step']})")
         if args.level == "char":
             line += f", {h.evals[-1]['val_loss'] / math.log(2):.4f} bits/char"
         print(line)
-    written = [str(model_path)] + [str(paths[n]) for n in ("last.npz", "best.npz", "log.jsonl")
-                                   if paths[n].exists()]
-    print(f"wrote {', '.join(written[:-1])} and {written[-1]}")
+    print(f"wrote {paths['model.npz']}: the final weights (for sample, eval, export and --init-from)")
+    if "last.npz" in watch.saved:
+        print(f"wrote {paths['last.npz']}: the run at step {watch.saved['last.npz']}, for --resume")
+    if "best.npz" in watch.saved:
+        print(f"wrote {paths['best.npz']}: the weights of the best validation, at step "
+              f"{watch.saved['best.npz']}")
+    elif h.evals and paths["best.npz"].exists():
+        print(f"kept {paths['best.npz']}: no validation of this session bettered it")
+    elif not h.evals:
+        why = "--val-fraction is 0" if not args.val_fraction else "the run ended before its first one"
+        print(f"no validation ran ({why}), so no best.npz was written")
+    print(f"wrote {paths['log.jsonl']}: a record per step and validation")
+    if end["reason"] != "completed":
+        print(f"continue with: {_continue_command(args, paths)}")
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -175,13 +327,34 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options of how a training run reports, stops, goes on and starts from a model."""
+    p.add_argument("--log-every", type=int, metavar="N",
+                   help="when stderr is not a terminal (or with --no-progress), a log line every N steps and "
+                   "at every validation: step, loss, validation loss, tokens/s, learning rate, elapsed time "
+                   "(default: a line every 30 seconds; 0: none)")
+    p.add_argument("--time-limit", type=float, metavar="MINUTES",
+                   help="stop at the end of the step that passes this many minutes of training, with "
+                   "last.npz, model.npz and the log written, and print the command that continues the run")
+    p.add_argument("--more-steps", type=int, metavar="N",
+                   help="with --resume: train N steps beyond the checkpoint's (where --steps is the total)")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="fine-tune: start from the weights of MODEL (a model.npz, best.npz or last.npz) with "
+                   "a new optimizer, in a new run folder; the architecture options are the model's")
+    p.add_argument("--extend-vocab", action="store_true",
+                   help="with --init-from: add the text's characters (or words) that the model's vocabulary "
+                   "lacks, new rows initialised as a new model's (without it, new characters are an error)")
+
+
 def add_commands(sub) -> None:
     """The train, sample and eval subcommands, added to ``sub`` (argparse's subparsers)."""
     p = sub.add_parser("train", help="train a character- or word-level language model on a text file",
                        description="Train a language model. Output goes to a new folder "
                        "runs/train-LEVEL-YYYYmmdd-HHMMSS (-2, -3, ... if taken) or --out. Ctrl-C or "
                        "SIGTERM finishes the current step, saves last.npz and log.jsonl, and prints "
-                       "the command that resumes the run (exit status 130 or 143).")
+                       "the command that resumes the run (exit status 130 or 143). --resume continues "
+                       "a run in its folder with the settings its checkpoint holds; --init-from starts "
+                       "a new run from a trained model.")
     p.add_argument(
         "text", metavar="TEXT_FILE", nargs="?", help="UTF-8 text (default: the shipped Shakespeare)"
     )
@@ -198,7 +371,8 @@ def add_commands(sub) -> None:
     p.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (0: none)")
     p.add_argument("--window", type=int, default=100, help="steps per training window (truncated BPTT)")
     p.add_argument("--batch-size", type=int, default=32, help="parallel streams")
-    p.add_argument("--steps", type=int, help="optimizer steps (default 1000 unless --epochs)")
+    p.add_argument("--steps", type=int, help="optimizer steps in all, counting those a resumed run has done "
+                   "(default 1000 unless --epochs; on --resume, the run's own)")
     p.add_argument("--epochs", type=int, help="passes over the text")
     p.add_argument("--val-fraction", type=float, default=0.1, help="held-out end of the text")
     p.add_argument(
@@ -211,10 +385,12 @@ def add_commands(sub) -> None:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--out", help="output folder (default: a new runs/train-LEVEL-TIME)")
     p.add_argument("--resume", metavar="LAST_NPZ",
-                   help="continue exactly from the last.npz of an earlier run (with the same options); "
-                   "model.npz holds no optimizer state and is refused")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_train)
+                   help="continue exactly from the last.npz of an earlier run, in its folder and log; "
+                   "options not given are the run's, and --lr changes its rate; model.npz holds no "
+                   "optimizer state and is refused")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
+    add_run_options(p)
+    p.set_defaults(func=cmd_train, parser=p)
 
     p = sub.add_parser("sample", help="generate text from a trained language model (streamed to stdout)")
     p.add_argument("model", metavar="MODEL", help="model.npz, last.npz or best.npz from scratchrnn train")

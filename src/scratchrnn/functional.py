@@ -33,6 +33,7 @@ __all__ = [
     "relu",
     "sigmoid",
     "softmax",
+    "sum_rows",
     "tanh",
 ]
 
@@ -47,11 +48,17 @@ def sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
     The tanh form has no exp, so it cannot overflow for any finite input.
     """
-    out = np.multiply(z, 0.5, out=out)
+    half, one = _HALF_ONE.get(getattr(z, "dtype", None), (0.5, 1.0))
+    out = np.multiply(z, half, out=out)
     np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-    return out
+    np.add(out, one, out=out)
+    return np.multiply(out, half, out=out)
+
+
+# 0.5 and 1 as 0-d arrays of each float dtype: a ufunc converts a Python float on every call, a
+# measurable share of a small step (benchmarks/README.md, "sigmoid"); the values, and so the
+# results, are the same
+_HALF_ONE = {np.dtype(t): (np.array(0.5, t), np.array(1.0, t)) for t in (np.float32, np.float64)}
 
 
 def relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -69,15 +76,17 @@ def identity(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 def _dtanh(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    one = _HALF_ONE.get(getattr(y, "dtype", None), (0.5, 1.0))[1]
     out = np.multiply(y, y, out=out)  # y**2
-    return np.subtract(1.0, out, out=out)
+    return np.subtract(one, out, out=out)
 
 
 def _dsigmoid(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    one = _HALF_ONE.get(getattr(y, "dtype", None), (0.5, 1.0))[1]
     if out is not None and np.may_share_memory(out, y):
         # y is read again after 1 - y is formed, so an aliased out cannot hold that factor.
-        return np.multiply(y, 1.0 - y, out=out)
-    out = np.subtract(1.0, y, out=out)
+        return np.multiply(y, one - y, out=out)
+    out = np.subtract(one, y, out=out)
     return np.multiply(out, y, out=out)
 
 
@@ -96,7 +105,13 @@ def _didentity(y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Activation:
-    """An activation ``f`` and its derivative ``f'`` expressed through ``y = f(z)``."""
+    """An activation ``f`` and its derivative ``f'`` expressed through ``y = f(z)``.
+
+    Attributes:
+        name (str): the name ``get_activation`` knows it by.
+        forward (callable): ``f(z, out=None) -> y``.
+        derivative_from_output (callable): ``f'`` from the output, ``(y, out=None) -> dy/dz``.
+    """
 
     name: str
     forward: Callable[..., np.ndarray]
@@ -196,3 +211,11 @@ def index_add_rows(ids: np.ndarray, rows: np.ndarray, num: int) -> np.ndarray:
     flat = (ids[:, None] * D + np.arange(D)).reshape(-1)  # (N*D,) positions in out
     np.add.at(out.reshape(-1), flat, rows.reshape(-1))
     return out
+
+
+def sum_rows(a: np.ndarray) -> np.ndarray:
+    """The sum of the rows of a 2-D array, (N, K) -> (K,): a bias gradient from the gradients of
+    every position. Computed as the product ``ones(N) @ a``, which BLAS runs over the rows at full
+    speed; numpy's ``a.sum(axis=0)`` steps through a C-contiguous array row by row, several times
+    slower on the (T*B, H) arrays of a backward pass (benchmarks/README.md, "sum_rows")."""
+    return np.dot(np.ones(a.shape[0], a.dtype), a)  # (K,)

@@ -25,16 +25,20 @@ word level, up to tokenization). An empty prime starts char models from a line b
 vocabulary's first token if the text has none) and word models from ``SENTENCE_START``.
 
 Files are scratchrnn checkpoints (``scratchrnn.io.save_checkpoint``): the weights, the vocabulary,
-``config = {"model": ModelConfig, "train": TrainConfig or None, "lm": {"level": ...}}`` and the
-training history. The checkpoints that ``fit(checkpoint_dir=...)`` writes (``last.npz``,
-``best.npz``) load too (their level is read off the vocabulary), and ``fit(resume=...)`` continues
-one exactly.
+``config = {"model": ModelConfig, "train": TrainConfig or None, "lm": {"level", "seed", "max_vocab",
+"fit"}}`` and the training history, where ``fit`` records how the model was trained (batch size,
+window, optimizer, rate, clipping, validation share, seed, the text's SHA-256 and length, and the
+caller's ``source``). The checkpoints that ``fit(checkpoint_dir=...)`` writes (``last.npz``,
+``best.npz``) load too, and ``fit(resume=...)`` continues one exactly.
+Fine-tuning is a fit of a loaded model (``load_language_model(path).fit(new_text, ...)``), which
+may add the new text's tokens to the vocabulary (``extend_vocab``, :mod:`scratchrnn.extend`).
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -42,7 +46,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .checks import check_dtype, check_int, check_optional_int, check_probability, is_real
+from .checks import check_dtype, check_flag, check_int, check_optional_int, check_probability, is_real
 from .data.text import (
     SENTENCE_END,
     SENTENCE_START,
@@ -52,16 +56,20 @@ from .data.text import (
     split_sentences,
     tokenize_words,
 )
+from .extend import extend_model, grow_vocab
 from .functional import log_softmax
 from .io import check_weights, load_checkpoint, save_checkpoint
 from .nn.model import CELLS, ModelConfig, SequenceModel
 from .optim import OPTIMIZERS, make_optimizer
+from .optim.base import check_lr
+from .resume import resumed_fit, text_digest
 from .sample import beam_search, check_sampling_options, generate
 from .train import History, TokenStream, TrainConfig, Trainer
 
-__all__ = ["LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+__all__ = ["DEFAULT_LR", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
 LEVELS = ("char", "word")
+DEFAULT_LR = 2e-3  # the learning rate of a new run when fit is given none
 EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
 
@@ -111,6 +119,7 @@ class LanguageModel:
         self.vocab: Vocab | None = None
         self.history: History | None = None
         self.train_config: TrainConfig | None = None
+        self._fit_record: dict | None = None  # how the model was trained (config["lm"]["fit"])
 
     def __repr__(self) -> str:
         state = "untrained" if self.model is None else f"vocab={len(self.vocab)}"
@@ -163,11 +172,14 @@ class LanguageModel:
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, text: str, steps: int | None = None, epochs: int | None = None, batch_size: int = 32,
-            window: int = 100, lr: float = 2e-3, optimizer: str = "adam", clip_norm: float | None = 5.0,
+            window: int = 100, lr: float | None = None, optimizer: str = "adam",
+            clip_norm: float | None = 5.0,
             val_fraction: float = 0.1, eval_every: int | None = None, checkpoint_dir: str | None = None,
             checkpoint_every: int | None = None, resume: str | os.PathLike | None = None,
             progress: bool | None = None, log_path: str | None = None,
-            callbacks: list[Callable] | None = None) -> LanguageModel:
+            callbacks: list[Callable] | None = None, *, time_limit: float | None = None,
+            report_every: int | None = None, extend_vocab: bool = False,
+            source: dict | None = None) -> LanguageModel:
         """Train on ``text`` for ``steps`` optimizer steps or ``epochs`` passes; returns ``self``.
 
         The token stream (n,) is split: the last ``floor(n * val_fraction)`` tokens are held out for
@@ -175,51 +187,79 @@ class LanguageModel:
         cut into ``batch_size`` parallel streams read in windows of ``window`` steps with the hidden
         state carried between windows (truncated BPTT, :class:`~scratchrnn.train.TokenStream`);
         loss = mean next-token cross-entropy, ``optimizer`` (one of ``scratchrnn.optim.OPTIMIZERS``)
-        at rate ``lr``, gradients clipped to global norm ``clip_norm`` (None: no clipping).
+        at rate ``lr`` (None: ``DEFAULT_LR``), gradients clipped to global norm ``clip_norm`` (None:
+        no clipping). ``time_limit`` (seconds) stops training at the end of the step that passes it,
+        and ``report_every`` sets the steps between "report" events (see
+        :class:`~scratchrnn.train.TrainConfig`); ``callbacks`` receive every event of the trainer.
 
         The first fit builds the vocabulary from the text and the model from the hyperparameters; a
-        later fit keeps both and trains on (with a new optimizer). ``resume`` (a ``last.npz`` from
-        ``checkpoint_dir``) takes the vocabulary from that file and continues its run exactly.
-        ``self.history`` holds the :class:`~scratchrnn.train.History`. Text too short for one window
-        (or for ``batch_size`` streams of one window) raises ValueError saying so.
+        later fit (or one of a loaded model: fine-tuning) keeps both and trains on with a new
+        optimizer from step 0; tokens of its text outside the vocabulary raise ValueError naming
+        them (words read as ``UNKNOWN_TOKEN``) unless ``extend_vocab`` adds them (``unknown_tokens``).
+
+        ``resume`` (a ``last.npz`` from ``checkpoint_dir``) continues that run exactly, with its
+        vocabulary; its settings and text must be the ones given (ValueError naming what differs);
+        ``lr=None`` keeps its rate, another is used and logged. ``source`` (JSON-able: where the text
+        came from) is recorded with the run. ``self.history`` holds the History. Text too short for
+        one window (or ``batch_size`` streams of one) raises ValueError saying so.
         """
         text = _check_text(text)
         if not is_real(val_fraction) or not 0.0 <= val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
         batch_size = check_int("batch_size", batch_size, low=1)
         window = check_int("window", window, low=1)
-        if not isinstance(optimizer, str) or optimizer.strip().lower().replace("_", "-") not in OPTIMIZERS:
+        name = optimizer.strip().lower().replace("_", "-") if isinstance(optimizer, str) else None
+        if name not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+        if lr is not None:
+            lr = check_lr(lr)
+        check_flag("extend_vocab", extend_vocab)
         config = TrainConfig(steps=steps, epochs=epochs, clip_norm=clip_norm, eval_every=eval_every,
                              checkpoint_dir=None if checkpoint_dir is None else str(checkpoint_dir),
                              checkpoint_every=checkpoint_every,
                              log_path=None if log_path is None else str(log_path),
-                             progress=progress, seed=self.seed)
+                             progress=progress, seed=self.seed, time_limit=time_limit,
+                             report_every=report_every)
         config.validate()
+        record = {"batch_size": batch_size, "window": window, "optimizer": name, "clip_norm": clip_norm,
+                  "val_fraction": float(val_fraction), "seed": self.seed,
+                  "lr": DEFAULT_LR if lr is None else lr, "text_sha256": text_digest(text),
+                  "text_chars": len(text), "source": source}
 
-        vocab = self.vocab
+        vocab, model, change_lr = self.vocab, self.model, None
         if resume is not None:
-            saved = load_checkpoint(resume).vocab
-            if saved is None:
-                raise ValueError(f"{resume} has no vocabulary, so it was not written by a language "
-                                 "model's fit")
+            if extend_vocab:
+                raise ValueError("extend_vocab cannot be used with resume: a run keeps its vocabulary")
+            saved, run = resumed_fit(resume, self.level, record)
             saved_vocab = self._vocab_from_list(saved)
             if vocab is not None and saved_vocab != vocab:
                 raise ValueError(f"{resume} was trained with a different vocabulary than this model's")
             vocab = saved_vocab
+            if lr is not None and lr != run.get("lr"):
+                change_lr = lr  # used from the next step on, and logged
+            record["lr"] = lr if change_lr is not None else run.get("lr", record["lr"])
+        elif extend_vocab and model is not None and (new := self.unknown_tokens(text)):
+            grown = grow_vocab(vocab, new)
+            model = extend_model(model, vocab.to_list(), grown.to_list(), self.seed)
+            vocab = grown
         if vocab is None:
             vocab = self._build_vocab(text)
         ids = self._encode(self._tokens(text), "the training text", vocab)  # (n,)
         train_stream, val_stream = self._streams(ids, batch_size, window, val_fraction)
 
-        model = self.model
         if model is None:
             model = SequenceModel(self._model_config(len(vocab)), rng=self.seed)
-        opt = make_optimizer(optimizer, model.params, lr=lr)
-        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks)
-        self.model, self.vocab, self.train_config = model, vocab, config
-        self.history = trainer.fit(train_stream, val_stream, resume=resume)
+        opt = make_optimizer(optimizer, model.params, lr=record["lr"])
+        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks,
+                          meta={"lm": self._lm_info(record)})
+        self.model, self.vocab, self.train_config, self._fit_record = model, vocab, config, record
+        self.history = trainer.fit(train_stream, val_stream, resume=resume, lr=change_lr)
         return self
+
+    def _lm_info(self, record: dict | None) -> dict:
+        """What checkpoints keep about the language model (``config["lm"]``)."""
+        return {"level": self.level, "seed": self.seed, "max_vocab": getattr(self, "max_vocab", None),
+                "fit": record}
 
     def _streams(self, ids: np.ndarray, batch_size: int, window: int, val_fraction: float):
         """Training and validation TokenStreams from the encoded text (n,)."""
@@ -383,7 +423,7 @@ class LanguageModel:
         config = {
             "model": model.config.to_dict(),
             "train": None if self.train_config is None else asdict(self.train_config),
-            "lm": {"level": self.level, "seed": self.seed},
+            "lm": self._lm_info(self._fit_record),
         }
         return save_checkpoint(path, params=model.params, config=config, vocab=self.vocab.to_list(),
                                step=len(history.steps), history=history.steps,
@@ -424,6 +464,11 @@ class CharLM(LanguageModel):
             return list(prime)
         return ["\n" if "\n" in self.vocab else self.vocab.to_list()[0]]
 
+    def unknown_tokens(self, text: str) -> list[str]:
+        """The characters of ``text`` that the model's vocabulary lacks, by code point."""
+        self._require_model()
+        return sorted({c for c in _check_text(text) if c not in self.vocab})
+
 
 class WordLM(LanguageModel):
     """Word-level language model (see the module docstring); ``max_vocab`` caps the vocabulary
@@ -462,6 +507,16 @@ class WordLM(LanguageModel):
         if stream:
             stream.pop()  # the last sentence stays open, for the model to continue
         return stream or [SENTENCE_START]
+
+    def unknown_tokens(self, text: str) -> list[str]:
+        """The words of ``text`` that the model's vocabulary lacks (that read as ``UNKNOWN_TOKEN``),
+        most frequent first, as many as ``max_vocab`` leaves room for."""
+        self._require_model()
+        vocab = self.vocab
+        counts = Counter(w for words in self._sentences(_check_text(text)) for w in words if w not in vocab)
+        ranked = sorted(counts, key=lambda w: (-counts[w], w))
+        room = None if self.max_vocab is None else max(0, self.max_vocab - len(vocab))
+        return ranked if room is None else ranked[:room]
 
     def _renderer(self, at_line_start: bool) -> Callable[[int], str]:
         tokens = self.vocab.to_list()
@@ -518,9 +573,11 @@ def load_language_model(path: str | os.PathLike) -> LanguageModel:
                              f"next-token model over the vocabulary of {len(tokens)}")
         train_cfg = config.get("train") if isinstance(config.get("train"), dict) else {}
         seed = lm_info.get("seed", train_cfg.get("seed", 0))
+        kwargs = {"max_vocab": lm_info.get("max_vocab")} if cls is WordLM else {}
         lm = cls(cell=mc.cell, hidden_size=mc.hidden_size, num_layers=mc.num_layers,
-                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype)
+                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype, **kwargs)
         lm.vocab = lm._vocab_from_list(tokens)
+        lm._fit_record = lm_info.get("fit") if isinstance(lm_info.get("fit"), dict) else None
         check_weights("SequenceModel", model_cfg, checkpoint.params)  # before building allocates
         model = SequenceModel(mc, rng=seed)
         model.load_state_dict(checkpoint.params, strict=True)

@@ -2,17 +2,23 @@
 
 ``restore_run(trainer, path, train)`` puts a :class:`~scratchrnn.train.Trainer` where the run
 saved in ``path`` (a ``last.npz``) stopped: weights, optimizer and schedule state, the generator,
-step, epoch, carried state, data position, history and best validation. The io layer checks the
-archive itself; here each entry is checked as what the trainer needs it to be (a generator state
-numpy accepts, a carried state of this run's shapes with finite values, history records with
-steps in order, counters that are integers), and anything else raises ValueError naming the file
-and the entry: ``runs/x/last.npz: checkpoint entry 'hidden' cannot be resumed: ...``. A file
-without optimizer or generator state (a ``model.npz``: weights only) is refused, since the run
-could not continue exactly from it.
+step, epoch, carried state, data position, history, best validation and the time trained. The
+io layer checks the archive itself; here each entry is checked as what the trainer needs it to be
+(a generator state numpy accepts, a carried state of this run's shapes with finite values,
+history records with steps in order, counters that are integers), and anything else raises
+ValueError naming the file and the entry: ``runs/x/last.npz: checkpoint entry 'hidden' cannot
+be resumed: ...``. A file without optimizer or generator state (a ``model.npz``: weights only)
+is refused, since the run could not continue exactly from it.
+
+``check_settings(path, saved, given)`` compares the settings a caller resumes with (batch size,
+window, optimizer, ...) with those the run recorded, and raises ValueError naming each that
+differs with both values: a run continues exactly only with its own. ``resumed_fit`` does that
+for a language model's run (its level, settings and text) and returns its vocabulary and record.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 import numpy as np
@@ -21,10 +27,13 @@ from .checks import check_int, check_real, is_int, is_real
 from .data.sequences import SequenceData, TokenStream
 from .io import load_checkpoint
 
-__all__ = ["restore_run"]
+__all__ = ["RESUMED_SETTINGS", "check_resumable", "check_settings", "restore_run", "resumed_fit",
+           "text_digest"]
 
 # what reading a malformed entry raises, from numpy's generator or an optimizer's load_state_dict
 READ_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
+# what a language model's resumed fit must give as its run had it
+RESUMED_SETTINGS = ("batch_size", "window", "optimizer", "clip_norm", "val_fraction", "seed")
 
 
 def restore_run(trainer, path, train) -> None:
@@ -36,10 +45,7 @@ def restore_run(trainer, path, train) -> None:
         diff = ", ".join(f"{k}={saved.get(k)!r} (this model: {ours.get(k)!r})"
                          for k in sorted(set(saved) | set(ours)) if saved.get(k) != ours.get(k))
         raise ValueError(f"{path} was written for a different model: {diff}")
-    if ck.optimizer_state is None or ck.rng_state is None:
-        raise ValueError(f"{path} holds no optimizer or generator state (a model.npz holds only weights), "
-                         "so the run cannot continue from it exactly; resume from the last.npz in that "
-                         "run's folder")
+    check_resumable(ck, path)
     extra = ck.extra if ck.extra is not None else {}
     if not isinstance(extra, dict):
         raise ValueError(f"{path}: checkpoint entry 'extra' must be a dict, got {type(extra).__name__}")
@@ -65,6 +71,8 @@ def restore_run(trainer, path, train) -> None:
     trainer.cursor = counter("cursor")
     trainer.bad_evals = counter("bad_evals")
     trainer.rollbacks = counter("rollbacks")
+    trainer.elapsed = entry("extra.elapsed",
+                            lambda: check_real("elapsed", extra.get("elapsed", 0.0), low=0.0))
     best_val = extra.get("best_val")
     trainer.best_val = None if best_val is None else entry(
         "extra.best_val", lambda: check_real("best_val", best_val, allow_inf=True))
@@ -75,6 +83,48 @@ def restore_run(trainer, path, train) -> None:
     if trainer.scheduler is not None and extra.get("scheduler") is not None:
         entry("extra.scheduler", lambda: trainer.scheduler.load_state_dict(extra["scheduler"]))
     trainer.perm = entry("extra.perm", lambda: _checked_order(extra.get("perm"), train))
+
+
+def check_resumable(ck, path) -> None:
+    """Refuse a loaded checkpoint without optimizer or generator state (a weights-only file)."""
+    if ck.optimizer_state is None or ck.rng_state is None:
+        raise ValueError(f"{path} holds no optimizer or generator state (a model.npz holds only weights), "
+                         "so the run cannot continue from it exactly; resume from the last.npz in that "
+                         "run's folder")
+
+
+def check_settings(path, saved: dict, given: dict) -> None:
+    """Raise ValueError when a setting in ``given`` differs from the one ``saved`` with the run in
+    ``path`` (settings the run did not record are not compared)."""
+    differ = [f"{k}={v!r} (the run's: {saved[k]!r})" for k, v in given.items()
+              if k in saved and saved[k] != v]
+    if differ:
+        raise ValueError(f"{path}: a resumed run continues with its own settings, and "
+                         f"{', '.join(differ)} differ; leave them as the run had them, or start a new run "
+                         "from its weights")
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of ``text`` (UTF-8) in hex: what tells a run's own text from another."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def resumed_fit(path, level: str, record: dict) -> tuple[list[str], dict]:
+    """(vocabulary, fit record) of the language-model run saved in ``path``, once the fit that
+    resumes it (at ``level``, with the settings and ``text_sha256`` of ``record``) is its own."""
+    ck = load_checkpoint(path)
+    if ck.vocab is None:
+        raise ValueError(f"{path} has no vocabulary, so it was not written by a language model's fit")
+    info = ck.config.get("lm") if isinstance(ck.config, dict) else None
+    info = info if isinstance(info, dict) else {}
+    if info.get("level") not in (None, level):
+        raise ValueError(f"{path} holds a {info['level']}-level run, not a {level}-level one")
+    run = info.get("fit") if isinstance(info.get("fit"), dict) else {}
+    check_settings(path, run, {k: record[k] for k in RESUMED_SETTINGS})
+    if run.get("text_sha256") not in (None, record["text_sha256"]):
+        raise ValueError(f"{path}: this text is not the one the run was trained on (its SHA-256 differs); "
+                         "a resumed run goes on with its own text, and a loaded model fits a new one")
+    return ck.vocab, run
 
 
 def _checked_state(model, hidden, train):

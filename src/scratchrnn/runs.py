@@ -205,16 +205,10 @@ class RunFolder:
                     pass
 
 
-def resume_command(prog: str, argv: Sequence[str], folder: str | os.PathLike, last: str | os.PathLike) -> str:
-    """The command that continues an interrupted run: its own arguments with ``--out folder``
-    and ``--resume last`` in place of any it had, quoted for a POSIX shell."""
-    words: list[str] = []
-    skip = False
-    for word in argv:
-        if skip:
-            skip = False
-        elif word in ("--out", "--resume"):
-            skip = True
-        elif not word.startswith(("--out=", "--resume=")):
-            words.append(word)
-    return shlex.join([*prog.split(), *words, "--out", str(folder), "--resume", str(last)])
+def resume_command(prog: str, last: str | os.PathLike, text: str | None = None,
+                   options: Sequence[str] = ()) -> str:
+    """The command that continues the run saved in ``last``: ``PROG train [TEXT] --resume LAST
+    [OPTIONS]``, quoted for a POSIX shell. Nothing else is needed: a resumed run takes its
+    settings, its total of steps and its folder from the checkpoint."""
+    words = [*prog.split(), "train", *([] if text is None else [str(text)]), "--resume", str(last), *options]
+    return shlex.join(words)

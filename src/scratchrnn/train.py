@@ -11,8 +11,11 @@ Two kinds of data (both live in :mod:`scratchrnn.data.sequences` and are importa
 
 Everything random (batch order, dropout masks) comes from one Generator seeded by
 ``TrainConfig.seed``; its state is saved in checkpoints, so a resumed run continues bit for bit.
-The library prints nothing: progress is a tqdm bar on stderr (off unless stderr is a terminal),
-and the history is returned (and written as JSON lines when ``log_path`` is set).
+The library prints nothing: progress is a tqdm bar on stderr (off unless stderr is a terminal)
+showing the loss and the latest validation loss, callbacks receive every event (periodic
+"report" summaries among them, for a caller to print: :mod:`scratchrnn.trainlog`), and the
+history is returned (and written as JSON lines when ``log_path`` is set). ``time_limit`` ends a
+run cleanly at the end of the step that passes it, with ``last.npz`` written as at any end.
 
 Overflow inside a training step is expected when a run diverges; numpy's floating-point warnings
 are silenced there and the divergence guard looks at the loss and the gradient norm instead.
@@ -20,13 +23,11 @@ are silenced there and the divergence guard looks at the loss and the gradient n
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,15 +36,18 @@ import numpy as np
 from . import losses as losses_mod
 from .checks import check_flag, check_int, check_optional_int, check_real, check_truncate
 from .data.sequences import SequenceData, TokenStream
-from .io import atomic_write_bytes, save_checkpoint
+from .io import save_checkpoint
 from .nn.model import SequenceModel
 from .optim import clip_by_value, clip_grad_norm, global_norm
+from .optim.base import check_lr
 from .resume import restore_run
+from .snapshot import restore_snapshot, take_snapshot
+from .trainlog import Reports, RunLog, bar_postfix, naming
 
 __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "TrainingDiverged"]
 
 # Keys of a history record that depend on the wall clock; everything else is deterministic.
-TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s")
+TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s", "elapsed")
 ROLLBACK_FACTOR = 0.5  # a rollback multiplies the learning rate by this
 MIN_SECONDS = 1e-9  # floor of a step's measured time, so a speed is always finite
 # The divergence guard checks the loss and the gradient norm itself, so overflow and NaN inside a
@@ -60,12 +64,29 @@ class TrainingDiverged(RuntimeError):
         super().__init__(f"training diverged at step {step}: non-finite {what} (last finite loss: {last})")
 
 
-# ------------------------------------------------------------------------------------------------
-# configuration and history
-# ------------------------------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough."""
+    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough.
+
+    Attributes:
+        steps (int or None, default None): optimizer steps in total, a resumed run's included.
+        epochs (int or None, default None): passes over the training data; give steps or epochs.
+        batch_size (int, default 32): sequences per step (SequenceData); a TokenStream has its own.
+        truncate (int or None, default None): the loss at step t reaches steps t-truncate .. t; None: all.
+        loss (str, default "cross_entropy"): "cross_entropy", "mse" or "bce_with_logits".
+        clip_value (float or None, default None): clip each gradient entry to +-clip_value, before clip_norm.
+        clip_norm (float or None, default None): scale the gradients down to this global L2 norm.
+        eval_every (int or None, default None): steps between validations; None: at every epoch's end.
+        patience (int or None, default None): stop after this many validations without a new best.
+        on_nonfinite (str, default "raise"): "raise" TrainingDiverged or "rollback" (to the last snapshot).
+        max_rollbacks (int, default 5): rollbacks allowed in a run; the next divergence raises.
+        snapshot_every (int, default 50): steps between the in-memory snapshots a rollback restores.
+        checkpoint_dir (str or None, default None): folder of last.npz and best.npz; None: no files.
+        checkpoint_every (int or None, default None): steps between last.npz files; None: at the end.
+        log_path (str or None, default None): a JSON-lines file of every step and validation record.
+        progress (bool or None, default None): a tqdm bar on stderr; None: when stderr is a terminal.
+        seed (int, default 0): seeds the trainer's Generator (batch order, dropout masks).
+    """
 
     steps: int | None = None  # optimizer steps in total (or give epochs)
     epochs: int | None = None  # passes over the data
@@ -84,13 +105,16 @@ class TrainConfig:
     log_path: str | None = None  # JSON-lines history
     progress: bool | None = None  # tqdm bar; None = only when stderr is a terminal
     seed: int = 0
+    time_limit: float | None = None  # seconds one fit may train; it stops after the step that passes them
+    report_every: int | None = None  # steps between "report" events; None: every report_seconds
+    report_seconds: float = 30.0  # with report_every None, the seconds between "report" events
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is wrong, what it expects and what it got."""
         if (self.steps is None) == (self.epochs is None):
             raise ValueError("give exactly one of steps and epochs")
         for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every",
-                     "snapshot_every"):
+                     "snapshot_every", "report_every"):
             check_optional_int(name, getattr(self, name), low=1)
         check_truncate(self.truncate)
         check_int("max_rollbacks", self.max_rollbacks, low=0)
@@ -111,6 +135,9 @@ class TrainConfig:
             v = getattr(self, name)
             if v is not None:
                 check_real(name, v, low=0.0, low_open=True, allow_inf=True)
+        if self.time_limit is not None:
+            check_real("time_limit", self.time_limit, low=0.0, low_open=True)
+        check_real("report_seconds", self.report_seconds, low=0.0, low_open=True)
 
 
 LOSSES: dict[str, Callable] = {
@@ -122,8 +149,12 @@ LOSSES: dict[str, Callable] = {
 
 @dataclass
 class History:
-    """Per-step records (loss, grad_norm, clipped, lr, speed) and per-validation records."""
+    """What a training run records (``Trainer.fit`` returns it; ``log_path`` receives it line by line).
 
+    Attributes:
+        steps (list of dict, default []): one record per step: loss, grad_norm, clipped, lr, speed.
+        evals (list of dict, default []): one record per validation: step, epoch, val_loss, best.
+    """
     steps: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
 
@@ -154,30 +185,45 @@ class History:
 class Trainer:
     """Fits a :class:`SequenceModel` with an optimizer from :mod:`scratchrnn.optim`.
 
-    ``callbacks`` are called as ``cb(event, trainer, record)`` with event "step", "eval",
-    "checkpoint" or "rollback"; setting ``trainer.should_stop = True`` ends training after the
-    current step. ``scheduler`` (optional) has ``step()`` called after every optimizer step, or
-    ``step(val_loss)`` after every validation if it is driven by a metric (``on_metric = True``,
-    as for :class:`~scratchrnn.optim.HalveOnIncrease`).
+    ``callbacks`` are called as ``cb(event, trainer, record)``. The events: "start" (before the
+    first step of a fit: ``step``, ``total``, ``resumed``), "step" (each step's record), "eval"
+    (each validation's), "checkpoint" (``step``, ``path``), "rollback", "lr" (a change of the rate
+    on a run under way: ``step``, ``from``, ``to``), "report" (a summary of the steps since the
+    last one, see :mod:`scratchrnn.trainlog`; due every ``report_every`` steps or
+    ``report_seconds``, after each validation and at the end) and "end" (``step``, ``total``,
+    ``reason``, ``elapsed``). Setting ``trainer.should_stop = True`` ends training after the
+    current step; ``stop_reason`` then says why it ended: "completed", "time_limit", "patience"
+    or "requested" (by a callback). ``scheduler`` (optional) has ``step()`` called after every
+    optimizer step, or ``step(val_loss)`` after every validation if it is driven by a metric
+    (``on_metric = True``, as for :class:`~scratchrnn.optim.HalveOnIncrease`).
 
     A rollback (``on_nonfinite="rollback"``) restores the last in-memory snapshot (weights,
     optimizer, schedule, generator, data position, best validation) and multiplies the learning
     rate in force when the step failed, and the schedule's base rate, by ``ROLLBACK_FACTOR``.
+
+    ``meta`` (a JSON-able dict) is saved in every checkpoint's configuration beside ``model`` and
+    ``train``; the language models keep their level and fit settings there (key ``lm``).
     """
 
     def __init__(self, model: SequenceModel, optimizer, config: TrainConfig | None = None, *,
-                 scheduler=None, callbacks: list[Callable] | None = None, vocab: list[str] | None = None):
+                 scheduler=None, callbacks: list[Callable] | None = None, vocab: list[str] | None = None,
+                 meta: dict | None = None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.config = config or TrainConfig(steps=1)
         self.config.validate()
         self.callbacks = list(callbacks or [])
         self.vocab = vocab
+        if meta is not None and (not isinstance(meta, dict) or {"model", "train"} & set(meta)):
+            raise ValueError("meta must be a dict without the keys 'model' and 'train' (the trainer "
+                             f"writes those), got {meta!r:.200}")
+        self.meta = dict(meta or {})
         self.loss_fn = LOSSES[self.config.loss]
         self._metric_scheduler = bool(getattr(scheduler, "on_metric", False))
         self.rng = np.random.default_rng(self.config.seed)
         self.history = History()
         self.step = 0
         self.epoch = 0
+        self.elapsed = 0.0  # seconds of training in this run, over every fit that continued it
         self.hidden = None  # carried state (streams)
         self.perm: np.ndarray | None = None  # this epoch's sample order (SequenceData)
         self.cursor = 0  # next batch (or window) within the epoch
@@ -186,16 +232,32 @@ class Trainer:
         self.bad_evals = 0
         self.rollbacks = 0
         self.should_stop = False
-        self._log_file = None
+        self.stop_reason: str | None = None
+        self._run_log = RunLog(None)
+        self._reports = Reports(None, self.config.report_seconds)
+        self._session_start = time.perf_counter()
+        self._elapsed_before = 0.0  # self.elapsed when this fit began
         self._snapshot: dict | None = None
         self._last_finite_loss: float | None = None
 
     # -- public ------------------------------------------------------------------------------
-    def fit(self, train, val=None, resume: str | os.PathLike | None = None) -> History:
+    def fit(self, train, val=None, resume: str | os.PathLike | None = None, *,
+            lr: float | None = None) -> History:
         """Train on ``train`` (SequenceData or TokenStream), validating on ``val``; returns the history.
 
         ``resume``: a checkpoint written by :meth:`save` (``last.npz``) to continue from; the run then
-        goes on exactly as if it had never stopped, and the log keeps only the records up to it.
+        goes on exactly as if it had never stopped, and the log keeps only the records up to it. A
+        run already at its total of steps raises ValueError.
+
+        ``lr``: the learning rate from this fit's first step on: the optimizer's, or with a
+        schedule that has a ``base_lr``, the schedule's base rate (the rate in force scaled
+        alike). On a run under way (resumed, or fitted before) a rate that differs from the one in
+        force is a change: an ``{"event": "lr", "from": ..., "to": ...}`` record goes to the log
+        and an "lr" event to the callbacks. None keeps the run's rate.
+
+        ``config.time_limit`` (seconds) ends this fit at the end of the first step that finishes
+        after that long (its validation and checkpoints done as usual, then ``last.npz``), with
+        ``stop_reason`` "time_limit"; resuming from that file continues exactly.
         """
         cfg = self.config
         if not isinstance(train, (SequenceData, TokenStream)):
@@ -206,16 +268,29 @@ class Trainer:
         self._check_data(train, "train")
         if val is not None:
             self._check_data(val, "val")
+        if lr is not None:
+            lr = check_lr(lr)
         steps_per_epoch = self._steps_per_epoch(train)
         total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
         if resume is not None:
             self._restore(resume, train)
+            if self.step >= total:
+                raise ValueError(f"{resume} is at step {self.step} and the run is to take {total} in all: "
+                                 "nothing is left to train; ask for a total above "
+                                 f"{self.step} steps")
         if cfg.checkpoint_dir:
             os.makedirs(cfg.checkpoint_dir, exist_ok=True)
         self.model.train(True)
         self.should_stop = False
+        self.stop_reason = None
         # a fresh run is at step 0; a resumed or continued one keeps its past records
-        self._open_log(keep_through=self.step)
+        self._run_log = RunLog(cfg.log_path)
+        self._run_log.open(keep_through=self.step)
+        self._session_start, self._elapsed_before = time.perf_counter(), self.elapsed
+        self._reports = Reports(cfg.report_every, cfg.report_seconds)
+        self._emit("start", {"step": self.step, "total": total, "resumed": resume is not None})
+        if lr is not None:
+            self._set_lr(lr)
         self._take_snapshot()
         saved_step = None  # the step of the last periodic checkpoint
         bar = self._progress(total)
@@ -231,26 +306,33 @@ class Trainer:
                 record = self._train_step(train)
                 if record is None:  # rolled back
                     continue
+                if cfg.time_limit is not None and record["elapsed"] - self._elapsed_before >= cfg.time_limit:
+                    self.should_stop = True  # this step still validates and saves as usual
+                    self.stop_reason = self.stop_reason or "time_limit"
+                end_of_epoch = self.cursor >= steps_per_epoch
+                validated = val is not None and bool((cfg.eval_every and self.step % cfg.eval_every == 0)
+                                                     or (cfg.eval_every is None and end_of_epoch))
+                if validated:
+                    self._validate(val)
                 if bar:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{record['loss']:.4f}", refresh=False)
-                end_of_epoch = self.cursor >= steps_per_epoch
-                if val is not None and ((cfg.eval_every and self.step % cfg.eval_every == 0)
-                                        or (cfg.eval_every is None and end_of_epoch)):
-                    self._validate(val)
+                    bar.set_postfix(bar_postfix(record, self.history.evals), refresh=False)
                 if self.step % cfg.snapshot_every == 0:
                     self._take_snapshot()
                 if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                     self.save(self._ckpt_path("last"))
                     saved_step = self.step
+                if self._reports.due(self.step, validated) or self.step >= total or self.should_stop:
+                    self._emit("report", self._reports.take(self, total, validated))
             if cfg.checkpoint_dir and saved_step != self.step:
                 self.save(self._ckpt_path("last"))
         finally:
             if bar:
                 bar.close()
-            if self._log_file is not None:
-                self._log_file.close()
-                self._log_file = None
+            self._run_log.close()
+        self.stop_reason = "completed" if self.step >= total else (self.stop_reason or "requested")
+        self._emit("end", {"step": self.step, "total": total, "reason": self.stop_reason,
+                           "elapsed": self.elapsed})
         return self.history
 
     def evaluate(self, data) -> float:
@@ -273,12 +355,13 @@ class Trainer:
             "bad_evals": self.bad_evals,
             "rollbacks": self.rollbacks,
             "lr": self.optimizer.lr,
+            "elapsed": self.elapsed,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "evals": self.history.evals,
             "perm": None if self.perm is None else [int(i) for i in self.perm],
             "best_params": self.best_params,
         }
-        with _naming(path):
+        with naming(path):
             path = save_checkpoint(
                 path,
                 params=self.model.params,
@@ -287,7 +370,7 @@ class Trainer:
                 step=self.step,
                 epoch=self.epoch,
                 hidden=self.hidden,
-                config={"model": self.model.config.to_dict(), "train": asdict(self.config)},
+                config={"model": self.model.config.to_dict(), "train": asdict(self.config), **self.meta},
                 vocab=self.vocab,
                 history=self.history.steps,
                 extra=extra,
@@ -418,7 +501,9 @@ class Trainer:
         self.step += 1
         self.cursor += 1
         self._last_finite_loss = loss
-        dt = max(time.perf_counter() - t0, MIN_SECONDS)
+        now = time.perf_counter()
+        dt = max(now - t0, MIN_SECONDS)
+        self.elapsed = self._elapsed_before + (now - self._session_start)
         speed_key, amount = ("tokens_per_s", n_tokens) if model.token_input else ("samples_per_s", x.shape[1])
         record = {
             "step": self.step,
@@ -429,8 +514,10 @@ class Trainer:
             "lr": float(lr),
             "seconds": dt,
             speed_key: amount / dt,
+            "elapsed": self.elapsed,
         }
         self.history.steps.append(record)
+        self._reports.add(record)
         self._log(record)
         self._emit("step", record)
         return record
@@ -453,43 +540,22 @@ class Trainer:
         self._emit("eval", record)
         if self.config.patience is not None and self.bad_evals >= self.config.patience:
             self.should_stop = True
+            self.stop_reason = self.stop_reason or "patience"
 
     def _take_snapshot(self) -> None:
-        self._snapshot = {
-            "params": self.model.state_dict(),
-            "optim": _deep_copy(self.optimizer.state_dict()),
-            "rng": self.rng.bit_generator.state,
-            "step": self.step, "epoch": self.epoch, "cursor": self.cursor,
-            "perm": None if self.perm is None else self.perm.copy(),
-            "hidden": _copy_state(self.hidden),
-            "n_steps": len(self.history.steps), "n_evals": len(self.history.evals),
-            "scheduler": None if self.scheduler is None else _deep_copy(self.scheduler.state_dict()),
-            "best_val": self.best_val, "bad_evals": self.bad_evals,
-            "best_params": self.best_params,  # replaced, never modified in place, so no copy
-        }
+        self._snapshot = take_snapshot(self)
 
     def _rollback(self) -> None:
         """Restore the last snapshot and lower the learning rate in force by ``ROLLBACK_FACTOR``."""
-        s = self._snapshot
         # the rate that failed, not the snapshot's: repeated rollbacks keep lowering it
         lr = self.optimizer.lr * ROLLBACK_FACTOR
         base_lr = getattr(self.scheduler, "base_lr", None)
-        self.model.load_state_dict(s["params"])
-        self.optimizer.load_state_dict(_deep_copy(s["optim"]))
-        if s["scheduler"] is not None:
-            self.scheduler.load_state_dict(_deep_copy(s["scheduler"]))
-            if base_lr is not None:
-                self.scheduler.base_lr = base_lr * ROLLBACK_FACTOR
-        self.best_val, self.bad_evals, self.best_params = s["best_val"], s["bad_evals"], s["best_params"]
-        self.rng.bit_generator.state = s["rng"]
-        self.step, self.epoch, self.cursor = s["step"], s["epoch"], s["cursor"]
-        self.perm = None if s["perm"] is None else s["perm"].copy()
-        self.hidden = _copy_state(s["hidden"])
-        del self.history.steps[s["n_steps"]:]
-        del self.history.evals[s["n_evals"]:]
-        if self._log_file is not None:  # the log forgets the undone steps too
-            self._log_file.close()
-            self._open_log(keep_through=self.step)
+        restore_snapshot(self, self._snapshot)
+        if self.scheduler is not None and base_lr is not None:
+            self.scheduler.base_lr = base_lr * ROLLBACK_FACTOR
+        if self._run_log.is_open:  # the log forgets the undone steps too
+            self._run_log.open(keep_through=self.step)
+        self._reports.forget()
         self.rollbacks += 1
         self.optimizer.lr = lr
         self._emit("rollback", {"step": self.step, "lr": self.optimizer.lr, "rollbacks": self.rollbacks})
@@ -502,36 +568,24 @@ class Trainer:
     def _ckpt_path(self, name: str) -> Path:
         return Path(self.config.checkpoint_dir) / f"{name}.npz"
 
-    def _open_log(self, keep_through: int) -> None:
-        """Start the JSON-lines log, keeping the records up to step ``keep_through`` (resume, rollback)."""
-        path = self.config.log_path
-        self._log_file = None
-        if not path:
-            return
-        with _naming(path):
-            os.makedirs(Path(path).parent, exist_ok=True)
-            kept = b""
-            if keep_through and os.path.exists(path):
-                with open(path, "rb") as f:
-                    lines = [ln for ln in f.read().splitlines() if ln.strip()]
-                good = []
-                for ln in lines:
-                    try:
-                        if json.loads(ln).get("step", 0) <= keep_through:
-                            good.append(ln)
-                    except json.JSONDecodeError:
-                        break  # a line cut by a crash ends the usable log
-                kept = b"".join(ln + b"\n" for ln in good)
-            atomic_write_bytes(path, kept)
-            # unbuffered: each record goes to the file in one write of its whole line
-            self._log_file = open(path, "ab", buffering=0)  # noqa: SIM115 - closed at the end of fit
-
     def _log(self, record: dict) -> None:
-        if getattr(self, "_log_file", None) is not None:
-            data = (json.dumps(record) + "\n").encode()
-            with _naming(self.config.log_path):
-                while data:
-                    data = data[self._log_file.write(data):]
+        self._run_log.write(record)
+
+    def _set_lr(self, lr: float) -> None:
+        """Go on at rate ``lr`` (a schedule's base rate, the rate in force scaled alike); on a run
+        under way a different rate is logged and emitted as a change."""
+        before = float(self.optimizer.lr)
+        base = getattr(self.scheduler, "base_lr", None)
+        if base:
+            self.optimizer.lr = before * (lr / base)  # where the schedule is, at the new scale
+            self.scheduler.base_lr = lr
+        else:
+            self.optimizer.lr = lr
+        after = float(self.optimizer.lr)
+        if (self.step > 0 or self.history.steps) and after != before:
+            record = {"step": self.step, "event": "lr", "from": before, "to": after}
+            self._log(record)
+            self._emit("lr", record)
 
     def _emit(self, event: str, record: dict) -> None:
         for cb in self.callbacks:
@@ -546,34 +600,3 @@ class Trainer:
         from tqdm import tqdm
 
         return tqdm(total=total, initial=self.step, file=sys.stderr, unit="step", dynamic_ncols=True)
-
-
-@contextmanager
-def _naming(path):
-    """An OSError of the block that names no file, or only an atomic write's temporary file, is
-    raised again naming ``path``, the file the trainer was writing."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno is not None and exc.filename2 is None and (
-                exc.filename is None or str(exc.filename).endswith(".tmp")):
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
-        raise
-
-
-def _copy_state(h):
-    if h is None:
-        return None
-    if isinstance(h, tuple):
-        return tuple(a.copy() for a in h)
-    return h.copy()
-
-
-def _deep_copy(obj):
-    if isinstance(obj, dict):
-        return {k: _deep_copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_deep_copy(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    return obj

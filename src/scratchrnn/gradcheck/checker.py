@@ -123,7 +123,19 @@ def numerical_gradient(
 
 @dataclass
 class ParamCheck:
-    """The comparison for one parameter; errors are the worst over its checked entries."""
+    """The comparison for one parameter; errors are the worst over its checked entries.
+
+    Attributes:
+        name (str): the parameter's name in ``params``.
+        shape (tuple of int): its shape.
+        checked (int): entries compared.
+        failed (int): entries with ``|a - n| > atol + rtol * |n|`` (a analytic, n numeric).
+        max_rel_err (float): the largest ``|a - n| / max(|a|, |n|, atol)``.
+        max_abs_err (float): the largest ``|a - n|``.
+        worst_index (tuple of int): the entry with the largest relative error.
+        analytic (float): the analytic gradient at ``worst_index``.
+        numeric (float): the central difference at ``worst_index``.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -150,7 +162,14 @@ class ParamCheck:
 
 @dataclass
 class GradcheckReport:
-    """Per-parameter results of :func:`check_gradients`, in the order of ``params``."""
+    """Per-parameter results of :func:`check_gradients`, in the order of ``params``.
+
+    Attributes:
+        checks (list of ParamCheck): one comparison per parameter.
+        eps (float): the finite-difference step.
+        atol (float): the absolute tolerance.
+        rtol (float): the relative tolerance.
+    """
 
     checks: list[ParamCheck]
     eps: float

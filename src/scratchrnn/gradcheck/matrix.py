@@ -52,7 +52,25 @@ def recurrent_cells() -> dict[str, type]:
 
 @dataclass(frozen=True)
 class GradcheckConfig:
-    """One model to check: a recurrent layer, an optional head and loss, and a truncation."""
+    """One model to check: a recurrent layer, an optional head and loss, and a truncation.
+
+    Attributes:
+        cell (str, default "RNN"): the layer class, "RNN", "LSTM" or "GRU".
+        nonlinearity (str, default "tanh"): the RNN's activation (the LSTM and GRU ignore it).
+        bias (bool, default True): whether the layer has biases.
+        num_layers (int, default 1): stacked layers.
+        bidirectional (bool, default False): both directions.
+        loss (str, default "mse"): "mse" (Linear head, mse at every step), "bce" (head, masked
+            bce_with_logits), "ce" (head, cross_entropy with some ignore_index targets), "last"
+            (many-to-one cross_entropy on the last step) or "hn" (mse on the final states, no head).
+        truncate (int or None, default None): per-output truncated BPTT of this many steps; None: full.
+        seq_len (int, default 5): time steps T.
+        batch (int, default 2): sequences B.
+        input_size (int, default 3): input features F.
+        hidden_size (int, default 4): hidden features H.
+        out_size (int, default 3): head outputs, or classes.
+        check_inputs (bool, default True): check dL/dx and dL/dh0 (and dL/dc0) too.
+    """
 
     cell: str = "RNN"  # "RNN" | "LSTM" | "GRU"
     nonlinearity: str = "tanh"  # RNN only

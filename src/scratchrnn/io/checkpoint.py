@@ -81,9 +81,21 @@ _GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 class Checkpoint:
     """Everything a training run needs to resume; what ``load_checkpoint`` returns.
 
-    ``params`` maps names to arrays (dtypes kept); ``rng_state`` is a ``bit_generator.state``
-    dict (``generator()`` rebuilds the Generator); ``hidden`` is None, an array or a tuple of
-    arrays; the other fields come back as they were given (see the module docstring).
+    The fields come back as ``save_checkpoint`` was given them (see the module docstring).
+
+    Attributes:
+        params (dict of str to ndarray): the parameters by name, dtypes kept.
+        optimizer_state (any, default None): the optimizer's ``state_dict()``.
+        rng_state (dict or None, default None): a ``bit_generator.state``; ``generator()`` rebuilds it.
+        step (int, default 0): optimizer steps taken.
+        epoch (int, default 0): epochs begun.
+        hidden (any, default None): the carried state: None, an array or a tuple of arrays (LSTM).
+        config (dict or None, default None): the configuration, e.g. ``{"model": ..., "train": ...}``.
+        vocab (list of str or None, default None): the vocabulary, in id order.
+        history (list of dict or None, default None): the per-step training records.
+        extra (any, default None): anything else JSON and arrays can hold (the trainer's counters).
+        format_version (int, default FORMAT_VERSION): the file format the checkpoint was read from.
+        path (Path or None, default None): the file it was read from (not compared by ``==``).
     """
 
     params: dict[str, np.ndarray]
@@ -519,7 +531,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 class CheckpointInfo:
     """What ``peek_checkpoint`` reads: the fields a caller checks before loading the whole file.
 
-    ``params`` maps each parameter name to the (shape, dtype) its member declares.
+    Attributes:
+        params (dict of str to (shape, dtype)): each parameter's shape and dtype, as its member declares.
+        step (int): optimizer steps taken.
+        epoch (int): epochs begun.
+        config (dict or None): the stored configuration.
+        format_version (int): the file's format version.
+        path (Path): the file.
     """
 
     params: dict[str, tuple[tuple[int, ...], np.dtype]]

@@ -224,7 +224,7 @@ class _GRUBackward(timeloop.StepBackward):
         w_ih, w_hh, b_ih, b_hh = self.names
         grads = {w_ih: input_weight_grad(self.x[t0:], dA2[:, H:], self.w_ih.shape[1]), w_hh: dw_hh}
         if self.bias:
-            db = dA2.sum(axis=0)  # (4H,)
+            db = F.sum_rows(dA2)  # (4H,)
             grads[b_ih] = db[H:].copy()  # (3H,)
             grads[b_hh] = np.concatenate([db[H:H3], db[:H]])  # (3H,)
         return grads

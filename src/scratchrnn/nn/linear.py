@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..checks import check_flag, check_memory, check_random_state, check_size
-from ..functional import index_add_rows
+from ..functional import index_add_rows, sum_rows
 from ..init import normal, uniform
 from . import workspace
 from .module import Module, check_weights_fit
@@ -117,7 +117,7 @@ class Linear(Module):
         dw = workspace.empty((self.out_features, self.in_features), self.dtype)  # (O, I)
         grads = {"weight": np.matmul(dy2.T, x2, out=dw)}
         if self.bias:
-            grads["bias"] = dy2.sum(axis=0)  # (O,)
+            grads["bias"] = sum_rows(dy2)  # (O,)
         dx = None
         if need_dx:
             dx = workspace.empty((dy2.shape[0], self.in_features), self.dtype)  # (N, I)

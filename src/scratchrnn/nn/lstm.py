@@ -354,19 +354,30 @@ class _LSTMBackward(timeloop.StepBackward):
         product = np.dot if g.ndim == 2 and g.flags.c_contiguous else np.matmul
         product(self.w_hh_t, g, out=out[0])  # dh_{t-1}
 
-    def step(self, t, dstate, views, tmp):
-        # gate_grads and state_grads in one call, for full BPTT's (H, B) steps (as the RNN's):
-        # on small steps the calls between them are a measurable share of the loop
-        if t < self.s0:
-            self._block(t)
-        j = t - self.s0
-        dh, dc = dstate
-        np.multiply(dh, self.dtc[j], out=tmp)
-        dc += tmp  # dc_t: through c_{t+1} and through h_t
-        np.multiply(self.K_ifg[j], dc, out=views[1])  # (3, H, B)
-        np.multiply(self.K_o[j], dh, out=views[2])
-        dc *= self.f[t]  # f_t: dc_t reaches c_{t-1}
-        self.product(self.w_hh_t, views[0], out=dh)  # dh_{t-1}
+    def bound_step(self):
+        """``step`` with this direction's arrays bound once, as locals: on small steps the look-ups
+        are a measurable share of the loop. Per step, as the class docstring says."""
+        dtc, K_ifg, K_o, f, w_hh_t, product, block = (self.dtc, self.K_ifg, self.K_o, self.f, self.w_hh_t,
+                                                      self.product, self._block)
+        multiply = np.multiply
+        s0 = self.s0
+
+        def step(t, dstate, views, tmp):
+            nonlocal s0
+            if t < s0:
+                block(t)
+                s0 = self.s0
+            j = t - s0
+            dh, dc = dstate
+            g, g_ifg, g_o = views
+            multiply(dh, dtc[j], out=tmp)
+            dc += tmp  # dc_t: through c_{t+1} and through h_t
+            multiply(K_ifg[j], dc, out=g_ifg)  # (3, H, B)
+            multiply(K_o[j], dh, out=g_o)
+            dc *= f[t]  # f_t: dc_t reaches c_{t-1}
+            product(w_hh_t, g, out=dh)  # dh_{t-1}
+
+        return step
 
     def weight_grads(self, t0):
         x, z, tokens = self.cache.x, self.cache.z, self.cache.tokens

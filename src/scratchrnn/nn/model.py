@@ -41,7 +41,32 @@ CELLS: dict[str, type] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell name -> 
 
 @dataclass
 class ModelConfig:
-    """Hyperparameters of a :class:`SequenceModel`; JSON-friendly so checkpoints can store them."""
+    """Hyperparameters of a :class:`SequenceModel`; JSON-friendly so checkpoints can store them.
+
+    Give exactly one of ``vocab_size`` and ``input_size``. Every field is checked when the config is
+    made (:meth:`validate`): a bad one is a ValueError naming it, as is a model too large for memory.
+
+    Attributes:
+        cell (str, default "rnn"): the recurrent cell, "rnn" (Elman), "lstm" or "gru" (``CELLS``).
+        input_size (int or None, default None): dense inputs: features F of float inputs (T, B, F).
+        vocab_size (int or None, default None): token inputs: ids in [0, vocab_size), inputs (T, B).
+        embedding_dim (int or None, default None): token inputs: a learned Embedding of this width;
+            None feeds each id as a one-hot vector.
+        hidden_size (int, default 128): features of every layer's hidden state (and LSTM cell state).
+        num_layers (int, default 1): recurrent layers stacked, each reading the outputs of the one below.
+        nonlinearity (str, default "tanh"): the RNN cell's "tanh", "relu", "sigmoid" or "identity"
+            (a linear RNN); the LSTM and GRU ignore it.
+        bias (bool, default True): whether the recurrent layers have ``bias_ih_l{k}`` and ``bias_hh_l{k}``.
+        dropout (float, default 0.0): probability of zeroing each output of a recurrent layer before the
+            next layer reads it, in training mode only; with one layer it does nothing.
+        bidirectional (bool, default False): both directions, concatenated (the head reads 2 * hidden);
+            never for next-token training, where the reverse direction would read the targets.
+        output_size (int or None, default None): width O of the Linear head; None: vocab_size.
+        head (str, default "all"): "all", a prediction (T, B, O) at every step; "last", many-to-one,
+            one prediction (B, O) from the last step's output.
+        head_bias (bool, default True): whether the head has a bias.
+        dtype (str, default "float32"): "float32" or "float64"; a numpy type or dtype is stored as its name.
+    """
 
     cell: str = "rnn"  # "rnn" | "lstm" | "gru"
     input_size: int | None = None  # features of dense float inputs (T, B, F); None for token inputs

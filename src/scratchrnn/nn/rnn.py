@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..functional import get_activation
+from ..functional import get_activation, sum_rows
 from . import timeloop, workspace
 from .recurrent import RecurrentBase, input_gates, input_grad, input_weight_grad
 from .stepper import step_input_gates
@@ -83,7 +83,7 @@ class _RNNBackward(timeloop.StepBackward):
             w_hh: dz2.T @ self.hs[t0:-1].reshape(-1, H),  # (H, H)
         }
         if self.bias:
-            db = dz2.sum(axis=0)  # (H,)
+            db = sum_rows(dz2)  # (H,)
             grads[b_ih], grads[b_hh] = db, db.copy()
         return grads
 

@@ -113,6 +113,10 @@ class StepBackward:
         self.gate_grads(t, dstate, views, tmp)
         self.state_grads(t, dstate, views, dstate, tmp)
 
+    def bound_step(self):
+        """The function ``full_bptt`` calls per step, ``step`` unless a cell binds its arrays once."""
+        return self.step
+
     def weight_grads(self, t0: int) -> dict[str, np.ndarray]:
         """The parameter gradients of this layer and direction from ``grads`` (steps before t0 got
         none), keyed like the layer's params."""
@@ -146,20 +150,21 @@ def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> t
     dstate = tuple([np.zeros(S, dt) if d is None else np.array(d, dtype=dt, order="C") for d in dstate_n])
     dh, tmp = dstate[0], np.empty(S, dt)
     steps = _steps(cell.grads, cell.time_axis)[::-1]  # (T, *G) view, steps T-1 .. 0
-    scratch = None
-    if uses_scratch(cell):
-        scratch = np.empty(steps.shape[1:], dt)  # (*G)
-        views = itertools.repeat(cell.split(scratch))
-    else:
-        views = zip(*cell.split(steps), strict=True)  # step t's views, straight into grads
     douts = itertools.repeat(None) if dout is None else dout[::-1]
-    back, T = cell.step, cell.T
-    for t, v, d_t in zip(range(T - 1, -1, -1), views, douts):  # noqa: B905 (repeats)
-        if d_t is not None:
-            dh += d_t  # the output's gradient joins the one from step t+1
-        back(t, dstate, v, tmp)
-        if scratch is not None:
-            np.copyto(steps[T - 1 - t], scratch)  # the scratch step into its place in grads
+    back, times = cell.bound_step(), range(cell.T - 1, -1, -1)
+    if uses_scratch(cell):  # each step built in one contiguous block, then copied into grads
+        scratch = np.empty(steps.shape[1:], dt)  # (*G)
+        views = cell.split(scratch)
+        for t, d_t, step in zip(times, douts, steps):  # noqa: B905 (repeats)
+            if d_t is not None:
+                dh += d_t  # the output's gradient joins the one from step t+1
+            back(t, dstate, views, tmp)
+            np.copyto(step, scratch)
+    else:  # each step's views straight into grads
+        for t, d_t, views in zip(times, douts, zip(*cell.split(steps), strict=True)):  # noqa: B905
+            if d_t is not None:
+                dh += d_t
+            back(t, dstate, views, tmp)
     return dstate
 
 

@@ -30,6 +30,16 @@ __all__ = [
 # -- Adagrad ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AdagradConfig:
+    """The hyperparameters of :class:`Adagrad` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.01): base step size.
+        lr_decay (float, default 0.0): step t uses ``lr / (1 + (t - 1) * lr_decay)``.
+        weight_decay (float, default 0.0): L2 penalty, ``weight_decay * p`` added to the gradient.
+        initial_accumulator_value (float, default 0.0): starting value of the sum of squared gradients.
+        eps (float, default 1e-10): added to the root of the sum, so the division stays finite.
+    """
+
     lr: float = 1e-2  # base step size
     lr_decay: float = 0.0  # step t uses lr / (1 + (t - 1) * lr_decay)
     weight_decay: float = 0.0  # L2 penalty added to the gradient
@@ -94,6 +104,17 @@ class Adagrad(Optimizer):
 # -- RMSprop ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RMSpropConfig:
+    """The hyperparameters of :class:`RMSprop` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.01): step size.
+        alpha (float, default 0.99): decay of the running average of squared gradients, in [0, 1].
+        eps (float, default 1e-8): added to the root of the average, so the division stays finite.
+        weight_decay (float, default 0.0): L2 penalty, ``weight_decay * p`` added to the gradient.
+        momentum (float, default 0.0): momentum of the scaled step; 0 keeps no momentum buffer.
+        centered (bool, default False): divide by the running standard deviation instead of the RMS.
+    """
+
     lr: float = 1e-2  # step size
     alpha: float = 0.99  # decay of the running average of squared gradients
     eps: float = 1e-8  # added to the root, keeps the division finite
@@ -186,6 +207,20 @@ class RMSprop(Optimizer):
 # -- Adam / AdamW -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AdamConfig:
+    """The hyperparameters of :class:`Adam` and :class:`AdamW` (their ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.001): step size.
+        beta1 (float, default 0.9): decay of the first-moment (mean) average, in [0, 1); ``betas[0]``.
+        beta2 (float, default 0.999): decay of the second-moment average, in [0, 1); ``betas[1]``.
+        eps (float, default 1e-8): added to the root of the corrected second moment.
+        weight_decay (float, default 0.0): L2 penalty added to the gradient (Adam), or decoupled decay
+            ``p *= 1 - lr * wd`` (AdamW, whose constructor defaults it to 0.01).
+        amsgrad (bool, default False): divide by the running maximum of the second moment.
+        decoupled_weight_decay (bool, default False): True for AdamW: the decay shrinks the weights
+            directly instead of entering the gradient.
+    """
+
     lr: float = 1e-3  # step size
     beta1: float = 0.9  # decay of the first-moment (mean) average
     beta2: float = 0.999  # decay of the second-moment (uncentered variance) average
@@ -242,9 +277,19 @@ class Adam(Optimizer):
             ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if self.config.amsgrad else ("exp_avg", "exp_avg_sq")
         )
 
+    def _begin_step(self):
+        # this step's scalars as 0-d arrays of each parameter dtype: a ufunc converts a Python
+        # float on every call, a measurable share of small updates (benchmarks/README.md,
+        # "sigmoid"); the values, and so the results, are the same
+        c, t = self.config, self.step_count
+        values = (1.0 - c.beta1, c.beta2, 1.0 - c.beta2, math.sqrt(1.0 - c.beta2**t), c.eps,
+                  self.lr / (1.0 - c.beta1**t))
+        self._scalars = {dt: tuple(np.array(v, dt) for v in values)
+                         for dt in {p.dtype for p in self.params.values()}}
+
     def _update(self, p, g, bufs):
         c = self.config
-        t = self.step_count
+        one_m_beta1, beta2, one_m_beta2, bias_root, eps, step_size = self._scalars[p.dtype]
         if c.weight_decay != 0:
             if c.decoupled_weight_decay:
                 p *= 1.0 - self.lr * c.weight_decay
@@ -255,21 +300,20 @@ class Adam(Optimizer):
         # and their order are those of the formulas above, so the results are the same bits
         tmp = workspace.empty(p.shape, p.dtype)  # (same shape as p)
         np.subtract(g, m, out=tmp)
-        tmp *= 1.0 - c.beta1
+        tmp *= one_m_beta1
         m += tmp  # m + (1 - beta1) * (g - m)
-        v *= c.beta2
+        v *= beta2
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - c.beta2
+        tmp *= one_m_beta2
         v += tmp  # beta2 * v + (1 - beta2) * g**2
         if c.amsgrad:
             np.maximum(bufs["max_exp_avg_sq"], v, out=bufs["max_exp_avg_sq"])
             v = bufs["max_exp_avg_sq"]
-        step_size = self.lr / (1.0 - c.beta1**t)
         denom = np.sqrt(v, out=tmp)
-        denom /= math.sqrt(1.0 - c.beta2**t)
-        denom += c.eps
+        denom /= bias_root  # sqrt(1 - beta2**t)
+        denom += eps
         np.divide(m, denom, out=denom)
-        denom *= step_size
+        denom *= step_size  # lr / (1 - beta1**t)
         p -= denom  # p - step_size * (m / denom)
 
 

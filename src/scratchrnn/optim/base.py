@@ -145,11 +145,16 @@ class Optimizer:
     def _update(self, p: np.ndarray, g: np.ndarray, bufs: dict[str, np.ndarray]) -> None:
         raise NotImplementedError
 
+    def _begin_step(self) -> None:
+        """Called once per step, after ``step_count`` goes up and before the updates: where an
+        optimizer computes what every parameter's update of this step shares."""
+
     # -- public API --------------------------------------------------------------------------
     def step(self, grads: Mapping[str, np.ndarray]) -> None:
         """Update every parameter in place from ``grads`` (same keys and shapes as ``params``)."""
         checked = _check_grads(grads, self.params)
         self.step_count += 1
+        self._begin_step()
         for k, p in self.params.items():
             self._update(p, checked[k], {b: bufs[k] for b, bufs in self.buffers.items()})
         if self.version is not None:

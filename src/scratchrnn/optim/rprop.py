@@ -23,6 +23,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RpropConfig:
+    """The hyperparameters of :class:`Rprop` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.01): initial step size of every entry; changing it later has no effect.
+        eta_minus (float, default 0.5): step factor after a sign flip, in (0, 1); ``etas[0]``.
+        eta_plus (float, default 1.2): step factor while the sign holds, above 1; ``etas[1]``.
+        step_min (float, default 1e-6): smallest step size; ``step_sizes[0]``.
+        step_max (float, default 50.0): largest step size (may be infinite); ``step_sizes[1]``.
+    """
+
     lr: float = 1e-2  # initial per-entry step size (changing lr later has no effect)
     eta_minus: float = 0.5  # step factor after a sign flip (etas[0])
     eta_plus: float = 1.2  # step factor while the sign holds (etas[1])
@@ -97,6 +107,16 @@ class Rprop(Optimizer):
 
 @dataclass(frozen=True)
 class PlainRpropConfig:
+    """The hyperparameters of :class:`PlainRprop` (its ``config``), checked when made.
+
+    Attributes:
+        init_step (float, default 0.001): starting step size of every entry (the optimizer's ``lr``).
+        eta_plus (float, default 1.2): step factor when the gradient keeps its sign, above 1.
+        eta_minus (float, default 0.5): step factor when it flips, in (0, 1).
+        sign_rule (str, default "product"): "product": a zero sign keeps the step; "equal": equal signs
+            grow it and any other pair shrinks it (see :class:`PlainRprop`).
+    """
+
     init_step: float = 1e-3  # starting step size of every entry
     eta_plus: float = 1.2  # step factor when the gradient keeps its sign
     eta_minus: float = 0.5  # step factor when it flips

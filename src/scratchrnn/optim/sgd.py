@@ -17,6 +17,16 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SGDConfig:
+    """The hyperparameters of :class:`SGD` (its ``config``), checked when made.
+
+    Attributes:
+        lr (float, default 0.001): step size (PyTorch's default).
+        momentum (float, default 0.0): weight of the previous velocity; 0 keeps no velocity buffer.
+        dampening (float, default 0.0): the gradient enters the velocity with weight 1 - dampening.
+        nesterov (bool, default False): look-ahead momentum; needs momentum > 0 and dampening == 0.
+        weight_decay (float, default 0.0): L2 penalty, ``weight_decay * p`` added to the gradient.
+    """
+
     lr: float = 1e-3  # step size (torch's default)
     momentum: float = 0.0  # 0 turns the velocity buffer off
     dampening: float = 0.0  # the new gradient enters the velocity with weight 1 - dampening

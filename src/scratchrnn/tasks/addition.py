@@ -32,6 +32,22 @@ MAX_TRAIN_BITS = MAX_ENUMERATED_BITS // 2 + 1
 
 @dataclass
 class Config:
+    """The binary-addition task's settings (the tutorial's model, trained in minibatches).
+
+    Attributes:
+        hidden_size (int, default 16): sigmoid hidden units.
+        cell (str, default "rnn"): the recurrent cell, "rnn", "lstm" or "gru".
+        bits (int, default 8): steps per training sum; operands below 2**(bits - 1), so the sum fits.
+        train_pairs (int, default 4096): random training pairs of operands.
+        batch_size (int, default 64): pairs per Adam step.
+        steps (int, default 3000): Adam steps.
+        lr (float, default 0.03): Adam's learning rate.
+        seed (int, default 0): seeds the data, the weights and the batch order; test pairs use seed + 1.
+        test_bits (int, default 32): width of the random operands that test generalisation.
+        test_pairs (int, default 10000): how many of them (every training-width pair is tested too).
+        dtype (str, default "float32"): "float32" or "float64".
+    """
+
     hidden_size: int = 16  # sigmoid hidden units (tutorial)
     cell: str = "rnn"
     bits: int = 8  # training operands are below 2**(bits-1) so the sum fits in `bits` bits

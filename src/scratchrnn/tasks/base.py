@@ -10,7 +10,21 @@ __all__ = ["TaskResult"]
 
 @dataclass
 class TaskResult:
-    """The outcome of one task run: headline numbers for the demo table plus everything to plot."""
+    """The outcome of one task run: headline numbers for the demo table plus everything to plot.
+
+    Attributes:
+        name (str): the task's name, as ``scratchrnn task NAME`` takes it.
+        tutorial (str): what the tutorial reports, in words.
+        ours (str): our headline result, in words.
+        target (str): what counts as success.
+        passed (bool): whether ``ours`` met ``target``.
+        seconds (float): wall time of the run.
+        metrics (dict, default {}): JSON-able numbers for summary.json.
+        curves (dict of str to list of float, default {}): loss curves and the like, for plots.
+        artifacts (dict, default {}): arrays for the task's own figures.
+        figures (tuple of str, default ()): kinds of ``scratchrnn.plot.FIGURES`` drawn from the artifacts,
+            besides the loss curves.
+    """
 
     name: str
     tutorial: str  # what the tutorial reports, in words

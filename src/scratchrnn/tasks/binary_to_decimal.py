@@ -32,6 +32,21 @@ TUTORIAL_ITERATIONS = 500  # the tutorial's training length, reported for compar
 
 @dataclass
 class Config:
+    """The binary-to-decimal task's settings (the tutorial's, where it has them).
+
+    Attributes:
+        samples (int, default 20): random training numbers in the full batch.
+        bits (int, default 8): bits per training number.
+        iterations (int, default 50000): most full-batch Rprop steps (the tutorial ran 500).
+        tolerance (float, default 1e-20): training stops once the mean squared error is below this.
+        init_step (float, default 0.001): Rprop's initial step size for both weights.
+        eta_plus (float, default 1.2): step growth while a gradient keeps its sign.
+        eta_minus (float, default 0.5): step shrink when it flips.
+        test_bits (int, default 24): width of the random numbers that test generalisation.
+        test_samples (int, default 1000): how many of them (every 8-bit number is tested too).
+        seed (int, default 0): seeds the training numbers; the test numbers use seed + 1.
+    """
+
     samples: int = 20  # training numbers, as in the tutorial
     bits: int = 8  # bits per training number
     iterations: int = 50_000  # at most this many full-batch Rprop steps (the tutorial ran 500)

@@ -27,6 +27,15 @@ WORD = "hello"
 
 @dataclass
 class Config:
+    """The "hello" task's settings.
+
+    Attributes:
+        hidden_size (int, default 3): sigmoid hidden units (the worked example's).
+        steps (int, default 300): Adam steps on the one sequence "hell" -> "ello".
+        lr (float, default 0.1): Adam's learning rate.
+        seed (int, default 0): seeds the initial weights.
+    """
+
     hidden_size: int = 3  # sigmoid hidden units (tutorial)
     steps: int = 300
     lr: float = 0.1

@@ -36,6 +36,25 @@ CURVE_SAMPLES_PER_UNIT = 20  # samples of the dense truth per unit of t (a perio
 
 @dataclass
 class Config:
+    """The sine task's settings (the tutorial's, where it has them); ``quick()`` is the demo's.
+
+    Attributes:
+        n_points (int, default 200): the series is sin(x) for x = 0, 1, ..., n_points - 1.
+        window (int, default 50): values per input window; each predicts the value after it.
+        n_val (int, default 50): the last windows, held out for validation.
+        target_rmse (float, default 0.01): the validation RMSE at or below which the task passes.
+        hidden_size (int, default 100): sigmoid hidden units.
+        cell (str, default "rnn"): the recurrent cell, "rnn", "lstm" or "gru".
+        truncate (int, default 5): truncated BPTT: the loss at the last step reaches this many before it.
+        clip_value (float, default 10.0): every gradient entry is clipped to [-clip_value, clip_value].
+        epochs (int, default 300): passes over the training windows.
+        batch_size (int, default 25): windows per Adam step.
+        lr (float, default 0.005): Adam's learning rate.
+        horizon (int, default 50): steps of the free-running forecast after the series.
+        seed (int, default 0): seeds the initial weights and the batch order.
+        dtype (str, default "float64"): "float32" or "float64".
+    """
+
     n_points: int = 200  # the series is sin(x) for x = 0 .. n_points - 1 (tutorial)
     window: int = 50  # values per input window (tutorial)
     n_val: int = 50  # the last windows validate (tutorial)

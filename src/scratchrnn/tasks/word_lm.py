@@ -82,35 +82,62 @@ from ..optim import OPTIMIZERS, HalveOnIncrease, make_optimizer
 from ..sample import sample_next, suppress_tokens
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
+from .word_baselines import (
+    LAMBDA_GRID,
+    baseline_perplexities,
+    best_lambda,
+    bigram_probs,
+    perplexity,
+    target_pairs,
+    unigram_probs,
+)
 
-__all__ = [
-    "LAMBDA_GRID",
-    "Config",
-    "SentenceBatches",
-    "WordData",
-    "baseline_perplexities",
-    "best_lambda",
-    "bigram_probs",
-    "build_model",
-    "count_words",
-    "greedy_examples",
-    "model_config",
-    "perplexity",
-    "prepare_data",
-    "run",
-    "sample_sentences",
-    "target_pairs",
-    "unigram_probs",
-]
+__all__ = ["LAMBDA_GRID", "Config", "SentenceBatches", "WordData", "baseline_perplexities", "best_lambda",
+           "bigram_probs", "build_model", "count_words", "greedy_examples", "model_config", "perplexity",
+           "prepare_data", "run", "sample_sentences", "target_pairs", "unigram_probs"]
 
-# Interpolation weights tried for the bigram baseline: 0.00, 0.01, ..., 0.99 (1.0 would give an
-# unseen bigram probability zero).
-LAMBDA_GRID = np.arange(100) / 100.0  # (100,)
 ADAPTIVE_SCALE_FREE = ("adagrad", "rmsprop", "adam", "adamw", "rprop", "plain-rprop")
 
 
 @dataclass
 class Config:
+    """The word-level task's settings (the tutorial's, where it has them); ``quick()`` is the demo's.
+
+    Attributes:
+        corpus (str, default "shakespeare"): a corpus shipped with the package (``data.load_corpus``).
+        vocab_size (int, default 8000): most vocabulary entries, the three special tokens included.
+        min_words (int, default 3): shorter sentences are dropped (speaker names, headings).
+        max_tokens (int, default 40): sentences with more tokens (punctuation included) are dropped.
+        max_sentences (int or None, default None): use only this many of the shuffled sentences.
+        val_fraction (float, default 0.1): share of the sentences that validate.
+        heldout_fraction (float, default 0.1): share of the training ones that tune the bigram's lambda.
+        cell (str, default "rnn"): the recurrent cell, "rnn" (tanh), "lstm" or "gru".
+        embedding_dim (int or None, default None): a learned embedding this wide; None: one-hot input.
+        hidden_size (int, default 100): hidden units.
+        num_layers (int, default 1): stacked recurrent layers.
+        dropout (float, default 0.0): dropout between stacked layers while training (num_layers > 1).
+        bias (bool, default False): biases in the cell and the output layer (the tutorial has none).
+        truncate (int or None, default 4): truncated BPTT steps (``bptt_truncate``); None: full BPTT.
+        optimizer (str, default "sgd"): any name of ``scratchrnn.optim.OPTIMIZERS``.
+        lr (float, default 0.005): the learning rate (for SGD with sum_loss, on the summed loss).
+        clip_norm (float or None, default None): clip the gradients' global norm to this; None: no clip.
+        sum_loss (bool or None, default None): scale lr to the summed loss ("Learning rate"); None: SGD.
+        halve_on_increase (bool, default True): halve the rate when the validation loss rises.
+        epochs (int, default 10): passes over the training sentences.
+        batch_tokens (int, default 64): padded positions per batch, about 4 sentences.
+        prompts (tuple of str, default ("the king", "i will", "what is the", "my lord ,", "o")):
+            the prompts whose greedy continuations the result shows.
+        top_k (int, default 5): next-word candidates shown per prompt.
+        greedy_tokens (int, default 15): longest greedy continuation.
+        num_sentences (int, default 10): sentences sampled for the result.
+        min_sample_words (int, default 7): shorter samples are drawn again.
+        max_sample_tokens (int, default 60): a sample not ended by then is drawn again.
+        max_sample_attempts (int, default 2000): samples started in all before giving up.
+        beat_bigram (bool, default True): the target asks for a perplexity below the bigram's too.
+        seed (int, default 0): seeds the sentence shuffle, the weights, the batch order and the samples.
+        dtype (str, default "float32"): "float32" or "float64".
+    """
+
     corpus: str = "shakespeare"  # a corpus shipped with the package
     vocab_size: int = 8000  # at most this many entries, the three special tokens included (tutorial)
     min_words: int = 3  # drop sentences with fewer words (speaker names, headings)
@@ -216,7 +243,14 @@ def count_words(tokens) -> int:
 
 @dataclass
 class WordData:
-    """Encoded sentences (each ``SENTENCE_START .. SENTENCE_END``) split for training and validation."""
+    """Encoded sentences (each ``SENTENCE_START .. SENTENCE_END``) split for training and validation.
+
+    Attributes:
+        vocab (WordVocab): the vocabulary, built on the training sentences.
+        train (list of ndarray): the training sentences, (n_i + 2,) ids each.
+        val (list of ndarray): the validation sentences.
+        stats (dict): counts of what was kept and dropped, for the result.
+    """
 
     vocab: WordVocab
     train: list[np.ndarray]  # (n_i + 2,) ids each
@@ -350,83 +384,6 @@ def build_model(cfg: Config, vocab_size: int) -> SequenceModel:
         bound = 1.0 / math.sqrt(p.shape[1])
         p[...] = gen.uniform(-bound, bound, size=p.shape)  # (out, n)
     return model
-
-
-# ------------------------------------------------------------------------------------------------
-# baselines
-# ------------------------------------------------------------------------------------------------
-def target_pairs(sentences: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Every (previous id, target id) of the sentences, as the RNN sees them: contexts (n,) are
-    ``SENTENCE_START w1 .. wn`` and targets (n,) ``w1 .. wn SENTENCE_END`` of each sentence."""
-    ctx = np.concatenate([s[:-1] for s in sentences])  # (n,)
-    tgt = np.concatenate([s[1:] for s in sentences])  # (n,)
-    return ctx, tgt
-
-
-def unigram_probs(targets: np.ndarray, vocab_size: int, never: tuple[int, ...] = ()) -> np.ndarray:
-    """Add-one unigram (V,): ``p(w) = (c(w) + 1) / (n + V')`` over the V' ids that can be targets;
-    the ids in ``never`` (SENTENCE_START) get probability 0."""
-    vocab_size = check_size("vocab_size", vocab_size)
-    counts = np.bincount(targets, minlength=vocab_size).astype(np.float64) + 1.0  # (V,)
-    counts[list(never)] = 0.0
-    return counts / counts.sum()
-
-
-def bigram_probs(fit_ctx, fit_tgt, ctx, tgt, unigram: np.ndarray, lam: float) -> np.ndarray:
-    """Interpolated bigram probabilities (n,) of the pairs (ctx, tgt):
-    ``p(w | u) = lam * c(u, w) / c(u) + (1 - lam) * p_uni(w)``, counts from (fit_ctx, fit_tgt); a
-    context never seen in fitting has no bigram estimate and gets ``p_uni(w)``."""
-    lam = check_real("lam", lam, low=0.0, high=1.0)
-    V = unigram.size
-    seen, pair_counts = np.unique(fit_ctx * V + fit_tgt, return_counts=True)  # (P,), (P,)
-    codes = ctx * V + tgt  # (n,)
-    pos = np.minimum(np.searchsorted(seen, codes), seen.size - 1)  # (n,)
-    c_pair = np.where(seen[pos] == codes, pair_counts[pos], 0).astype(np.float64)  # (n,)
-    c_ctx = np.bincount(fit_ctx, minlength=V).astype(np.float64)[ctx]  # (n,)
-    p_uni = unigram[tgt]  # (n,)
-    p_ml = np.divide(c_pair, c_ctx, out=p_uni.copy(), where=c_ctx > 0)  # (n,)
-    return lam * p_ml + (1.0 - lam) * p_uni
-
-
-def best_lambda(p_bigram: np.ndarray, p_unigram: np.ndarray, grid: np.ndarray = LAMBDA_GRID) -> float:
-    """The weight in ``grid`` that maximises ``sum(log(lam * p_bigram + (1 - lam) * p_unigram))``
-    on held-out pairs (n,); all grid points are scored at once, (G, n)."""
-    mix = grid[:, None] * p_bigram[None] + (1.0 - grid[:, None]) * p_unigram[None]  # (G, n)
-    with np.errstate(divide="ignore"):  # lam = 1 with an unseen bigram scores -inf, never chosen
-        score = np.log(mix).sum(axis=1)  # (G,)
-    return float(grid[int(np.argmax(score))])
-
-
-def perplexity(probs: np.ndarray) -> float:
-    """``exp(-mean(log p))`` of the probabilities (n,) given to the targets."""
-    return float(np.exp(-np.mean(np.log(probs))))
-
-
-def baseline_perplexities(train: list[np.ndarray], val: list[np.ndarray], vocab_size: int, start_id: int,
-                          heldout_fraction: float = 0.1, grid: np.ndarray = LAMBDA_GRID) -> dict:
-    """Validation perplexity of the add-one unigram and the interpolated bigram, both fitted on
-    ``train``; the bigram's lambda is tuned on the last ``heldout_fraction`` of the training
-    sentences with counts from the rest, then the counts are taken from all of ``train``."""
-    vocab_size = check_size("vocab_size", vocab_size)
-    start_id = check_int("start_id", start_id, low=0, high=vocab_size - 1)
-    heldout_fraction = check_real("heldout_fraction", heldout_fraction, low=0.0, high=1.0, low_open=True,
-                                  high_open=True)
-    n_held = max(1, int(round(heldout_fraction * len(train))))
-    if n_held >= len(train):
-        raise ValueError(f"tuning lambda needs at least 2 training sentences, got {len(train)}")
-    fit_ctx, fit_tgt = target_pairs(train[:-n_held])
-    held_ctx, held_tgt = target_pairs(train[-n_held:])
-    uni_fit = unigram_probs(fit_tgt, vocab_size, never=(start_id,))  # (V,)
-    p_bi_held = bigram_probs(fit_ctx, fit_tgt, held_ctx, held_tgt, uni_fit, 1.0)  # (n,) pure bigram
-    lam = best_lambda(p_bi_held, uni_fit[held_tgt], grid)
-    ctx, tgt = target_pairs(train)
-    v_ctx, v_tgt = target_pairs(val)
-    uni = unigram_probs(tgt, vocab_size, never=(start_id,))  # (V,)
-    return {
-        "unigram_perplexity": perplexity(uni[v_tgt]),
-        "bigram_perplexity": perplexity(bigram_probs(ctx, tgt, v_ctx, v_tgt, uni, lam)),
-        "bigram_lambda": lam,
-    }
 
 
 # ------------------------------------------------------------------------------------------------
