@@ -23,7 +23,8 @@ Model. As the tutorial: one-hot input, 100 tanh hidden units, a linear softmax o
 every weight matrix ~ U(-1/sqrt(n), 1/sqrt(n)) with n its number of inputs (U: input -> hidden,
 n = V; W: hidden -> hidden and V: hidden -> output, n = H), truncated BPTT of 4 steps (the exact
 gradient of the truncated objective), SGD at 0.005 with the rate halved whenever the validation
-loss rises after an epoch.
+loss rises after an epoch. ``embedding_dim``, ``num_layers``, ``dropout``, ``bias`` and
+``clip_norm`` leave the tutorial's model: an embedding starts N(0, 1) (PyTorch's), biases at zero.
 
 Learning rate. The tutorial takes one SGD step per sentence on the loss *summed* over the
 sentence's words. The trainer here takes one step per batch on the *mean* loss over the batch's
@@ -50,7 +51,13 @@ Results (seed 0, float32): the default run keeps 9,727 of the 19,138 sentences (
 validate, 133,353 training targets); its initial validation loss is 8.987 against ln 8000 = 8.987,
 and after 10 epochs the validation perplexity is 118 against 151 for the interpolated bigram
 (lambda 0.6) and 335 for the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences,
-2 epochs) reaches 104 against the unigram's 188 (the bigram's 87 is not its target).
+2 epochs) must beat both baselines too. At the tutorial's model and SGD it reaches 104 against the
+bigram's 86.8; with a learned embedding of 64, biases and Adam at 0.003 on batches of 128 positions
+(half as many steps) it reaches 71.2 in less time (seeds 1 and 2: 71.2 and 69.9 against bigrams of
+85.9 and 83.6). Tried on the way (seed 0, 2 epochs unless said): the one-hot model with biases and
+Adam at 0.005, 73.7 but four times slower; embedding 64 with Adam at 0.005 on 64 positions, 91.9
+(the rate halved once); on 128 positions, 78.6; embedding 32, 75.0; SGD at 0.01 with embedding 64,
+85.9; a GRU with embedding 64 and Adam at 0.005, 67.3 but slower; 3 epochs, 70.8 for 50% more time.
 """
 
 from __future__ import annotations
@@ -228,8 +235,11 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        # the demo: a vocabulary of 2,000, 6,000 of the sentences, two epochs
-        return cls(vocab_size=2000, max_sentences=6000, epochs=2, beat_bigram=False)
+        # the demo: a vocabulary of 2,000, 6,000 of the sentences, two epochs; the tanh RNN with a
+        # learned embedding, biases and Adam, which beats the bigram where the tutorial's model
+        # does not (see "Results")
+        return cls(vocab_size=2000, max_sentences=6000, epochs=2, embedding_dim=64, bias=True,
+                   optimizer="adam", lr=0.003, batch_tokens=128)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -523,14 +533,17 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
     beats_uni = ppl < base["unigram_perplexity"]
     beats_bi = ppl < base["bigram_perplexity"]
     passed = init_err <= 0.02 and beats_uni and (beats_bi or not cfg.beat_bigram)
-    goal = "both baselines (full run)" if cfg.beat_bigram else "the unigram baseline (demo)"
+    goal = "both baselines" if cfg.beat_bigram else "the unigram baseline"
+    inputs = f"embedding {cfg.embedding_dim}" if cfg.embedding_dim else "one-hot"
+    model_text = f"{cfg.cell} {cfg.hidden_size} ({inputs}), {cfg.optimizer} {cfg.lr:g}"
     return TaskResult(
         name="word-lm",
         tutorial="loss from ~8.99 = ln(8000) for the untrained model; 8,000-word vocabulary, 100 tanh units, "
                  "bptt_truncate 4, per-sentence SGD at 0.005 halved when the loss rises, on reddit comments; "
                  "no held-out perplexity reported",
-        ours=f"initial loss {initial:.3f} vs ln V {ln_v:.3f} (V={V}); validation perplexity {ppl:.1f} vs "
-             f"unigram {base['unigram_perplexity']:.1f} and bigram {base['bigram_perplexity']:.1f}",
+        ours=f"{model_text}: initial loss {initial:.3f} vs ln V {ln_v:.3f} (V={V}); validation perplexity "
+             f"{ppl:.1f} vs unigram {base['unigram_perplexity']:.1f} and bigram "
+             f"{base['bigram_perplexity']:.1f}",
         target=f"initial loss within 2% of ln V; perplexity below {goal}",
         passed=bool(passed),
         seconds=time.perf_counter() - t0,
