@@ -53,11 +53,11 @@ and after 10 epochs the validation perplexity is 118 against 151 for the interpo
 (lambda 0.6) and 335 for the unigram. The demo (``Config.quick()``: V = 2,000, 6,000 sentences,
 2 epochs) must beat both baselines too. At the tutorial's model and SGD it reaches 104 against the
 bigram's 86.8; with a learned embedding of 64, biases and Adam at 0.003 on batches of 128 positions
-(half as many steps) it reaches 71.2 in less time (seeds 1 and 2: 71.2 and 69.9 against bigrams of
-85.9 and 83.6). Tried on the way (seed 0, 2 epochs unless said): the one-hot model with biases and
-Adam at 0.005, 73.7 but four times slower; embedding 64 with Adam at 0.005 on 64 positions, 91.9
-(the rate halved once); on 128 positions, 78.6; embedding 32, 75.0; SGD at 0.01 with embedding 64,
-85.9; a GRU with embedding 64 and Adam at 0.005, 67.3 but slower; 3 epochs, 70.8 for 50% more time.
+(half as many steps) it reaches 71.2 (seeds 1 and 2: 71.2 and 69.9 against bigrams of 85.9 and
+83.6). Tried on the way (seed 0, 2 epochs unless said): the one-hot model with biases and Adam at
+0.005, 73.7; embedding 64 with Adam at 0.005 on 64 positions, 91.9 (the rate halved once); on 128
+positions, 78.6; embedding 32, 75.0; SGD at 0.01 with embedding 64, 85.9; a GRU with embedding 64
+and Adam at 0.005, 67.3; 3 epochs, 70.8. What each cost is in ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
