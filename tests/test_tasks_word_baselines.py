@@ -9,12 +9,6 @@ import pytest
 from scratchrnn.tasks import word_baselines as B
 from scratchrnn.tasks import word_lm as W
 
-
-def test_the_task_module_offers_the_same_functions():
-    for name in B.__all__:
-        assert getattr(W, name) is getattr(B, name)
-
-
 # -- baselines -----------------------------------------------------------------------------------
 # ids: 0 UNKNOWN_TOKEN, 1 SENTENCE_START, 2 SENTENCE_END, 3 "a", 4 "b"
 TOY_TRAIN = [np.array([1, 3, 4, 2]), np.array([1, 3, 2])]

@@ -41,11 +41,11 @@ not depend on the gradient's scale and take ``lr`` as given.
 
 Evaluation. The validation loss before training must be within 2% of ln V (a fresh network
 predicts nearly uniformly). Perplexity exp(mean loss) is compared with two count-based baselines
-on the same split, vocabulary and targets: an add-one unigram and a bigram interpolated with it,
-whose weight lambda is tuned on the last ``heldout_fraction`` of the training sentences (counts
-from the rest), never on validation. Generation: greedy next words for a few prompts, and
-sentences sampled from the softmax (UNKNOWN_TOKEN and SENTENCE_START removed, the rest
-renormalised), kept only with at least ``min_sample_words`` words.
+on the same split, vocabulary and targets (``tasks.word_baselines``): an add-one unigram and a
+bigram interpolated with it, whose weight lambda is tuned on the last ``heldout_fraction`` of the
+training sentences (counts from the rest), never on validation. Generation: greedy next words for
+a few prompts, and sentences sampled from the softmax (UNKNOWN_TOKEN and SENTENCE_START removed,
+the rest renormalised), kept only with at least ``min_sample_words`` words.
 
 Results (seed 0, float32): the default run keeps 9,727 of the 19,138 sentences (8,754 train / 973
 validate, 133,353 training targets); its initial validation loss is 8.987 against ln 8000 = 8.987,
@@ -89,19 +89,10 @@ from ..optim import OPTIMIZERS, HalveOnIncrease, make_optimizer
 from ..sample import sample_next, suppress_tokens
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
-from .word_baselines import (
-    LAMBDA_GRID,
-    baseline_perplexities,
-    best_lambda,
-    bigram_probs,
-    perplexity,
-    target_pairs,
-    unigram_probs,
-)
+from .word_baselines import baseline_perplexities
 
-__all__ = ["LAMBDA_GRID", "Config", "SentenceBatches", "WordData", "baseline_perplexities", "best_lambda",
-           "bigram_probs", "build_model", "count_words", "greedy_examples", "model_config", "perplexity",
-           "prepare_data", "run", "sample_sentences", "target_pairs", "unigram_probs"]
+__all__ = ["Config", "SentenceBatches", "WordData", "build_model", "count_words", "greedy_examples",
+           "model_config", "prepare_data", "run", "sample_sentences"]
 
 ADAPTIVE_SCALE_FREE = ("adagrad", "rmsprop", "adam", "adamw", "rprop", "plain-rprop")
 
