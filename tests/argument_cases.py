@@ -27,6 +27,7 @@ from scratchrnn.optim import (
     AdamW,
     CosineLR,
     HalveOnIncrease,
+    LRSchedule,
     PlainRprop,
     RMSprop,
     Rprop,
@@ -36,6 +37,7 @@ from scratchrnn.optim import (
     clip_per_param_norm,
     global_norm,
     make_optimizer,
+    optimizer_options,
 )
 from scratchrnn.tasks import addition, binary_to_decimal, hello, sine, word_baselines, word_lm
 
@@ -367,6 +369,20 @@ CASES = [
         lambda **kw: make_optimizer(**{"name": "adam", "params": params(), **kw}),
         dict(name="choice"),
         names={"name": "optimizer"},
+    ),
+    Case(
+        "optimizer_options",
+        lambda **kw: optimizer_options(**{"name": "adam", **kw}),
+        dict(name="choice"),
+        names={"name": "optimizer"},
+    ),
+    Case(
+        "LRSchedule",
+        lambda **kw: LRSchedule(SGD(params(), lr=0.1), **{"kind": "cosine", "total_steps": 10, **kw}),
+        dict(kind="choice", total_steps="count", warmup="count0", gamma="open_unit", patience="count0",
+             min_lr="nonnegative"),
+        names={"kind": "learning-rate schedule"},
+        good={"min_lr": (np.float32(0.05),), "total_steps": (np.int64(10),)},
     ),
     Case(
         "StepLR",
@@ -833,6 +849,7 @@ NOTHING_TO_SWEEP = {
             "load_weights",
             "predict",
             "as_scalar",
+            "sum_rows",
         ),
         ARRAYS,
     ),

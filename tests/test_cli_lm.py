@@ -472,3 +472,63 @@ def test_a_signal_stops_a_run_after_a_step_never_before_the_first(monkeypatch, t
     assert not trainer.should_stop
     watch("step", trainer, {"step": 1})
     assert trainer.should_stop
+
+
+# -- the training options ------------------------------------------------------------------------
+def test_the_training_flags_reach_the_run(tmp_path):
+    text, out = small_text(tmp_path), tmp_path / "run"
+    res = run_cli("train", text, *TINY, "--steps", "30", "--eval-every", "10", "--lr", "0.01",
+                  "--lr-schedule", "cosine", "--warmup", "5", "--min-lr", "0.001", "--clip-value", "0.5",
+                  "--optimizer", "adamw", "--weight-decay", "0.02", "--embedding-dim", "16", "--tie-weights",
+                  "--val-tokens", "300", "--sample-every", "15", "--sample-length", "12", "--out", out)
+    assert res.returncode == 0, res.stderr
+    log = _records(out / "log.jsonl")
+    steps = [r for r in log if "loss" in r]
+    for r in steps:  # the documented formula: warmup, then cosine from 0.01 to 0.001 over 25 steps
+        n = r["step"] - 1
+        want = 0.01 * (n + 1) / 5 if n < 5 else 0.001 + 0.009 * (1 + math.cos(math.pi * (n - 5) / 25)) / 2
+        assert r["lr"] == pytest.approx(want, rel=1e-12), r["step"]
+    samples = [r for r in log if r.get("event") == "sample"]
+    assert [r["step"] for r in samples] == [15, 30] and all(len(r["text"]) == 12 for r in samples)
+    assert [ln for ln in res.stderr.splitlines() if ln.startswith("sample at step ")] == [
+        f"sample at step {r['step']}: {r['text']!r}" for r in samples]
+    last = load_checkpoint(out / "last.npz")
+    train, fit = last.config["train"], last.config["lm"]["fit"]
+    assert (train["lr_schedule"], train["warmup"], train["clip_value"], train["sample_every"]) == (
+        "cosine", 5, 0.5, 15)
+    assert (fit["weight_decay"], fit["val_tokens"]) == (0.02, 300)
+    assert last.config["model"]["tie_weights"] and "head.weight" not in last.params
+    assert last.optimizer_state["hyper"]["weight_decay"] == 0.02
+
+
+def test_bad_training_flags_are_one_line_naming_both_numbers_and_leave_nothing(tmp_path):
+    text = small_text(tmp_path)
+    cases = [
+        (["--steps", "40", "--lr-schedule", "cosine", "--warmup", "40"],
+         "--warmup 40 is not shorter than the run of 40 steps (--steps)"),
+        (["--embedding-dim", "8", "--tie-weights"],
+         "tie_weights needs embedding_dim equal to the head's input, the top layer's output "
+         "(hidden_size 16), got embedding_dim 8 and hidden_size 16"),
+        (["--optimizer", "rprop", "--weight-decay", "0.1"],
+         "the rprop optimizer has no option 'weight_decay'; the optimizers that have it: sgd, momentum"),
+        (["--val-tokens", "1"], "--val-tokens must be at least 2"),
+        (["--lr-gamma", "1.5"], "--lr-gamma must be in (0, 1), got 1.5"),
+    ]
+    for i, (flags, words) in enumerate(cases):
+        res = run_cli("train", text, *TINY, "--steps", "5", *flags, "--out", tmp_path / f"r{i}")
+        assert words in one_line_error(res), flags
+        assert not (tmp_path / f"r{i}").exists(), flags
+
+
+def test_a_resumed_run_keeps_its_schedule_and_refuses_another(tmp_path):
+    text, out = small_text(tmp_path), tmp_path / "run"
+    plan = ["--eval-every", "10", "--lr-schedule", "step", "--lr-step-size", "7", "--lr-gamma", "0.5"]
+    assert run_cli("train", text, *TINY, "--steps", "20", *plan, "--out", out).returncode == 0
+    res = run_cli("train", "--resume", out / "last.npz", "--lr-schedule", "cosine")
+    assert ("--lr-schedule cosine contradicts the checkpoint's learning-rate schedule step"
+            in one_line_error(res))
+    res = run_cli("train", "--resume", out / "last.npz", "--more-steps", "10", "--no-progress")
+    assert res.returncode == 0, res.stderr
+    steps = [r for r in _records(out / "log.jsonl") if "loss" in r]
+    assert [r["step"] for r in steps] == list(range(1, 31))
+    assert [r["lr"] for r in steps] == pytest.approx([0.002 * 0.5 ** ((s - 1) // 7) for s in range(1, 31)])

@@ -129,6 +129,29 @@ def test_evaluate_matches_an_independent_cross_entropy(trained):
     json.dumps(per_token)  # JSON lines need plain Python values
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_evaluate_equals_the_reference_layers_over_the_whole_text_in_float64(cell):
+    # scored in chunks with the state carried (the fast inference path); the reference runs the plain
+    # loops of scratchrnn.nn.reference over the whole text in one pass
+    from scratchrnn.nn import reference
+
+    lm = CharLM(cell=cell, hidden_size=12, num_layers=2, dtype="float64", seed=4).fit(TEXT, steps=2, **FIT)
+    text = TEXT[3:] + "held row"  # 725 characters: two chunks
+    ids = np.array([lm.vocab.token_to_id(c) for c in text])
+    V = len(lm.vocab)
+    rnn = {k[4:]: v for k, v in lm.model.params.items() if k.startswith("rnn.")}
+    out, _, _ = reference.forward(cell, rnn, np.eye(V)[ids[:-1]][:, None])  # (n-1, 1, H)
+    logits = out[:, 0] @ lm.model.params["head.weight"].T + lm.model.params["head.bias"]  # (n-1, V)
+    want = _log_softmax(logits)[np.arange(len(ids) - 1), ids[1:]]
+    rows = []
+    got = lm.evaluate(text, on_token=rows.append)
+    assert got["loss"] == pytest.approx(-want.mean(), rel=0, abs=1e-12)
+    np.testing.assert_allclose([r["logprob"] for r in rows], want, rtol=0, atol=1e-12)
+    assert rows == [{"index": i, "token": text[i], "id": int(ids[i]), "logprob": r["logprob"]}
+                    for i, r in enumerate(rows, start=1)]
+    assert rows == lm.token_logprobs(text)  # the same records, listed
+
+
 def test_scoring_runs_without_dropout():
     lm = CharLM(cell="lstm", hidden_size=16, num_layers=3, dropout=0.5).fit(TEXT, steps=3, **FIT)
     assert lm.model.training
@@ -224,7 +247,8 @@ def test_checkpoints_record_how_the_model_was_trained(tmp_path):
         assert info["fit"] == {"batch_size": 2, "window": 12, "optimizer": "rmsprop", "clip_norm": 5.0,
                                "val_fraction": 0.1, "seed": 4, "lr": DEFAULT_LR,
                                "text_sha256": text_digest(TEXT), "text_chars": len(TEXT),
-                               "source": {"path": "t.txt"}}
+                               "source": {"path": "t.txt"}, "clip_value": None, "weight_decay": None,
+                               "val_tokens": None}
     assert load_language_model(tmp_path / "model.npz").fit(TEXT, steps=1, **FIT).history.steps
 
 
@@ -383,11 +407,19 @@ def test_files_that_are_not_language_model_checkpoints(tmp_path, rough):
 def test_evaluate_streams_the_token_records_in_one_pass(monkeypatch):
     lm = CharLM(**TINY, seed=1).fit(TEXT, steps=3, batch_size=2, window=20, progress=False)
     calls = []
-    real = lm.model.forward
-    monkeypatch.setattr(lm.model, "forward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = lm.model.stepper
+
+    def counted():
+        stepper = real()
+        session = stepper.chunk_session
+        monkeypatch.setattr(stepper, "chunk_session", lambda h: (lambda advance: (
+            lambda x: calls.append(x.shape[0]) or advance(x)))(session(h)))
+        return stepper
+
+    monkeypatch.setattr(lm.model, "stepper", counted)
     rows = []
     res = lm.evaluate(TEXT, on_token=rows.append)
-    assert len(calls) == 2  # 719 predictions in chunks of 512: each chunk scored once
+    assert calls == [512, 207]  # 719 predictions in chunks of 512: each chunk scored once
     assert rows == lm.token_logprobs(TEXT)
     assert res["loss"] == pytest.approx(-sum(r["logprob"] for r in rows) / len(rows), rel=1e-12)
     assert [r["index"] for r in rows] == list(range(1, len(TEXT)))
@@ -399,3 +431,52 @@ def test_evaluate_and_sample_refuse_weights_that_are_not_finite():
     for call in (lambda: lm.evaluate(TEXT), lambda: lm.sample(5, seed=0)):
         with pytest.raises(ValueError, match=r"weights are not finite \(head.bias hold NaN or inf\)"):
             call()
+
+
+# -- the training options ------------------------------------------------------------------------
+def test_fit_takes_the_training_options_by_their_trainconfig_names(tmp_path):
+    lm = CharLM(cell="gru", hidden_size=8, embedding_dim=8, tie_weights=True, seed=2)
+    lm.fit(TEXT, steps=12, batch_size=2, window=12, lr=1e-2, optimizer="adamw", weight_decay=0.05,
+           clip_value=0.5, lr_schedule="cosine", warmup=3, min_lr=1e-4, eval_every=4, val_tokens=30,
+           sample_every=6, sample_length=9, log_path=tmp_path / "log.jsonl", checkpoint_dir=tmp_path)
+    cfg = lm.train_config
+    assert (cfg.lr_schedule, cfg.warmup, cfg.min_lr, cfg.clip_value, cfg.sample_every) == (
+        "cosine", 3, 1e-4, 0.5, 6)
+    assert lm.history.steps[0]["lr"] == pytest.approx(1e-2 / 3) and lm.history.steps[-1]["lr"] < 1e-3
+    assert [len(r["text"]) for r in lm.history.samples] == [9, 9] and all(
+        set(r["text"]) <= set(TEXT) for r in lm.history.samples)
+    assert "head.weight" not in lm.model.params and lm.model.config.tie_weights
+    again = load_language_model(lm.save(tmp_path / "model.npz"))
+    assert again.tie_weights and again.model.head.params["weight"] is again.model.params["embedding.weight"]
+    assert again.sample(20, seed=1) == lm.sample(20, seed=1)
+    assert again.evaluate(TEXT[:300]) == lm.evaluate(TEXT[:300])  # scoring runs the tied head too
+    fit = load_checkpoint(tmp_path / "last.npz").config["lm"]["fit"]
+    assert (fit["weight_decay"], fit["clip_value"], fit["val_tokens"]) == (0.05, 0.5, 30)
+
+
+def test_val_tokens_validates_on_the_first_tokens_of_the_held_out_part():
+    text = "".join(chr(97 + i % 26) for i in range(2000))
+    full = CharLM(hidden_size=4, num_layers=1).fit(text, steps=2, batch_size=2, window=10, eval_every=2)
+    part = CharLM(hidden_size=4, num_layers=1).fit(text, steps=2, batch_size=2, window=10, eval_every=2,
+                                                  val_tokens=50)
+    assert part.history.deterministic()["steps"] == full.history.deterministic()["steps"]  # same training
+    assert part.history.evals[0]["val_loss"] != full.history.evals[0]["val_loss"]
+    with pytest.raises(ValueError, match="val_tokens must be"):
+        CharLM(hidden_size=4).fit(text, steps=1, val_tokens=1)
+
+
+def test_early_stopping_in_fit_restores_the_best_weights():
+    lm = CharLM(hidden_size=16, num_layers=1, seed=0)
+    lm.fit(TEXT + "qzqzqzqzqz" * 8, steps=300, batch_size=1, window=24, lr=5e-2, eval_every=1, patience=2)
+    h = lm.history  # the held-out tail is unlike the training text: validation worsens at once
+    assert lm.train_config.patience == 2 and len(h.steps) == 3
+    assert h.restored == {"step": 3, "event": "restore_best", "best_step": 1,
+                          "val_loss": h.evals[0]["val_loss"]}
+    assert lm.evaluate("qzqzqzqzqz" * 8)["loss"] != pytest.approx(h.evals[-1]["val_loss"], rel=1e-3)
+
+
+def test_weight_decay_is_refused_for_an_optimizer_without_it():
+    with pytest.raises(ValueError, match="^the rprop optimizer has no option 'weight_decay'; the optimizers"):
+        CharLM(hidden_size=4, num_layers=1).fit(TEXT, steps=1, optimizer="rprop", weight_decay=0.1, **FIT)
+    with pytest.raises(ValueError, match="tie_weights needs embedding_dim equal to the head's input"):
+        CharLM(hidden_size=4, num_layers=1, embedding_dim=5, tie_weights=True).fit(TEXT, steps=1, **FIT)

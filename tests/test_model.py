@@ -16,6 +16,9 @@ T, B, V, F = 4, 3, 6, 2
 
 CASES = {  # name -> ModelConfig fields
     "embedding lstm": dict(cell="lstm", vocab_size=V, embedding_dim=3),
+    "tied gru two layers": dict(cell="gru", vocab_size=V, embedding_dim=3, num_layers=2, tie_weights=True),
+    "tied rnn bidirectional": dict(cell="rnn", vocab_size=V, embedding_dim=6, bidirectional=True,
+                                   tie_weights=True),
     "one-hot gru bidirectional": dict(cell="gru", vocab_size=V, bidirectional=True),
     "dense rnn last": dict(cell="rnn", input_size=F, output_size=2, head="last", num_layers=2),
     "dense lstm last bidirectional": dict(cell="lstm", input_size=F, output_size=2, head="last",
@@ -185,3 +188,95 @@ def test_model_needs_a_model_config():
         SequenceModel({"vocab_size": 4})
     with pytest.raises(ValueError, match="a model configuration must be a dict, got list"):
         ModelConfig.from_dict([("vocab_size", 4)])
+
+
+# -- tied weights ----------------------------------------------------------------------------------
+def test_tied_weights_are_one_array_held_once():
+    model, _, _ = make("tied gru two layers")
+    assert "head.weight" not in model.params and "head.weight" not in model.state_dict()
+    assert model.head.params["weight"] is model.params["embedding.weight"]
+    assert model.tied_names == {"head.weight": "embedding.weight"}
+    assert list(model.config.param_shapes()) == list(model.params)
+    untied = SequenceModel(ModelConfig(hidden_size=3, dtype="float64",
+                                       **{**CASES["tied gru two layers"], "tie_weights": False}), rng=1)
+    for name, w in model.params.items():  # the other weights are the untied model's draws
+        np.testing.assert_array_equal(w, untied.params[name], err_msg=name)
+    model.params["embedding.weight"][0, 0] = 7.0  # an update of the embedding is one of the head
+    assert model.head.params["weight"][0, 0] == 7.0
+
+
+def test_a_tied_gradient_sums_the_lookup_and_the_head():
+    model, x, loss = make("tied gru two layers")
+    out, _, cache = model.forward(x)
+    _, dout = loss(out)
+    _, _, grads = model.backward(dout, None, cache)
+    emb, _ = model.embedding.forward(x)  # (T, B, E)
+    rnn_out = model.rnn.forward(emb)[0]  # (T, B, E): the head's input
+    d_head = np.einsum("tbv,tbe->ve", dout, rnn_out)  # (V, E) the head's share
+    lookup = grads["embedding.weight"] - d_head  # what remains is the lookup's: zero rows for unseen ids
+    unseen = sorted(set(range(V)) - set(np.unique(x).tolist()))
+    np.testing.assert_allclose(lookup[unseen], 0.0, atol=1e-12)
+    assert not np.allclose(lookup, 0.0)
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(vocab_size=V, embedding_dim=5, hidden_size=4),
+     r"^tie_weights needs embedding_dim equal to the head's input, the top layer's output \(hidden_size 4\), "
+     r"got embedding_dim 5 and hidden_size 4$"),
+    (dict(vocab_size=V, embedding_dim=4, hidden_size=4, bidirectional=True),
+     r"\(2 \* hidden_size = 8\), got embedding_dim 4 and hidden_size 4$"),
+    (dict(vocab_size=V, hidden_size=4), r"needs token inputs with a learned embedding, got vocab_size=6, "
+     r"embedding_dim=None$"),
+    (dict(input_size=3, hidden_size=4, output_size=2), r"got vocab_size=None, embedding_dim=None$"),
+    (dict(vocab_size=V, embedding_dim=4, hidden_size=4, output_size=3),
+     r"needs a head over the vocabulary \(output_size 6, the embedding's rows\), got output_size=3$"),
+])
+def test_tie_weights_with_sizes_that_differ_is_refused_naming_both(fields, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(tie_weights=True, **fields)
+
+
+def test_a_tied_model_loads_torchs_state_dict_with_both_names_and_refuses_two_matrices():
+    torch = pytest.importorskip("torch")
+    from scratchrnn.io import from_torch, to_torch
+
+    model, x, _ = make("tied gru two layers")
+    twin = to_torch(model)
+    assert twin.head.weight is twin.embedding.weight
+    state = {k: v.numpy().copy() for k, v in twin.state_dict().items()}
+    assert "head.weight" in state  # torch lists the shared Parameter under both names
+    other = SequenceModel(model.config, rng=5)
+    other.load_state_dict(state)
+    np.testing.assert_array_equal(other.forward(x)[0], model.forward(x)[0])
+    state["head.weight"] = state["head.weight"] + 1.0
+    with pytest.raises(ValueError, match="'head.weight' differs from 'embedding.weight'; a model with "
+                                         "tie_weights holds one matrix for both"):
+        other.load_state_dict(state)
+    with torch.no_grad():
+        twin.embedding.weight.add_(0.5)
+    back = from_torch(twin)
+    np.testing.assert_allclose(back.params["embedding.weight"], model.params["embedding.weight"] + 0.5)
+    assert back.head.params["weight"] is back.params["embedding.weight"]
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "npz"])
+def test_a_tied_model_survives_weight_files_and_checkpoints(tmp_path, fmt):
+    from scratchrnn.io import (
+        load_checkpoint,
+        load_module,
+        save_checkpoint,
+        save_npz_weights,
+        save_safetensors,
+    )
+
+    if fmt == "safetensors":
+        pytest.importorskip("safetensors")
+    model, x, _ = make("tied rnn bidirectional")
+    path = (save_safetensors if fmt == "safetensors" else save_npz_weights)(model, tmp_path / f"m.{fmt}")
+    back = load_module(path)
+    assert back.config.tie_weights and back.head.params["weight"] is back.params["embedding.weight"]
+    np.testing.assert_array_equal(back.forward(x)[0], model.forward(x)[0])
+    ck = save_checkpoint(tmp_path / "ck.npz", params=model.params, config={"model": model.config.to_dict()})
+    assert set(load_checkpoint(ck).params) == set(model.params)
+    again = load_module(ck)
+    np.testing.assert_array_equal(again.forward(x)[0], model.forward(x)[0])

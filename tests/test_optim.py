@@ -19,6 +19,7 @@ from scratchrnn.optim import (
     RMSprop,
     Rprop,
     make_optimizer,
+    optimizer_options,
 )
 
 
@@ -49,6 +50,33 @@ def test_unknown_optimizer_name():
         make_optimizer("lbfgs", make_params())
 
 
+@pytest.mark.parametrize("name", ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"])
+def test_weight_decay_reaches_the_optimizer(name):
+    assert "weight_decay" in optimizer_options(name)
+    assert make_optimizer(name, make_params(), weight_decay=0.25).config.weight_decay == 0.25
+
+
+@pytest.mark.parametrize("name", ["rprop", "plain-rprop"])
+def test_an_option_the_optimizer_lacks_is_refused_naming_those_that_have_it(name):
+    assert "weight_decay" not in optimizer_options(name)
+    having = "sgd, momentum, adagrad, rmsprop, adam, adamw"
+    with pytest.raises(ValueError, match=rf"^the {name} optimizer has no option 'weight_decay'; the "
+                                         f"optimizers that have it: {having}$"):
+        make_optimizer(name, make_params(), weight_decay=0.1)
+    with pytest.raises(ValueError, match=rf"^the {name} optimizer has no option 'nesterov'; the optimizers "
+                                         "that have it: sgd, momentum$"):
+        make_optimizer(name, make_params(), nesterov=True)
+    with pytest.raises(ValueError, match=rf"^the {name} optimizer has no option 'bogus'$"):
+        make_optimizer(name, make_params(), bogus=1)
+
+
+def test_optimizer_options_lists_the_constructor_keywords():
+    assert optimizer_options("plain-rprop")[-1] == "lr" and "init_step" in optimizer_options("plain-rprop")
+    assert {"lr", "betas", "eps", "weight_decay", "amsgrad"} <= set(optimizer_options("Adam"))
+    with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
+        optimizer_options("lbfgs")
+
+
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_negative_lr_rejected(name):
     with pytest.raises(ValueError, match="lr|init_step"):
@@ -61,7 +89,7 @@ HOMES = {
     "sgd": ["SGD", "SGDConfig"],
     "adaptive": ["Adagrad", "AdagradConfig", "RMSprop", "RMSpropConfig", "Adam", "AdamConfig", "AdamW"],
     "rprop": ["Rprop", "RpropConfig", "PlainRprop", "PlainRpropConfig"],
-    "schedules": ["StepLR", "CosineLR", "HalveOnIncrease"],
+    "schedules": ["StepLR", "CosineLR", "HalveOnIncrease", "LRSchedule", "SCHEDULES"],
     "clipping": ["global_norm", "clip_by_value", "clip_grad_norm", "clip_per_param_norm"],
 }
 
@@ -70,7 +98,7 @@ def test_every_name_keeps_its_old_import_path():
     """``from scratchrnn.optim import X`` still gives every name the module offered, as the very
     object its new module defines; the deleted state-flattening functions are gone."""
     moved = {name: module for module, names in HOMES.items() for name in names}
-    assert set(scratchrnn.optim.__all__) == set(moved) | {"OPTIMIZERS", "make_optimizer"}
+    assert set(scratchrnn.optim.__all__) == set(moved) | {"OPTIMIZERS", "make_optimizer", "optimizer_options"}
     for name, module in moved.items():
         home = importlib.import_module(f"scratchrnn.optim.{module}")
         assert getattr(scratchrnn.optim, name) is getattr(home, name), name

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from optim_cases import make_params
-from scratchrnn.optim import SGD, Adam, CosineLR, HalveOnIncrease, StepLR
+from scratchrnn.optim import SCHEDULES, SGD, Adam, CosineLR, HalveOnIncrease, LRSchedule, StepLR
 
 torch = pytest.importorskip("torch")
 
@@ -127,3 +127,110 @@ def test_halve_on_increase_needs_a_number():
             sched.step(bad)
     sched.step(np.float32(2.0))
     assert sched.step(np.float64(3.0)) == 0.05  # numpy numbers count like Python ones
+
+
+# -- LRSchedule: the schedules by name ---------------------------------------------------------------
+def _ours(kind, n, lr=0.3, **kwargs):
+    opt = SGD(make_params(), lr=lr)
+    sched = LRSchedule(opt, kind, total_steps=n, **kwargs)
+    return [opt.lr] + [sched.step() for _ in range(n)]
+
+
+def test_schedule_names():
+    assert SCHEDULES == ("constant", "step", "cosine", "plateau")
+    with pytest.raises(ValueError, match="^unknown learning-rate schedule 'linear'; expected one of "
+                                         "constant, step, cosine, plateau$"):
+        LRSchedule(SGD(make_params(), lr=0.1), "linear", total_steps=10)
+
+
+def test_lr_schedules_without_warmup_match_torch():
+    n = 30
+    np.testing.assert_allclose(_ours("step", n, step_size=7, gamma=0.3),
+                               _torch_lrs(torch.optim.lr_scheduler.StepLR, n, 0.3, step_size=7, gamma=0.3),
+                               rtol=1e-13, atol=0)
+    np.testing.assert_allclose(_ours("cosine", n, min_lr=0.02),
+                               _torch_lrs(torch.optim.lr_scheduler.CosineAnnealingLR, n, 0.3, T_max=n,
+                                          eta_min=0.02), rtol=0, atol=1e-12)
+    assert _ours("constant", n) == [0.3] * (n + 1)
+    # step_size None: the run in STEP_PARTS (4) parts, ceil(30 / 4) = 8
+    np.testing.assert_allclose(_ours("step", n), [0.3 * 0.5 ** (i // 8) for i in range(n + 1)], rtol=1e-15)
+
+
+@pytest.mark.parametrize("w", [1, 2, 5])
+def test_the_warmup_is_torchs_linear_lr_and_the_rest_the_schedule_after_it(w):
+    n = 24
+    theirs = _torch_lrs(torch.optim.lr_scheduler.LambdaLR, n, 0.3, lr_lambda=lambda e: min(1.0, (e + 1) / w))
+    if w > 1:
+        linear = _torch_lrs(torch.optim.lr_scheduler.LinearLR, w - 1, 0.3, start_factor=1 / w,
+                            total_iters=w - 1)
+        np.testing.assert_allclose(linear, theirs[:w], rtol=1e-13)
+    np.testing.assert_allclose(_ours("constant", n, warmup=w), theirs, rtol=1e-13, atol=0)
+    for kind, kw in (("step", dict(step_size=5, gamma=0.5)), ("cosine", dict(min_lr=0.01))):
+        warm = _ours(kind, n, warmup=w, **kw)
+        np.testing.assert_allclose(warm[:w], theirs[:w], rtol=1e-13, atol=0, err_msg=kind)
+        np.testing.assert_allclose(warm[w:], _ours(kind, n - w, **kw), rtol=1e-13, atol=0, err_msg=kind)
+    assert _ours("cosine", n, warmup=w)[0] == pytest.approx(0.3 / w)
+
+
+def test_plateau_matches_torch_reduce_lr_on_plateau():
+    metrics = [3.0, 2.0, 2.0, 1.9999, 2.5, 2.1, 1.0, 1.0, 1.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] * 2
+    opt = SGD(make_params(), lr=0.4)
+    sched = LRSchedule(opt, "plateau", total_steps=100, gamma=0.5, patience=2, min_lr=0.06)
+    ours = [sched.report(m) for m in metrics]
+    p = torch.zeros(1, requires_grad=True)
+    topt = torch.optim.SGD([p], lr=0.4)
+    tsched = torch.optim.lr_scheduler.ReduceLROnPlateau(topt, mode="min", factor=0.5, patience=2, min_lr=0.06)
+    theirs = []
+    for m in metrics:
+        tsched.step(m)
+        theirs.append(topt.param_groups[0]["lr"])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=0)
+    assert ours[-1] == 0.06 and sched.reductions == 3  # 0.4, 0.2, 0.1, then 0.06 (the floor)
+    assert [sched.step() for _ in range(3)] == [0.06] * 3  # steps do not change a plateau's rate
+    with pytest.raises(ValueError, match="needs the validation metric as a number, got 'x'"):
+        sched.report("x")
+
+
+def test_other_schedules_ignore_reports():
+    opt = SGD(make_params(), lr=0.3)
+    sched = LRSchedule(opt, "step", total_steps=10, step_size=2)
+    assert sched.report(5.0) == 0.3 and sched.report(9.0) == 0.3
+
+
+def test_a_warmup_as_long_as_the_run_is_refused_naming_both():
+    with pytest.raises(ValueError, match="^the warmup of 10 steps must be shorter than the run of 10 steps$"):
+        LRSchedule(SGD(make_params(), lr=0.1), "cosine", total_steps=10, warmup=10)
+
+
+@pytest.mark.parametrize("kind", SCHEDULES)
+def test_lr_schedule_state_resumes_exactly(kind):
+    metrics = [3.0, 2.0, 2.5, 2.4, 2.6, 2.0, 2.1, 1.0, 1.5, 1.4]
+
+    def run(sched, ms):
+        return [(sched.step(), sched.report(m)) for m in ms]
+
+    make = lambda o: LRSchedule(o, kind, total_steps=20, warmup=3, patience=1, min_lr=0.01)  # noqa: E731
+    sched = make(SGD(make_params(), lr=0.5))
+    run(sched, metrics[:5])
+    state = json.loads(json.dumps(sched.state_dict()))
+    straight = run(sched, metrics[5:])
+    opt2 = SGD(make_params(), lr=0.5)
+    sched2 = make(opt2)
+    sched2.load_state_dict(state)
+    assert opt2.lr == state["lr"]
+    assert run(sched2, metrics[5:]) == straight
+    other = LRSchedule(SGD(make_params(), lr=0.5), kind, total_steps=20, warmup=4, patience=1, min_lr=0.01)
+    with pytest.raises(ValueError, match=r"^schedule state was saved with other settings: warmup=3 "
+                                         r"\(this schedule: 4\)$"):
+        other.load_state_dict(state)
+
+
+def test_a_longer_run_keeps_the_saved_step_size_and_goes_on_to_the_new_total():
+    sched = LRSchedule(SGD(make_params(), lr=0.4), "step", total_steps=20)  # step size 5
+    for _ in range(7):
+        sched.step()
+    state = sched.state_dict()
+    longer = LRSchedule(SGD(make_params(), lr=0.4), "step", total_steps=40)  # would be 10
+    longer.load_state_dict(state)
+    assert longer.step_size == 5 and longer.total_steps == 40
+    assert [longer.step() for _ in range(3)] == [0.4 * 0.5 ** (n // 5) for n in (8, 9, 10)]

@@ -36,7 +36,7 @@ HOMES = {
     "SequenceModel": "scratchrnn.nn.model",
     "ModelConfig": "scratchrnn.nn.model",
     "Trainer": "scratchrnn.train",
-    "TrainConfig": "scratchrnn.train",
+    "TrainConfig": "scratchrnn.trainconfig",
     "SequenceData": "scratchrnn.data.sequences",
     "TokenStream": "scratchrnn.data.sequences",
     "CharLM": "scratchrnn.lm",
@@ -184,7 +184,8 @@ def field_default(f: dataclasses.Field):
 
 def test_the_walk_finds_the_public_dataclasses():
     names = {f"{cls.__module__}.{cls.__qualname__}" for cls in DATACLASSES}
-    assert {"scratchrnn.nn.model.ModelConfig", "scratchrnn.train.TrainConfig", "scratchrnn.train.History",
+    assert {"scratchrnn.nn.model.ModelConfig", "scratchrnn.trainconfig.TrainConfig",
+            "scratchrnn.train.History",
             "scratchrnn.optim.adaptive.AdamConfig", "scratchrnn.tasks.sine.Config",
             "scratchrnn.gradcheck.matrix.GradcheckConfig", "scratchrnn.io.checkpoint.Checkpoint"} <= names
     assert not any(cls.__name__.startswith("_") for cls in DATACLASSES)

@@ -15,7 +15,8 @@ def _trainer(steps):
     cfg = ModelConfig(cell="lstm", vocab_size=5, hidden_size=4, num_layers=2, dropout=0.3)
     model = SequenceModel(cfg, rng=0)
     opt = Adam(model.params, lr=0.05)
-    trainer = Trainer(model, opt, TrainConfig(steps=steps, eval_every=2), scheduler=StepLR(opt, 2, 0.5))
+    trainer = Trainer(model, opt, TrainConfig(steps=steps, eval_every=2, sample_every=2, sample_length=3),
+                      scheduler=StepLR(opt, 2, 0.5))
     stream = TokenStream(np.random.default_rng(0).integers(0, 5, 200), batch_size=2, window=4)
     return trainer, stream
 
@@ -31,6 +32,7 @@ def test_restoring_a_snapshot_puts_the_run_back_exactly():
     assert trainer.step == 7 and trainer.optimizer.lr != lr
     restore_snapshot(trainer, snap)
     assert trainer.step == 3 and len(trainer.history.steps) == 3 and len(trainer.history.evals) == 1
+    assert [r["step"] for r in trainer.history.samples] == [2]
     assert all(trainer.model.params[k].tobytes() == v.tobytes() for k, v in want.items())
     assert trainer.rng.bit_generator.state == rng_state and trainer.optimizer.lr == lr
     # the run goes on from there as it did the first time

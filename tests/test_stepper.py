@@ -478,3 +478,62 @@ def test_session_refuses_bad_states():
         lstm.session(h)
     with pytest.raises(ValueError, match=r"\(2, 3, 6\) float64.*\(2, 3, 6\) float32"):
         lstm.session((h, h.astype(np.float32)))
+
+
+# -- chunk sessions: whole chunks of a sequence, the state carried ------------------------------------------
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("inputs", MODEL_INPUTS)
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_chunks_give_the_logits_of_one_forward_pass(cell, inputs, dtype, batch):
+    rng = np.random.default_rng(21)
+    model = make_model(cell, inputs, layers=2, dtype=dtype).eval()
+    atol = ATOL[np.dtype(dtype).type]
+    x = model_inputs(model, rng, steps=11)[:, :batch]  # (11, batch) ids or (11, batch, F)
+    h0 = tuple(p[:, :batch].copy() for p in as_tuple(random_state(model.rnn, rng)))
+    h0 = h0 if cell == "lstm" else h0[0]
+    kept = tuple(p.copy() for p in as_tuple(h0))
+    y, _, _ = model.forward(x, h0)  # (11, batch, O)
+    advance = model.stepper().chunk_session(h0)
+    parts = [advance(x[s:e]) for s, e in ((0, 4), (4, 5), (5, 11))]  # chunks of 4, 1 and 6 steps
+    for logits in parts:
+        assert logits.dtype == model.dtype and logits.shape[1:] == (batch, model.output_size)
+    np.testing.assert_allclose(np.concatenate(parts), y, rtol=0, atol=atol)
+    for a, b in zip(as_tuple(h0), kept, strict=True):
+        np.testing.assert_array_equal(a, b)  # the starting state was copied, not written
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_rnn_and_gru_chunks_are_forward_bit_for_bit(cell):
+    # the same products and steps as the sequence forward; only the LSTM splits its product in two
+    model = make_model(cell, "one-hot", layers=2, dtype="float64").eval()
+    x = model_inputs(model, np.random.default_rng(22), steps=9)
+    y, _, _ = model.forward(x)
+    np.testing.assert_array_equal(model.stepper().chunk_session(model.init_state(B))(x), y)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_chunk_sessions_are_independent_and_snapshots(cell):
+    model = make_model(cell, "one-hot", layers=2, dtype="float64").eval()
+    x = model_inputs(model, np.random.default_rng(23), steps=8)
+    y, _, _ = model.forward(x)
+    stepper = model.stepper()
+    first, second = stepper.chunk_session(model.init_state(B)), stepper.chunk_session(model.init_state(B))
+    np.testing.assert_allclose(first(x[:3]), y[:3], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(second(x[:5]), y[:5], rtol=0, atol=1e-12)  # not moved on by first
+    for p in model.params.values():
+        p += 1.0  # later updates do not reach the stepper's copy
+    np.testing.assert_allclose(first(x[3:]), y[3:], rtol=0, atol=1e-12)
+
+
+def test_a_layer_chunk_session_returns_the_top_layers_states():
+    lstm = make_layer("lstm", None, 2, True, np.float64)
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((T, B, F))
+    h0 = random_state(lstm, rng)
+    out, _, _ = lstm.forward(x, h0)
+    got = lstm.stepper().chunk_session(h0, tokens=False)(x)  # (T, B, H)
+    assert got.shape == (T, B, H)
+    np.testing.assert_allclose(got, out, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"session expects a state of shape \(2, B, 6\)"):
+        lstm.stepper().chunk_session(None, tokens=False)

@@ -871,3 +871,73 @@ def test_meta_goes_into_every_checkpoint_and_may_not_replace_the_trainers_own(tm
     model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=4), rng=0)
     with pytest.raises(ValueError, match="meta must be a dict without the keys 'model' and 'train'"):
         Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=1), meta={"model": {}})
+
+
+# -- learning-rate schedules by name -------------------------------------------------------------
+def _formula(kind, n, b, w, N, step_size=None, gamma=0.5, min_lr=0.0):
+    """LRSchedule's documented rate after n steps, written out again from its docstring."""
+    warm = (n + 1) / w if n < w else 1.0
+    m = max(0, n - w)
+    if kind == "step":
+        size = step_size or math.ceil((N - w) / 4)
+        return warm * b * gamma ** (m // size)
+    if kind == "cosine":
+        return warm * (min_lr + (b - min_lr) * (1 + math.cos(math.pi * min(m, N - w) / (N - w))) / 2)
+    return warm * b
+
+
+@pytest.mark.parametrize("kind", ["constant", "step", "cosine"])
+def test_the_rate_in_the_log_is_the_schedules_formula_at_every_step(tmp_path, kind):
+    trainer, train, val = _stream_run(tmp_path, steps=30, lr_schedule=kind, warmup=4, min_lr=0.01)
+    trainer.fit(train, val)
+    steps = [r for r in _read_log(tmp_path / "log.jsonl") if "loss" in r]
+    assert [r["step"] for r in steps] == list(range(1, 31))
+    for r in steps:
+        want = _formula(kind, r["step"] - 1, 0.2, 4, 30, min_lr=0.01)
+        assert r["lr"] == pytest.approx(want, rel=1e-12, abs=1e-15), r["step"]
+
+
+def test_plateau_lowers_the_rate_after_validations_without_improvement():
+    trainer, train, val = _stream_run(steps=60, eval_every=2, lr_schedule="plateau", lr_patience=1,
+                                      lr_gamma=0.5)
+    history = trainer.fit(train, val)
+    best, bad, lr, want = math.inf, 0, 0.2, {}
+    for r in history.evals:  # ReduceLROnPlateau's rule over the recorded validations
+        if r["val_loss"] < best * (1 - 1e-4):
+            best, bad = r["val_loss"], 0
+        else:
+            bad += 1
+        if bad > 1:
+            lr, bad = lr * 0.5, 0
+        want[r["step"] + 1] = lr
+    rates = {r["step"]: r["lr"] for r in history.steps}
+    assert all(rates[s] == pytest.approx(v, rel=1e-12) for s, v in want.items() if s in rates)
+    assert min(rates.values()) < 0.2
+
+
+def test_a_schedule_resumes_exactly_from_its_checkpoint(tmp_path):
+    straight, train, val = _stream_run(steps=20, lr_schedule="cosine", warmup=3)
+    straight.fit(train, val)
+    first, train, val = _stream_run(tmp_path, steps=20, lr_schedule="cosine", warmup=3)
+    def stop(event, tr, record):
+        if event == "step" and record["step"] == 11:
+            tr.should_stop = True
+
+    first.callbacks.append(stop)
+    first.fit(train, val)  # stopped at step 11 of 20, as an interrupt would
+    assert first.step == 11
+    assert load_checkpoint(tmp_path / "last.npz").extra["scheduler"]["kind"] == "cosine"
+    again, train, val = _stream_run(tmp_path / "again", steps=20, lr_schedule="cosine", warmup=3)
+    again.fit(train, val, resume=tmp_path / "last.npz")
+    assert [r["lr"] for r in again.history.steps] == [r["lr"] for r in straight.history.steps]
+    _assert_same_run(again, straight)
+
+
+def test_schedule_errors_name_both_numbers():
+    trainer, train, val = _stream_run(steps=10, lr_schedule="cosine", warmup=10)
+    with pytest.raises(ValueError, match="^the warmup of 10 steps must be shorter than the run of 10 steps$"):
+        trainer.fit(train, val)
+    model = SequenceModel(ModelConfig(vocab_size=5, hidden_size=6), rng=0)
+    opt = SGD(model.params, lr=0.1)
+    with pytest.raises(ValueError, match=r"^give a scheduler or config.lr_schedule \('step'\), not both$"):
+        Trainer(model, opt, TrainConfig(steps=5, lr_schedule="step"), scheduler=HalveOnIncrease(opt))

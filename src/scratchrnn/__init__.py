@@ -36,7 +36,7 @@ _HOMES = {
     "SequenceModel": "nn.model",
     "ModelConfig": "nn.model",
     "Trainer": "train",
-    "TrainConfig": "train",
+    "TrainConfig": "trainconfig",
     "SequenceData": "train",
     "TokenStream": "train",
     "CharLM": "lm",

@@ -32,13 +32,18 @@ from pathlib import Path
 from .cli_io import output_file, writing
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
 
-__all__ = ["DEFAULT_TRAIN_STEPS", "EVALS_PER_RUN", "add_commands", "add_run_options", "cmd_eval",
-           "cmd_sample", "cmd_train", "report_line"]
+__all__ = ["DEFAULT_TRAIN_STEPS", "DEFAULT_VAL_TOKENS", "EVALS_PER_RUN", "add_commands", "add_run_options",
+           "add_training_options", "cmd_eval", "cmd_sample", "cmd_train", "report_line", "training_options"]
 
 DEFAULT_TRAIN_STEPS = 1000  # optimizer steps when neither --steps nor --epochs is given
 EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not given
 EPOCH_RUN_CHECKPOINT_EVERY = 100  # steps between saves of last.npz when validation follows epochs
 RUN_FILES = ("log.jsonl", "last.npz", "best.npz", "model.npz")  # what a training run writes
+# Validation reads the first 10,000 held-out tokens, three default steps' worth (batch 32 x window
+# 100) run forward only: less than one step's time, where the whole held-out tenth of the shipped
+# corpus (103,649 characters) takes about seven, so ten validations would be most of a 100-step
+# run (benchmarks/README.md, "Validation cost").
+DEFAULT_VAL_TOKENS = 10_000
 
 
 def read_input_text(path: str | None, encoding: str) -> tuple[str, str]:
@@ -113,6 +118,8 @@ class _Watch:
             line = (f"resuming {folder} at step {record['step']} of {record['total']}" if record["resumed"]
                     else f"training for {record['total']} steps, writing to {folder}")
             print(line, file=sys.stderr, flush=True)
+        elif event == "sample" and self.lines:
+            print(f"sample at step {record['step']}: {record['text']!r}", file=sys.stderr, flush=True)
         elif event == "end":
             self.end = record
         if SIGNAL_GUARD.received is not None and event != "start":
@@ -154,13 +161,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         check_resumed_text(resumed, text, source)
     else:
         _train_schedule(args)
+    if args.steps is not None and args.lr_schedule is not None and args.warmup >= args.steps:
+        raise ValueError(f"--warmup {args.warmup} is not shorter than the run of {args.steps} steps "
+                         "(--steps): the warmup must end before the run does")
     if args.init_from is not None:
         lm = settle_init_from(args, typed)  # before the folder is made: an unreadable model leaves nothing
         _prepare_fine_tuning(lm, args, typed, text, source)
     else:
         kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
                       embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed,
-                      dtype=args.dtype)
+                      dtype=args.dtype, tie_weights=args.tie_weights)
         lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
     record = {"path": None if args.text is None else str(Path(args.text).resolve()),
               "encoding": args.encoding}
@@ -181,7 +191,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                    checkpoint_every=args.checkpoint_every or None, resume=args.resume,
                    progress=show_bar, log_path=str(paths["log.jsonl"]), callbacks=[watch],
                    time_limit=None if args.time_limit is None else args.time_limit * 60.0,
-                   report_every=args.log_every or None, extend_vocab=args.extend_vocab, source=record)
+                   report_every=args.log_every or None, extend_vocab=args.extend_vocab, source=record,
+                   **training_options(args))
         if SIGNAL_GUARD.received is not None:
             _report_interrupt(args, paths, SIGNAL_GUARD.received, watch.saved_step)
             return 128 + SIGNAL_GUARD.received
@@ -255,6 +266,9 @@ def _report_trained(args, lm, source: str, paths: dict, watch: _Watch, resumed) 
         print(f"stopped at the time limit of {args.time_limit:g} minutes after step {end['step']}")
     elif end["reason"] != "completed":
         print(f"stopped early ({end['reason']}) after step {end['step']}")
+    if h.restored is not None:
+        print(f"restored the weights of the best validation, at step {h.restored['best_step']} (loss "
+              f"{h.restored['val_loss']:.4f}), as model.npz; last.npz holds the run as it stopped")
     if h.evals:
         best = min(h.evals, key=lambda r: r["val_loss"])
         line = (f"validation loss {h.evals[-1]['val_loss']:.4f} nats/token "
@@ -346,6 +360,74 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
                    "lacks, new rows initialised as a new model's (without it, new characters are an error)")
 
 
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """The options of how ``train`` trains: schedule, clipping, decay, tying, validation, samples."""
+    from .optim import SCHEDULES
+
+    p.add_argument("--lr-schedule", choices=SCHEDULES, default="constant",
+                   help="the learning rate over the run: constant; step (times --lr-gamma every "
+                   "--lr-step-size steps); cosine (down to --min-lr at the last step); plateau (times "
+                   "--lr-gamma after --lr-patience validations without improvement) (default constant)")
+    p.add_argument("--warmup", type=int, default=0, metavar="N",
+                   help="ramp the rate linearly over the first N steps, step n at lr * n / N; shorter than "
+                   "the run (default 0)")
+    p.add_argument("--lr-step-size", type=int, metavar="N",
+                   help="--lr-schedule step: steps between reductions (default: the steps after the warmup "
+                   "in 4 equal parts)")
+    p.add_argument("--lr-gamma", type=float, default=0.5,
+                   help="--lr-schedule step and plateau: the factor of each reduction, in (0, 1) "
+                   "(default 0.5)")
+    p.add_argument("--lr-patience", type=int, default=2, metavar="N",
+                   help="--lr-schedule plateau: validations without improvement tolerated (default 2)")
+    p.add_argument("--min-lr", type=float, default=0.0,
+                   help="--lr-schedule cosine: the final rate; plateau: the floor (default 0)")
+    p.add_argument("--clip-value", type=float, metavar="V",
+                   help="clip every gradient entry to [-V, V], before --clip-norm (default: no value clip)")
+    p.add_argument("--weight-decay", type=float, metavar="W",
+                   help="weight decay of the optimizer (L2 for sgd, momentum, adagrad, rmsprop, adam; "
+                   "decoupled for adamw; the rprops have none) (default: the optimizer's, 0.01 for adamw, "
+                   "else 0)")
+    p.add_argument("--tie-weights", action="store_true",
+                   help="share one matrix between the input embedding and the output layer; needs "
+                   "--embedding-dim equal to --hidden-size")
+    p.add_argument("--val-tokens", type=int, default=DEFAULT_VAL_TOKENS, metavar="N",
+                   help="validate on the first N tokens of the held-out text, so that validations stay "
+                   f"cheap in short runs (default {DEFAULT_VAL_TOKENS:,}; 0: all of it)")
+    p.add_argument("--patience", type=int, metavar="N",
+                   help="stop after N validations without a new best and keep the best weights in model.npz "
+                   "(default: no early stopping)")
+    p.add_argument("--sample-every", type=int, metavar="N",
+                   help="every N steps, a sample of --sample-length tokens in log.jsonl (and a log line), "
+                   "drawn apart from the training's random numbers (default: none)")
+    p.add_argument("--sample-length", type=int, default=100, metavar="N",
+                   help="tokens per --sample-every sample (default 100)")
+
+
+def training_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of ``LanguageModel.fit`` that ``add_training_options`` set, checked."""
+    for flag in ("warmup", "lr_patience", "val_tokens"):
+        if getattr(args, flag) < 0:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
+    for flag in ("lr_step_size", "patience", "sample_every", "sample_length"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be a positive number, got {value}")
+    if args.val_tokens == 1:
+        raise ValueError("--val-tokens must be at least 2 (a token and the next), or 0 for all held-out "
+                         "tokens")
+    if args.clip_value is not None and not args.clip_value > 0:
+        raise ValueError(f"--clip-value must be positive, got {args.clip_value:g}")
+    if not 0.0 < args.lr_gamma < 1.0:
+        raise ValueError(f"--lr-gamma must be in (0, 1), got {args.lr_gamma:g}")
+    if args.warmup and args.lr_schedule is None:
+        raise ValueError(f"--warmup {args.warmup} ramps the rate of a schedule, and the run has none")
+    return dict(lr_schedule=args.lr_schedule, warmup=args.warmup, lr_step_size=args.lr_step_size,
+                lr_gamma=args.lr_gamma, lr_patience=args.lr_patience, min_lr=args.min_lr,
+                clip_value=args.clip_value, weight_decay=args.weight_decay,
+                val_tokens=args.val_tokens or None,
+                patience=args.patience, sample_every=args.sample_every, sample_length=args.sample_length)
+
+
 def add_commands(sub) -> None:
     """The train, sample and eval subcommands, added to ``sub`` (argparse's subparsers)."""
     p = sub.add_parser("train", help="train a character- or word-level language model on a text file",
@@ -390,6 +472,7 @@ def add_commands(sub) -> None:
                    "optimizer state and is refused")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (log lines instead)")
     add_run_options(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_train, parser=p)
 
     p = sub.add_parser("sample", help="generate text from a trained language model (streamed to stdout)")

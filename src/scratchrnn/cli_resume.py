@@ -7,8 +7,9 @@ already, so it fills in no default and what it sets is what was typed.
 ``settle_resume(args, typed)`` (``--resume LAST_NPZ``) takes from the checkpoint every option that
 shapes the run and was not typed: the architecture (level, cell, sizes, layers, embedding,
 dropout, dtype, vocabulary limit), the run's settings (batch size, window, optimizer, clipping,
-validation fraction, seed, the text file and its encoding) and its plan (steps or epochs, the
-validation and checkpoint intervals). A typed option that contradicts the checkpoint is an error
+validation fraction and tokens, value clip, weight decay, seed, the text file and its encoding),
+its training options (schedule and its settings, patience, samples) and its plan (steps or
+epochs, the validation and checkpoint intervals). A typed option that contradicts the checkpoint is an error
 naming both values (``--hidden-size 128 contradicts the checkpoint's hidden size 256``). The run
 goes on in the checkpoint's folder; ``--steps`` is its total, counting the steps already run, and
 ``--more-steps N`` adds N to the checkpoint's step; a run already at its total with neither is
@@ -27,15 +28,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ARCHITECTURE", "RUN_SETTINGS", "Resumed", "check_resumed_text", "settle_init_from",
+__all__ = ["ARCHITECTURE", "RUN_SETTINGS", "TRAINING", "Resumed", "check_resumed_text", "settle_init_from",
            "settle_resume", "typed_options"]
 
 # option -> what messages call it, for the options read from the model's configuration
 ARCHITECTURE = {"cell": "cell", "hidden_size": "hidden size", "num_layers": "number of layers",
-                "embedding_dim": "embedding size", "dropout": "dropout", "dtype": "dtype"}
+                "embedding_dim": "embedding size", "dropout": "dropout", "dtype": "dtype",
+                "tie_weights": "weight tying"}
 # option -> what messages call it, for the settings a run records (config["lm"]["fit"]) and keeps
 RUN_SETTINGS = {"batch_size": "batch size", "window": "window", "optimizer": "optimizer",
-                "clip_norm": "gradient-norm clip", "val_fraction": "validation fraction", "seed": "seed"}
+                "clip_norm": "gradient-norm clip", "val_fraction": "validation fraction", "seed": "seed",
+                "clip_value": "value clip", "weight_decay": "weight decay", "val_tokens": "validation tokens"}
+# option -> what messages call it, for the training options a run keeps in config["train"]
+TRAINING = {"lr_schedule": "learning-rate schedule", "warmup": "warmup", "lr_step_size": "schedule step size",
+            "lr_gamma": "schedule factor", "lr_patience": "schedule patience", "min_lr": "minimum rate",
+            "patience": "patience", "sample_every": "sample interval", "sample_length": "sample length"}
 OTHER_NAMES = {"level": "level", "max_vocab": "vocabulary limit", "encoding": "text encoding"}
 
 
@@ -57,7 +64,16 @@ def typed_options(parser: argparse.ArgumentParser, words: Sequence[str]) -> set[
 
 @dataclass
 class Resumed:
-    """The run that ``--resume`` continues."""
+    """The run that ``--resume`` continues.
+
+    Attributes:
+        path (Path): the checkpoint.
+        folder (Path): the run's folder, where it goes on.
+        step (int): the checkpoint's step.
+        text_sha256 (str or None): the run's text, to tell it from another (None: not recorded).
+        text_path (str or None): the file the run read (None: the shipped corpus, or not recorded).
+        complete (bool, default False): already at its total, and no more steps asked for.
+    """
 
     path: Path  # the checkpoint
     folder: Path  # the run's folder, where it goes on
@@ -81,6 +97,7 @@ def settle_resume(args: argparse.Namespace, typed: set[str]) -> Resumed:
     source = _dict(fit.get("source"))
     stored = {k: model[k] for k in ARCHITECTURE if k in model}
     stored.update({k: fit[k] for k in RUN_SETTINGS if k in fit})
+    stored.update({k: train[k] for k in TRAINING if k in train})
     if lm.get("level"):
         stored["level"] = lm["level"]
     if lm.get("level") == "word" and "max_vocab" in lm:
@@ -155,7 +172,7 @@ def _take(args, typed: set[str], stored: dict, whose: str, rule: str) -> None:
         if key not in typed:
             setattr(args, key, value)
         elif _as_option(key, getattr(args, key)) != value:
-            name = {**ARCHITECTURE, **RUN_SETTINGS, **OTHER_NAMES}[key]
+            name = {**ARCHITECTURE, **RUN_SETTINGS, **TRAINING, **OTHER_NAMES}[key]
             clashes.append(f"--{key.replace('_', '-')} {_shown(key, getattr(args, key))} contradicts "
                            f"{whose} {name} {_shown(key, value)}")
     if clashes:
@@ -166,6 +183,8 @@ def _as_option(key: str, value):
     """A stored value as the option spells it (no clipping is --clip-norm 0; optimizer names folded)."""
     if key == "clip_norm" and value is None:
         return 0.0
+    if key == "val_tokens" and value is None:
+        return 0
     if key == "optimizer" and isinstance(value, str):
         return value.strip().lower().replace("_", "-")
     return value

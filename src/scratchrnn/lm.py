@@ -57,20 +57,20 @@ from .data.text import (
     tokenize_words,
 )
 from .extend import extend_model, grow_vocab
-from .functional import log_softmax
 from .io import check_weights, load_checkpoint, save_checkpoint
+from .lmdata import split_stream
 from .nn.model import CELLS, ModelConfig, SequenceModel
 from .optim import OPTIMIZERS, make_optimizer
 from .optim.base import check_lr
 from .resume import resumed_fit, text_digest
 from .sample import beam_search, check_sampling_options, generate
-from .train import History, TokenStream, TrainConfig, Trainer
+from .scoring import EVAL_CHUNK, score_ids
+from .train import History, TrainConfig, Trainer
 
-__all__ = ["DEFAULT_LR", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
+__all__ = ["DEFAULT_LR", "EVAL_CHUNK", "LEVELS", "CharLM", "LanguageModel", "WordLM", "load_language_model"]
 
 LEVELS = ("char", "word")
 DEFAULT_LR = 2e-3  # the learning rate of a new run when fit is given none
-EVAL_CHUNK = 512  # tokens per forward pass when scoring a text (the state is carried across chunks)
 MAX_EXP = math.log(np.finfo(np.float64).max)  # exp of anything above overflows
 
 
@@ -93,9 +93,10 @@ class LanguageModel:
 
     Constructor arguments are the model's hyperparameters (see :class:`~scratchrnn.nn.model.ModelConfig`):
     ``embedding_dim=None`` feeds one-hot ids, ``dropout`` applies between recurrent layers, ``seed``
-    fixes the initial weights, the batch order and the dropout masks. The model and the vocabulary are
-    made by the first ``fit`` (or come from ``load``); ``model``, ``vocab`` and ``history`` are
-    public attributes.
+    fixes the initial weights, the batch order and the dropout masks, ``tie_weights`` shares the
+    embedding's matrix with the output head (``embedding_dim`` must equal ``hidden_size``). The model
+    and the vocabulary are made by the first ``fit`` (or come from ``load``); ``model``, ``vocab``
+    and ``history`` are public attributes.
     """
 
     level: ClassVar[str] = ""
@@ -103,7 +104,7 @@ class LanguageModel:
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 256, num_layers: int = 2,
                  embedding_dim: int | None = None, dropout: float = 0.0, seed: int = 0,
-                 dtype: str = "float32"):
+                 dtype: str = "float32", tie_weights: bool = False):
         if type(self) is LanguageModel:
             raise ValueError("LanguageModel is the shared base; build a CharLM or a WordLM")
         if not isinstance(cell, str) or cell not in CELLS:
@@ -115,6 +116,7 @@ class LanguageModel:
         self.num_layers = check_int("num_layers", num_layers, low=1)
         self.embedding_dim = check_optional_int("embedding_dim", embedding_dim, low=1)
         self.dtype = str(check_dtype(dtype))
+        self.tie_weights = check_flag("tie_weights", tie_weights)
         self.model: SequenceModel | None = None
         self.vocab: Vocab | None = None
         self.history: History | None = None
@@ -168,7 +170,7 @@ class LanguageModel:
     def _model_config(self, vocab_size: int) -> ModelConfig:
         return ModelConfig(cell=self.cell, vocab_size=vocab_size, embedding_dim=self.embedding_dim,
                            hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout,
-                           dtype=self.dtype)
+                           dtype=self.dtype, tie_weights=self.tie_weights)
 
     # -- training ------------------------------------------------------------------------------
     def fit(self, text: str, steps: int | None = None, epochs: int | None = None, batch_size: int = 32,
@@ -179,7 +181,11 @@ class LanguageModel:
             progress: bool | None = None, log_path: str | None = None,
             callbacks: list[Callable] | None = None, *, time_limit: float | None = None,
             report_every: int | None = None, extend_vocab: bool = False,
-            source: dict | None = None) -> LanguageModel:
+            source: dict | None = None, clip_value: float | None = None, weight_decay: float | None = None,
+            lr_schedule: str | None = None, warmup: int = 0, lr_step_size: int | None = None,
+            lr_gamma: float = 0.5, lr_patience: int = 2, min_lr: float = 0.0, patience: int | None = None,
+            restore_best: bool = True, val_tokens: int | None = None, sample_every: int | None = None,
+            sample_length: int = 100) -> LanguageModel:
         """Train on ``text`` for ``steps`` optimizer steps or ``epochs`` passes; returns ``self``.
 
         The token stream (n,) is split: the last ``floor(n * val_fraction)`` tokens are held out for
@@ -191,6 +197,12 @@ class LanguageModel:
         no clipping). ``time_limit`` (seconds) stops training at the end of the step that passes it,
         and ``report_every`` sets the steps between "report" events (see
         :class:`~scratchrnn.train.TrainConfig`); ``callbacks`` receive every event of the trainer.
+        ``clip_value``, ``lr_schedule`` (with ``warmup``, ``lr_step_size``, ``lr_gamma``,
+        ``lr_patience``, ``min_lr``), ``patience``, ``restore_best``, ``sample_every`` and
+        ``sample_length`` are TrainConfig's options of the same names (samples start where
+        ``sample("")`` does); ``weight_decay`` goes to the optimizer (None: its own default; an
+        optimizer without one refuses it); ``val_tokens`` validates on the first ``val_tokens``
+        of the held-out tokens only (None: all of them; :mod:`scratchrnn.lmdata`).
 
         The first fit builds the vocabulary from the text and the model from the hyperparameters; a
         later fit (or one of a loaded model: fine-tuning) keeps both and trains on with a new
@@ -219,12 +231,17 @@ class LanguageModel:
                              checkpoint_every=checkpoint_every,
                              log_path=None if log_path is None else str(log_path),
                              progress=progress, seed=self.seed, time_limit=time_limit,
-                             report_every=report_every)
+                             report_every=report_every, clip_value=clip_value, lr_schedule=lr_schedule,
+                             warmup=warmup, lr_step_size=lr_step_size, lr_gamma=lr_gamma,
+                             lr_patience=lr_patience, min_lr=min_lr, patience=patience,
+                             restore_best=restore_best, sample_every=sample_every,
+                             sample_length=sample_length)
         config.validate()
         record = {"batch_size": batch_size, "window": window, "optimizer": name, "clip_norm": clip_norm,
                   "val_fraction": float(val_fraction), "seed": self.seed,
                   "lr": DEFAULT_LR if lr is None else lr, "text_sha256": text_digest(text),
-                  "text_chars": len(text), "source": source}
+                  "text_chars": len(text), "source": source, "clip_value": clip_value,
+                  "weight_decay": weight_decay, "val_tokens": val_tokens}
 
         vocab, model, change_lr = self.vocab, self.model, None
         if resume is not None:
@@ -245,14 +262,18 @@ class LanguageModel:
         if vocab is None:
             vocab = self._build_vocab(text)
         ids = self._encode(self._tokens(text), "the training text", vocab)  # (n,)
-        train_stream, val_stream = self._streams(ids, batch_size, window, val_fraction)
+        train_stream, val_stream = split_stream(ids, batch_size, window, val_fraction, val_tokens,
+                                                self._unit)
 
         if model is None:
             model = SequenceModel(self._model_config(len(vocab)), rng=self.seed)
-        opt = make_optimizer(optimizer, model.params, lr=record["lr"])
-        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks,
-                          meta={"lm": self._lm_info(record)})
+        decay = {} if weight_decay is None else {"weight_decay": weight_decay}
+        opt = make_optimizer(optimizer, model.params, lr=record["lr"], **decay)
         self.model, self.vocab, self.train_config, self._fit_record = model, vocab, config, record
+        prime = self._encode(self._prime_tokens(""), "the prime")  # where samples start, as sample("")
+        trainer = Trainer(model, opt, config, vocab=vocab.to_list(), callbacks=callbacks,
+                          meta={"lm": self._lm_info(record)}, sample_prime=prime,
+                          decode=lambda ids: "".join(map(self._renderer(at_line_start=True), ids)))
         self.history = trainer.fit(train_stream, val_stream, resume=resume, lr=change_lr)
         return self
 
@@ -260,37 +281,6 @@ class LanguageModel:
         """What checkpoints keep about the language model (``config["lm"]``)."""
         return {"level": self.level, "seed": self.seed, "max_vocab": getattr(self, "max_vocab", None),
                 "fit": record}
-
-    def _streams(self, ids: np.ndarray, batch_size: int, window: int, val_fraction: float):
-        """Training and validation TokenStreams from the encoded text (n,)."""
-        n = ids.shape[0]
-        n_val = int(n * val_fraction)
-        if val_fraction > 0 and n_val < 2:
-            raise ValueError(f"val_fraction={val_fraction} holds out {n_val} of the text's {n} "
-                             f"{self._unit}s, too few to validate on (at least 2); use more text or "
-                             "val_fraction=0")
-        train_ids = ids[: n - n_val]  # (n - n_val,)
-        n_train = train_ids.shape[0]
-        held = f" (after holding out the last {n_val} for validation)" if n_val else ""
-        if n_train < window + 1:
-            raise ValueError(f"the text is shorter than one window: {n_train} {self._unit}s for "
-                             f"training{held}, and a window of {window} needs {window + 1} (its inputs "
-                             f"and the next {self._unit}); use a shorter window or more text")
-        if n_train // batch_size < window + 1:
-            fits = n_train // (window + 1)
-            raise ValueError(f"the text is too short for {batch_size} parallel streams of one window each: "
-                             f"{n_train} {self._unit}s for training{held}, and batch_size={batch_size} with "
-                             f"window={window} needs {batch_size * (window + 1)}; use batch_size <= {fits}, "
-                             "a shorter window or more text")
-        train = TokenStream(train_ids, batch_size, window)
-        if n_val == 0:
-            return train, None
-        val_ids = ids[n - n_val :]  # (n_val,)
-        # The state is carried across validation windows, so their length only decides how much of
-        # the tail is scored; a short held-out part gets fewer streams and shorter windows.
-        val_batch = max(1, min(batch_size, n_val // (window + 1)))
-        val_window = min(window, n_val // val_batch - 1)
-        return train, TokenStream(val_ids, val_batch, val_window)
 
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, length: int, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
@@ -358,23 +348,8 @@ class LanguageModel:
         if ids.shape[0] < 2:
             raise ValueError(f"the text has {ids.shape[0]} {self._unit}; scoring needs at least 2 "
                              "(the first is only context)")
-        logp = np.empty(ids.shape[0] - 1)  # (n-1,)
-        was_training = model.training
-        model.train(False)
-        try:
-            h = None
-            for s in range(0, ids.shape[0] - 1, EVAL_CHUNK):
-                x = ids[s : s + EVAL_CHUNK]  # (c,) inputs
-                y = ids[s + 1 : s + EVAL_CHUNK + 1]  # (c,) next tokens
-                x = x[: y.shape[0]]
-                logits, h, _ = model.forward(x[:, None], h)  # (c, 1, V)
-                lp = log_softmax(logits[:, 0].astype(np.float64))  # (c, V)
-                logp[s : s + y.shape[0]] = lp[np.arange(y.shape[0]), y]
-                if on_chunk is not None:
-                    on_chunk(s, tokens, ids, logp[s : s + y.shape[0]])
-        finally:
-            model.train(was_training)
-        return logp, ids.shape[0]
+        report = None if on_chunk is None else (lambda start, lp: on_chunk(start, tokens, ids, lp))
+        return score_ids(model, ids, report), ids.shape[0]
 
     def evaluate(self, text: str, on_token: Callable[[dict], object] | None = None) -> dict:
         """Score ``text`` token by token with the state carried through it.
@@ -479,8 +454,8 @@ class WordLM(LanguageModel):
 
     def __init__(self, cell: str = "lstm", hidden_size: int = 256, num_layers: int = 2,
                  embedding_dim: int | None = None, dropout: float = 0.0, seed: int = 0,
-                 dtype: str = "float32", max_vocab: int | None = None):
-        super().__init__(cell, hidden_size, num_layers, embedding_dim, dropout, seed, dtype)
+                 dtype: str = "float32", max_vocab: int | None = None, tie_weights: bool = False):
+        super().__init__(cell, hidden_size, num_layers, embedding_dim, dropout, seed, dtype, tie_weights)
         self.max_vocab = check_optional_int("max_vocab", max_vocab, low=1)
 
     @staticmethod
@@ -575,7 +550,8 @@ def load_language_model(path: str | os.PathLike) -> LanguageModel:
         seed = lm_info.get("seed", train_cfg.get("seed", 0))
         kwargs = {"max_vocab": lm_info.get("max_vocab")} if cls is WordLM else {}
         lm = cls(cell=mc.cell, hidden_size=mc.hidden_size, num_layers=mc.num_layers,
-                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype, **kwargs)
+                 embedding_dim=mc.embedding_dim, dropout=mc.dropout, seed=seed, dtype=mc.dtype,
+                 tie_weights=mc.tie_weights, **kwargs)
         lm.vocab = lm._vocab_from_list(tokens)
         lm._fit_record = lm_info.get("fit") if isinstance(lm_info.get("fit"), dict) else None
         check_weights("SequenceModel", model_cfg, checkpoint.params)  # before building allocates

@@ -33,7 +33,8 @@ __all__ = ["RESUMED_SETTINGS", "check_resumable", "check_settings", "restore_run
 # what reading a malformed entry raises, from numpy's generator or an optimizer's load_state_dict
 READ_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
 # what a language model's resumed fit must give as its run had it
-RESUMED_SETTINGS = ("batch_size", "window", "optimizer", "clip_norm", "val_fraction", "seed")
+RESUMED_SETTINGS = ("batch_size", "window", "optimizer", "clip_norm", "val_fraction", "seed", "clip_value",
+                    "weight_decay", "val_tokens")
 
 
 def restore_run(trainer, path, train) -> None:

@@ -23,6 +23,7 @@ def take_snapshot(trainer) -> dict:
         "perm": None if trainer.perm is None else trainer.perm.copy(),
         "hidden": copy_state(trainer.hidden),
         "n_steps": len(trainer.history.steps), "n_evals": len(trainer.history.evals),
+        "n_samples": len(trainer.history.samples),
         "scheduler": None if trainer.scheduler is None else deep_copy(trainer.scheduler.state_dict()),
         "best_val": trainer.best_val, "bad_evals": trainer.bad_evals,
         "best_params": trainer.best_params,  # replaced, never modified in place, so no copy
@@ -42,6 +43,7 @@ def restore_snapshot(trainer, s: dict) -> None:
     trainer.hidden = copy_state(s["hidden"])
     del trainer.history.steps[s["n_steps"]:]
     del trainer.history.evals[s["n_evals"]:]
+    del trainer.history.samples[s["n_samples"]:]
 
 
 def copy_state(h):

@@ -1,6 +1,6 @@
 """Training loop: minibatches, (truncated) BPTT, carried state, validation, checkpoints, NaN guard.
 
-Two kinds of data (both live in :mod:`scratchrnn.data.sequences` and are importable from here):
+Two kinds of data (from :mod:`scratchrnn.data.sequences`, importable from here):
 
 * :class:`SequenceData`, whole sequences: each step draws a minibatch of sequence indices from the
   trainer's Generator (a permutation per epoch) and runs BPTT over the whole sequence, optionally
@@ -16,9 +16,6 @@ showing the loss and the latest validation loss, callbacks receive every event (
 "report" summaries among them, for a caller to print: :mod:`scratchrnn.trainlog`), and the
 history is returned (and written as JSON lines when ``log_path`` is set). ``time_limit`` ends a
 run cleanly at the end of the step that passes it, with ``last.npz`` written as at any end.
-
-Overflow inside a training step is expected when a run diverges; numpy's floating-point warnings
-are silenced there and the divergence guard looks at the loss and the gradient norm instead.
 """
 
 from __future__ import annotations
@@ -33,16 +30,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import losses as losses_mod
-from .checks import check_flag, check_int, check_optional_int, check_real, check_truncate
 from .data.sequences import SequenceData, TokenStream
 from .io import save_checkpoint
 from .nn.model import SequenceModel
-from .optim import clip_by_value, clip_grad_norm, global_norm
+from .optim import LRSchedule, clip_by_value, clip_grad_norm, global_norm
 from .optim.base import check_lr
 from .resume import restore_run
 from .snapshot import restore_snapshot, take_snapshot
+from .traincheck import check_data
+from .trainconfig import LOSSES, TrainConfig
 from .trainlog import Reports, RunLog, bar_postfix, naming
+from .trainsample import training_sample
+from .validation import judge, patience_spent, restore_best
 
 __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "TrainingDiverged"]
 
@@ -50,8 +49,8 @@ __all__ = ["History", "SequenceData", "TokenStream", "TrainConfig", "Trainer", "
 TIMING_KEYS = ("seconds", "tokens_per_s", "samples_per_s", "elapsed")
 ROLLBACK_FACTOR = 0.5  # a rollback multiplies the learning rate by this
 MIN_SECONDS = 1e-9  # floor of a step's measured time, so a speed is always finite
-# The divergence guard checks the loss and the gradient norm itself, so overflow and NaN inside a
-# step are not warned about (with warnings as errors they would bypass the guard).
+# Overflow inside a step is expected when a run diverges: the divergence guard checks the loss and
+# the gradient norm itself, so numpy does not warn there (as errors, warnings would bypass the guard).
 _QUIET_FP = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}
 
 
@@ -65,98 +64,21 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass
-class TrainConfig:
-    """How to train; every field has a default so ``TrainConfig(steps=100)`` is enough.
-
-    Attributes:
-        steps (int or None, default None): optimizer steps in total, a resumed run's included.
-        epochs (int or None, default None): passes over the training data; give steps or epochs.
-        batch_size (int, default 32): sequences per step (SequenceData); a TokenStream has its own.
-        truncate (int or None, default None): the loss at step t reaches steps t-truncate .. t; None: all.
-        loss (str, default "cross_entropy"): "cross_entropy", "mse" or "bce_with_logits".
-        clip_value (float or None, default None): clip each gradient entry to +-clip_value, before clip_norm.
-        clip_norm (float or None, default None): scale the gradients down to this global L2 norm.
-        eval_every (int or None, default None): steps between validations; None: at every epoch's end.
-        patience (int or None, default None): stop after this many validations without a new best.
-        on_nonfinite (str, default "raise"): "raise" TrainingDiverged or "rollback" (to the last snapshot).
-        max_rollbacks (int, default 5): rollbacks allowed in a run; the next divergence raises.
-        snapshot_every (int, default 50): steps between the in-memory snapshots a rollback restores.
-        checkpoint_dir (str or None, default None): folder of last.npz and best.npz; None: no files.
-        checkpoint_every (int or None, default None): steps between last.npz files; None: at the end.
-        log_path (str or None, default None): a JSON-lines file of every step and validation record.
-        progress (bool or None, default None): a tqdm bar on stderr; None: when stderr is a terminal.
-        seed (int, default 0): seeds the trainer's Generator (batch order, dropout masks).
-    """
-
-    steps: int | None = None  # optimizer steps in total (or give epochs)
-    epochs: int | None = None  # passes over the data
-    batch_size: int = 32  # sequences per step (SequenceData); streams use TokenStream's own
-    truncate: int | None = None  # per-output truncated BPTT (the tutorials' bptt_truncate)
-    loss: str = "cross_entropy"  # "cross_entropy" | "mse" | "bce_with_logits"
-    clip_value: float | None = None  # clip each gradient entry to [-v, v] (the sine tutorial: 10)
-    clip_norm: float | None = None  # clip the global gradient norm
-    eval_every: int | None = None  # steps between validations; None = at the end of every epoch
-    patience: int | None = None  # early stopping after this many validations without improvement
-    on_nonfinite: str = "raise"  # "raise" TrainingDiverged, or "rollback" to the last good state
-    max_rollbacks: int = 5  # rollbacks allowed before giving up
-    snapshot_every: int = 50  # steps between in-memory snapshots used by rollback
-    checkpoint_dir: str | None = None  # where last.npz / best.npz go
-    checkpoint_every: int | None = None  # steps between checkpoints (needs checkpoint_dir; one at the end)
-    log_path: str | None = None  # JSON-lines history
-    progress: bool | None = None  # tqdm bar; None = only when stderr is a terminal
-    seed: int = 0
-    time_limit: float | None = None  # seconds one fit may train; it stops after the step that passes them
-    report_every: int | None = None  # steps between "report" events; None: every report_seconds
-    report_seconds: float = 30.0  # with report_every None, the seconds between "report" events
-
-    def validate(self) -> None:
-        """Raise ValueError naming the first field that is wrong, what it expects and what it got."""
-        if (self.steps is None) == (self.epochs is None):
-            raise ValueError("give exactly one of steps and epochs")
-        for name in ("steps", "epochs", "batch_size", "eval_every", "patience", "checkpoint_every",
-                     "snapshot_every", "report_every"):
-            check_optional_int(name, getattr(self, name), low=1)
-        check_truncate(self.truncate)
-        check_int("max_rollbacks", self.max_rollbacks, low=0)
-        check_int("seed", self.seed, low=0)
-        for name in ("checkpoint_dir", "log_path"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, (str, os.PathLike)):
-                raise ValueError(f"{name} must be None or a path, got {type(value).__name__} {value!r}")
-        if self.progress is not None:
-            check_flag("progress", self.progress)
-        if self.checkpoint_every is not None and not self.checkpoint_dir:
-            raise ValueError(f"checkpoint_every={self.checkpoint_every} needs checkpoint_dir, got None")
-        if not isinstance(self.on_nonfinite, str) or self.on_nonfinite not in ("raise", "rollback"):
-            raise ValueError(f"on_nonfinite must be 'raise' or 'rollback', got {self.on_nonfinite!r}")
-        if not isinstance(self.loss, str) or self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
-        for name in ("clip_value", "clip_norm"):
-            v = getattr(self, name)
-            if v is not None:
-                check_real(name, v, low=0.0, low_open=True, allow_inf=True)
-        if self.time_limit is not None:
-            check_real("time_limit", self.time_limit, low=0.0, low_open=True)
-        check_real("report_seconds", self.report_seconds, low=0.0, low_open=True)
-
-
-LOSSES: dict[str, Callable] = {
-    "cross_entropy": losses_mod.cross_entropy,
-    "mse": losses_mod.mse,
-    "bce_with_logits": losses_mod.bce_with_logits,
-}
-
-
-@dataclass
 class History:
     """What a training run records (``Trainer.fit`` returns it; ``log_path`` receives it line by line).
 
     Attributes:
         steps (list of dict, default []): one record per step: loss, grad_norm, clipped, lr, speed.
         evals (list of dict, default []): one record per validation: step, epoch, val_loss, best.
+        samples (list of dict, default []): one record per sample (``sample_every``): step, event
+            "sample", ids, text.
+        restored (dict or None, default None): after early stopping with ``restore_best``, the record
+            of the best weights put back: step, event "restore_best", best_step, val_loss.
     """
     steps: list[dict] = field(default_factory=list)
     evals: list[dict] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
+    restored: dict | None = None
 
     @property
     def losses(self) -> list[float]:
@@ -173,7 +95,8 @@ class History:
     def deterministic(self) -> dict:
         """The records without wall-clock fields: equal for runs with equal seeds."""
         strip = lambda rs: [{k: v for k, v in r.items() if k not in TIMING_KEYS} for r in rs]  # noqa: E731
-        return {"steps": strip(self.steps), "evals": strip(self.evals)}
+        return {"steps": strip(self.steps), "evals": strip(self.evals), "samples": strip(self.samples),
+                "restored": self.restored}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -187,15 +110,16 @@ class Trainer:
 
     ``callbacks`` are called as ``cb(event, trainer, record)``. The events: "start" (before the
     first step of a fit: ``step``, ``total``, ``resumed``), "step" (each step's record), "eval"
-    (each validation's), "checkpoint" (``step``, ``path``), "rollback", "lr" (a change of the rate
-    on a run under way: ``step``, ``from``, ``to``), "report" (a summary of the steps since the
-    last one, see :mod:`scratchrnn.trainlog`; due every ``report_every`` steps or
-    ``report_seconds``, after each validation and at the end) and "end" (``step``, ``total``,
-    ``reason``, ``elapsed``). Setting ``trainer.should_stop = True`` ends training after the
-    current step; ``stop_reason`` then says why it ended: "completed", "time_limit", "patience"
-    or "requested" (by a callback). ``scheduler`` (optional) has ``step()`` called after every
-    optimizer step, or ``step(val_loss)`` after every validation if it is driven by a metric
-    (``on_metric = True``, as for :class:`~scratchrnn.optim.HalveOnIncrease`).
+    (each validation's), "sample" (each sample's), "checkpoint" (``step``, ``path``), "rollback",
+    "lr" (a change of the rate on a run under way: ``step``, ``from``, ``to``), "report" (a
+    summary of the steps since the last one, see :mod:`scratchrnn.trainlog`; due every
+    ``report_every`` steps or ``report_seconds``, after each validation and at the end) and
+    "end" (``step``, ``total``, ``reason``, ``elapsed``). Setting ``trainer.should_stop = True``
+    ends training after the current step; ``stop_reason`` then says why it ended: "completed",
+    "time_limit", "patience" or "requested" (by a callback). ``scheduler`` (optional) has
+    ``step()`` called after every optimizer step, or ``step(val_loss)`` after every validation if
+    it is driven by a metric (``on_metric = True``, as for
+    :class:`~scratchrnn.optim.HalveOnIncrease`).
 
     A rollback (``on_nonfinite="rollback"``) restores the last in-memory snapshot (weights,
     optimizer, schedule, generator, data position, best validation) and multiplies the learning
@@ -203,14 +127,29 @@ class Trainer:
 
     ``meta`` (a JSON-able dict) is saved in every checkpoint's configuration beside ``model`` and
     ``train``; the language models keep their level and fit settings there (key ``lm``).
+
+    ``config.lr_schedule`` builds an :class:`~scratchrnn.optim.LRSchedule` over the fit's total
+    steps from the optimizer's rate (as ``scheduler``, so it is saved and resumed with the run;
+    "plateau" hears every validation). Early stopping (``patience``) with ``restore_best`` puts the
+    best validation's weights back at the end (:mod:`scratchrnn.validation`). ``sample_every``
+    draws samples after ``sample_prime`` (token ids; default ``[0]``), turned into text by
+    ``decode`` (ids -> str; default: the ``vocab`` entries joined) (:mod:`scratchrnn.trainsample`).
     """
 
     def __init__(self, model: SequenceModel, optimizer, config: TrainConfig | None = None, *,
                  scheduler=None, callbacks: list[Callable] | None = None, vocab: list[str] | None = None,
-                 meta: dict | None = None):
+                 meta: dict | None = None, sample_prime: list[int] | None = None,
+                 decode: Callable[[list[int]], str] | None = None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.config = config or TrainConfig(steps=1)
         self.config.validate()
+        if self.config.lr_schedule is not None and scheduler is not None:
+            raise ValueError(f"give a scheduler or config.lr_schedule ({self.config.lr_schedule!r}), "
+                             "not both")
+        self.sample_prime = [0] if sample_prime is None else [int(i) for i in sample_prime]
+        if decode is None and vocab is not None:
+            decode = lambda ids: "".join(vocab[i] for i in ids)  # noqa: E731
+        self.decode = decode
         self.callbacks = list(callbacks or [])
         self.vocab = vocab
         if meta is not None and (not isinstance(meta, dict) or {"model", "train"} & set(meta)):
@@ -265,13 +204,22 @@ class Trainer:
         if val is not None and type(val) is not type(train):
             raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), "
                              f"got {type(val).__name__}")
-        self._check_data(train, "train")
+        check_data(self.model, cfg.loss, train, "train")
         if val is not None:
-            self._check_data(val, "val")
+            check_data(self.model, cfg.loss, val, "val")
         if lr is not None:
             lr = check_lr(lr)
+        if cfg.sample_every is not None and not self.model.token_input:
+            raise ValueError(f"sample_every={cfg.sample_every} samples tokens, and the model takes "
+                             "dense inputs")
         steps_per_epoch = self._steps_per_epoch(train)
         total = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
+        if cfg.lr_schedule is not None and self.scheduler is None:
+            self.scheduler = LRSchedule(self.optimizer, cfg.lr_schedule, total, warmup=cfg.warmup,
+                                        step_size=cfg.lr_step_size, gamma=cfg.lr_gamma,
+                                        patience=cfg.lr_patience, min_lr=cfg.min_lr)
+            self._metric_scheduler = False
+        self.history.restored = None
         if resume is not None:
             self._restore(resume, train)
             if self.step >= total:
@@ -314,6 +262,8 @@ class Trainer:
                                                      or (cfg.eval_every is None and end_of_epoch))
                 if validated:
                     self._validate(val)
+                if cfg.sample_every and self.step % cfg.sample_every == 0:
+                    self._sample()
                 if bar:
                     bar.update(1)
                     bar.set_postfix(bar_postfix(record, self.history.evals), refresh=False)
@@ -326,6 +276,9 @@ class Trainer:
                     self._emit("report", self._reports.take(self, total, validated))
             if cfg.checkpoint_dir and saved_step != self.step:
                 self.save(self._ckpt_path("last"))
+            if self.stop_reason == "patience" and cfg.restore_best and (done := restore_best(self)):
+                self.history.restored = done  # after last.npz, which holds the run as it stopped
+                self._run_log.write(done)
         finally:
             if bar:
                 bar.close()
@@ -379,56 +332,6 @@ class Trainer:
         return path
 
     # -- internals ---------------------------------------------------------------------------
-    def _check_data(self, data, name: str) -> None:
-        """Data that fits the model and the loss, or a ValueError saying what does not."""
-        cfg, model = self.model.config, self.model
-        kind = type(data).__name__
-        if isinstance(data, TokenStream):
-            if not model.token_input:
-                raise ValueError(f"{name} is a TokenStream of token ids, the model takes dense inputs of "
-                                 f"{cfg.input_size} features (build it with vocab_size for token inputs)")
-            self._check_ids(data.streams, name)
-            if self.config.loss != "cross_entropy":
-                raise ValueError("a TokenStream is trained on next-token cross_entropy, "
-                                 f"the loss is {self.config.loss!r}")
-            if cfg.head != "all" or model.output_size != cfg.vocab_size:
-                raise ValueError("a TokenStream needs a prediction over the vocabulary at every step "
-                                 f"(head 'all', output_size {cfg.vocab_size}), the model has head "
-                                 f"{cfg.head!r} and output_size {model.output_size}")
-            return
-        x, y = data.x, data.y
-        if model.token_input:
-            if x.ndim != 2:
-                raise ValueError(f"the model expects (T, N) token ids, {name} ({kind}) has x of shape "
-                                 f"{x.shape} and dtype {x.dtype}")
-            self._check_ids(x, name)
-        else:
-            if x.ndim != 3 or x.shape[2] != cfg.input_size:
-                raise ValueError(f"the model expects (T, N, {cfg.input_size}) features, {name} ({kind}) "
-                                 f"has x of shape {x.shape}")
-            if x.dtype != model.dtype:
-                raise ValueError(f"{name} x has dtype {x.dtype}, the model's weights are {model.dtype}")
-        if (cfg.head == "last") == data.per_step:
-            want = "one target per sequence" if cfg.head == "last" else "targets per step (T, N, ...)"
-            raise ValueError(f"the model's head {cfg.head!r} needs {want}, {name} has y of shape {y.shape}")
-        lead = y.shape[:2] if data.per_step else y.shape[:1]
-        if self.config.loss == "cross_entropy":
-            if not np.issubdtype(y.dtype, np.integer) or y.ndim != len(lead):
-                raise ValueError(f"cross_entropy needs integer class ids of shape {lead} as {name} y, "
-                                 f"got shape {y.shape} and dtype {y.dtype}")
-        else:
-            want = (*lead, model.output_size)
-            if y.shape != want:
-                raise ValueError(f"{self.config.loss} needs {name} y of shape {want} (the model's output), "
-                                 f"got {y.shape}")
-
-    def _check_ids(self, ids: np.ndarray, name: str) -> None:
-        V = self.model.config.vocab_size
-        lo, hi = int(ids.min()), int(ids.max())
-        if lo < 0 or hi >= V:
-            raise ValueError(f"{name} holds token ids in [{lo}, {hi}], "
-                             f"outside the model's vocabulary [0, {V})")
-
     def _steps_per_epoch(self, data) -> int:
         if isinstance(data, TokenStream):
             return len(data)
@@ -518,29 +421,35 @@ class Trainer:
         }
         self.history.steps.append(record)
         self._reports.add(record)
-        self._log(record)
+        self._run_log.write(record)
         self._emit("step", record)
         return record
 
     def _validate(self, val) -> None:
         v = float(self.evaluate(val))
-        improved = self.best_val is None or v < self.best_val
-        if improved:
-            self.best_val, self.bad_evals = v, 0
-            self.best_params = self.model.state_dict()
-        else:
-            self.bad_evals += 1
+        improved = judge(self, v)
         record = {"step": self.step, "epoch": self.epoch, "val_loss": v, "best": improved}
         self.history.evals.append(record)
-        self._log(record)
+        self._run_log.write(record)
         if self.scheduler is not None and self._metric_scheduler:
             self.scheduler.step(v)
+        elif hasattr(self.scheduler, "report"):  # an LRSchedule: "plateau" reads it
+            self.scheduler.report(v)
         if improved and self.config.checkpoint_dir:
             self.save(self._ckpt_path("best"))  # after the record, so the file holds its own evaluation
         self._emit("eval", record)
-        if self.config.patience is not None and self.bad_evals >= self.config.patience:
+        if patience_spent(self):
             self.should_stop = True
             self.stop_reason = self.stop_reason or "patience"
+
+    def _sample(self) -> None:
+        cfg = self.config
+        with np.errstate(**_QUIET_FP):
+            record = training_sample(self.model, self.sample_prime, cfg.sample_length, cfg.seed, self.step,
+                                     self.decode)
+        self.history.samples.append(record)
+        self._run_log.write(record)
+        self._emit("sample", record)
 
     def _take_snapshot(self) -> None:
         self._snapshot = take_snapshot(self)
@@ -568,9 +477,6 @@ class Trainer:
     def _ckpt_path(self, name: str) -> Path:
         return Path(self.config.checkpoint_dir) / f"{name}.npz"
 
-    def _log(self, record: dict) -> None:
-        self._run_log.write(record)
-
     def _set_lr(self, lr: float) -> None:
         """Go on at rate ``lr`` (a schedule's base rate, the rate in force scaled alike); on a run
         under way a different rate is logged and emitted as a change."""
@@ -584,7 +490,7 @@ class Trainer:
         after = float(self.optimizer.lr)
         if (self.step > 0 or self.history.steps) and after != before:
             record = {"step": self.step, "event": "lr", "from": before, "to": after}
-            self._log(record)
+            self._run_log.write(record)
             self._emit("lr", record)
 
     def _emit(self, event: str, record: dict) -> None:

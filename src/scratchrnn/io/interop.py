@@ -282,8 +282,8 @@ def _torch_sequence_model_class() -> type:
 
         ``forward(x, h0=None) -> (logits, h_n)``: x is (T, B) integer ids or (T, B, F) floats;
         logits are (T, B, O), or (B, O) from the last output step when ``head == "last"``.
-        ``state_dict()`` keys equal the SequenceModel's ``params`` keys. ``config`` is the
-        ModelConfig as a dict.
+        ``state_dict()`` keys equal the SequenceModel's ``params`` keys (with tied weights, plus
+        ``head.weight``: the embedding's Parameter). ``config`` is the ModelConfig as a dict.
         """
 
         def __init__(self, config):
@@ -316,6 +316,8 @@ def _torch_sequence_model_class() -> type:
             self.rnn = _build_torch(torch, kinds[cfg.cell], rnn_cfg)
             width = cfg.hidden_size * (2 if cfg.bidirectional else 1)
             self.head = torch.nn.Linear(width, out_size, bias=cfg.head_bias, dtype=dtype)
+            if cfg.tie_weights:  # one Parameter under both names, as SequenceModel holds one array
+                self.head.weight = self.embedding.weight
 
         def forward(self, x, h0=None):
             cfg = self.config
@@ -379,6 +381,8 @@ def to_torch(module):
     kind, cfg = description
     torch_module = _build_torch(torch, kind, cfg)
     state = {k: torch.from_numpy(np.array(v, copy=True)) for k, v in module.params.items()}
+    for alias, name in getattr(module, "tied_names", {}).items():  # torch lists a tied weight twice
+        state[alias] = state[name]
     torch_module.load_state_dict(state, strict=True)
     torch_module.train(module.training)
     return torch_module

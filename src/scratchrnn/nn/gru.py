@@ -154,6 +154,29 @@ class GRU(RecurrentBase):
 
         return run
 
+    def layer_scan(self, w: _GRUWeights, state):
+        h_state = state[0]  # (B, H)
+        B, H = h_state.shape
+        H2 = 2 * H
+        rec = np.empty((B, 3 * H), self.dtype)  # (B, 3H) recurrent product
+        tmp = np.empty((B, H), self.dtype)  # (B, H) scratch
+        rec_rz, hn = rec[:, :H2], rec[:, H2:]
+        half = np.array(0.5, self.dtype)  # 0-d
+        w_hh_t, b_hn = w.w_hh_t, w.b_hn
+
+        def scan(gates):
+            out = workspace.empty(gates.shape[:2] + (H,), self.dtype)  # (T, B, H)
+            h_prev = h_state
+            # the sequence forward's step; the blocks of every step are sliced once per chunk
+            steps = zip(gates[..., :H2], gates[..., H2:], gates[..., :H], gates[..., H:H2], out, strict=True)
+            for rz, n, r, z, h in steps:
+                _gru_step_views(h_prev, w_hh_t, b_hn, tmp, h, rec, rz, n, r, z, rec_rz, hn, half)
+                h_prev = h
+            np.copyto(h_state, h_prev)
+            return out
+
+        return scan
+
     def _direction_states(self, cache: GRUCache):
         return (cache.hs[1:],)
 

@@ -4,6 +4,14 @@ Parameters are one flat dict with dotted PyTorch-style names (``embedding.weight
 ``rnn.weight_ih_l0``, ``head.weight`` ...) whose arrays are the sub-modules' own arrays, so an
 optimizer stepping the flat dict updates the layers in place.
 
+Tied weights (``tie_weights=True``, as PyTorch's ``decoder.weight = encoder.weight``): the head
+reads its (V, E) weight from the embedding's array, the same object, so ``params``,
+``state_dict()``, gradients, optimizer state and every file hold it once, as
+``embedding.weight``; there is no ``head.weight`` key, and its gradient is the sum of the lookup's
+and the head's. ``tied_names`` maps the head's name to the embedding's: ``load_state_dict``
+accepts a ``head.weight`` equal to ``embedding.weight`` (PyTorch's state dict of a tied model
+lists both) and ``to_torch`` gives the torch twin both names of one Parameter.
+
 ``SequenceModel.stepper()`` gives a :class:`ModelStepper`, the token-by-token path used for
 generation: encoder, recurrent stack and head for one time step, with every weight prepared once.
 """
@@ -66,6 +74,9 @@ class ModelConfig:
             one prediction (B, O) from the last step's output.
         head_bias (bool, default True): whether the head has a bias.
         dtype (str, default "float32"): "float32" or "float64"; a numpy type or dtype is stored as its name.
+        tie_weights (bool, default False): the head uses the embedding's (V, E) matrix (one array,
+            ``embedding.weight``); needs token inputs with an embedding, a head over the vocabulary
+            and embedding_dim equal to the top layer's output width.
     """
 
     cell: str = "rnn"  # "rnn" | "lstm" | "gru"
@@ -82,6 +93,7 @@ class ModelConfig:
     head: str = "all"  # "all": a prediction at every step; "last": many-to-one from the last step
     head_bias: bool = True
     dtype: str = "float32"  # "float32" | "float64" (a numpy type or dtype is stored as its name)
+    tie_weights: bool = False  # the head uses the embedding's (V, E) matrix; needs E == the head's input
 
     def __post_init__(self):
         self.validate()
@@ -115,7 +127,26 @@ class ModelConfig:
             raise ValueError(f"head must be 'all' or 'last', got {self.head!r}")
         self.head_bias = check_flag("head_bias", self.head_bias)
         self.dtype = check_dtype(self.dtype).name
+        self.tie_weights = check_flag("tie_weights", self.tie_weights)
+        if self.tie_weights:
+            self._check_tie()
         check_weights_fit(self.param_shapes(), self.dtype, self._describe())
+
+    def _check_tie(self) -> None:
+        """Tied weights need an embedding (V, E) that has the head's (O, D*H) shape."""
+        if self.vocab_size is None or self.embedding_dim is None:
+            raise ValueError("tie_weights shares the embedding's matrix with the head, so it needs token "
+                             f"inputs with a learned embedding, got vocab_size={self.vocab_size}, "
+                             f"embedding_dim={self.embedding_dim}")
+        if self.output_size not in (None, self.vocab_size):
+            raise ValueError(f"tie_weights needs a head over the vocabulary (output_size {self.vocab_size}, "
+                             f"the embedding's rows), got output_size={self.output_size}")
+        width = self.hidden_size * (2 if self.bidirectional else 1)
+        if self.embedding_dim != width:
+            top = ("2 * hidden_size = " if self.bidirectional else "hidden_size ") + f"{width}"
+            raise ValueError(f"tie_weights needs embedding_dim equal to the head's input, the top layer's "
+                             f"output ({top}), got embedding_dim {self.embedding_dim} and hidden_size "
+                             f"{self.hidden_size}")
 
     def _describe(self) -> str:
         """The sizes that decide the number of weights, for messages."""
@@ -130,9 +161,9 @@ class ModelConfig:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """The shape of every parameter of ``SequenceModel(self)``, in the order of its ``params``
-        and ``state_dict()`` (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``),
-        computed from the fields alone: nothing is allocated, so a reader can compare stored
-        shapes with these before building a model."""
+        and ``state_dict()`` (``embedding.weight``, ``rnn.weight_ih_l0``, ..., ``head.bias``; no
+        ``head.weight`` when the weights are tied), computed from the fields alone: nothing is
+        allocated, so a reader can compare stored shapes with these before building a model."""
         V, E, H = self.vocab_size, self.embedding_dim, self.hidden_size
         shapes = {}
         if V is not None and E is not None:
@@ -145,7 +176,7 @@ class ModelConfig:
         shapes.update({f"rnn.{k}": v for k, v in core.items()})
         out = self.output_size if self.output_size is not None else V
         head = linear_param_shapes(H * (2 if self.bidirectional else 1), out, self.head_bias)
-        shapes.update({f"head.{k}": v for k, v in head.items()})
+        shapes.update({f"head.{k}": v for k, v in head.items() if not (self.tie_weights and k == "weight")})
         return shapes
 
     def to_dict(self) -> dict:
@@ -215,14 +246,33 @@ class SequenceModel(Module):
         D = 2 if cfg.bidirectional else 1
         self.head = Linear(cfg.hidden_size * D, out_size, bias=cfg.head_bias, dtype=self.dtype, rng=gen)
         self.output_size = out_size
+        # head name -> embedding name of the one array both use (the head's own draw is dropped,
+        # so the other initial weights are those of the untied model)
+        self.tied_names = {"head.weight": "embedding.weight"} if cfg.tie_weights else {}
+        if cfg.tie_weights:
+            self.head.params["weight"] = self.embedding.params["weight"]  # (V, E), one object
         for prefix, mod in (("embedding", self.embedding), ("rnn", self.rnn), ("head", self.head)):
             if mod is not None:
                 for k, v in mod.params.items():
-                    self.params[f"{prefix}.{k}"] = v  # the same arrays, not copies
+                    if f"{prefix}.{k}" not in self.tied_names:
+                        self.params[f"{prefix}.{k}"] = v  # the same arrays, not copies
                 mod.params.version = self.params.version  # one version for the arrays the parts share
 
     def extra_repr(self) -> str:
-        return f"embedding={self.embedding}, rnn={self.rnn}, head={self.head}"
+        tied = ", tie_weights=True" if self.tied_names else ""
+        return f"embedding={self.embedding}, rnn={self.rnn}, head={self.head}{tied}"
+
+    def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
+        """As :meth:`Module.load_state_dict`; a tied model also accepts a ``head.weight`` key (as
+        PyTorch's state dict of a tied model has) when it equals ``embedding.weight``."""
+        if self.tied_names and isinstance(state, Mapping) and any(k in state for k in self.tied_names):
+            for alias, name in self.tied_names.items():
+                if alias in state and name in state and not np.array_equal(np.asarray(state[alias]),
+                                                                            np.asarray(state[name])):
+                    raise ValueError(f"state dict key {alias!r} differs from {name!r}; a model with "
+                                     f"tie_weights holds one matrix for both")
+            state = {k: v for k, v in state.items() if k not in self.tied_names}
+        super().load_state_dict(state, strict=strict)
 
     def train(self, mode: bool = True) -> SequenceModel:
         super().train(mode)
@@ -296,7 +346,9 @@ class SequenceModel(Module):
         grads.update({f"rnn.{k}": v for k, v in g_rnn.items()})
         if self.embedding is not None:
             _, g_emb = self.embedding.backward(dx, cache.embedding)
-            grads["embedding.weight"] = g_emb["weight"]
+            grads["embedding.weight"] = g_emb["weight"]  # (V, E), a new array
+            if self.tied_names:  # one matrix used twice: its gradient sums both uses
+                np.add(grads["embedding.weight"], grads.pop("head.weight"), out=grads["embedding.weight"])
             dx = None
         elif self.token_input:
             dx = None
@@ -312,7 +364,8 @@ class ModelStepper:
     (1, B) input in evaluation mode (no dropout); with head "last" the logits are those of a
     sequence ending at this step. Calling the stepper is the same as calling ``step``.
 
-    ``session(h)`` gives the same steps with the state carried inside, for decoding loops.
+    ``session(h)`` gives the same steps with the state carried inside, for decoding loops, and
+    ``chunk_session(h)`` whole chunks of a sequence at a time, for scoring.
 
     A snapshot: the weights are copied (and re-laid out) when the stepper is made, so parameter
     updates made afterwards do not reach it; make a new stepper. Unidirectional models only.
@@ -377,5 +430,31 @@ class ModelStepper:
             if b is not None:
                 np.add(logits, b, out=logits)
             return view
+
+        return advance
+
+    def chunk_session(self, h) -> Callable[[np.ndarray], np.ndarray]:
+        """``advance(xs) -> logits (T, B, O)``: whole chunks of a sequence with the state carried
+        from one chunk to the next, for inference (scoring a text).
+
+        h is a state as ``step`` takes it (not None), copied in once; xs is (T, B) ids for a token
+        model or (T, B, F) floats, any T >= 1. The logits are those of ``forward`` on the chunks
+        run as one sequence in evaluation mode (the recurrent stack's
+        ``RecurrentStepper.chunk_session`` says where rounding may differ) and are the caller's to
+        keep. Inputs are not checked per call.
+        """
+        embedding, w_t, b = self._embedding, self._head_w_t, self._head_b
+        advance_rnn = self.rnn.chunk_session(h, tokens=self.token_input and embedding is None)
+        O = self.output_size
+
+        def advance(xs):
+            if embedding is not None:
+                xs = embedding[xs]  # (T, B, E)
+            out = advance_rnn(xs)  # (T, B, H)
+            T, B = out.shape[:2]
+            y = np.matmul(out.reshape(T * B, -1), w_t)  # (T*B, O): Linear.forward's product
+            if b is not None:
+                y += b
+            return y.reshape(T, B, O)
 
         return advance

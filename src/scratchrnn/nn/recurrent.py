@@ -15,7 +15,8 @@ per offset when BPTT is truncated (``scratchrnn.nn.timeloop`` explains offsets).
 what is its own: ``_direction_forward`` (prepare one layer and direction's weights, loop over the
 steps with its step function, return its cache), ``_backward_steps`` (its
 ``timeloop.StepBackward`` built from that cache), ``_direction_states`` (every step's state from the
-cache), and for the stepper ``prepare_step`` and ``layer_step`` (``scratchrnn.nn.stepper``). The
+cache), and for the stepper ``prepare_step``, ``layer_step`` and ``layer_scan``
+(``scratchrnn.nn.stepper``). The
 plain loops that define all of it are ``scratchrnn.nn.reference``.
 """
 
@@ -490,6 +491,14 @@ class RecurrentBase(Module):
         whose scratch arrays and views are made here, once. ``prev`` and ``new`` are tuples of
         (B, H) state views: run reads x (token ids (B,) when ``table`` (F, G*H) is given, see
         ``stepper.step_input_gates``, else (B, F) floats) and ``prev``, and writes ``new`` in place."""
+        raise NotImplementedError
+
+    def layer_scan(self, w, state):  # pragma: no cover - abstract
+        """One layer's recurrence over a chunk for inference (``stepper.chunk_session``), as a
+        function ``scan(gates) -> out``: gates (T, B, G*H) are every step's input gates (as
+        ``input_gates`` gives them; scan may overwrite them), out (T, B, H) the layer's outputs.
+        ``state`` is a tuple of (B, H) arrays, read as the state before the chunk and left holding
+        the state after it, so the next call continues from there. No cache is kept."""
         raise NotImplementedError
 
     def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract

@@ -150,6 +150,21 @@ class RNN(RecurrentBase):
 
         return run
 
+    def layer_scan(self, w: _RNNWeights, state):
+        h_state = state[0]  # (B, H)
+        rec = np.empty(h_state.shape, self.dtype)  # (B, H) scratch
+        w_hh_t, f = w.w_hh_t, self.act.forward
+
+        def scan(gates):
+            h_prev = h_state
+            for h in gates:  # the sequence forward's step: each step's input gates become h_t in place
+                _rnn_step(w_hh_t, f, rec, h, h_prev)
+                h_prev = h
+            np.copyto(h_state, h_prev)
+            return gates  # (T, B, H)
+
+        return scan
+
     def _direction_forward(self, layer, suffix, x, state0):
         w = self.prepare_step(layer, suffix)
         T, B = x.shape[:2]

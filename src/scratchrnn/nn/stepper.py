@@ -5,6 +5,13 @@ prepared once (the layer's ``prepare_step``, see ``scratchrnn.nn.recurrent``) an
 each layer's step is a function over scratch arrays and state buffers made once per batch size
 (the layer's ``layer_step``), since at one token per call the fixed cost of each numpy call, not the
 arithmetic, is most of the time.
+
+``chunk_session`` runs the same stack over whole chunks of a sequence for inference (scoring a
+text): per layer, the input gates of every step of the chunk come from one product (one gather for
+token ids), and the layer's ``layer_scan`` then runs only the recurrence, step by step, keeping no
+cache for a backward pass. For a batch of one this reads the recurrent weights alone per step,
+instead of the input and recurrent weights together as the sequence forward does, and one layer's
+weights stay in cache for the whole chunk (benchmarks/README.md, "bench_eval").
 """
 
 from __future__ import annotations
@@ -14,21 +21,30 @@ from collections.abc import Callable
 import numpy as np
 
 from ..checks import check_flag, check_size
+from . import workspace
 
-__all__ = ["RecurrentStepper", "step_input_gates"]
+__all__ = ["ALIGN_BYTES", "RecurrentStepper", "step_input_gates"]
 
 
-def _snapshot(weights, params: dict[str, np.ndarray]):
-    """Prepared weights that share no memory with ``params``: arrays that may (the parameters
-    themselves, or views of them) are copied with their layout kept, so later in-place updates of
-    the parameters do not reach a stepper; arrays the preparation made afresh are kept as they are."""
+# Prepared weights start on a 64-byte boundary: OpenBLAS's batch-1 product (1, H) @ (H, 4H) took
+# 13.5 us when the matrix started 16 bytes past one, where the C library puts a large allocation,
+# and 9.9 us when aligned (H = 256, float32; benchmarks/README.md, "bench_eval").
+ALIGN_BYTES = 64
 
-    def own(a):
-        if a is None or not any(np.may_share_memory(a, p) for p in params.values()):
-            return a
-        return np.array(a, copy=True, order="K")
 
-    return type(weights)(*(own(a) for a in weights))
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` whose data starts on an ``ALIGN_BYTES`` boundary."""
+    buf = np.empty(a.nbytes + ALIGN_BYTES, np.uint8)
+    start = -buf.ctypes.data % ALIGN_BYTES
+    out = buf[start : start + a.nbytes].view(a.dtype).reshape(a.shape)
+    np.copyto(out, a)
+    return out
+
+
+def _snapshot(weights):
+    """Prepared weights that share no memory with the parameters: every array is copied (C order,
+    aligned, the same values), so later in-place updates of the parameters do not reach a stepper."""
+    return type(weights)(*(None if a is None else _aligned_copy(a) for a in weights))
 
 
 def step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
@@ -117,7 +133,7 @@ class RecurrentStepper:
             )
         self._rnn = rnn  # for its cell math only: the weights used are the copies below
         self._weights = [
-            _snapshot(rnn.prepare_step(layer, ""), rnn.params) for layer in range(rnn.num_layers)
+            _snapshot(rnn.prepare_step(layer, "")) for layer in range(rnn.num_layers)
         ]
         self.input_size, self.hidden_size = rnn.input_size, rnn.hidden_size
         self.num_layers, self.dtype = rnn.num_layers, rnn.dtype
@@ -236,5 +252,43 @@ class RecurrentStepper:
             top = tops[src]  # the top layer of states[1 - src], just written
             src = 1 - src
             return top
+
+        return advance
+
+    def chunk_session(self, state, tokens: bool) -> Callable[[np.ndarray], np.ndarray]:
+        """``advance(xs) -> out`` running whole chunks with the state carried from chunk to chunk.
+
+        ``state`` is as ``step`` takes it (not None) and is copied in once; xs is (T, B) token ids
+        if ``tokens`` else (T, B, F) floats of the layer's dtype, with the session's batch size B
+        and any T >= 1; out (T, B, H) holds the top layer's state after every step of the chunk,
+        the values ``forward`` gives for the same sequence (up to the rounding of the LSTM's input
+        projection, made apart from its recurrent product here), and is the caller's to keep.
+        Chunk after chunk equals one pass over their concatenation. Per layer a chunk allocates its
+        input gates (T, B, G*H) and its outputs. Inputs are not checked per call (token ids are
+        trusted to lie in [0, input_size)).
+        """
+        parts = self._check_state(state, None)
+        tokens = check_flag("tokens", tokens)
+        B = parts[0].shape[1]
+        table = self._token_table() if tokens else None  # (F, G*H) input gates of each id
+        layers = []
+        for layer, w in enumerate(self._weights):
+            carried = tuple(np.array(p[layer]) for p in parts)  # (B, H) each: this layer's state
+            layers.append((w, self._rnn.layer_scan(w, carried)))
+        dtype = self.dtype
+
+        def advance(xs):
+            T = xs.shape[0]
+            for layer, (w, scan) in enumerate(layers):
+                GH = w.w_ih.shape[0]
+                gates = workspace.empty((T * B, GH), dtype)  # (T*B, G*H) every step's input gates
+                if layer == 0 and table is not None:
+                    np.take(table, xs.reshape(-1), axis=0, out=gates)
+                else:  # the product recurrent.input_gates makes, over the whole chunk at once
+                    np.matmul(xs.reshape(T * B, -1), w.w_ih.T, out=gates)
+                    if w.bias is not None:
+                        gates += w.bias
+                xs = scan(gates.reshape(T, B, GH))  # (T, B, H)
+            return xs
 
         return advance

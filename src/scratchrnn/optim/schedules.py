@@ -1,7 +1,10 @@
 """Learning-rate schedules: each sets the ``lr`` of an optimizer (any object with a settable ``lr``).
 
 ``StepLR`` and ``CosineLR`` change the rate after every optimizer step, ``HalveOnIncrease``
-after every evaluation (its ``on_metric`` is True). Their state dicts are JSON scalars only.
+after every evaluation (its ``on_metric`` is True). ``LRSchedule`` is the one the trainer builds
+by name (``SCHEDULES``: constant, step, cosine, plateau, each with a linear warmup): ``step()``
+after every optimizer step and ``report(metric)`` after every validation. Their state dicts are
+JSON scalars only, so a checkpoint stores them and a resumed run continues them exactly.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from ..checks import check_int, check_real, is_real
 from .base import check_lr
 
 __all__ = [
+    "SCHEDULES",
     "CosineLR",
     "HalveOnIncrease",
+    "LRSchedule",
     "StepLR",
 ]
 
@@ -202,3 +207,136 @@ class HalveOnIncrease(_Schedule):
         self.factor = check_real("factor", state["factor"], low=0.0, high=1.0, low_open=True, high_open=True)
         self.min_lr = check_real("min_lr", state["min_lr"], low=0.0)
         self.prev_metric, self.num_rises = prev, int(n)
+
+
+SCHEDULES = ("constant", "step", "cosine", "plateau")  # the names LRSchedule (and TrainConfig) take
+STEP_PARTS = 4  # "step" without a step size: the rate takes this many values after the warmup
+PLATEAU_THRESHOLD = 1e-4  # relative improvement a validation must make to count (torch's default)
+PLATEAU_EPS = 1e-8  # a reduction smaller than this is skipped (torch's eps)
+
+
+class LRSchedule(_Schedule):
+    """A learning-rate schedule by name with a linear warmup; what ``TrainConfig.lr_schedule`` builds.
+
+    Call ``step()`` after every optimizer step and ``report(metric)`` after every validation (only
+    "plateau" reads it). After n calls of ``step()``, the rate of optimizer step n + 1 is, with
+    b = base_lr (the optimizer's lr when the schedule is made), w = warmup, N = total_steps and
+    m = max(0, n - w) the steps since the warmup::
+
+        lr(n) = warm(n) * main(m)        warm(n) = (n + 1) / w  for n < w, else 1
+
+        "constant": main(m) = b
+        "step":     main(m) = b * gamma ** (m // step_size)
+        "cosine":   main(m) = min_lr + (b - min_lr) * (1 + cos(pi * min(m, N - w) / (N - w))) / 2
+        "plateau":  main    = max(b * gamma ** k, min_lr), k = the reductions ``report`` made
+
+    so the first step runs at b / w and step w at b. The warmup is torch's
+    ``LinearLR(start_factor=1/w, total_iters=w-1)`` (or ``LambdaLR`` of ``warm``); after it,
+    "step" is ``StepLR(step_size, gamma)``, "cosine" is ``CosineAnnealingLR(T_max=N-w,
+    eta_min=min_lr)`` up to step N (beyond it the rate stays at min_lr, where torch's would rise
+    again) and "plateau" is ``ReduceLROnPlateau(mode="min", factor=gamma, patience,
+    threshold=1e-4, threshold_mode="rel", cooldown=0, min_lr, eps=1e-8)``: a validation counts as
+    better when it is below best * (1 - 1e-4); after more than ``patience`` validations in a row
+    that are not, k goes up by one. Validations during the warmup count like any other.
+
+    ``step_size=None`` splits the steps after the warmup into ``STEP_PARTS`` equal parts
+    (``ceil((N - w) / STEP_PARTS)``). A warmup as long as the run or longer is refused, naming both.
+
+    ``load_state_dict`` takes a state saved with the same settings (kind, warmup, step size as
+    given, gamma, patience, min_lr; any other is refused naming it) and possibly another
+    ``total_steps`` (a resumed run given more steps): the schedule goes on from the saved step
+    towards the new total, keeping the saved step size when it was derived from the old one.
+    """
+
+    def __init__(self, opt, kind: str, total_steps: int, warmup: int = 0, step_size: int | None = None,
+                 gamma: float = 0.5, patience: int = 2, min_lr: float = 0.0):
+        super().__init__(opt)
+        if not isinstance(kind, str) or kind not in SCHEDULES:
+            raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of "
+                             f"{', '.join(SCHEDULES)}")
+        self.kind = kind
+        self.total_steps = check_int("total_steps", total_steps, low=1)
+        self.warmup = check_int("warmup", warmup, low=0)
+        if self.warmup >= self.total_steps:
+            raise ValueError(f"the warmup of {self.warmup} steps must be shorter than the run of "
+                             f"{self.total_steps} steps")
+        self.step_size_given = None if step_size is None else check_int("step_size", step_size, low=1)
+        # None: the steps after the warmup in STEP_PARTS equal parts (ceil)
+        after = self.total_steps - self.warmup
+        self.step_size = self.step_size_given if step_size is not None else -(-after // STEP_PARTS)
+        self.gamma = check_real("gamma", gamma, low=0.0, high=1.0, low_open=True, high_open=True)
+        self.patience = check_int("patience", patience, low=0)
+        self.min_lr = check_real("min_lr", min_lr, low=0.0, high=self.base_lr)
+        self.best: float | None = None  # plateau: the best validation so far
+        self.num_bad = 0  # plateau: validations in a row that were not better
+        self.reductions = 0  # plateau: k
+        self.opt.lr = self.lr_at(0)
+
+    def lr_at(self, n: int) -> float:
+        """The learning rate after ``n`` calls of ``step()`` (and the reductions made so far)."""
+        w, b = self.warmup, self.base_lr
+        warm = (n + 1) / w if n < w else 1.0
+        m = max(0, n - w)
+        if self.kind == "step":
+            main = b * self.gamma ** (m // self.step_size)
+        elif self.kind == "cosine":
+            span = self.total_steps - w
+            main = self.min_lr + (b - self.min_lr) * (1.0 + math.cos(math.pi * min(m, span) / span)) / 2.0
+        elif self.kind == "plateau":
+            main = self._plateau_lr(self.reductions)
+        else:
+            main = b
+        return warm * main
+
+    def _plateau_lr(self, k: int) -> float:
+        return max(self.base_lr * self.gamma ** k, self.min_lr)
+
+    def step(self, metric=None) -> float:
+        """Advance one optimizer step; returns the new lr. (Validations go to ``report``.)"""
+        self.last_step += 1
+        self.opt.lr = self.lr_at(self.last_step)
+        return self.opt.lr
+
+    def report(self, metric) -> float:
+        """Take a validation result (a lower one is better); returns the lr, lowered if "plateau"
+        decided so. Other schedules ignore the value."""
+        if not is_real(metric):
+            raise ValueError(f"LRSchedule.report needs the validation metric as a number, got {metric!r}")
+        if self.kind != "plateau":
+            return self.opt.lr
+        m = float(metric)
+        best = math.inf if self.best is None else self.best
+        if m < best * (1.0 - PLATEAU_THRESHOLD):  # torch's rule; NaN and inf are never better
+            self.best, self.num_bad = m, 0
+        else:
+            self.num_bad += 1
+        if self.num_bad > self.patience:
+            if self._plateau_lr(self.reductions) - self._plateau_lr(self.reductions + 1) > PLATEAU_EPS:
+                self.reductions += 1
+            self.num_bad = 0
+        self.opt.lr = self.lr_at(self.last_step)
+        return self.opt.lr
+
+    def _settings(self) -> dict:
+        return {"kind": self.kind, "warmup": self.warmup, "step_size_given": self.step_size_given,
+                "gamma": self.gamma, "patience": self.patience, "min_lr": self.min_lr}
+
+    def _scalars(self):
+        return {**self._settings(), "total_steps": self.total_steps, "step_size": self.step_size,
+                "best": self.best, "num_bad": self.num_bad, "reductions": self.reductions}
+
+    def _load_scalars(self, state):
+        ours = self._settings()
+        differ = [f"{k}={state[k]!r} (this schedule: {v!r})" for k, v in ours.items() if state[k] != v]
+        if differ:
+            raise ValueError(f"schedule state was saved with other settings: {', '.join(differ)}")
+        best = state["best"]
+        if best is not None:
+            best = check_real("schedule state 'best'", best, allow_inf=True)
+        num_bad = check_int("schedule state 'num_bad'", state["num_bad"], low=0)
+        reductions = check_int("schedule state 'reductions'", state["reductions"], low=0)
+        step_size = check_int("schedule state 'step_size'", state["step_size"], low=1)
+        check_int("schedule state 'total_steps'", state["total_steps"], low=1)  # this run's total wins
+        self.best, self.num_bad, self.reductions = best, num_bad, reductions
+        if self.step_size_given is None:
+            self.step_size = step_size
