@@ -64,6 +64,20 @@ def test_other_records_blank_lines_and_missing_fields(tmp_path):
     np.testing.assert_array_equal(log.val_step, [3])
 
 
+def test_events_are_not_validations(tmp_path):
+    # the trainer's record of the best weights restored repeats the best validation loss at the
+    # last step; it is an event, not a validation at that step
+    path = tmp_path / "log.jsonl"
+    records = [*steps(4), {"step": 2, "val_loss": 1.5}, {"step": 4, "val_loss": 1.7},
+               {"step": 4, "event": "restore_best", "best_step": 2, "val_loss": 1.5},
+               {"step": 4, "event": "lr", "from": 0.1, "to": 0.05}]
+    write_log(path, records)
+    log = plot_log.read_training_log(path)
+    np.testing.assert_array_equal(log.val_step, [2, 4])
+    np.testing.assert_array_equal(log.val_loss, [1.5, 1.7])
+    np.testing.assert_array_equal(log.step, [1, 2, 3, 4])
+
+
 @pytest.mark.parametrize(("lines", "message"), [
     (['{"step": 1, "loss": 2.0}', "{not json"], r"log.jsonl line 2 is not valid JSON"),
     (['{"step": 1, "loss": 2.0', ""], r"line 1 is not valid JSON"),  # a line cut short

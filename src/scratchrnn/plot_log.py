@@ -6,7 +6,9 @@ train`` writes ``log.jsonl`` in its run folder), one JSON object per line:
 * a training step has ``step`` (an integer) and ``loss`` (a number), and usually ``grad_norm``
   and ``lr``;
 * a validation has ``step`` and ``val_loss``;
-* any other line (another kind of record) is passed over, and so are blank lines.
+* an event (a record with ``event``: a learning-rate change, a sample, the best weights restored,
+  whose ``val_loss`` repeats an earlier validation) and any other kind of record is passed over,
+  and so are blank lines.
 
 :func:`read_training_log` reads it strictly: a line that is not a JSON object, a step or loss that
 is not a number, or steps that go backwards (two runs in one file) are a ValueError naming the
@@ -117,6 +119,8 @@ def read_training_log(path: str | os.PathLike) -> TrainingLog:
         record = loads_json(line, where)
         if not isinstance(record, dict):
             raise ValueError(f"{where} is a JSON {type(record).__name__}, expected an object (a record)")
+        if "event" in record:
+            continue
         if "loss" in record:
             steps.append(_step(record, where, steps[-1] if steps else None, strictly=True))
             losses.append(_number(record, "loss", where, required=True))
