@@ -172,6 +172,17 @@ def test_log_axes_and_notes_for_what_the_log_lacks(tmp_path):
 
 
 @matplotlib_needed
+def test_the_rate_stays_on_a_linear_axis(tmp_path):
+    path = tmp_path / "log.jsonl"
+    # a cosine schedule ends near 0: many decades below its peak
+    records = [{"step": s, "loss": 1.0, "lr": 1e-3 * (1 + np.cos(np.pi * s / 101)) / 2}
+               for s in range(1, 101)]
+    write_log(path, records)
+    (_, ax_lr, _) = plot_log._log_figure(plot_log.read_training_log(path)).axes
+    assert ax_lr.get_yscale() == "linear" and ax_lr.get_ylabel() == "learning rate"
+
+
+@matplotlib_needed
 def test_a_constant_rate_is_named(tmp_path):
     path = tmp_path / "log.jsonl"
     write_log(path, steps(30))  # lr 0.1 at every step

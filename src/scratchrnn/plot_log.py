@@ -17,8 +17,9 @@ the numbers is kept, so a log of millions of steps costs a few arrays.
 
 :func:`save_log_plot` draws three panels over the training step (:mod:`scratchrnn.figures`):
 the training loss raw and faint under its running mean with the validation losses as markers,
-the learning rate, and the gradient norm raw under its running mean; a panel whose values span
-more than ``figures.LOG_SCALE_DECADES`` decades gets a log axis.
+the learning rate, and the gradient norm raw under its running mean; the loss or the norm gets a
+log axis when its values span more than ``figures.LOG_SCALE_DECADES`` decades, the rate never (a
+schedule reads on a linear axis).
 """
 
 from __future__ import annotations
@@ -137,11 +138,12 @@ def read_training_log(path: str | os.PathLike) -> TrainingLog:
                        np.asarray(val_steps, np.int64), as_float(val_losses))
 
 
-def _finish_panel(ax, values: np.ndarray, ylabel: str, missing: str) -> None:
-    """Axis scale, label and grid of a panel; a note in place of a curve the log does not have."""
+def _finish_panel(ax, values: np.ndarray, ylabel: str, missing: str, log_ok: bool = True) -> None:
+    """Axis scale (log when ``log_ok`` and ``use_log_scale``), label and grid of a panel; a note in
+    place of a curve the log does not have."""
     if not np.any(np.isfinite(values)):
         ax.text(0.5, 0.5, missing, transform=ax.transAxes, ha="center", va="center", color="0.4")
-    if use_log_scale(values):
+    if log_ok and use_log_scale(values):
         ax.set_yscale("log")
         ylabel += " (log scale)"
     ax.set_ylabel(ylabel)
@@ -167,11 +169,13 @@ def _log_figure(log: TrainingLog):
     ax_loss.legend(loc="upper right", fontsize="small")
 
     rates = np.unique(log.lr[np.isfinite(log.lr)])  # (k,)
-    ax_lr.plot(step, shown_on(log.lr, use_log_scale(log.lr)), color="C2", lw=1.2,
+    # the rate on a linear axis, as schedules are drawn: a cosine's tail towards 0 would take
+    # most of a log axis and make its shape unreadable
+    ax_lr.plot(step, log.lr, color="C2", lw=1.2,
                label=f"constant {rates[0]:.4g}" if rates.size == 1 else "_rate")
     if rates.size == 1:
         ax_lr.legend(loc="upper right", fontsize="small")
-    _finish_panel(ax_lr, log.lr, "learning rate", "no learning rate in the log")
+    _finish_panel(ax_lr, log.lr, "learning rate", "no learning rate in the log", log_ok=False)
 
     log_norm = use_log_scale(log.grad_norm)
     if np.any(np.isfinite(log.grad_norm)):
