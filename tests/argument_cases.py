@@ -39,7 +39,7 @@ from scratchrnn.optim import (
     make_optimizer,
     optimizer_options,
 )
-from scratchrnn.tasks import addition, binary_to_decimal, hello, sine, word_lm
+from scratchrnn.tasks import addition, binary_to_decimal, hello, sine, word_baselines, word_lm
 
 NAN, INF = float("nan"), float("inf")
 
@@ -667,13 +667,13 @@ CASES = [
         dict(batch_tokens="size", pad_id="count0"),
     ),
     Case(
-        "word_lm.unigram_probs",
-        lambda **kw: word_lm.unigram_probs(np.array([0, 1]), **{"vocab_size": 3, **kw}),
+        "word_baselines.unigram_probs",
+        lambda **kw: word_baselines.unigram_probs(np.array([0, 1]), **{"vocab_size": 3, **kw}),
         dict(vocab_size="size"),
     ),
     Case(
-        "word_lm.bigram_probs",
-        lambda **kw: word_lm.bigram_probs(
+        "word_baselines.bigram_probs",
+        lambda **kw: word_baselines.bigram_probs(
             np.array([0]),
             np.array([1]),
             np.array([0]),
@@ -684,8 +684,8 @@ CASES = [
         dict(lam="unit"),
     ),
     Case(
-        "word_lm.baseline_perplexities",
-        lambda **kw: word_lm.baseline_perplexities(
+        "word_baselines.baseline_perplexities",
+        lambda **kw: word_baselines.baseline_perplexities(
             [np.array([1, 3, 2])] * 4, [np.array([1, 3, 2])], **{"vocab_size": 4, "start_id": 1, **kw}
         ),
         dict(vocab_size="size", start_id="count0", heldout_fraction="open_unit"),
@@ -796,6 +796,7 @@ SCANNED = (
     "tasks.addition",
     "tasks.binary_to_decimal",
     "tasks.word_lm",
+    "tasks.word_baselines",
 )
 RESULTS = "a named result or cache, made by the library"
 ARRAYS = "arrays and objects only, checked where they are used"

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from cli_helpers import run_cli
+from cli_helpers import ENV, one_line_error, run_cli
 from scratchrnn.cli import main
 
 
@@ -124,7 +124,7 @@ def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr(tasks, "TASKS", {"hello": "hello"})
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "system | tutorial | ours | target | seconds | met" in out
+    assert "system  met  seconds" in out and "\nhello\n  tutorial  one worked step" in out
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [s["name"] for s in summary["systems"]] == ["hello"] and summary["systems"][0]["passed"]
     pytest.importorskip("matplotlib")
@@ -243,3 +243,113 @@ def test_main_gives_the_signal_handlers_back(capsys):
     before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     assert main(["--version"]) == 0
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+
+
+# -- the results table -----------------------------------------------------------------------------
+def _long_result(name: str, passed: bool = True):
+    from scratchrnn.tasks import TaskResult
+
+    words = " ".join(f"word{i}" for i in range(60))
+    return TaskResult(name=name, tutorial="the tutorial says " + words, ours="we reach " + words,
+                      target="a target of " + words + " " + "x" * 120, passed=passed, seconds=1234.5)
+
+
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_table_fits_the_terminal(capsys, monkeypatch, columns):
+    from scratchrnn.cli import _print_table, _print_text_artifacts
+
+    monkeypatch.setenv("COLUMNS", str(columns))
+    results = [_long_result("binary-to-decimal"), _long_result("word-lm", passed=False)]
+    results[1].artifacts = {"greedy": [{"prompt": "the king", "continuation": "and " * 40}],
+                            "sentences": ["o " * 70]}
+    _print_table(results)
+    _print_text_artifacts(results[1])
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(ln) for ln in lines) <= columns
+    assert lines[:4] == ["system             met  seconds", "-----------------  ---  -------",
+                         "binary-to-decimal  yes   1234.5", "word-lm            NO    1234.5"]
+    # every word of every sentence is printed, in order, under its label (a word longer than a
+    # line is cut into pieces: compare without the spaces)
+    text = " ".join(ln.strip() for ln in lines)
+    for r in results:
+        for key in ("tutorial", "ours", "target"):
+            assert f"{key}{getattr(r, key)}".replace(" ", "") in text.replace(" ", "")
+    assert "tutorial  the tutorial says word0 word1" in text  # the label padded to one column
+    assert "'the king' -> and and" in text
+
+
+def test_the_tasks_table_fits_80_columns_in_a_fresh_process(tmp_path):
+    env = {**ENV, "COLUMNS": "80"}
+    res = run_cli("task", "hello", "--out", tmp_path / "run", "--no-progress", env=env)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].split() == ["system", "met", "seconds"] and lines[2].split()[:2] == ["hello", "yes"]
+    assert max(len(ln) for ln in lines if not ln.startswith("wrote ")) <= 80
+
+
+# -- plot ------------------------------------------------------------------------------------------
+def _png_size(path) -> tuple[int, int]:
+    """(width, height) from a PNG's header, checking its signature and IHDR chunk."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", data[:16]
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture(scope="module")
+def training_log(tmp_path_factory):
+    from scratchrnn.nn.model import ModelConfig, SequenceModel
+    from scratchrnn.optim import Adam
+    from scratchrnn.train import TokenStream, TrainConfig, Trainer
+
+    folder = tmp_path_factory.mktemp("plotted")
+    ids = np.random.default_rng(0).integers(0, 9, 6000)
+    model = SequenceModel(ModelConfig(vocab_size=9, hidden_size=8), rng=0)
+    cfg = TrainConfig(steps=400, eval_every=50, log_path=str(folder / "log.jsonl"), progress=False)
+    Trainer(model, Adam(model.params, lr=0.01), cfg).fit(TokenStream(ids[:5000], 4, 10),
+                                                        TokenStream(ids[5000:], 2, 10))
+    return folder / "log.jsonl"
+
+
+def test_plot_writes_a_png_of_the_log(training_log, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "figure.png"
+    res = run_cli("plot", training_log, "-o", out)
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    assert res.stdout == f"wrote {out} (400 training steps, 8 validations)\n"
+    assert _png_size(out) == (900, 800)
+    assert out.stat().st_size > 20_000  # four curves, axes and labels, not an empty canvas
+    assert [p.name for p in tmp_path.iterdir()] == ["figure.png"]  # no temporary file left
+    # without -o the figure goes beside the log, named after it
+    res = run_cli("plot", training_log)
+    assert res.returncode == 0 and _png_size(training_log.with_suffix(".png")) == (900, 800)
+
+
+def test_plot_bad_logs_are_one_line_and_write_nothing(tmp_path):
+    pytest.importorskip("matplotlib")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    assert "is empty (0 bytes), not a training log" in one_line_error(run_cli("plot", empty))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"step": 1, "loss": 2.0}\n{"step": 2, "loss": \n')
+    assert "broken.jsonl line 2 is not valid JSON" in one_line_error(run_cli("plot", broken))
+    records = tmp_path / "evals.jsonl"
+    records.write_text('{"step": 3, "val_loss": 1.0}\n')
+    assert "holds no training step" in one_line_error(run_cli("plot", records))
+    assert "training log not found" in one_line_error(run_cli("plot", tmp_path / "missing.jsonl"))
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"step": 1, "loss": 2.0}\n')
+    assert "must end in .png, got" in one_line_error(run_cli("plot", good, "-o", tmp_path / "a.pdf"))
+    assert "cannot write" in one_line_error(run_cli("plot", good, "-o", tmp_path / "no" / "a.png"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "broken.jsonl", "empty.jsonl", "evals.jsonl", "good.jsonl"]
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path):
+    log = tmp_path / "log.jsonl"
+    log.write_text('{"step": 1, "loss": 2.0}\n')
+    code = ("import sys; sys.modules['matplotlib'] = None; from scratchrnn.cli import main; "
+            f"sys.exit(main(['plot', {str(log)!r}]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, check=False)
+    line = one_line_error(res)
+    assert "matplotlib" in line and "pip install 'scratchrnn[plot]'" in line
+    assert list(tmp_path.iterdir()) == [log]

@@ -1,6 +1,7 @@
 """scratchrnn.plot: every figure is a PNG of the promised size, written atomically, with no figure
-left open; the numbers behind the figures (log scale, carries, hidden states, surface grid) are
-checked against independent computations; without matplotlib every call raises PlotUnavailable."""
+left open; the numbers behind the figures (smoothed loss, sine positions, carries, hidden states,
+surface grid) are checked against independent computations; without matplotlib every call raises
+PlotUnavailable."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ matplotlib.use("Agg")  # the tests' own pyplot (for get_fignums) must not look f
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.image import imread  # noqa: E402
 
-from scratchrnn import plot  # noqa: E402
+from scratchrnn import figures, plot  # noqa: E402
 from scratchrnn.data.synthetic import binary_numbers  # noqa: E402
 from scratchrnn.nn.model import ModelConfig, SequenceModel  # noqa: E402
 from scratchrnn.tasks.base import TaskResult  # noqa: E402
@@ -43,8 +44,11 @@ def sine_artifacts(seed: int = 0) -> dict:
     t = np.arange(50, 250)  # (200,)
     truth = np.sin(t)  # (200,)
     noisy = truth + 0.05 * rng.standard_normal(truth.shape)  # (200,)
-    return {"train_pred": noisy[:100], "train_true": truth[:100], "val_pred": noisy[100:150],
-            "val_true": truth[100:150], "forecast": noisy[150:], "forecast_true": truth[150:]}
+    curve_t = np.linspace(50, 249, 199 * 20 + 1)  # (M,)
+    return {"train_pred": noisy[:100], "train_true": truth[:100], "train_t": t[:100],
+            "val_pred": noisy[100:150], "val_true": truth[100:150], "val_t": t[100:150],
+            "forecast": noisy[150:], "forecast_true": truth[150:], "forecast_t": t[150:],
+            "curve_t": curve_t, "curve": np.sin(curve_t)}
 
 
 def binary_artifacts(seed: int = 0) -> dict:
@@ -123,30 +127,25 @@ def test_overwrite_replaces_the_file(tmp_path):
 
 
 # -- loss curves: what is drawn ----------------------------------------------------------------
-def test_log_scale_rule():
-    span = 10.0 ** (plot.LOG_SCALE_DECADES + 0.5)
-    assert plot._use_log_scale(np.array([span, 1.0]))
-    assert not plot._use_log_scale(np.array([10.0 ** (plot.LOG_SCALE_DECADES - 0.5), 1.0]))
-    # zeros and non-finite values neither decide nor block the log axis
-    assert plot._use_log_scale(np.array([span, 0.0, np.nan, np.inf, 1.0]))
-    # a negative value cannot be drawn on a log axis
-    assert not plot._use_log_scale(np.array([span, 1.0, -1.0]))
-    assert not plot._use_log_scale(np.array([0.0, 0.0]))
-    assert not plot._use_log_scale(np.array([5.0]))
-
-
 def test_loss_figure_contents():
     curves = decaying_curves(n=200, decades=6.0, val_every=20)
     fig = plot._loss_figure(make_result("sine", curves))
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
-    train, val = ax.get_lines()
-    np.testing.assert_array_equal(train.get_xdata(), np.arange(1, 201))
-    np.testing.assert_array_equal(train.get_ydata(), curves["loss"])
-    # one validation per 20 steps, placed at the end of each block
+    raw, smoothed, val = ax.get_lines()
+    np.testing.assert_array_equal(raw.get_xdata(), np.arange(1, 201))
+    np.testing.assert_array_equal(raw.get_ydata(), curves["loss"])
+    assert raw.get_alpha() == figures.RAW_ALPHA  # faint, behind its running mean
+    # on the log axis the mean is geometric, which keeps this straight line on it as it is
+    window = figures.smoothing_window(200)
+    np.testing.assert_allclose(smoothed.get_ydata(), figures.smooth(curves["loss"], window, log=True))
+    np.testing.assert_allclose(smoothed.get_ydata(), curves["loss"], rtol=1e-9)
+    # one validation per 20 steps, placed at the end of each block, drawn as markers
     np.testing.assert_allclose(val.get_xdata(), np.arange(20, 201, 20))
+    assert val.get_linestyle() == "None" and val.get_marker() == "o"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("training") and labels[1].startswith("validation")
+    assert labels[0] == f"training (last {curves['loss'][-1]:.4g}), mean over {window} steps"
+    assert labels[1].startswith("validation")
     assert "sine" in ax.get_title()
     assert plt.get_fignums() == []  # built without pyplot
 
@@ -155,7 +154,9 @@ def test_loss_figure_linear_and_explicit_validation_steps():
     curves = {"loss": [1.0, 0.9, 0.8, 0.7], "val_loss": [0.95, 0.75], "val_step": [1, 3]}
     (ax,) = plot._loss_figure(make_result("hello", curves)).axes
     assert ax.get_yscale() == "linear"
-    np.testing.assert_array_equal(ax.get_lines()[1].get_xdata(), [1, 3])
+    train, val = ax.get_lines()  # four steps are drawn as they are, not smoothed
+    assert train.get_alpha() is None
+    np.testing.assert_array_equal(val.get_xdata(), [1, 3])
     with pytest.raises(ValueError, match="val_step"):
         plot._loss_figure(make_result("hello", {**curves, "val_step": [1, 2, 3]}))
 
@@ -166,7 +167,7 @@ def test_loss_curve_with_zero_and_nan_on_a_log_axis(tmp_path):
     (ax,) = fig.axes
     assert ax.get_yscale() == "log"
     y = ax.get_lines()[0].get_ydata()
-    assert np.isnan(y[-1])  # the 0 becomes a gap instead of a clipped point
+    assert np.isnan(y[-1]) and np.isnan(y[-2])  # the 0 becomes a gap instead of a clipped point
     plot.save_loss_curves(make_result("binary-to-decimal", {"loss": loss}), tmp_path / "l.png")
     check_png(tmp_path / "l.png", "loss")
 
@@ -192,14 +193,22 @@ def test_sine_figure_contents():
     truth, train, val, fc = data
     assert [line.get_label().split(",")[0] for line in data] == [
         "truth", "training", "validation", "forecast (free-running)"]
-    np.testing.assert_array_equal(truth.get_ydata(), np.concatenate(
-        [art["train_true"], art["val_true"], art["forecast_true"]]))
-    np.testing.assert_array_equal(val.get_xdata(), np.arange(100, 150))
+    # the truth is a smooth curve: 20 samples per unit of t, not a line through the integer points
+    np.testing.assert_array_equal(truth.get_xdata(), art["curve_t"])
+    np.testing.assert_allclose(truth.get_ydata(), np.sin(truth.get_xdata()), rtol=0, atol=1e-15)
+    assert truth.get_linestyle() == "-" and len(truth.get_xdata()) > 10 * 200
+    # the predictions are markers at their positions on the series
+    for line, key in ((train, "train"), (val, "val"), (fc, "forecast")):
+        assert line.get_linestyle() == "None" and line.get_marker() == "o"
+        np.testing.assert_array_equal(line.get_xdata(), art[f"{key}_t"])
     np.testing.assert_array_equal(fc.get_ydata(), art["forecast"])
-    residual = [line for line in bottom.get_lines() if line.get_xdata()[0] == 150][0]
+    residual = [line for line in bottom.get_lines() if line.get_xdata()[0] == 200][0]
     np.testing.assert_allclose(residual.get_ydata(), art["forecast"] - art["forecast_true"])
     rmse = np.sqrt(np.mean((art["val_pred"] - art["val_true"]) ** 2))
     assert f"{rmse:.3g}" in val.get_label()
+    # the separators sit half way between the parts
+    separators = sorted({line.get_xdata()[0] for line in top.get_lines() if line.get_label().startswith("_")})
+    assert separators == [149.5, 199.5]
 
 
 def test_sine_errors(tmp_path):
@@ -209,7 +218,16 @@ def test_sine_errors(tmp_path):
         plot.save_sine(make_result("sine", artifacts=art), tmp_path / "s.png")
     art = sine_artifacts()
     art["val_pred"] = art["val_pred"][:-1]
-    with pytest.raises(ValueError, match="validation"):
+    with pytest.raises(ValueError, match="the validation part has 49 predictions, 50 true values and 50 "
+                                         "positions"):
+        plot.save_sine(make_result("sine", artifacts=art), tmp_path / "s.png")
+    art = sine_artifacts()
+    art["curve"] = art["curve"][:10]
+    with pytest.raises(ValueError, match=r"dense truth needs as many positions as values"):
+        plot.save_sine(make_result("sine", artifacts=art), tmp_path / "s.png")
+    art = sine_artifacts()
+    del art["val_t"]
+    with pytest.raises(ValueError, match="'val_t'"):
         plot.save_sine(make_result("sine", artifacts=art), tmp_path / "s.png")
     assert_clean(tmp_path, set())
 

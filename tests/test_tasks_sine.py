@@ -29,6 +29,13 @@ def check_sine(result: TaskResult) -> None:
     truth_fc = [math.sin(200 + i) for i in range(horizon)]
     np.testing.assert_allclose(art["forecast_true"], truth_fc, rtol=0.0, atol=1e-15)
     rmse_fc = rmse(art["forecast"], truth_fc)
+    # each prediction at its position t on the series, and the truth sampled densely for the figure
+    assert art["train_t"].tolist() == list(range(50, 150)) and art["val_t"].tolist() == list(range(150, 200))
+    assert art["forecast_t"].tolist() == list(range(200, 200 + horizon))
+    step = 1 / sine.CURVE_SAMPLES_PER_UNIT
+    assert art["curve_t"][0] == 50 and art["curve_t"][-1] == 199 + horizon
+    np.testing.assert_allclose(np.diff(art["curve_t"]), step, rtol=1e-9)
+    np.testing.assert_allclose(art["curve"], [math.sin(t) for t in art["curve_t"]], rtol=0, atol=1e-15)
     assert math.isfinite(m["forecast_rmse"])
     assert m["forecast_rmse"] == pytest.approx(rmse_fc, rel=1e-9)
 

@@ -132,16 +132,47 @@ def _json_default(o):
     raise TypeError(f"cannot write {type(o).__name__} as JSON")
 
 
+TABLE_WIDTH = (40, 100)  # the results are wrapped to the terminal's width, kept within these columns
+DETAIL_FIELDS = ("tutorial", "ours", "target")  # a result's sentences, printed below the summary
+
+
+def _table_width() -> int:
+    """Columns to print in: the terminal's (``COLUMNS`` when set, 80 when not a terminal), kept
+    within ``TABLE_WIDTH``."""
+    import shutil
+
+    low, high = TABLE_WIDTH
+    return max(low, min(high, shutil.get_terminal_size((80, 24)).columns))
+
+
+def _wrapped(label: str, text: str, width: int, indent: int) -> list[str]:
+    """``text`` after ``label`` (padded to ``indent`` columns, or followed by a space when longer),
+    wrapped to ``width`` columns, its later lines indented by ``indent``."""
+    import textwrap
+
+    head = label.ljust(indent) if len(label) < indent else f"{label} "
+    return textwrap.wrap(text, width, initial_indent=head, subsequent_indent=" " * indent,
+                         break_on_hyphens=False) or [head.rstrip()]
+
+
 def _print_table(results) -> None:
-    rows = [
-        (r.name, r.tutorial, r.ours, r.target, f"{r.seconds:.1f}", "yes" if r.passed else "NO")
-        for r in results
-    ]
-    head = ("system", "tutorial", "ours", "target", "seconds", "met")
-    for i, row in enumerate([head, *rows]):
-        print(" | ".join(row))
+    """A summary (system, target met, seconds) that fits the terminal, then each system's tutorial
+    result, our result and the target as wrapped paragraphs."""
+    width = _table_width()
+    head = ("system", "met", "seconds")
+    rows = [(r.name, "yes" if r.passed else "NO", f"{r.seconds:.1f}") for r in results]
+    name_w = max(len(head[0]), *(len(row[0]) for row in rows))
+    seconds_w = max(len(head[2]), *(len(row[2]) for row in rows))
+    for i, (name, met, seconds) in enumerate([head, *rows]):
+        print(f"{name:<{name_w}}  {met:<3}  {seconds:>{seconds_w}}")
         if i == 0:
-            print("-" * 100)
+            print(f"{'-' * name_w}  ---  {'-' * seconds_w}")
+    indent = 2 + max(len(f) for f in DETAIL_FIELDS) + 2
+    for r in results:
+        print(f"\n{r.name}")
+        for key in DETAIL_FIELDS:
+            for line in _wrapped(f"  {key}", getattr(r, key), width, indent):
+                print(line)
 
 
 def _cmd_task(args: argparse.Namespace) -> int:
@@ -166,13 +197,19 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
 
 def _print_text_artifacts(result) -> None:
-    """A language model's greedy continuations and sampled sentences, when the task made any."""
-    for g in result.artifacts.get("greedy", []):
-        print(f"\n{result.name}: greedy after {g['prompt']!r}: {g['continuation']}")
+    """A language model's greedy continuations and sampled sentences, when the task made any,
+    wrapped to the terminal's width like the table."""
+    width = _table_width()
+    if result.artifacts.get("greedy"):
+        print(f"\n{result.name}: greedy continuations")
+        for g in result.artifacts["greedy"]:
+            for line in _wrapped(f"  {g['prompt']!r} ->", g["continuation"], width, 4):
+                print(line)
     if result.artifacts.get("sentences"):
         print(f"\n{result.name}: sampled sentences")
         for sentence in result.artifacts["sentences"]:
-            print(f"  {sentence}")
+            for line in _wrapped("  -", sentence, width, 4):
+                print(line)
 
 
 def _takes_progress(module) -> bool:
@@ -218,6 +255,47 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"wrote {out / 'summary.json'} and {n_plots} plots"
     )
     return 0 if all(r.passed for r in results) else 1
+
+
+# -- plot ----------------------------------------------------------------------------------------
+PLOT_INSTALL_HINT = "pip install 'scratchrnn[plot]' (or pip install matplotlib)"
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .figures import matplotlib_available
+    from .plot_log import read_training_log, save_log_plot
+
+    if not matplotlib_available():
+        raise UsageError(f"plot needs matplotlib, which is not installed; install it with "
+                         f"{PLOT_INSTALL_HINT}")
+    source = Path(args.log)
+    out = Path(args.output) if args.output else source.with_suffix(".png")
+    if out.suffix.lower() != ".png":
+        raise UsageError(f"-o/--output must end in .png, got {str(out)!r}")
+    if out.exists() and source.exists() and out.samefile(source):
+        raise UsageError(f"-o/--output {str(out)!r} is the log itself; give another file")
+    log = read_training_log(source)
+    with writing(out):
+        save_log_plot(log, out)
+    evals = f"{log.val_loss.size:,} validations" if log.val_loss.size else "no validation"
+    print(f"wrote {out} ({log.step.size:,} training steps, {evals})")
+    return 0
+
+
+def _add_plot_command(sub) -> None:
+    p = sub.add_parser(
+        "plot", help="draw a training log (loss, validation loss, learning rate, gradient norm) as a PNG",
+        description="Draw the log.jsonl of a training run as one PNG: the training loss (raw and "
+                    "smoothed) with the validation losses, the learning rate and the gradient norm "
+                    f"over the steps. Needs matplotlib: {PLOT_INSTALL_HINT}.",
+    )
+    p.add_argument("log", metavar="LOG",
+                   help="a training log of JSON lines (the log.jsonl of scratchrnn train)")
+    p.add_argument("-o", "--output", metavar="OUT",
+                   help="the PNG to write, replaced atomically (default: LOG with the suffix .png)")
+    p.set_defaults(func=_cmd_plot)
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
@@ -398,6 +476,7 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_trace)
 
     add_lm_commands(sub)
+    _add_plot_command(sub)
 
     p = sub.add_parser(
         "export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)",

@@ -1,16 +1,9 @@
 """Figures of the tasks as PNG files (matplotlib is an optional extra: ``pip install scratchrnn[plot]``).
 
-This is the only module that uses matplotlib, and it imports it inside the functions, so the rest
-of the package never needs it; asking for a figure without it raises :class:`PlotUnavailable`.
-
-Figures are built with matplotlib's object API on an Agg canvas: pyplot is never imported, so no
-global backend is switched (a user's interactive session is left alone), no window opens and no
-figure is registered in pyplot's list of open figures; each figure is cleared once written.
-Every file is written atomically through :func:`scratchrnn.io.atomic_path`: a reader sees the
-previous PNG or the new one, never half of one, and a failed save leaves no temporary file.
-
-Every PNG is ``FIGSIZES[kind]`` inches at ``DPI`` pixels per inch (no tight bounding box), so its
-size in pixels is known in advance.
+The figures are drawn with :mod:`scratchrnn.figures` (matplotlib on an Agg canvas, never pyplot;
+every file written atomically; without matplotlib every call raises :class:`PlotUnavailable`).
+Every PNG is ``FIGSIZES[kind]`` inches at ``DPI`` pixels per inch, so its size in pixels is known
+in advance.
 
 A task says which figures it has: its ``TaskResult.figures`` lists kinds of ``FIGURES``, the
 registry of figures drawn from a result, and :func:`save_task_plots` draws the loss curves plus
@@ -28,7 +21,19 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .checks import check_int, is_int
-from .io import atomic_path
+from .figures import (
+    DPI,
+    PlotUnavailable,
+    draw_smoothed,
+    marker_size,
+    matplotlib_available,
+    new_figure,
+    png_path,
+    require_matplotlib,
+    save_figure,
+    shown_on,
+    use_log_scale,
+)
 from .tasks.binary_to_decimal import loss_surface
 
 __all__ = [
@@ -46,16 +51,12 @@ __all__ = [
     "save_task_plots",
 ]
 
-UNAVAILABLE_MESSAGE = "matplotlib is not installed; install scratchrnn[plot] for figures"
-
-DPI = 100  # pixels per inch of every PNG
 FIGSIZES = {  # (width, height) in inches; the PNG is (width * DPI) x (height * DPI) pixels
     "loss": (8.0, 4.5),
     "sine": (9.0, 6.5),
     "addition_hidden": (9.0, 7.0),
     "binary_surface": (7.5, 6.0),
 }
-LOG_SCALE_DECADES = 2.0  # a loss whose positive values span more than this many decades gets a log y axis
 SURFACE_GRID = 121  # grid points per weight axis of the binary-to-decimal surface
 SURFACE_MARGIN = 0.15  # grid margin around the path and the optimum, as a fraction of their widest span
 SURFACE_LEVELS = 40  # at most this many filled contour bands, evenly spaced in log10(MSE)
@@ -64,62 +65,19 @@ BINARY_OPTIMUM = (1.0, 2.0)  # (w_x, w_rec) that turns bits into their value exa
 ADDITION_EXAMPLE = (75, 46)  # operands of the addition figure: carries that switch on and off
 MAX_LABELLED_TICKS = 40  # label every bit position / unit up to this many, else let matplotlib choose
 
-SINE_ARTIFACTS = ("train_pred", "train_true", "val_pred", "val_true", "forecast", "forecast_true")
-
-
-class PlotUnavailable(RuntimeError):
-    """A figure was asked for but matplotlib is not installed."""
-
-
-# ---------------------------------------------------------------------------------------------
-# matplotlib, figures and files
-# ---------------------------------------------------------------------------------------------
-def _matplotlib():
-    """The (Figure, FigureCanvasAgg) classes, or PlotUnavailable when matplotlib cannot be imported."""
-    try:
-        # the package itself first, so that a blocked top-level import fails here even when
-        # some of its submodules are already loaded
-        import matplotlib  # noqa: F401
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise PlotUnavailable(UNAVAILABLE_MESSAGE) from exc
-    return Figure, FigureCanvasAgg
-
-
-def matplotlib_available() -> bool:
-    """True when matplotlib can be imported, i.e. when the ``save_*`` functions can draw."""
-    try:
-        _matplotlib()
-    except PlotUnavailable:
-        return False
-    return True
+# each part of the sine figure: (label, colour, artifact of the predictions, of the truth, of the
+# positions t of the targets on the series)
+SINE_PARTS = (
+    ("training", "C0", "train_pred", "train_true", "train_t"),
+    ("validation", "C1", "val_pred", "val_true", "val_t"),
+    ("forecast (free-running)", "C3", "forecast", "forecast_true", "forecast_t"),
+)
+SINE_CURVE = ("curve_t", "curve")  # the truth sampled densely: positions (M,) and values (M,)
 
 
 def _new_figure(kind: str):
     """An empty figure of size ``FIGSIZES[kind]`` on its own Agg canvas (never known to pyplot)."""
-    Figure, FigureCanvasAgg = _matplotlib()
-    fig = Figure(figsize=FIGSIZES[kind], dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _png_path(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"figure path must end in .png, got {str(path)!r}")
-    return path
-
-
-def _save(fig, path: Path) -> Path:
-    """Write ``fig`` to ``path`` as a PNG atomically, then clear it (also when writing fails)."""
-    try:
-        with atomic_path(path) as temp:
-            # the temporary name ends in .tmp, so the format is given explicitly
-            fig.savefig(temp, format="png", dpi=DPI)
-    finally:
-        fig.clear()
-    return path
+    return new_figure(FIGSIZES[kind])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,18 +125,6 @@ def _artifact_vector(result, key: str) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # loss curves
 # ---------------------------------------------------------------------------------------------
-def _use_log_scale(values: np.ndarray) -> bool:
-    """Log y axis when the finite values are all >= 0 and the positive ones span more than
-    ``LOG_SCALE_DECADES`` decades: log10(max / min) > LOG_SCALE_DECADES."""
-    finite = values[np.isfinite(values)]  # (m,)
-    if finite.size == 0 or np.any(finite < 0):
-        return False
-    positive = finite[finite > 0]  # (p,)
-    if positive.size < 2:
-        return False
-    return bool(np.log10(positive.max()) - np.log10(positive.min()) > LOG_SCALE_DECADES)
-
-
 def _validation_steps(result, n_train: int, n_val: int) -> np.ndarray:
     """Training step of each validation value: ``curves["val_step"]`` when given, else the ends
     of ``n_val`` equal blocks of the ``n_train`` steps (validation after every epoch)."""
@@ -195,19 +141,15 @@ def _loss_figure(result):
     loss = _curve(result, "loss", required=True)  # (n,)
     val = _curve(result, "val_loss")  # (m,)
     val_steps = _validation_steps(result, loss.size, val.size) if val.size else val  # (m,)
-    log = _use_log_scale(np.concatenate([loss, val]))
-
-    def shown(values: np.ndarray) -> np.ndarray:
-        # a log axis cannot show 0: leave a gap rather than let matplotlib clip it to a tiny value
-        return np.where(values > 0, values, np.nan) if log else values  # (n,)
+    log = use_log_scale(np.concatenate([loss, val]))
 
     fig = _new_figure("loss")
     ax = fig.add_subplot()
     steps = np.arange(1, loss.size + 1)  # (n,)
-    ax.plot(steps, shown(loss), color="C0", lw=1.0, marker="o" if loss.size == 1 else None,
-            label=f"training (last {loss[-1]:.4g})")
+    draw_smoothed(ax, steps, loss, "C0", f"training (last {loss[-1]:.4g})", log=log)
     if val.size:
-        ax.plot(val_steps, shown(val), color="C1", lw=1.5, marker="o", ms=3,
+        ax.plot(val_steps, shown_on(val, log), color="C1", ls="none", marker="o",
+                ms=marker_size(val.size), zorder=3,
                 label=f"validation (last {val[-1]:.4g})")
     if log:
         ax.set_yscale("log")
@@ -220,12 +162,13 @@ def _loss_figure(result):
 
 
 def save_loss_curves(result, path: str | os.PathLike) -> Path:
-    """Write the training loss (``result.curves["loss"]``, one value per step) and, when present,
-    the validation loss (``curves["val_loss"]``, at ``curves["val_step"]`` or spread evenly over
-    the steps) as a PNG; the y axis is logarithmic when the loss spans more than
-    ``LOG_SCALE_DECADES`` decades. Returns ``path``."""
-    path = _png_path(path)
-    return _save(_loss_figure(result), path)
+    """Write the training loss (``result.curves["loss"]``, one value per step, drawn faint under
+    its running mean, ``figures.draw_smoothed``) and, when present, the validation loss
+    (``curves["val_loss"]``, markers at ``curves["val_step"]`` or spread evenly over the steps) as
+    a PNG; the y axis is logarithmic when the loss spans more than ``figures.LOG_SCALE_DECADES``
+    decades. Returns ``path``."""
+    path = png_path(path)
+    return save_figure(_loss_figure(result), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,54 +180,58 @@ def _rmse(pred: np.ndarray, true: np.ndarray) -> float:
 
 def _sine_figure(result):
     name = _result_name(result)
-    arrays = {key: _artifact_vector(result, key) for key in SINE_ARTIFACTS}
-    segments = [
-        ("training", "C0", arrays["train_pred"], arrays["train_true"]),
-        ("validation", "C1", arrays["val_pred"], arrays["val_true"]),
-        ("forecast (free-running)", "C3", arrays["forecast"], arrays["forecast_true"]),
-    ]
-    for label, _, pred, true in segments:
-        if pred.size != true.size:
-            raise ValueError(f"the {label} predictions have {pred.size} values but the truth has {true.size}")
-    if all(true.size == 0 for *_, true in segments):
+    parts = []
+    for label, color, *keys in SINE_PARTS:
+        pred, true, t = (_artifact_vector(result, key) for key in keys)  # (n,) each
+        if not pred.size == true.size == t.size:
+            raise ValueError(f"the {label} part has {pred.size} predictions, {true.size} true values and "
+                             f"{t.size} positions; expected as many of each")
+        parts.append((label, color, pred, true, t))
+    if all(true.size == 0 for *_, true, _ in parts):
         raise ValueError(f"{name} has no predictions to plot (every sine artifact is empty)")
+    curve_t, curve = (_artifact_vector(result, key) for key in SINE_CURVE)  # (M,), (M,)
+    if curve_t.size != curve.size or curve.size < 2:
+        raise ValueError(f"the dense truth needs as many positions as values, at least 2; got "
+                         f"{curve_t.size} positions ({SINE_CURVE[0]}) and {curve.size} values "
+                         f"({SINE_CURVE[1]})")
 
     fig = _new_figure("sine")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3.0, 1.3])
-    truth = np.concatenate([true for *_, true in segments])  # (N,)
-    # the truth is drawn on top of the predictions (markers only), so that a miss shows as a dot
-    # off the line even where the errors are too small to separate the two curves
-    top.plot(np.arange(truth.size), truth, color="black", lw=0.7, zorder=3, label="truth")
-    start = 0
-    for label, color, pred, true in segments:
+    # the truth is drawn over the predictions (markers only), so that a miss shows as a dot off
+    # the line even where the errors are too small to separate the two
+    top.plot(curve_t, curve, color="black", lw=0.8, zorder=3, label="truth")
+    previous_end = None
+    for label, color, pred, true, t in parts:
         if true.size == 0:
             continue
-        idx = np.arange(start, start + true.size)  # (n,)
-        full = f"{label}, RMSE {_rmse(pred, true):.3g}"
-        top.plot(idx, pred, color=color, ls="none", marker="o", ms=3.5, label=full)
-        bottom.plot(idx, pred - true, color=color, lw=0.8, marker="o", ms=2.0)
-        if start > 0:
+        top.plot(t, pred, color=color, ls="none", marker="o", ms=3.5,
+                 label=f"{label}, RMSE {_rmse(pred, true):.3g}")
+        bottom.plot(t, pred - true, color=color, lw=0.6, marker="o", ms=2.0)
+        if previous_end is not None:  # a dashed line half way between two parts
             for ax in (top, bottom):
-                ax.axvline(start - 0.5, color="0.3", ls="--", lw=0.8)
-        start += true.size
+                ax.axvline((previous_end + t[0]) / 2, color="0.3", ls="--", lw=0.8)
+        previous_end = t[-1]
     bottom.axhline(0.0, color="0.55", lw=0.8)
     top.set_ylabel("value")
     fig.suptitle(f"{name}: one-step predictions and the free-running forecast")
     fig.legend(*top.get_legend_handles_labels(), loc="outside lower center", ncols=4, fontsize="small")
     top.grid(True, alpha=0.3)
     bottom.set_ylabel("prediction - truth")
-    bottom.set_xlabel("target index (training windows, then validation windows, then forecast steps)")
+    bottom.set_xlabel("t: position on the series (training targets, then validation targets, "
+                      "then the forecast)")
     bottom.grid(True, alpha=0.3)
     return fig
 
 
 def save_sine(result, path: str | os.PathLike) -> Path:
-    """Write the sine task's predictions as a PNG: on one index axis, the training windows'
-    predictions, the validation windows' predictions and the free-running forecast, each against
-    the truth (artifacts ``train_pred``/``train_true``, ``val_pred``/``val_true``,
-    ``forecast``/``forecast_true``, each (n,)), with the errors pred - true below. Returns ``path``."""
-    path = _png_path(path)
-    return _save(_sine_figure(result), path)
+    """Write the sine task's predictions as a PNG: on the series' position axis t, the training
+    windows' predictions, the validation windows' predictions and the free-running forecast as
+    markers (artifacts ``train_pred``, ``val_pred``, ``forecast``, each (n,), at positions
+    ``train_t``, ``val_t``, ``forecast_t``) against the truth drawn as a smooth curve from dense
+    samples (``curve_t``, ``curve``, (M,)), with the errors pred - true (``train_true``,
+    ``val_true``, ``forecast_true``) below. Returns ``path``."""
+    path = png_path(path)
+    return save_figure(_sine_figure(result), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -401,8 +348,8 @@ def save_addition_hidden(model, a: int, b: int, path: str | os.PathLike, bits: i
     computed exactly), a + b and the model's bits (logit > 0). The model is a SequenceModel with
     input (T, 1, 2) bits least significant first and one logit per step; it runs in evaluation
     mode for ``bits`` steps (default: the bits of a + b). Returns ``path``."""
-    path = _png_path(path)
-    return _save(_addition_figure(model, a, b, bits), path)
+    path = png_path(path)
+    return save_figure(_addition_figure(model, a, b, bits), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -488,9 +435,9 @@ def save_binary_surface(result, path: str | os.PathLike, grid: int = SURFACE_GRI
     over a ``grid`` x ``grid`` mesh of (w_x, w_rec) around the Rprop path (artifacts ``path`` (n, 2),
     ``x`` (bits, N, 1), ``values`` (N,); ``loss_surface``), with the path and the optimum (1, 2)
     drawn on it. Returns ``path``."""
-    path = _png_path(path)
+    path = png_path(path)
     grid = check_int("grid", grid, low=2)
-    return _save(_surface_figure(result, grid), path)
+    return save_figure(_surface_figure(result, grid), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,11 +480,11 @@ def save_task_plots(result: Any, folder: str | os.PathLike) -> list[Path]:
     ``<name>-loss.png`` always, then ``<name>-<suffix>.png`` for each kind ``result.figures`` lists
     (``FIGURES``: ``-surface.png``, ``-hidden.png``, ``-predictions.png``). Every figure is built
     before any file is written, so a result that lacks what one of them needs leaves nothing behind."""
-    _matplotlib()  # fail before reading the result
+    require_matplotlib()  # fail before reading the result
     stem = _file_stem(_result_name(result))
     kinds = _figure_kinds(result)
     built = [(f"{stem}-loss.png", _loss_figure(result))]
     built += [(f"{stem}-{FIGURES[k].suffix}.png", FIGURES[k].draw(result)) for k in kinds]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    return [_save(fig, folder / name) for name, fig in built]
+    return [save_figure(fig, folder / name) for name, fig in built]
