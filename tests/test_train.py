@@ -933,6 +933,23 @@ def test_a_schedule_resumes_exactly_from_its_checkpoint(tmp_path):
     _assert_same_run(again, straight)
 
 
+
+def test_a_run_resumes_only_with_the_schedule_it_had(tmp_path):
+    first, train, val = _stream_run(tmp_path, steps=8, lr_schedule="cosine", warmup=3)
+    first.fit(train, val)
+    plain, train, val = _stream_run(tmp_path / "a", steps=12)
+    refused = r"lr_schedule=None \(the run's: 'cosine'\), warmup=0 \(the run's: 3\)"
+    with pytest.raises(ValueError, match=refused):
+        plain.fit(train, val, resume=tmp_path / "last.npz")
+    other, train, val = _stream_run(tmp_path / "b", steps=12, lr_schedule="step", warmup=3)
+    with pytest.raises(ValueError, match=r"lr_schedule='step' \(the run's: 'cosine'\) differ"):
+        other.fit(train, val, resume=tmp_path / "last.npz")
+    unscheduled, train, val = _stream_run(tmp_path / "c", steps=8)
+    unscheduled.fit(train, val)
+    late, train, val = _stream_run(tmp_path / "d", steps=12, lr_schedule="cosine")
+    with pytest.raises(ValueError, match="lr_schedule='cosine' \\(the run's: None\\)"):
+        late.fit(train, val, resume=tmp_path / "c" / "last.npz")
+
 def test_schedule_errors_name_both_numbers():
     trainer, train, val = _stream_run(steps=10, lr_schedule="cosine", warmup=10)
     with pytest.raises(ValueError, match="^the warmup of 10 steps must be shorter than the run of 10 steps$"):

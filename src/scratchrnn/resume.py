@@ -27,14 +27,16 @@ from .checks import check_int, check_real, is_int, is_real
 from .data.sequences import SequenceData, TokenStream
 from .io import load_checkpoint
 
-__all__ = ["RESUMED_SETTINGS", "check_resumable", "check_settings", "restore_run", "resumed_fit",
-           "text_digest"]
+__all__ = ["RESUMED_SETTINGS", "SCHEDULE_SETTINGS", "check_resumable", "check_settings", "restore_run",
+           "resumed_fit", "text_digest"]
 
 # what reading a malformed entry raises, from numpy's generator or an optimizer's load_state_dict
 READ_ERRORS = (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError)
 # what a language model's resumed fit must give as its run had it
 RESUMED_SETTINGS = ("batch_size", "window", "optimizer", "clip_norm", "val_fraction", "seed", "clip_value",
                     "weight_decay", "val_tokens")
+# the learning-rate schedule's settings a resumed trainer must give as its run had them
+SCHEDULE_SETTINGS = ("lr_schedule", "warmup", "lr_step_size", "lr_gamma", "lr_patience", "min_lr")
 
 
 def restore_run(trainer, path, train) -> None:
@@ -81,9 +83,25 @@ def restore_run(trainer, path, train) -> None:
                                 lambda: _checked_params(trainer.model, extra.get("best_params")))
     if "lr" in extra:
         trainer.optimizer.lr = entry("extra.lr", lambda: check_real("lr", extra["lr"], low=0.0))
+    _check_schedule(path, ck.config, extra, trainer)
     if trainer.scheduler is not None and extra.get("scheduler") is not None:
         entry("extra.scheduler", lambda: trainer.scheduler.load_state_dict(extra["scheduler"]))
     trainer.perm = entry("extra.perm", lambda: _checked_order(extra.get("perm"), train))
+
+
+def _check_schedule(path, config, extra: dict, trainer) -> None:
+    """Refuse to resume a run without the schedule it had, or with one it did not have (its rate
+    would go on constant, or a schedule would start again at step 0 in the middle of the run)."""
+    saved = config.get("train") if isinstance(config, dict) else None
+    if isinstance(saved, dict):
+        ours = {k: getattr(trainer.config, k) for k in SCHEDULE_SETTINGS if k in saved}
+        check_settings(path, saved, ours)
+    had, has = extra.get("scheduler") is not None, trainer.scheduler is not None
+    if had != has and trainer.step > 0:
+        what = "a learning-rate schedule, and this trainer has none" if had else \
+            "no learning-rate schedule, and this trainer has one"
+        raise ValueError(f"{path}: the run had {what}; resume it with the schedule it had, or start a new "
+                         "run from its weights")
 
 
 def check_resumable(ck, path) -> None:
