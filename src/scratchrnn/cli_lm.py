@@ -55,9 +55,8 @@ EVALS_PER_RUN = 10  # validations in a step-limited run when --eval-every is not
 EPOCH_RUN_CHECKPOINT_EVERY = 100  # steps between saves of last.npz when validation follows epochs
 RUN_FILES = ("log.jsonl", "last.npz", "best.npz", "model.npz")  # what a training run writes
 # Validation reads the first 10,000 held-out tokens, three default steps' worth (batch 32 x window
-# 100) run forward only: less than one step's time, where the whole held-out tenth of the shipped
-# corpus (103,649 characters) takes about seven, so ten validations would be most of a 100-step
-# run (benchmarks/README.md, "Validation cost").
+# 100) run forward only, where the whole held-out tenth of the shipped corpus would make ten
+# validations most of a short run (benchmarks/README.md, "Validation cost").
 DEFAULT_VAL_TOKENS = 10_000
 
 
@@ -239,18 +238,13 @@ def _finish_complete_run(resumed) -> int:
 
 def _prepare_fine_tuning(lm, args, typed: set[str], text: str, source: str) -> None:
     """The loaded model set up for a new run on ``text``: its seed, its vocabulary checked."""
-    from .checks import check_int
-
-    lm.seed = check_int("--seed", args.seed, low=0)
+    lm.seed = args.seed  # checked as it was parsed
     if lm.level == "word" and "max_vocab" in typed:
         lm.max_vocab = args.max_vocab
     missing = lm.unknown_tokens(text)
     if missing and lm.level == "char" and not args.extend_vocab:
-        shown = ", ".join(repr(c) for c in missing[:10])
-        if len(missing) > 10:
-            shown += f", ... ({len(missing)} in all)"
         raise ValueError(f"{source} has {len(missing)} character(s) that the vocabulary of {args.init_from} "
-                         f"({len(lm.vocab)} characters) lacks: {shown}; --extend-vocab adds them")
+                         f"({len(lm.vocab)} characters) lacks: {preview(missing)}; --extend-vocab adds them")
 
 
 def _continue_command(args, paths: dict) -> str:

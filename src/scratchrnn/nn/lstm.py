@@ -396,8 +396,9 @@ class _LSTMBackward(timeloop.StepBackward):
         product(self.w_hh_t, g, out=out[0])  # dh_{t-1}
 
     def bound_step(self):
-        """``step`` with this direction's arrays bound once, as locals: on small steps the look-ups
-        are a measurable share of the loop. Per step, as the class docstring says."""
+        """Full BPTT's step, ``gate_grads`` and ``state_grads`` in one call, with this direction's
+        arrays bound once as locals: on small steps the look-ups are a measurable share of the loop
+        (benchmarks/README.md, "LSTM bound_step"). Per step, as the class docstring says."""
         dtc, K_ifg, K_o, f, w_hh_t, product, block = (self.dtc, self.K_ifg, self.K_o, self.f, self.w_hh_t,
                                                       self.product, self._block)
         multiply = np.multiply

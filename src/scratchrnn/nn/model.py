@@ -438,8 +438,9 @@ class ModelStepper:
         from one chunk to the next, for inference (scoring a text).
 
         h is a state as ``step`` takes it (not None), copied in once; xs is (T, B) ids for a token
-        model or (T, B, F) floats, any T >= 1. The logits are those of ``forward`` on the chunks
-        run as one sequence in evaluation mode (the recurrent stack's
+        model or (T, B, F) floats, any T >= 1. The logits (T, B, O), one row per step whatever the
+        config's ``head``, are those of ``forward`` with head "all" on the chunks run as one
+        sequence in evaluation mode (the recurrent stack's
         ``RecurrentStepper.chunk_session`` says where rounding may differ) and are the caller's to
         keep. Inputs are not checked per call.
         """

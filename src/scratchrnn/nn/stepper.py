@@ -26,9 +26,9 @@ from . import workspace
 __all__ = ["ALIGN_BYTES", "RecurrentStepper", "step_input_gates"]
 
 
-# Prepared weights start on a 64-byte boundary: OpenBLAS's batch-1 product (1, H) @ (H, 4H) took
-# 13.5 us when the matrix started 16 bytes past one, where the C library puts a large allocation,
-# and 9.9 us when aligned (H = 256, float32; benchmarks/README.md, "bench_eval").
+# Prepared weights start on a 64-byte boundary: OpenBLAS's batch-1 product is faster on an aligned
+# matrix than on one 16 bytes past a boundary, where the C library puts a large allocation
+# (benchmarks/README.md, "bench_eval").
 ALIGN_BYTES = 64
 
 

@@ -97,7 +97,8 @@ def make_optimizer(name: str, params: Mapping[str, np.ndarray], **kwargs) -> Opt
     if unknown:
         having = [n for n in OPTIMIZERS if unknown[0] in optimizer_options(n)]
         which = f"; the optimizers that have it: {', '.join(having)}" if having else ""
-        raise ValueError(f"the {key} optimizer has no option {unknown[0]!r}{which}")
+        raise ValueError(f"the {key} optimizer has no option {unknown[0]!r}{which}; it takes "
+                         f"{', '.join(optimizer_options(key))}")
     if key == "momentum":
         kwargs.setdefault("momentum", MOMENTUM_DEFAULT)
     if key == "plain-rprop" and "lr" in kwargs:

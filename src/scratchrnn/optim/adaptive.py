@@ -280,7 +280,7 @@ class Adam(Optimizer):
     def _begin_step(self):
         # this step's scalars as 0-d arrays of each parameter dtype: a ufunc converts a Python
         # float on every call, a measurable share of small updates (benchmarks/README.md,
-        # "sigmoid"); the values, and so the results, are the same
+        # "Adam's scalars"); the values, and so the results, are the same
         c, t = self.config, self.step_count
         values = (1.0 - c.beta1, c.beta2, 1.0 - c.beta2, math.sqrt(1.0 - c.beta2**t), c.eps,
                   self.lr / (1.0 - c.beta1**t))
