@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass
 from common import (
     RepeatPolicy,
     machine_info,
+    picked_configs,
     print_table,
     result_name,
     setup_threads,
@@ -163,10 +164,7 @@ def main(argv=None) -> dict:
     chars = args.chars if args.chars is not None else (QUICK_CHARS if args.quick else FULL_CHARS)
     if chars < 2:
         raise SystemExit(f"{NAME}: --chars must be at least 2, got {chars}")
-    picks = args.config if args.config is not None else list(range(len(CONFIGS)))
-    for i in picks:
-        if not 0 <= i < len(CONFIGS):
-            raise SystemExit(f"{NAME}: --config must be in 0..{len(CONFIGS) - 1}, got {i}")
+    picks = picked_configs(NAME, args.config, len(CONFIGS))
     try:
         policy = RepeatPolicy.from_args(args.quick, args.repeats, args.budget)
     except ValueError as exc:

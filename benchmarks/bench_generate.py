@@ -45,6 +45,7 @@ import numpy as np
 from common import (
     machine_info,
     ms_cell,
+    picked_configs,
     print_table,
     result_name,
     setup_threads,
@@ -222,10 +223,7 @@ def main(argv=None) -> dict:
     for flag, v in (("--tokens", tokens), ("--rounds", rounds)):
         if v < 1:
             raise SystemExit(f"{NAME}: {flag} must be a positive integer, got {v}")
-    picks = args.config if args.config is not None else list(range(len(CONFIGS)))
-    for i in picks:
-        if not 0 <= i < len(CONFIGS):
-            raise SystemExit(f"{NAME}: --config must be in 0..{len(CONFIGS) - 1}, got {i}")
+    picks = picked_configs(NAME, args.config, len(CONFIGS))
     threads = setup_threads()
     started = time.time()
     with torch_mkldnn(False if args.torch_no_mkldnn else None):

@@ -63,6 +63,7 @@ from common import (
     machine_info,
     matmul_peak,
     ms_cell,
+    picked_configs,
     print_table,
     result_name,
     setup_threads,
@@ -270,10 +271,7 @@ def main(argv=None) -> dict:
     """Run the benchmark, print the table, write benchmarks/results/bench_lstm_gru[.quick][.partial].json."""
     args = parse_args(argv)
     policy = RepeatPolicy.from_args(args.quick, args.repeats, args.budget)
-    picks = args.config if args.config is not None else list(range(len(CONFIGS)))
-    for i in picks:
-        if not 0 <= i < len(CONFIGS):
-            raise SystemExit(f"{NAME}: --config must be in 0..{len(CONFIGS) - 1}, got {i}")
+    picks = picked_configs(NAME, args.config, len(CONFIGS))
     threads = setup_threads()
     peak = matmul_peak(quick=args.quick)
     started = time.time()

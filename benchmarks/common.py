@@ -359,6 +359,15 @@ def write_json(name: str, payload: dict) -> Path:
     return target
 
 
+def picked_configs(name: str, picks: list[int] | None, count: int) -> list[int]:
+    """The config numbers ``--config`` picked (None: all ``count``), each checked to be one."""
+    picks = list(range(count)) if picks is None else picks
+    for i in picks:
+        if not 0 <= i < count:
+            raise SystemExit(f"{name}: --config must be in 0..{count - 1}, got {i}")
+    return picks
+
+
 def result_name(name: str, quick: bool, partial: bool = False, variant: str | None = None) -> str:
     """``name`` with ``.<variant>`` / ``.quick`` / ``.partial`` suffixes, so runs made with other
     settings, quick runs and runs of some configs only never replace a full run's file."""
