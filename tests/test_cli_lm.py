@@ -636,8 +636,13 @@ def test_bad_training_flags_are_one_line_naming_both_numbers_and_leave_nothing(t
          "(--hidden-size 16), got --embedding-dim 8 and --hidden-size 16"),
         (["--optimizer", "rprop", "--weight-decay", "0.1"],
          "the rprop optimizer has no option '--weight-decay'; the optimizers that have it: sgd, momentum"),
-        (["--val-tokens", "1"], "--val-tokens must be at least 2"),
-        (["--lr-gamma", "1.5"], "--lr-gamma must be in (0, 1), got 1.5"),
+        (["--val-tokens", "1"], "argument --val-tokens: must be at least 2"),
+        (["--lr-gamma", "1.5"], "argument --lr-gamma: must be in (0, 1), got 1.5"),
+        (["--warmup", "-2"], "argument --warmup: must be an integer >= 0, got -2"),
+        (["--patience", "0"], "argument --patience: must be a positive integer, got 0"),
+        (["--sample-every", "x"], "argument --sample-every: expected an integer, got 'x'"),
+        (["--clip-value", "0"], "argument --clip-value: must be > 0.0, got 0.0"),
+        (["--min-lr=-1e-3"], "argument --min-lr: must be >= 0.0, got -0.001"),
     ]
     for i, (flags, words) in enumerate(cases):
         res = run_cli("train", text, *TINY, "--steps", "5", *flags, "--out", tmp_path / f"r{i}")

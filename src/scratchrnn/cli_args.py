@@ -201,6 +201,20 @@ def minutes(text: str) -> float:
     return value
 
 
+def token_count(text: str) -> int:
+    """0 (meaning all) or an integer >= 2 (a token and the next: a slice of text to score)."""
+    value = non_negative_int(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("must be at least 2 (a token and the next), or 0 for all, got 1")
+    return value
+
+
+def factor(text: str) -> float:
+    """A factor in (0, 1) that shrinks (a learning-rate reduction)."""
+    return _checked(text, float, "a number", check_real, "(0, 1)", low=0.0, low_open=True, high=1.0,
+                    high_open=True)
+
+
 def fraction(text: str) -> float:
     """A share in [0, 1) (of a text held out)."""
     return _checked(text, float, "a number", check_real, "[0, 1)", low=0.0, high=1.0, high_open=True)

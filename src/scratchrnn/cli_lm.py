@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .cli_args import (
     folded_name,
+    factor,
     fraction,
     layer_count,
     minutes,
@@ -41,6 +42,7 @@ from .cli_args import (
     probability,
     probability_mass,
     size,
+    token_count,
 )
 from .cli_io import output_file, writing
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
@@ -418,57 +420,44 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help="the learning rate over the run: constant; step (times --lr-gamma every "
                    "--lr-step-size steps); cosine (down to --min-lr at the last step); plateau (times "
                    "--lr-gamma after --lr-patience validations without improvement) (default constant)")
-    p.add_argument("--warmup", type=int, default=0, metavar="N",
+    p.add_argument("--warmup", type=non_negative_int, default=0, metavar="N",
                    help="ramp the rate linearly over the first N steps, step n at lr * n / N; shorter than "
                    "the run (default 0)")
-    p.add_argument("--lr-step-size", type=int, metavar="N",
+    p.add_argument("--lr-step-size", type=positive_int, metavar="N",
                    help="--lr-schedule step: steps between reductions (default: the steps after the warmup "
                    "in 4 equal parts)")
-    p.add_argument("--lr-gamma", type=float, default=0.5,
+    p.add_argument("--lr-gamma", type=factor, default=0.5,
                    help="--lr-schedule step and plateau: the factor of each reduction, in (0, 1) "
                    "(default 0.5)")
-    p.add_argument("--lr-patience", type=int, default=2, metavar="N",
+    p.add_argument("--lr-patience", type=non_negative_int, default=2, metavar="N",
                    help="--lr-schedule plateau: validations without improvement tolerated (default 2)")
-    p.add_argument("--min-lr", type=float, default=0.0,
+    p.add_argument("--min-lr", type=non_negative_float, default=0.0,
                    help="--lr-schedule cosine: the final rate; plateau: the floor (default 0.0)")
-    p.add_argument("--clip-value", type=float, metavar="V",
+    p.add_argument("--clip-value", type=positive_float, metavar="V",
                    help="clip every gradient entry to [-V, V], before --clip-norm (default: no value clip)")
-    p.add_argument("--weight-decay", type=float, metavar="W",
+    p.add_argument("--weight-decay", type=non_negative_float, metavar="W",
                    help="weight decay of the optimizer (L2 for sgd, momentum, adagrad, rmsprop, adam; "
                    "decoupled for adamw; the rprops have none) (default: the optimizer's, 0.01 for adamw, "
                    "else 0)")
     p.add_argument("--tie-weights", action="store_true",
                    help="share one matrix between the input embedding and the output layer; needs "
                    "--embedding-dim equal to --hidden-size")
-    p.add_argument("--val-tokens", type=int, default=DEFAULT_VAL_TOKENS, metavar="N",
+    p.add_argument("--val-tokens", type=token_count, default=DEFAULT_VAL_TOKENS, metavar="N",
                    help="validate on the first N tokens of the held-out text, so that validations stay "
                    f"cheap in short runs (default {DEFAULT_VAL_TOKENS}; 0: all of it)")
-    p.add_argument("--patience", type=int, metavar="N",
+    p.add_argument("--patience", type=positive_int, metavar="N",
                    help="stop after N validations without a new best and keep the best weights in model.npz "
                    "(default: no early stopping)")
-    p.add_argument("--sample-every", type=int, metavar="N",
+    p.add_argument("--sample-every", type=positive_int, metavar="N",
                    help="every N steps, a sample of --sample-length tokens in log.jsonl (and a log line), "
                    "drawn apart from the training's random numbers (default: none)")
-    p.add_argument("--sample-length", type=int, default=100, metavar="N",
+    p.add_argument("--sample-length", type=positive_int, default=100, metavar="N",
                    help="tokens per --sample-every sample (default 100)")
 
 
 def training_options(args: argparse.Namespace) -> dict:
-    """The keyword arguments of ``LanguageModel.fit`` that ``add_training_options`` set, checked."""
-    for flag in ("warmup", "lr_patience", "val_tokens"):
-        if getattr(args, flag) < 0:
-            raise ValueError(f"--{flag.replace('_', '-')} must be >= 0, got {getattr(args, flag)}")
-    for flag in ("lr_step_size", "patience", "sample_every", "sample_length"):
-        value = getattr(args, flag)
-        if value is not None and value < 1:
-            raise ValueError(f"--{flag.replace('_', '-')} must be a positive number, got {value}")
-    if args.val_tokens == 1:
-        raise ValueError("--val-tokens must be at least 2 (a token and the next), or 0 for all held-out "
-                         "tokens")
-    if args.clip_value is not None and not args.clip_value > 0:
-        raise ValueError(f"--clip-value must be positive, got {args.clip_value:g}")
-    if not 0.0 < args.lr_gamma < 1.0:
-        raise ValueError(f"--lr-gamma must be in (0, 1), got {args.lr_gamma:g}")
+    """The keyword arguments of ``LanguageModel.fit`` that ``add_training_options`` set (each value
+    checked by its option's type as it was parsed)."""
     if args.warmup and args.lr_schedule is None:
         raise ValueError(f"--warmup {args.warmup} ramps the rate of a schedule, and the run has none")
     return dict(lr_schedule=args.lr_schedule, warmup=args.warmup, lr_step_size=args.lr_step_size,
