@@ -87,9 +87,10 @@ def test_bad_history_and_extra_entries(tmp_path, saved):
     assert "'history' record 1" in _resume_error(tmp_path, saved, history=saved.history[::-1])
     for key, value in (("cursor", "x"), ("bad_evals", -1), ("lr", "fast"), ("best_val", "low"),
                        ("perm", [0, 1]), ("best_params", {"x": 1}), ("evals", [{"step": "1"}]),
-                       ("elapsed", -1.0), ("elapsed", "long")):
+                       ("samples", [{"step": 1, "text": 3}]), ("elapsed", -1.0), ("elapsed", "long")):
         assert f"extra.{key}" in _resume_error(tmp_path, saved, extra={**saved.extra, key: value}), key
     assert "'extra' must be a dict" in _resume_error(tmp_path, saved, extra=[1])
+    assert "a text 'text'" in _resume_error(tmp_path, saved, extra={**saved.extra, "samples": [{"step": 1}]})
 
 
 def test_a_weights_only_file_is_refused(tmp_path, saved):

@@ -45,11 +45,12 @@ def test_samples_do_not_change_the_training_by_a_bit(tmp_path):
     assert sampled.model.training  # back in training mode
 
 
-def test_a_resumed_run_draws_the_same_samples(tmp_path):
+def test_a_resumed_run_draws_the_same_samples_and_keeps_the_earlier_ones(tmp_path):
     straight = _run(sample_every=3, sample_length=5)
     _run(tmp_path, sample_every=3, sample_length=5, steps=8)
     resumed = _run(tmp_path / "r", resume=tmp_path / "last.npz", sample_every=3, sample_length=5)
-    assert resumed.history.samples == [r for r in straight.history.samples if r["step"] > 8]
+    assert [r["step"] for r in straight.history.samples] == [3, 6, 9, 12]
+    assert resumed.history.samples == straight.history.samples  # steps 3 and 6 from the checkpoint
 
 
 def test_training_sample_is_a_function_of_the_seed_and_step():

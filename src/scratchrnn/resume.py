@@ -71,6 +71,7 @@ def restore_run(trainer, path, train) -> None:
     trainer.hidden = entry("hidden", lambda: _checked_state(trainer.model, ck.hidden, train))
     trainer.history.steps = _records(path, "history", ck.history, "loss")
     trainer.history.evals = _records(path, "extra.evals", extra.get("evals"), "val_loss")
+    trainer.history.samples = _records(path, "extra.samples", extra.get("samples"), "text", "a text")
     trainer.cursor = counter("cursor")
     trainer.bad_evals = counter("bad_evals")
     trainer.rollbacks = counter("rollbacks")
@@ -193,8 +194,10 @@ def _checked_order(perm, train):
     return np.asarray(perm, dtype=np.int64)
 
 
-def _records(path, name: str, records, value_key: str) -> list[dict]:
-    """History records: a list of dicts, each with an integer ``step`` (in order) and a real ``value_key``."""
+def _records(path, name: str, records, value_key: str, kind: str = "a number") -> list[dict]:
+    """History records: a list of dicts, each with an integer ``step`` (in order) and a
+    ``value_key`` that is a real number (``kind`` "a number") or a str ("a text")."""
+    is_value = is_real if kind == "a number" else (lambda v: isinstance(v, str))
     if records is None:
         return []
     if not isinstance(records, list):
@@ -202,10 +205,10 @@ def _records(path, name: str, records, value_key: str) -> list[dict]:
                          f"got {type(records).__name__}")
     last = 0
     for i, r in enumerate(records):
-        if not (isinstance(r, dict) and is_int(r.get("step")) and is_real(r.get(value_key))
+        if not (isinstance(r, dict) and is_int(r.get("step")) and is_value(r.get(value_key))
                 and r["step"] >= last):
             raise ValueError(f"{path}: checkpoint entry {name!r} record {i} must be a dict with an integer "
-                             f"'step' (in order) and a number {value_key!r}, got {str(r)[:200]}")
+                             f"'step' (in order) and {kind} {value_key!r}, got {str(r)[:200]}")
         last = r["step"]
     return list(records)
 

@@ -311,6 +311,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
             "evals": self.history.evals,
+            "samples": self.history.samples,
             "perm": None if self.perm is None else [int(i) for i in self.perm],
             "best_params": self.best_params,
         }
