@@ -30,8 +30,8 @@ import sys
 from pathlib import Path
 
 from .cli_args import (
-    folded_name,
     factor,
+    folded_name,
     fraction,
     layer_count,
     minutes,
