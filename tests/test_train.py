@@ -933,6 +933,23 @@ def test_a_schedule_resumes_exactly_from_its_checkpoint(tmp_path):
     _assert_same_run(again, straight)
 
 
+@pytest.mark.parametrize("kind", ["step", "cosine"])
+def test_a_second_fit_takes_the_schedule_on_to_its_own_total_as_a_resume_does(tmp_path, kind):
+    first, train, val = _stream_run(tmp_path, steps=10, lr_schedule=kind, warmup=3)
+    first.fit(train, val)
+    os.replace(tmp_path / "last.npz", tmp_path / "at10.npz")
+    first.config.steps = 24
+    first.fit(train, val)  # the same trainer, fitted on
+    resumed, train, val = _stream_run(tmp_path / "r", steps=24, lr_schedule=kind, warmup=3)
+    resumed.fit(train, val, resume=tmp_path / "at10.npz")
+    assert first.scheduler.total_steps == 24
+    assert [r["lr"] for r in first.history.steps] == [r["lr"] for r in resumed.history.steps]
+    if kind == "cosine":  # the new total's curve from step 11 on, down to min_lr at its end
+        for r in first.history.steps[10:]:
+            assert r["lr"] == pytest.approx(_formula(kind, r["step"] - 1, 0.2, 3, 24), rel=1e-12)
+    with pytest.raises(ValueError, match="^the warmup of 3 steps"):
+        first.scheduler.retarget(3)
+
 
 def test_a_run_resumes_only_with_the_schedule_it_had(tmp_path):
     first, train, val = _stream_run(tmp_path, steps=8, lr_schedule="cosine", warmup=3)

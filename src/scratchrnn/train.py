@@ -129,7 +129,8 @@ class Trainer:
     ``train``; the language models keep their level and fit settings there (key ``lm``).
 
     ``config.lr_schedule`` builds an :class:`~scratchrnn.optim.LRSchedule` over the fit's total
-    steps from the optimizer's rate (as ``scheduler``, so it is saved and resumed with the run;
+    steps from the optimizer's rate (a later fit takes it on to that fit's total, as a resume
+    with more steps does; as ``scheduler``, so it is saved and resumed with the run;
     "plateau" hears every validation). Early stopping (``patience``) with ``restore_best`` puts the
     best validation's weights back at the end (:mod:`scratchrnn.validation`). ``sample_every``
     draws samples after ``sample_prime`` (token ids; default ``[0]``), turned into text by
@@ -219,6 +220,8 @@ class Trainer:
                                         step_size=cfg.lr_step_size, gamma=cfg.lr_gamma,
                                         patience=cfg.lr_patience, min_lr=cfg.min_lr)
             self._metric_scheduler = False
+        elif cfg.lr_schedule is not None:  # built by an earlier fit: it goes on to this fit's total
+            self.scheduler.retarget(total)
         self.history.restored = None
         if resume is not None:
             self._restore(resume, train)

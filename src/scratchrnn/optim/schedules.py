@@ -245,7 +245,8 @@ class LRSchedule(_Schedule):
     ``load_state_dict`` takes a state saved with the same settings (kind, warmup, step size as
     given, gamma, patience, min_lr; any other is refused naming it) and possibly another
     ``total_steps`` (a resumed run given more steps): the schedule goes on from the saved step
-    towards the new total, keeping the saved step size when it was derived from the old one.
+    towards the new total (its next step at that curve's rate), keeping the saved step size when
+    it was derived from the old one. ``retarget(total_steps)`` does the same for a run fitted on.
     """
 
     def __init__(self, opt, kind: str, total_steps: int, warmup: int = 0, step_size: int | None = None,
@@ -271,6 +272,16 @@ class LRSchedule(_Schedule):
         self.num_bad = 0  # plateau: validations in a row that were not better
         self.reductions = 0  # plateau: k
         self.opt.lr = self.lr_at(0)
+
+    def retarget(self, total_steps: int) -> None:
+        """Go on towards a new ``total_steps`` (a run continued by another fit), as a resumed run
+        does: from the current step and rate, with the step size it has."""
+        total_steps = check_int("total_steps", total_steps, low=1)
+        if self.warmup >= total_steps:
+            raise ValueError(f"the warmup of {self.warmup} steps must be shorter than the run of "
+                             f"{total_steps} steps")
+        self.total_steps = total_steps
+        self.opt.lr = self.lr_at(self.last_step)  # the coming step's rate, on the new total's curve
 
     def lr_at(self, n: int) -> float:
         """The learning rate after ``n`` calls of ``step()`` (and the reductions made so far)."""
@@ -316,6 +327,11 @@ class LRSchedule(_Schedule):
             self.num_bad = 0
         self.opt.lr = self.lr_at(self.last_step)
         return self.opt.lr
+
+    def load_state_dict(self, state: Mapping) -> None:
+        super().load_state_dict(state)
+        if state["total_steps"] != self.total_steps:  # a resumed run of another length
+            self.opt.lr = self.lr_at(self.last_step)  # the coming step's rate, on the new curve
 
     def _settings(self) -> dict:
         return {"kind": self.kind, "warmup": self.warmup, "step_size_given": self.step_size_given,
