@@ -20,7 +20,7 @@ from io_helpers import (
 )
 from scratchrnn.io import interop
 from scratchrnn.io.interop import from_torch, to_torch
-from scratchrnn.nn import RNN, Embedding, Linear
+from scratchrnn.nn import RNN, Embedding, GRUCell, Linear, LSTMCell, RNNCell
 from scratchrnn.nn.model import CELLS, ModelConfig, SequenceModel
 
 torch = pytest.importorskip("torch")
@@ -256,6 +256,32 @@ def test_from_torch_with_a_mismatched_submodule_names_the_key():
         from_torch(t)
 
 
+CELL_MODULES = [lambda d: RNNCell(3, 4, dtype=d, rng=0),
+                lambda d: RNNCell(3, 4, nonlinearity="relu", dtype=d, rng=0),
+                lambda d: LSTMCell(3, 4, dtype=d, rng=0), lambda d: GRUCell(3, 4, bias=False, dtype=d, rng=0)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("make", CELL_MODULES, ids=["rnn", "relu", "lstm", "gru-nobias"])
+def test_cells_go_to_torch_and_back_with_the_same_steps(make, dtype):
+    cell = make(dtype)
+    theirs = to_torch(cell)
+    assert type(theirs).__name__ == type(cell).__name__ and theirs.bias == cell.bias
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3)).astype(dtype)
+    ours, _ = cell.forward(x)
+    with torch.no_grad():
+        got = theirs(torch.from_numpy(x))
+    got = got[0] if isinstance(got, tuple) else got
+    first = ours[0] if isinstance(ours, tuple) else ours
+    np.testing.assert_allclose(first, got.numpy(), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+    back = from_torch(theirs)
+    assert type(back) is type(cell) and np.dtype(back.dtype) == np.dtype(dtype)
+    assert interop.describe(back) == interop.describe(cell)
+    for k, v in cell.params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+
+
 def test_unsupported_modules_are_refused():
     with pytest.raises(ValueError, match="Conv1d"):
         from_torch(torch.nn.Conv1d(2, 3, 2))
@@ -279,6 +305,8 @@ def _described_modules():
     yield Linear(4, 2, rng=0)
     yield Linear(4, 2, bias=False, rng=0)
     yield Embedding(6, 3, rng=0)
+    for make in CELL_MODULES:
+        yield make(np.float32)
     for kwargs in SEQUENCE_CONFIGS:
         yield sequence_model(kwargs)
 

@@ -5,8 +5,8 @@ The names a user reaches first are here::
     from scratchrnn import LSTM, SequenceModel, ModelConfig, Trainer, TrainConfig, TokenStream
     from scratchrnn import CharLM, WordLM, load_language_model
 
-- layers: ``RNN``, ``LSTM``, ``GRU``, ``Linear``, ``Embedding`` and their base ``Module``
-  (:mod:`scratchrnn.nn`);
+- layers: ``RNN``, ``LSTM``, ``GRU``, ``Linear``, ``Embedding`` and their base ``Module``, and the
+  one-step cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (:mod:`scratchrnn.nn`);
 - models: ``SequenceModel`` and its hyperparameters ``ModelConfig`` (:mod:`scratchrnn.nn.model`);
 - training: ``Trainer``, ``TrainConfig`` and the two kinds of data it takes, ``SequenceData``
   (whole sequences) and ``TokenStream`` (one long stream in windows) (:mod:`scratchrnn.train`);
@@ -33,6 +33,9 @@ _HOMES = {
     "Linear": "nn",
     "Embedding": "nn",
     "Module": "nn",
+    "RNNCell": "nn",
+    "LSTMCell": "nn",
+    "GRUCell": "nn",
     "SequenceModel": "nn.model",
     "ModelConfig": "nn.model",
     "Trainer": "train",
@@ -47,8 +50,9 @@ _SUBMODULES = ("data", "functional", "gradcheck", "init", "io", "lm", "losses", 
                "train")
 
 __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
-    "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "SequenceModel", "ModelConfig", "Trainer",
-    "TrainConfig", "SequenceData", "TokenStream", "CharLM", "WordLM", "load_language_model",
+    "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "RNNCell", "LSTMCell", "GRUCell", "SequenceModel",
+    "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "CharLM", "WordLM",
+    "load_language_model",
     "data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample", "train",
     "__version__",
 ]
@@ -56,7 +60,7 @@ __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
     from . import data, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
     from .lm import CharLM, WordLM, load_language_model
-    from .nn import GRU, LSTM, RNN, Embedding, Linear, Module
+    from .nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, RNNCell
     from .nn.model import ModelConfig, SequenceModel
     from .train import SequenceData, TokenStream, TrainConfig, Trainer
 

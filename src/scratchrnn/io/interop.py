@@ -27,7 +27,9 @@ from .errors import MissingDependencyError, one_line
 __all__ = ["check_weights", "from_torch", "to_torch"]
 
 _TORCH_RNN_NONLINEARITIES = ("tanh", "relu")  # torch.nn.RNN has no sigmoid or identity variant
-_SUPPORTED_TORCH = "torch.nn.RNN, LSTM, GRU, Linear, Embedding or the TorchSequenceModel made by to_torch"
+_SUPPORTED_TORCH = ("torch.nn.RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, Linear, Embedding or the "
+                    "TorchSequenceModel made by to_torch")
+_CELL_KINDS = ("RNNCell", "LSTMCell", "GRUCell")
 
 
 def _require_torch():
@@ -47,10 +49,12 @@ def loaded_torch():
 
 # -- module descriptions ------------------------------------------------------------------------
 def _scratch_classes() -> dict[str, type]:
+    from ..nn.cells import GRUCell, LSTMCell, RNNCell
     from ..nn.linear import Embedding, Linear
     from ..nn.model import CELLS, SequenceModel
 
-    classes = {"Linear": Linear, "Embedding": Embedding, "SequenceModel": SequenceModel}
+    classes = {"Linear": Linear, "Embedding": Embedding, "SequenceModel": SequenceModel,
+               "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
     for cell, name in (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
         if cell in CELLS:
             classes[name] = CELLS[cell]
@@ -81,6 +85,12 @@ def describe(module) -> tuple[str, dict] | None:
     if kind in ("RNN", "LSTM", "GRU"):
         cfg = _recurrent_config(module, dtype)
         if kind == "RNN":
+            cfg["nonlinearity"] = str(module.nonlinearity)
+        return kind, cfg
+    if kind in _CELL_KINDS:
+        cfg = {"input_size": int(module.input_size), "hidden_size": int(module.hidden_size),
+               "bias": bool(module.bias), "dtype": dtype}
+        if kind == "RNNCell":
             cfg["nonlinearity"] = str(module.nonlinearity)
         return kind, cfg
     if kind == "Linear":
@@ -121,6 +131,7 @@ def _implied_shapes(kind: str, cfg: Mapping) -> dict[str, tuple[int, ...]]:
     """name -> shape of each parameter of the module a description names, from the same shape
     functions the modules allocate from (``scratchrnn.nn``), so nothing is allocated; every size
     is checked (``checks.check_size``, ``MAX_LAYERS``) on the way."""
+    from ..nn.cells import cell_param_shapes
     from ..nn.linear import embedding_param_shapes, linear_param_shapes
     from ..nn.model import ModelConfig
     from ..nn.recurrent import recurrent_param_shapes
@@ -147,6 +158,8 @@ def _implied_shapes(kind: str, cfg: Mapping) -> dict[str, tuple[int, ...]]:
         return linear_param_shapes(args["in_features"], args["out_features"], args["bias"])
     if kind == "Embedding":
         return embedding_param_shapes(args["num_embeddings"], args["embedding_dim"])
+    if kind in _CELL_KINDS:
+        return cell_param_shapes(classes[kind].GATES, args["input_size"], args["hidden_size"], args["bias"])
     return recurrent_param_shapes(classes[kind].GATES, args["input_size"], args["hidden_size"],
                                   args["num_layers"], args["bias"], args["bidirectional"])
 
@@ -217,6 +230,13 @@ def describe_torch(torch, module) -> tuple[str, dict]:
         if kind == "RNN":
             cfg["nonlinearity"] = str(module.nonlinearity)
         return kind, cfg
+    cell = next((k for k in _CELL_KINDS if isinstance(module, getattr(nn, k))), None)
+    if cell is not None:
+        cfg = {"input_size": int(module.input_size), "hidden_size": int(module.hidden_size),
+               "bias": bool(module.bias), "dtype": _weights_dtype(torch, module)}
+        if cell == "RNNCell":
+            cfg["nonlinearity"] = str(module.nonlinearity)
+        return cell, cfg
     if isinstance(module, nn.Linear):
         return "Linear", {"in_features": module.in_features, "out_features": module.out_features,
                           "bias": module.bias is not None, "dtype": _weights_dtype(torch, module)}
@@ -263,6 +283,10 @@ def _build_torch(torch, kind: str, cfg: Mapping):
                 batch_first=cfg["batch_first"], dropout=cfg["dropout"], bidirectional=cfg["bidirectional"],
                 dtype=dtype, **extra,
             )
+    if kind in _CELL_KINDS:
+        extra = {"nonlinearity": cfg["nonlinearity"]} if kind == "RNNCell" else {}
+        return getattr(torch.nn, kind)(cfg["input_size"], cfg["hidden_size"], bias=cfg["bias"], dtype=dtype,
+                                       **extra)
     if kind == "Linear":
         return torch.nn.Linear(cfg["in_features"], cfg["out_features"], bias=cfg["bias"], dtype=dtype)
     if kind == "Embedding":
@@ -369,7 +393,8 @@ def to_torch(module):
     """The ``torch.nn`` module matching a scratchrnn module, with the same weights (strict=True).
 
     RNN -> torch.nn.RNN (tanh or relu only), LSTM -> torch.nn.LSTM, GRU -> torch.nn.GRU (same
-    num_layers, bias, batch_first, dropout, bidirectional, dtype), Linear -> torch.nn.Linear,
+    num_layers, bias, batch_first, dropout, bidirectional, dtype), RNNCell, LSTMCell and GRUCell
+    -> the torch.nn cells of those names (same bias, dtype), Linear -> torch.nn.Linear,
     Embedding -> torch.nn.Embedding, SequenceModel -> TorchSequenceModel. The weights are copied
     (the modules share no memory) and the training mode is carried over.
     """
@@ -391,10 +416,10 @@ def to_torch(module):
 def from_torch(module, rng=None):
     """The scratchrnn module matching a torch module, with the same configuration and weights.
 
-    Accepts torch.nn.RNN / LSTM (proj_size=0) / GRU / Linear / Embedding (no padding_idx or
-    max_norm) and the TorchSequenceModel made by ``to_torch``; the dtype (float32 or float64)
-    comes from the torch weights, the training mode is carried over. ``rng`` (Generator, seed or
-    None) seeds the new module's dropout masks.
+    Accepts torch.nn.RNN / LSTM (proj_size=0) / GRU / RNNCell / LSTMCell / GRUCell / Linear /
+    Embedding (no padding_idx or max_norm) and the TorchSequenceModel made by ``to_torch``; the
+    dtype (float32 or float64) comes from the torch weights, the training mode is carried over.
+    ``rng`` (Generator, seed or None) seeds the new module's dropout masks.
     """
     torch = _require_torch()
     if not isinstance(module, torch.nn.Module):
