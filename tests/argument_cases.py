@@ -15,7 +15,7 @@ from scratchrnn.checks import MAX_SIZE
 from scratchrnn.data import sequences, synthetic
 from scratchrnn.data.text import WordVocab
 from scratchrnn.gradcheck import checker, matrix, truncated
-from scratchrnn.nn import GRU, LSTM, RNN, Embedding, Linear, reference, workspace
+from scratchrnn.nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, RNNCell, reference, workspace
 from scratchrnn.nn.linear import embedding_param_shapes, linear_param_shapes
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.nn.module import check_weights_fit
@@ -210,6 +210,13 @@ CASES = [
     ),
     Case("LSTM", with_defaults(LSTM, input_size=3, hidden_size=4), SHARED_RECURRENT),
     Case("GRU", with_defaults(GRU, input_size=3, hidden_size=4), SHARED_RECURRENT),
+    Case("RNNCell", with_defaults(RNNCell, input_size=3, hidden_size=4),
+         dict(input_size="size", hidden_size="size", bias="flag", nonlinearity="choice", dtype="dtype",
+              rng="rng"), names=CHOICE_WORDS),
+    Case("LSTMCell", with_defaults(LSTMCell, input_size=3, hidden_size=4),
+         dict(input_size="size", hidden_size="size", bias="flag", dtype="dtype", rng="rng")),
+    Case("GRUCell", with_defaults(GRUCell, input_size=3, hidden_size=4),
+         dict(input_size="size", hidden_size="size", bias="flag", dtype="dtype", rng="rng")),
     Case("RNN.forward", rnn_forward, dict(rng="rng")),
     Case("RNN.backward", rnn_backward, dict(truncate="optional_count0")),
     Case("RNN.initial_state", lambda **kw: RNN(3, 4).initial_state(**kw), dict(batch_size="size")),

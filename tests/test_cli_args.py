@@ -73,8 +73,9 @@ def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
 
     assert main(["train", "--help"]) == 0
     out = _flat(capsys.readouterr().out)
-    for shown in ("--hidden-size N hidden units per layer (default: 256)", "(default: adam)",
-                  "(default: 0.002)", "(default: 0.1)", "(default: lstm)", "examples: scratchrnn train"):
+    for shown in ("--hidden-size N hidden units per layer (default: 384)", "(default: adam)",
+                  "(default: 0.002)", "(default: 0.1)", "(default: gru)", "(default: 64)",
+                  "examples: scratchrnn train"):
         assert shown in out, shown
     assert "{" + ",".join(OPTIMIZERS) + "}" in out and "plain-rprop" in OPTIMIZERS
 

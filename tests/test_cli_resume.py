@@ -24,7 +24,7 @@ def test_typed_options_are_told_from_defaults_however_spelled():
     _, typed = _parse("t.txt", "--hidden", "128", "--lr=0.1", "--no-progress", "--steps", "1000")
     assert typed == {"text", "hidden_size", "lr", "no_progress", "steps"}  # 1000 is the default, but typed
     args, typed = _parse("--cell", "lstm")
-    assert typed == {"cell"} and args.hidden_size == 256  # the real parse keeps its defaults
+    assert typed == {"cell"} and args.hidden_size == 384  # the real parse keeps its defaults
 
 
 @pytest.fixture(scope="module")

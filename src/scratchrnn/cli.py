@@ -391,7 +391,7 @@ training step number by number.
 """
 EPILOG = """\
 examples:
-  scratchrnn train corpus.txt --steps 2000          a character-level LSTM on your text
+  scratchrnn train corpus.txt --steps 2000          a character-level GRU on your text
   scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
   scratchrnn demo                                   the five tutorial systems, a table and plots
 

@@ -177,6 +177,11 @@ def size(text: str) -> int:
     return _checked(text, int, "an integer", check_size)
 
 
+def embedding_size(text: str) -> int:
+    """An embedding size: a size, or 0 for one-hot input (no embedding)."""
+    return 0 if text.strip() == "0" else size(text)
+
+
 def layer_count(text: str) -> int:
     """A number of recurrent layers: an integer in [1, scratchrnn.checks.MAX_LAYERS]."""
     return _checked(text, int, "an integer", check_size, limit=MAX_LAYERS)

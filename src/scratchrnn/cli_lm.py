@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 
 from .cli_args import (
+    embedding_size,
     factor,
     folded_name,
     fraction,
@@ -45,6 +46,7 @@ from .cli_args import (
     token_count,
 )
 from .cli_io import output_file, writing
+from .recipe import TRAIN_RECIPE
 from .runs import SIGNAL_GUARD, Interrupted, RunFolder, resume_command
 from .unknown import UNKNOWN, preview
 
@@ -163,7 +165,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     typed = typed_options(args.parser, args.argv[args.argv.index("train") + 1:])
     _check_run_options(args, typed)
     if args.resume is None and args.init_from is None:  # a new model: its options are the command line's
-        warn_about_options(args)
+        warn_about_options(args, typed)
     resumed = settle_resume(args, typed) if args.resume is not None else None  # reads the checkpoint
     if resumed is not None and resumed.complete:
         return _finish_complete_run(resumed)
@@ -180,7 +182,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _prepare_fine_tuning(lm, args, typed, text, source)
     else:
         kwargs = dict(cell=args.cell, hidden_size=args.hidden_size, num_layers=args.num_layers,
-                      embedding_dim=args.embedding_dim, dropout=args.dropout, seed=args.seed,
+                      embedding_dim=args.embedding_dim or None, dropout=args.dropout, seed=args.seed,
                       dtype=args.dtype, tie_weights=args.tie_weights)
         lm = CharLM(**kwargs) if args.level == "char" else WordLM(max_vocab=args.max_vocab, **kwargs)
     record = {"path": None if args.text is None else str(Path(args.text).resolve()),
@@ -357,8 +359,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def warn_about_options(args: argparse.Namespace) -> None:
-    """One line on stderr for an option that would do nothing (as PyTorch warns about dropout)."""
+def warn_about_options(args: argparse.Namespace, typed: set[str]) -> None:
+    """One line on stderr for an option typed that would do nothing (as PyTorch warns about
+    dropout); the default recipe's dropout is dropped without a word from a one-layer model."""
+    if args.num_layers == 1 and "dropout" not in typed:
+        args.dropout = 0.0
     if args.dropout and args.num_layers == 1:
         print(f"scratchrnn: warning: --dropout {args.dropout:g} does nothing with --num-layers 1: dropout "
               "applies only between recurrent layers", file=sys.stderr)
@@ -479,27 +484,30 @@ def add_commands(sub) -> None:
     p.add_argument("--level", choices=("char", "word"), default="char",
                    help="tokens: characters, or lower-cased words and punctuation")
     p.add_argument("--encoding", metavar="NAME", default="utf-8", help="the text file's encoding")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm", help="recurrent cell")
-    p.add_argument("--hidden-size", metavar="N", type=size, default=256, help="hidden units per layer")
-    p.add_argument("--num-layers", metavar="N", type=layer_count, default=2, help="stacked recurrent layers")
-    p.add_argument("--embedding-dim", metavar="N", type=size,
-                   help="learned embedding size (default: one-hot input)")
-    p.add_argument("--dropout", metavar="P", type=probability, default=0.0,
+    model, fit = TRAIN_RECIPE["model"], TRAIN_RECIPE["fit"]  # the default recipe (recipe.py)
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default=model["cell"], help="recurrent cell")
+    p.add_argument("--hidden-size", metavar="N", type=size, default=model["hidden_size"],
+                   help="hidden units per layer")
+    p.add_argument("--num-layers", metavar="N", type=layer_count, default=model["num_layers"],
+                   help="stacked recurrent layers")
+    p.add_argument("--embedding-dim", metavar="N", type=embedding_size, default=model["embedding_dim"],
+                   help="learned embedding size; 0 for one-hot input (no embedding)")
+    p.add_argument("--dropout", metavar="P", type=probability, default=model["dropout"],
                    help="dropout between recurrent layers, so with --num-layers 1 it does nothing "
-                   "(a warning says so)")
+                   "(typed, a warning says so; untyped, it is then 0)")
     p.add_argument("--max-vocab", metavar="N", type=size,
                    help="word level: keep the most frequent words, the rest become the unknown token "
                    "(default: every word)")
-    p.add_argument("--optimizer", type=folded_name, choices=OPTIMIZERS, default="adam",
+    p.add_argument("--optimizer", type=folded_name, choices=OPTIMIZERS, default=fit["optimizer"],
                    help="momentum is SGD with momentum 0.9; plain-rprop is the tutorials' Rprop, "
                    "--lr its first step")
-    p.add_argument("--lr", type=positive_float, default=2e-3,
+    p.add_argument("--lr", type=positive_float, default=fit["lr"],
                    help="learning rate (on --resume the run's own unless given: then changed and logged)")
-    p.add_argument("--clip-norm", metavar="NORM", type=non_negative_float, default=5.0,
+    p.add_argument("--clip-norm", metavar="NORM", type=non_negative_float, default=fit["clip_norm"],
                    help="clip the gradients to this global norm; 0 for no clipping")
-    p.add_argument("--window", metavar="N", type=size, default=100,
+    p.add_argument("--window", metavar="N", type=size, default=fit["window"],
                    help="time steps per training window, the truncation of BPTT")
-    p.add_argument("--batch-size", metavar="N", type=size, default=32, help="parallel streams")
+    p.add_argument("--batch-size", metavar="N", type=size, default=fit["batch_size"], help="parallel streams")
     p.add_argument("--steps", metavar="N", type=positive_int,
                    help="optimizer steps in all, counting those a resumed run has done (default: "
                    f"{DEFAULT_TRAIN_STEPS} unless --epochs; on --resume, the run's own)")

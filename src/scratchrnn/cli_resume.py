@@ -183,7 +183,7 @@ def _as_option(key: str, value):
     """A stored value as the option spells it (no clipping is --clip-norm 0; optimizer names folded)."""
     if key == "clip_norm" and value is None:
         return 0.0
-    if key == "val_tokens" and value is None:
+    if key in ("val_tokens", "embedding_dim") and value is None:  # 0: all held-out tokens; one-hot input
         return 0
     if key == "optimizer" and isinstance(value, str):
         return value.strip().lower().replace("_", "-")
@@ -191,8 +191,10 @@ def _as_option(key: str, value):
 
 
 def _shown(key: str, value) -> str:
+    if key == "embedding_dim" and not value:
+        return "0 (one-hot input)"
     if value is None:
-        return "none (one-hot input)" if key == "embedding_dim" else "none"
+        return "none"
     if key == "clip_norm" and value == 0:
         return "0 (no clipping)"
     return f"{value:g}" if isinstance(value, float) else str(value)
