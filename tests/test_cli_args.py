@@ -169,6 +169,8 @@ TYPES = [  # (type, accepted text -> value, refused text -> message)
     (cli_args.fraction, {"0": 0.0, "0.25": 0.25}, {"1": "must be in [0, 1), got 1",
                                                    "-0.5": "must be in [0, 1), got -0.5"}),
     (cli_args.probability, {"0": 0.0, "0.5": 0.5}, {"1": "must be a probability in [0, 1), got 1.0"}),
+    (cli_args.embedding_size, {"0": 0, "64": 64}, {"-1": "must be an integer >= 0, got -1",
+                                                "1048577": "must be at most 1,048,576"}),
     (cli_args.token_count, {"0": 0, "2": 2}, {"1": "must be at least 2 (a token and the next), or 0 for all",
                                               "-3": "must be an integer >= 0, got -3"}),
     (cli_args.factor, {"0.5": 0.5}, {"0": "must be in (0, 1), got 0", "1": "must be in (0, 1), got 1"}),

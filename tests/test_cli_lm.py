@@ -343,6 +343,10 @@ def test_dropout_with_one_layer_warns_on_one_line(tmp_path):
     res = run_cli("train", text, *TINY, "--dropout", "0.3", "--num-layers", "2", "--steps", "2",
                   "--out", tmp_path / "two")
     assert res.returncode == 0 and "warning" not in res.stderr, res.stderr
+    # not typed, the default recipe's dropout is dropped from a one-layer model without a warning
+    res = run_cli("train", text, *TINY, "--steps", "2", "--out", tmp_path / "quiet")
+    assert res.returncode == 0 and "warning" not in res.stderr, res.stderr
+    assert load_checkpoint(tmp_path / "quiet" / "model.npz").config["model"]["dropout"] == 0.0
     assert "with --num-layers 1 it does nothing" in " ".join(run_cli("train", "--help").stdout.split())
 
 

@@ -179,7 +179,7 @@ def size(text: str) -> int:
 
 def embedding_size(text: str) -> int:
     """An embedding size: a size, or 0 for one-hot input (no embedding)."""
-    return 0 if text.strip() == "0" else size(text)
+    return non_negative_int(text) and size(text)
 
 
 def layer_count(text: str) -> int:

@@ -165,7 +165,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     typed = typed_options(args.parser, args.argv[args.argv.index("train") + 1:])
     _check_run_options(args, typed)
     if args.resume is None and args.init_from is None:  # a new model: its options are the command line's
-        warn_about_options(args, typed)
+        if args.num_layers == 1 and "dropout" not in typed:
+            args.dropout = 0.0  # the recipe's dropout is between layers: a one-layer model has none
+        warn_about_options(args)
     resumed = settle_resume(args, typed) if args.resume is not None else None  # reads the checkpoint
     if resumed is not None and resumed.complete:
         return _finish_complete_run(resumed)
@@ -359,11 +361,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def warn_about_options(args: argparse.Namespace, typed: set[str]) -> None:
-    """One line on stderr for an option typed that would do nothing (as PyTorch warns about
-    dropout); the default recipe's dropout is dropped without a word from a one-layer model."""
-    if args.num_layers == 1 and "dropout" not in typed:
-        args.dropout = 0.0
+def warn_about_options(args: argparse.Namespace) -> None:
+    """One line on stderr for an option that would do nothing (as PyTorch warns about dropout)."""
     if args.dropout and args.num_layers == 1:
         print(f"scratchrnn: warning: --dropout {args.dropout:g} does nothing with --num-layers 1: dropout "
               "applies only between recurrent layers", file=sys.stderr)

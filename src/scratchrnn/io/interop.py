@@ -74,6 +74,14 @@ def _recurrent_config(module, dtype: str) -> dict:
     }
 
 
+def _cell_config(module, kind: str, dtype: str) -> dict:
+    cfg = {"input_size": int(module.input_size), "hidden_size": int(module.hidden_size),
+           "bias": bool(module.bias), "dtype": dtype}
+    if kind == "RNNCell":
+        cfg["nonlinearity"] = str(module.nonlinearity)
+    return cfg
+
+
 def describe(module) -> tuple[str, dict] | None:
     """The description (class name, constructor arguments) of a scratchrnn module.
 
@@ -88,11 +96,7 @@ def describe(module) -> tuple[str, dict] | None:
             cfg["nonlinearity"] = str(module.nonlinearity)
         return kind, cfg
     if kind in _CELL_KINDS:
-        cfg = {"input_size": int(module.input_size), "hidden_size": int(module.hidden_size),
-               "bias": bool(module.bias), "dtype": dtype}
-        if kind == "RNNCell":
-            cfg["nonlinearity"] = str(module.nonlinearity)
-        return kind, cfg
+        return kind, _cell_config(module, kind, dtype)
     if kind == "Linear":
         return kind, {"in_features": module.in_features, "out_features": module.out_features,
                       "bias": bool(module.bias), "dtype": dtype}
@@ -232,11 +236,7 @@ def describe_torch(torch, module) -> tuple[str, dict]:
         return kind, cfg
     cell = next((k for k in _CELL_KINDS if isinstance(module, getattr(nn, k))), None)
     if cell is not None:
-        cfg = {"input_size": int(module.input_size), "hidden_size": int(module.hidden_size),
-               "bias": bool(module.bias), "dtype": _weights_dtype(torch, module)}
-        if cell == "RNNCell":
-            cfg["nonlinearity"] = str(module.nonlinearity)
-        return cell, cfg
+        return cell, _cell_config(module, cell, _weights_dtype(torch, module))
     if isinstance(module, nn.Linear):
         return "Linear", {"in_features": module.in_features, "out_features": module.out_features,
                           "bias": module.bias is not None, "dtype": _weights_dtype(torch, module)}

@@ -256,11 +256,8 @@ class LRSchedule(_Schedule):
             raise ValueError(f"unknown learning-rate schedule {kind!r}; expected one of "
                              f"{', '.join(SCHEDULES)}")
         self.kind = kind
-        self.total_steps = check_int("total_steps", total_steps, low=1)
         self.warmup = check_int("warmup", warmup, low=0)
-        if self.warmup >= self.total_steps:
-            raise ValueError(f"the warmup of {self.warmup} steps must be shorter than the run of "
-                             f"{self.total_steps} steps")
+        self.total_steps = self._checked_total(total_steps)
         self.step_size_given = None if step_size is None else check_int("step_size", step_size, low=1)
         # None: the steps after the warmup in STEP_PARTS equal parts (ceil)
         after = self.total_steps - self.warmup
@@ -273,14 +270,17 @@ class LRSchedule(_Schedule):
         self.reductions = 0  # plateau: k
         self.opt.lr = self.lr_at(0)
 
-    def retarget(self, total_steps: int) -> None:
-        """Go on towards a new ``total_steps`` (a run continued by another fit), as a resumed run
-        does: from the current step and rate, with the step size it has."""
+    def _checked_total(self, total_steps) -> int:
         total_steps = check_int("total_steps", total_steps, low=1)
         if self.warmup >= total_steps:
             raise ValueError(f"the warmup of {self.warmup} steps must be shorter than the run of "
                              f"{total_steps} steps")
-        self.total_steps = total_steps
+        return total_steps
+
+    def retarget(self, total_steps: int) -> None:
+        """Go on towards a new ``total_steps`` (a run continued by another fit), as a resumed run
+        does: from the current step and rate, with the step size it has."""
+        self.total_steps = self._checked_total(total_steps)
         self.opt.lr = self.lr_at(self.last_step)  # the coming step's rate, on the new total's curve
 
     def lr_at(self, n: int) -> float:
