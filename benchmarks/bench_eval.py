@@ -2,8 +2,8 @@
 
 The model, identical on both sides (float32, batch 1, same thread count, one process):
 
-    one-hot input (the shipped corpus' characters, V = 65) -> LSTM / GRU / RNN (tanh), L layers of
-    H units -> Linear(H, V)
+    one-hot input or an embedding of the shipped corpus' characters (V = 65) -> LSTM / GRU /
+    RNN (tanh), L layers of H units -> Linear(H, V)
 
 built by ``scratchrnn.nn.SequenceModel`` with seeded random weights, held by a ``CharLM`` with the
 corpus' vocabulary, and exported with ``scratchrnn.io.to_torch``. The text is the first ``chars``
@@ -63,25 +63,30 @@ LOSS_ATOL = 1e-5  # the two losses must agree this closely
 
 @dataclass(frozen=True)
 class Config:
-    """Cell ("rnn", "lstm" or "gru"), hidden size H and layers L; vocabulary 65, batch 1."""
+    """Cell ("rnn", "lstm" or "gru"), hidden size H, layers L and input: an embedding of E, or
+    one-hot when E is None; vocabulary 65, batch 1."""
 
     cell: str
     hidden: int
     layers: int = 2
+    embedding: int | None = None
 
     def label(self) -> str:
-        return f"{self.cell.upper()} H={self.hidden} L={self.layers}"
+        emb = "" if self.embedding is None else f" E={self.embedding}"
+        return f"{self.cell.upper()} H={self.hidden} L={self.layers}{emb}"
 
 
-# The default model of scratchrnn train first, then the other cells, then smaller models.
-CONFIGS = (Config("lstm", 256), Config("gru", 256), Config("rnn", 256), Config("lstm", 128),
-           Config("lstm", 64), Config("gru", 64))
+# The default model of scratchrnn train first (scratchrnn.recipe.TRAIN_RECIPE), then the other
+# cells, then smaller models.
+CONFIGS = (Config("gru", 384, embedding=64), Config("lstm", 256), Config("gru", 256),
+           Config("rnn", 256), Config("lstm", 128), Config("lstm", 64), Config("gru", 64))
 
 
 def make_models(cfg: Config):
     """The CharLM (weights seeded, vocabulary of the whole corpus) and its PyTorch twin."""
     corpus = load_corpus()
-    lm = CharLM(cell=cfg.cell, hidden_size=cfg.hidden, num_layers=cfg.layers, dtype="float32")
+    lm = CharLM(cell=cfg.cell, hidden_size=cfg.hidden, num_layers=cfg.layers,
+                embedding_dim=cfg.embedding, dtype="float32")
     lm.vocab = lm._build_vocab(corpus)
     lm.model = SequenceModel(lm._model_config(len(lm.vocab)), rng=SEED).train(False)
     return lm, to_torch(lm.model).eval()
