@@ -820,6 +820,7 @@ NOTHING_TO_SWEEP = {
             "LSTMStep",
             "RNNStep",
             "StepGrads",
+            "EachCache",
             "Weights",
             "Activation",
             "GradcheckReport",

@@ -48,6 +48,7 @@ __all__ = [
     "check_flag",
     "check_generator",
     "check_int",
+    "check_lengths",
     "check_memory",
     "check_numeric_dtype",
     "check_optional_flag",
@@ -208,6 +209,23 @@ def check_truncate(truncate) -> int | None:
     if not is_int(truncate) or truncate < 0:
         raise ValueError(f"truncate must be None or an integer >= 0, got {truncate!r}")
     return int(truncate)
+
+
+def check_lengths(lengths, batch: int, steps: int, name: str = "lengths") -> np.ndarray:
+    """Sequence lengths of a padded batch: a 1-D integer array (or list) of ``batch`` values in
+    [1, ``steps``], returned as an int64 array (a copy)."""
+    what = f"a 1-D integer array of {batch:,} sequence lengths in [1, {steps:,}]"
+    if isinstance(lengths, (bool, np.bool_)) or not isinstance(lengths, (np.ndarray, list, tuple)):
+        raise ValueError(f"{name} must be {what}, got {type(lengths).__name__}")
+    arr = np.asarray(lengths)
+    if arr.ndim != 1 or arr.shape[0] != batch:
+        raise ValueError(f"{name} must be {what}, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be {what}, got dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 1 or hi > steps:
+        raise ValueError(f"{name} must be {what} (the input's steps), got values in [{lo:,}, {hi:,}]")
+    return arr.astype(np.int64)
 
 
 def _as_dtype(name: str, dtype, expected: str) -> np.dtype:

@@ -335,6 +335,7 @@ class _LSTMBackward(timeloop.StepBackward):
 
     arity = 2
     time_axis = 1
+    batch_axis = 1  # states (H, B)
 
     def __init__(self, lstm: LSTM, layer: int, suffix: str, cache: LSTMCache):
         p, H, dt = lstm.params, lstm.hidden_size, lstm.dtype

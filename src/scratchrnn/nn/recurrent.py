@@ -39,6 +39,7 @@ from ..checks import (
 from ..functional import index_add_rows
 from ..init import uniform
 from . import timeloop, workspace
+from .lengths import Lengths, reverse_time
 from .module import Module, check_weights_fit
 from .stepper import RecurrentStepper
 
@@ -126,8 +127,9 @@ class _Cache:
     T: int
     B: int
     layers: list  # per layer: list over directions of the cell's own cache
-    masks: list  # per layer below the top: dropout mask (T, B, D*H) or None
+    masks: list  # per layer below the top: dropout mask (steps, B, D*H) or None
     version: int  # the weights' version at forward (scratchrnn.nn.module)
+    lengths: Lengths | None = None  # the batch's sequence lengths (the layers ran lengths.steps steps)
 
 
 class RecurrentBase(Module):
@@ -210,7 +212,9 @@ class RecurrentBase(Module):
     def _name(self) -> str:
         return type(self).__name__
 
-    def _check_input(self, x) -> np.ndarray:
+    def _check_input(self, x, lengths=None) -> tuple[np.ndarray, Lengths | None]:
+        """x as (T, B, F) floats or (T, B) token ids, and its ``Lengths`` (None without lengths);
+        token ids are checked inside the lengths only."""
         layout = "(B, T, F)" if self.batch_first else "(T, B, F)"
         if not isinstance(x, np.ndarray):
             raise ValueError(f"{self._name()} expects a numpy array {layout}, got {type(x).__name__}")
@@ -225,12 +229,16 @@ class RecurrentBase(Module):
                 raise ValueError(
                     f"{self._name()} input must have at least one step and one sequence, got {x.shape}"
                 )
-            if x.min() < 0 or x.max() >= self.input_size:
+            x = x.T if self.batch_first else x  # (T, B)
+            seq = None if lengths is None else Lengths(lengths, x.shape[1], x.shape[0])
+            ids = x if seq is None else x[: seq.steps][seq.valid]
+            if ids.min() < 0 or ids.max() >= self.input_size:
+                padding = "" if seq is None else " inside the lengths"
                 raise ValueError(
-                    f"token ids must lie in [0, {self.input_size}) (the input size), "
-                    f"got values in [{x.min()}, {x.max()}]"
+                    f"token ids{padding} must lie in [0, {self.input_size}) (the input size), "
+                    f"got values in [{ids.min()}, {ids.max()}]"
                 )
-            return x.T if self.batch_first else x  # (T, B)
+            return x, seq
         if x.ndim != 3:
             raise ValueError(
                 f"{self._name()} expects a 3-D input {layout}, got a {x.ndim}-D array of shape {x.shape}"
@@ -246,7 +254,8 @@ class RecurrentBase(Module):
             raise ValueError(
                 f"{self._name()} input {layout} must have at least one step and one sequence, got {x.shape}"
             )
-        return x.transpose(1, 0, 2) if self.batch_first else x  # (T, B, F)
+        x = x.transpose(1, 0, 2) if self.batch_first else x  # (T, B, F)
+        return x, None if lengths is None else Lengths(lengths, x.shape[1], x.shape[0])
 
     def state_shape(self, B: int) -> tuple[int, int, int]:
         """The shape (L*D, B, H) of each array of a state (h0, h_n, c0, c_n) for a batch of B."""
@@ -299,7 +308,7 @@ class RecurrentBase(Module):
         return self._wrap_state(zeros)
 
     # -- forward -----------------------------------------------------------------------------
-    def forward(self, x: np.ndarray, h0=None, rng: np.random.Generator | None = None):
+    def forward(self, x: np.ndarray, h0=None, rng: np.random.Generator | None = None, lengths=None):
         """Run the whole sequence.
 
         x: (T, B, F) (or (B, T, F) with ``batch_first``); h0: (L*D, B, H), a tuple (h0, c0) for an
@@ -307,9 +316,16 @@ class RecurrentBase(Module):
         LSTM) and the cache for ``backward``. Dropout between layers applies in training mode
         only, with masks drawn from ``rng`` (a Generator or an int seed; default: the layer's own
         generator).
+
+        ``lengths`` (B,) integers in [1, T], or None: sequence b is ``x[:lengths[b], b]`` and the
+        rest padding, as with PyTorch's ``pack_padded_sequence``: ``out`` is zero past each length,
+        ``h_n`` is each sequence's state after its own last step, and a reverse direction starts at
+        each sequence's last step (``scratchrnn.nn.lengths``).
         """
-        x = self._check_input(x)  # (T, B, F)
+        x, seq = self._check_input(x, lengths)  # (T, B, F)
         T, B = x.shape[:2]
+        if seq is not None and seq.full:
+            seq = None  # every sequence has the padded length: the plain run is the same computation
         floats = self._step_floats + (0 if x.dtype.kind in "iu" else self.num_directions * self.input_size)
         check_memory(T * B * floats * self.dtype.itemsize,  # the message is made only if refused
                      lambda: f"{self._name()}.forward over {T:,} steps of a batch of {B:,}",
@@ -321,17 +337,19 @@ class RecurrentBase(Module):
         states_n = tuple(np.empty(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         drop = self.dropout if self.training else 0.0
         gen = self._dropout_rng if rng is None else check_random_state(rng)
-        layer_in = np.ascontiguousarray(x)  # (T, B, F)
+        layer_in = np.ascontiguousarray(x) if seq is None else seq.input(x)  # (steps, B, F)
         caches, masks = [], []
         for layer in range(self.num_layers):
             outs, dir_caches = [], []
             for d, suffix in enumerate(self._suffixes()):
                 i = layer * D + d
-                xin = layer_in if d == 0 else np.ascontiguousarray(layer_in[::-1])  # (T, B, F)
+                xin = layer_in if d == 0 else reverse_time(layer_in, seq)  # (steps, B, F)
                 out, st_n, cache = self._direction_forward(layer, suffix, xin, tuple(s[i] for s in states0))
+                if seq is not None:  # each sequence's state after its own last step
+                    st_n = tuple(seq.final(a) for a in self._direction_states(cache))
                 for s, v in zip(states_n, st_n, strict=True):
                     s[i] = v
-                outs.append(out if d == 0 else out[::-1])  # (T, B, H)
+                outs.append(out if d == 0 else reverse_time(out, seq, contiguous=False))  # (steps, B, H)
                 dir_caches.append(cache)
             layer_out = outs[0] if D == 1 else np.concatenate(outs, axis=2)  # (T, B, D*H)
             mask = None
@@ -342,14 +360,16 @@ class RecurrentBase(Module):
             caches.append(dir_caches)
             masks.append(mask)
             layer_in = layer_out
-        if not layer_in.flags.c_contiguous:  # a cell's output view (the LSTM's)
+        if seq is not None:
+            layer_in = seq.padded(layer_in)  # (T, B, D*H), zeros past each length
+        elif not layer_in.flags.c_contiguous:  # a cell's output view (the LSTM's)
             layer_in = workspace.copy(layer_in)  # (T, B, D*H)
         out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in.view()
         # ``out`` may share memory with the cache that backward reads (the RNN's and GRU's hidden
         # states are their caches): writing into it would silently corrupt the gradients, so it is
         # handed out read-only (copy it to modify it).
         out.flags.writeable = False
-        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks, self.params.version.value)
+        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks, self.params.version.value, seq)
 
     __call__ = forward
 
@@ -368,12 +388,15 @@ class RecurrentBase(Module):
             )
         self.check_cache_version(cache.version)
         k = check_truncate(truncate)
-        T, B = cache.T, cache.B
-        if k is not None and k >= T:
-            k = None  # a window of T or more steps cuts nothing (h0 included): plain BPTT is cheaper
+        T, B, seq = cache.T, cache.B, cache.lengths
+        steps_run = T if seq is None else seq.steps
+        if k is not None and k >= steps_run:
+            k = None  # a window of every step or more cuts nothing (h0 included): plain BPTT is cheaper
         H, D = self.hidden_size, self.num_directions
         if dout is not None:
             dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)
+            if seq is not None:  # the outputs past a length are constant zeros
+                dout = seq.mask(dout[: seq.steps])  # (steps, B, D*H)
         dstates_n = self._check_dstate(dh_n, B)
         grads: dict[str, np.ndarray] = {}
         dstates0 = tuple([np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY)])
@@ -390,17 +413,17 @@ class RecurrentBase(Module):
                 i = layer * D + d
                 gd = None if g is None else g[..., d * H : (d + 1) * H]  # (.., T, B, H)
                 gd_offs = offs
-                if d == 1:  # run the reverse direction in flipped time, where offsets change sign
-                    gd = None if gd is None else gd[..., ::-1, :, :]
+                if d == 1:  # run the reverse direction in its own time, where offsets change sign
+                    gd = None if gd is None else reverse_time(gd, seq, contiguous=False)
                     gd_offs = None if offs is None else -offs[::-1]
                     if gd is not None and k is not None:
                         gd = gd[::-1]
                 dsn = tuple([None if s is None else s[i] for s in dstates_n])
                 steps = self._backward_steps(layer, suffix, cache.layers[layer][d])
-                dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep)
+                dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep, seq)
                 grads.update(layer_grads)
                 if d == 1 and dx is not None:
-                    dx = dx[..., ::-1, :, :]
+                    dx = reverse_time(dx, seq, contiguous=False)
                     if dxo is not None:
                         dx, dxo = dx[::-1], -dxo[::-1]
                 for s, v in zip(dstates0, dst0, strict=True):
@@ -412,20 +435,26 @@ class RecurrentBase(Module):
                 dx_acc *= mask  # (.., T, B, D*H): dx_acc is this call's own array, never a cache's
             g, offs = dx_acc, dx_offs
         dx = g
+        if dx is not None and seq is not None:
+            dx = seq.padded(dx)  # (T, B, F); zero past each length already, and after the steps run
         if dx is not None and self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, self._wrap_state(dstates0), {name: grads[name] for name in self.params}
 
     @staticmethod
-    def _bptt(steps: timeloop.StepBackward, gd, gd_offs, dstate_n, k, keep):
+    def _bptt(steps: timeloop.StepBackward, gd, gd_offs, dstate_n, k, keep, seq: Lengths | None):
         """One direction's BPTT (full, or truncated to k) from its output gradient gd (.., T, B, H)
-        and final-state gradient dstate_n: (dx, dx's offsets or None, dstate0, weight gradients)."""
+        and final-state gradient dstate_n (B, H) each: (dx, dx's offsets or None, dstate0, weight
+        gradients). With lengths each sequence's final-state gradient enters at its last step."""
         dout = None if gd is None else steps.to_state(gd)  # (.., T, *S)
+        at = None
+        if seq is not None:
+            dstate_n, at = seq.final_grads(dstate_n, steps.to_state)
         dsn = tuple([None if s is None else steps.to_state(s) for s in dstate_n])
         if k is None:
-            dst0, t0, per_offset, dxo = timeloop.full_bptt(steps, dout, dsn), 0, None, None
+            dst0, t0, per_offset, dxo = timeloop.full_bptt(steps, dout, dsn, at), 0, None, None
         else:
-            dst0, t0, per_offset, dxo = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep)
+            dst0, t0, per_offset, dxo = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep, at)
         dx = steps.input_grad(steps.grads if per_offset is None else per_offset, t0)
         return dx, dxo, tuple([steps.from_state(s) for s in dst0]), steps.weight_grads(t0)
 
@@ -460,16 +489,20 @@ class RecurrentBase(Module):
     def sequence_states(self, cache: _Cache) -> tuple[np.ndarray, ...]:
         """Every layer's state at every step, from a forward cache: a tuple (h,) or (h, c) of
         arrays (L*D, T, B, H) in original time order (for a reverse direction, entry t is the state
-        after it has read step t)."""
+        after it has read step t); with lengths, zeros past each sequence's length."""
         if not isinstance(cache, _Cache):
             raise ValueError(f"{self._name()}.sequence_states expects the cache returned by forward")
-        D = self.num_directions
-        out = tuple(np.empty((self.num_layers * D, cache.T, cache.B, self.hidden_size), self.dtype)
+        D, lens = self.num_directions, cache.lengths
+        out = tuple(np.zeros((self.num_layers * D, cache.T, cache.B, self.hidden_size), self.dtype)
                     for _ in range(self.STATE_ARITY))
         for layer, dir_caches in enumerate(cache.layers):
             for d, c in enumerate(dir_caches):
-                for dst, seq in zip(out, self._direction_states(c), strict=True):
-                    dst[layer * D + d] = seq if d == 0 else seq[::-1]
+                for dst, states in zip(out, self._direction_states(c), strict=True):
+                    if lens is None:
+                        dst[layer * D + d] = states if d == 0 else states[::-1]
+                    else:
+                        ordered = states if d == 0 else lens.reverse(states)
+                        lens.mask(ordered, out=dst[layer * D + d, : lens.steps])
         return out
 
     # -- stepping one token at a time ------------------------------------------------------------

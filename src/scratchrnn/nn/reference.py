@@ -40,6 +40,7 @@ from ..functional import get_activation, sigmoid
 __all__ = [
     "CELLS",
     "Cell",
+    "EachCache",
     "GRUStep",
     "LSTMStep",
     "RNNStep",
@@ -247,14 +248,28 @@ class Cache(NamedTuple):
     num_directions: int
 
 
-def forward(cell: str, params: Mapping[str, np.ndarray], x: np.ndarray, h0=None, nonlinearity: str = "tanh"):
+class EachCache(NamedTuple):
+    """What ``backward`` needs from a ``forward`` with lengths: one cache per sequence."""
+
+    caches: list  # per sequence b, the Cache of its own run over x[:lengths[b], b]
+    lengths: np.ndarray  # (B,)
+    T: int  # the padded steps
+
+
+def forward(cell: str, params: Mapping[str, np.ndarray], x: np.ndarray, h0=None, nonlinearity: str = "tanh",
+            lengths=None):
     """Run a stack of layers over x (T, B, F) (time-major), in both directions if the params have
     ``_reverse`` weights. h0: (L*D, B, H) (a tuple (h0, c0) for the LSTM) or None for zeros.
 
     Returns out (T, B, D*H), h_n (L*D, B, H) (a tuple for the LSTM) and the cache for ``backward``.
     Layer k > 0 reads the concatenated outputs of layer k-1; the reverse direction reads the
     sequence from its end, and its output at t is its state after reading step t.
+
+    ``lengths`` (B,): sequence b is x[:lengths[b], b], the rest padding. Each sequence is run on its
+    own, as a batch of one of its own length; out is zero past each length.
     """
+    if lengths is not None:
+        return _forward_each(cell, params, x, h0, nonlinearity, np.asarray(lengths))
     c = get_cell(cell, nonlinearity)
     L, D = _layout(params)
     T, B = x.shape[:2]
@@ -281,6 +296,51 @@ def forward(cell: str, params: Mapping[str, np.ndarray], x: np.ndarray, h0=None,
         steps.append(layer_steps)
         layer_in = np.concatenate(outs, axis=2)  # (T, B, D*H)
     return layer_in, h_n[0] if c.arity == 1 else h_n, Cache(c, steps, L, D)
+
+
+def _forward_each(cell, params, x, h0, nonlinearity, lengths):
+    """``forward`` with lengths: every sequence on its own, the results put side by side."""
+    T, B = x.shape[:2]
+    arity = get_cell(cell, nonlinearity).arity
+    h0 = None if h0 is None else ((h0,) if arity == 1 else tuple(h0))
+    out, h_n, caches = None, None, []
+    for b, n in enumerate(lengths):
+        h0_b = None if h0 is None else tuple(s[:, b : b + 1] for s in h0)
+        out_b, hn_b, cache_b = forward(cell, params, x[:n, b : b + 1], None if h0_b is None else
+                                       (h0_b[0] if arity == 1 else h0_b), nonlinearity)
+        hn_b = (hn_b,) if arity == 1 else hn_b
+        if out is None:
+            out = np.zeros((T, B, out_b.shape[2]), x.dtype)
+            h_n = tuple(np.empty((s.shape[0], B, s.shape[2]), x.dtype) for s in hn_b)
+        out[:n, b] = out_b[:, 0]
+        for s, v in zip(h_n, hn_b, strict=True):
+            s[:, b] = v[:, 0]
+        caches.append(cache_b)
+    return out, h_n[0] if arity == 1 else h_n, EachCache(caches, lengths, T)
+
+
+def _backward_each(cache: EachCache, params, dout, dh_n, truncate):
+    """``backward`` of a ``forward`` with lengths: every sequence's own backward, summed."""
+    arity = cache.caches[0].cell.arity
+    dh_n = None if dh_n is None else ((dh_n,) if arity == 1 else tuple(dh_n))
+    dx, dh0, grads = None, None, {}
+    for b, (n, cb) in enumerate(zip(cache.lengths, cache.caches, strict=True)):
+        dout_b = None if dout is None else dout[:n, b : b + 1]
+        dhn_b = None
+        if dh_n is not None:
+            parts = tuple(None if s is None else s[:, b : b + 1] for s in dh_n)
+            dhn_b = parts[0] if arity == 1 else parts
+        dx_b, dh0_b, g_b = backward(cb, params, dout_b, dhn_b, truncate)
+        dh0_b = (dh0_b,) if arity == 1 else dh0_b
+        if dx is None:
+            dx = np.zeros((cache.T, len(cache.lengths), dx_b.shape[2]))
+            dh0 = tuple(np.empty((s.shape[0], len(cache.lengths), s.shape[2])) for s in dh0_b)
+        dx[:n, b] = dx_b[:, 0]
+        for s, v in zip(dh0, dh0_b, strict=True):
+            s[:, b] = v[:, 0]
+        for k, v in g_b.items():
+            grads[k] = grads.get(k, 0.0) + v
+    return dx, dh0[0] if arity == 1 else dh0, grads
 
 
 def _stack_backward(cache: Cache, params, dout, dstate_n, window: tuple[int, int] | None):
@@ -325,8 +385,11 @@ def backward(cache: Cache, params: Mapping[str, np.ndarray], dout=None, dh_n=Non
 
     Returns dx (T, B, F), dh0 (like h0) and grads (the keys of ``params``; biases only if present).
     ``truncate=k``: the truncated objective of the module docstring, one windowed pass per loss term.
+    After a ``forward`` with lengths, each sequence's own backward, its gradients summed.
     """
     truncate = check_truncate(truncate)
+    if isinstance(cache, EachCache):
+        return _backward_each(cache, params, dout, dh_n, truncate)
     c, L, D = cache.cell, cache.num_layers, cache.num_directions
     T = len(cache.steps[0][0])
     B, H = cache.steps[0][0][0].h_prev.shape

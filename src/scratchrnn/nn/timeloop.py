@@ -41,6 +41,7 @@ __all__ = [
     "SCRATCH_STEP_ELEMENTS",
     "StepBackward",
     "add_offsets",
+    "add_rows",
     "full_bptt",
     "row_slice",
     "rows",
@@ -75,7 +76,8 @@ class StepBackward:
     """The per-step backward of one layer and direction of a cell, built from its forward cache.
 
     Attributes: ``T`` steps; ``arity`` (1 for h, 2 for (h, c)); ``state_shape`` S; ``grads`` (every
-    step's pre-activation gradients, filled by the loops); ``time_axis`` (time's axis in grads).
+    step's pre-activation gradients, filled by the loops); ``time_axis`` (time's axis in grads);
+    ``batch_axis`` (the batch's axis in S).
     """
 
     T: int
@@ -83,6 +85,7 @@ class StepBackward:
     state_shape: tuple[int, int]
     grads: np.ndarray
     time_axis: int = 0
+    batch_axis: int = 0  # the batch's axis in S
 
     def to_state(self, a: np.ndarray) -> np.ndarray:
         """A gradient (..., B, H) in the layers' batch-major layout, in the state layout S."""
@@ -140,11 +143,42 @@ def _steps(a: np.ndarray, axis: int) -> np.ndarray:
     return a if axis == 0 else a.swapaxes(0, axis)  # swapaxes: cheaper per call than moveaxis
 
 
-def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> tuple[np.ndarray, ...]:
+def add_rows(c: np.ndarray, rows: np.ndarray, part: np.ndarray, batch_axis: int) -> None:
+    """c (..., *S) += part on the batch entries ``rows`` only; ``batch_axis`` is the batch's axis in
+    S (0 for (B, H), 1 for (H, B)) and part is c's block of those rows."""
+    if batch_axis == 0:
+        c[..., rows, :] += part
+    else:
+        c[..., rows] += part
+
+
+def _injecting(back, dstate_at, batch_axis: int):
+    """``back`` that first adds the gradients ``dstate_at`` names for step t (module
+    ``full_bptt``) to the state gradients: the final states of sequences that end before the last step."""
+    get = dstate_at.get
+
+    def step(t, dstate, views, tmp):
+        add = get(t)
+        if add is not None:
+            rows, parts = add
+            for c, a in zip(dstate, parts, strict=True):
+                if a is not None:
+                    add_rows(c, rows, a, batch_axis)
+        back(t, dstate, views, tmp)
+
+    return step
+
+
+def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple,
+              dstate_at: dict | None = None) -> tuple[np.ndarray, ...]:
     """Backpropagation through time, steps T-1 .. 0, filling ``cell.grads``.
 
     dout: the gradient at every step's output h_t, (T, *S), or None; dstate_n: the gradient w.r.t.
-    the final state, a tuple of (*S) arrays or Nones. Returns the gradient w.r.t. the initial state.
+    the final state, a tuple of (*S) arrays or Nones; dstate_at: None, or {t: (rows, parts)} for
+    steps t < T-1 after which some batch entries have a state gradient of their own (with lengths,
+    the final states of the sequences that end at step t): ``rows`` their batch indices (an int
+    array), ``parts`` a tuple of their gradients (S with the batch axis cut to those rows) or Nones.
+    Returns the gradient w.r.t. the initial state.
     """
     S, dt = cell.state_shape, cell.grads.dtype
     dstate = tuple([np.zeros(S, dt) if d is None else np.array(d, dtype=dt, order="C") for d in dstate_n])
@@ -152,6 +186,8 @@ def full_bptt(cell: StepBackward, dout: np.ndarray | None, dstate_n: tuple) -> t
     steps = _steps(cell.grads, cell.time_axis)[::-1]  # (T, *G) view, steps T-1 .. 0
     douts = itertools.repeat(None) if dout is None else dout[::-1]
     back, times = cell.bound_step(), range(cell.T - 1, -1, -1)
+    if dstate_at:
+        back = _injecting(back, dstate_at, cell.batch_axis)
     if uses_scratch(cell):  # each step built in one contiguous block, then copied into grads
         scratch = np.empty(steps.shape[1:], dt)  # (*G)
         views = cell.split(scratch)
@@ -183,14 +219,15 @@ def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
 
 
 def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray | None,
-                   dstate_n: tuple, k: int, keep: bool):
+                   dstate_n: tuple, k: int, keep: bool, dstate_at: dict | None = None):
     """Truncated BPTT of window ``k`` (module docstring), steps T-1 .. 0, filling ``cell.grads``.
 
     dout: (A, T, *S), the output gradients per incoming offset ``offs`` (A,), or None (then only
-    h_n has a gradient, as a loss term at step T-1, and the loop stops k steps before the end);
-    dstate_n: as for ``full_bptt``. Returns (dstate0, t0, per_offset, per_offset_offs): the gradient
-    w.r.t. the initial state; the first step that got any gradient; with ``keep``, the pre-activation
-    gradients per offset, shaped (n, *grads.shape), and their n offsets (else None, None).
+    the states have gradients, and the loop stops k steps before the earliest of them); dstate_n
+    and dstate_at: as for ``full_bptt``, each state's gradient a loss term at its step. Returns
+    (dstate0, t0, per_offset, per_offset_offs): the gradient w.r.t. the initial state; the first
+    step that got any gradient; with ``keep``, the pre-activation gradients per offset, shaped
+    (n, *grads.shape), and their n offsets (else None, None).
     """
     S, dt, T = cell.state_shape, cell.grads.dtype, cell.T
     state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
@@ -204,17 +241,23 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     per_offset = workspace.empty((n, *cell.grads.shape), dt) if keep else None  # (n, *grads.shape)
     off_steps = None if per_offset is None else per_offset.swapaxes(1, cell.time_axis + 1)  # (n, T, *G)
     rows = None if offs is None else row_slice(offs, k)  # where the incoming offsets sit
-    # with no per-step gradient the only loss term is h_n at step T-1, which reaches back k steps:
+    # the state gradients are loss terms at their steps: h_n at step T-1, and those of dstate_at
+    at_steps = {T - 1: (None, dstate_n), **(dstate_at or {})}
+    # with no per-step gradient the only loss terms are the states', each reaching back k steps:
     # earlier steps get exactly zero, so the loop stops there
-    t0 = 0 if dout is not None else max(0, T - 1 - k)
+    t0 = 0 if dout is not None else max(0, min(at_steps) - k)
     gate, back = cell.gate_grads, cell.state_grads
     for t in range(T - 1, t0 - 1, -1):
         if dout is not None:
             cur[0][rows] += dout[:, t]
-        if t == T - 1:  # the final state's gradient counts as a loss term at step T-1
-            for c, d in zip(cur, dstate_n, strict=True):
-                if d is not None:
+        add = at_steps.get(t)
+        if add is not None:  # a state's gradient counts as a loss term at its step (offset 0)
+            entries, parts = add  # batch entries (None: all of them) and their gradients
+            for c, d in zip(cur, parts, strict=True):
+                if d is not None and entries is None:
                     c[k] += d
+                elif d is not None:
+                    add_rows(c[k], entries, d, cell.batch_axis)
         gate(t, cur, views, tmp)
         np.sum(zbuf, axis=0, out=steps[t])
         if keep:
