@@ -470,6 +470,11 @@ CASES = [
         good={"per_step": (np.bool_(True),)},
     ),
     Case(
+        "pad_sequences",
+        lambda **kw: sequences.pad_sequences([np.zeros((2, 1)), np.ones((1, 1))], **kw),
+        dict(batch_first="flag"),
+    ),
+    Case(
         "TokenStream",
         lambda **kw: sequences.TokenStream(np.arange(100), **{"batch_size": 2, "window": 5, **kw}),
         dict(batch_size="size", window="size"),

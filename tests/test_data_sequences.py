@@ -16,7 +16,7 @@ def test_sequence_data_batches_pick_sequences_of_every_layout():
     x = rng.standard_normal((5, 6, 3))  # (T, N, F)
     idx = np.array([4, 1])
     per_step = SequenceData(x, rng.standard_normal((5, 6, 2)), mask=rng.random((5, 6)) < 0.5)
-    bx, by, bm = per_step.batch(idx)
+    bx, by, bm, bl = per_step.batch(idx)
     np.testing.assert_array_equal(bx, x[:, idx])
     np.testing.assert_array_equal(by, per_step.y[:, idx])
     np.testing.assert_array_equal(bm, per_step.mask[:, idx])
@@ -24,8 +24,8 @@ def test_sequence_data_batches_pick_sequences_of_every_layout():
     assert per_step.tokens_per_batch(2) == 10
     labels = np.arange(6) % 3  # (N,) one class id per sequence
     per_seq = SequenceData(x, labels)
-    bx, by, bm = per_seq.batch(idx)
-    assert not per_seq.per_step and bm is None
+    bx, by, bm, bl = per_seq.batch(idx)
+    assert not per_seq.per_step and bm is None and bl is None
     np.testing.assert_array_equal(by, labels[idx])
 
 

@@ -46,6 +46,25 @@ def test_matrix_covers_every_setting():
     gated = {(c.cell, c.bias, c.num_layers, c.loss, c.truncate) for c in GATED_CONFIGS}
     assert len(gated) == len(GATED_CONFIGS) == 2 * 2 * 2 * 5 * 3
     assert len({c.name for c in RNN_CONFIGS + GATED_CONFIGS}) == len(RNN_CONFIGS) + len(GATED_CONFIGS)
+    # every cell x loss x truncation with and without lengths, in both directions
+    combos = {(c.cell, c.loss, c.truncate, c.bidirectional, c.lengths) for c in RNN_CONFIGS + GATED_CONFIGS}
+    assert len(combos) == 3 * 5 * 3 * 2 * 2
+
+
+def test_the_lengths_axis_checks_what_lengths_change():
+    """A config with lengths really has sequences of several lengths, and its check fails when the
+    layer's backward ignores where they end (the gradient of the padded batch without lengths)."""
+    cfg = GradcheckConfig("GRU", loss="last", lengths=True, batch=3, hidden_size=3, bidirectional=True)
+    rnn, objective, x, _ = matrix._build(cfg)
+    lens = objective.targets["lengths"]
+    assert lens[0] == cfg.seq_len and lens[1] == 1
+    assert check_config(cfg).ok
+    forward = type(rnn).forward
+    try:  # lengths dropped in the layer only: the loss still reads each sequence's last step
+        type(rnn).forward = lambda self, x, h0=None, rng=None, lengths=None: forward(self, x, h0, rng)
+        assert not check_config(cfg).ok
+    finally:
+        type(rnn).forward = forward
 
 
 @pytest.mark.parametrize("cfg", RNN_CONFIGS, ids=lambda c: c.name.replace(" ", "-"))

@@ -346,7 +346,7 @@ def test_check_weights_takes_shapes_and_dtypes_as_peek_checkpoint_gives_them():
     ({"dtype": "float16"}, "dtype must be one of float32, float64, got float16"),
     ({"dtype": "float33"}, "dtype must be one of float32, float64, got 'float33'"),
     ({"cell": 5}, "unknown cell 5; expected one of gru, lstm, rnn"),
-    ({"head": "first"}, "head must be 'all' or 'last', got 'first'"),
+    ({"head": "first"}, "head must be one of 'all', 'last', 'final', 'mean', 'max', got 'first'"),
     ({"input_size": 3}, "give exactly one of vocab_size"),
     ({"widths": 1}, "unknown model configuration key(s) ['widths']"),
     ({"bias": np.zeros((30, 30))}, "the SequenceModel configuration's 'bias' is a ndarray, expected a"),

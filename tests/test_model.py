@@ -94,7 +94,7 @@ def test_initial_state_and_configuration_errors():
     assert h.shape == c.shape == (1, 5, 3) and not h.any()
     with pytest.raises(ValueError, match="exactly one of vocab_size"):
         SequenceModel(ModelConfig(vocab_size=4, input_size=2))
-    with pytest.raises(ValueError, match="head must be 'all' or 'last'"):
+    with pytest.raises(ValueError, match="head must be one of 'all', 'last', 'final', 'mean', 'max'"):
         SequenceModel(ModelConfig(vocab_size=4, head="first"))
     with pytest.raises(ValueError, match="unknown cell 'elman'"):
         SequenceModel(ModelConfig(vocab_size=4, cell="elman"))

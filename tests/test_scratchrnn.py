@@ -42,6 +42,7 @@ HOMES = {
     "TrainConfig": "scratchrnn.trainconfig",
     "SequenceData": "scratchrnn.data.sequences",
     "TokenStream": "scratchrnn.data.sequences",
+    "pad_sequences": "scratchrnn.data.sequences",
     "CharLM": "scratchrnn.lm",
     "WordLM": "scratchrnn.lm",
     "load_language_model": "scratchrnn.lm",

@@ -79,7 +79,7 @@ def test_sentence_batches_pad_mask_and_cover_every_sentence_once():
     data = W.SentenceBatches(sents, batch_tokens=60, pad_id=0)
     seen = []
     for b in range(data.size):
-        x, y, m = data.batch(np.array([b]))
+        x, y, m, _ = data.batch(np.array([b]))
         T, B = x.shape
         assert y.shape == m.shape == (T, B)
         assert T * B <= 60 or B == 1
@@ -141,7 +141,7 @@ def test_initial_loss_is_within_two_percent_of_ln_v(tiny_data):
     val = W.SentenceBatches(tiny_data.val, cfg.batch_tokens)
     total, count = 0.0, 0
     for b in range(val.size):
-        x, y, m = val.batch(np.array([b]))
+        x, y, m, _ = val.batch(np.array([b]))
         logits, _, _ = model.forward(x)
         loss, _ = cross_entropy(logits, y, reduction="sum", mask=m)
         total, count = total + loss, count + int(m.sum())

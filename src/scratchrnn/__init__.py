@@ -9,7 +9,8 @@ The names a user reaches first are here::
   one-step cells ``RNNCell``, ``LSTMCell``, ``GRUCell`` (:mod:`scratchrnn.nn`);
 - models: ``SequenceModel`` and its hyperparameters ``ModelConfig`` (:mod:`scratchrnn.nn.model`);
 - training: ``Trainer``, ``TrainConfig`` and the two kinds of data it takes, ``SequenceData``
-  (whole sequences) and ``TokenStream`` (one long stream in windows) (:mod:`scratchrnn.train`);
+  (whole sequences) and ``TokenStream`` (one long stream in windows) (:mod:`scratchrnn.train`),
+  and ``pad_sequences``, which pads sequences of different lengths to one batch and its lengths;
 - language models: ``CharLM``, ``WordLM`` and ``load_language_model`` (:mod:`scratchrnn.lm`);
 - the submodules ``data``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
   ``nn``, ``optim``, ``sample`` and ``train``.
@@ -42,6 +43,7 @@ _HOMES = {
     "TrainConfig": "trainconfig",
     "SequenceData": "train",
     "TokenStream": "train",
+    "pad_sequences": "data",
     "CharLM": "lm",
     "WordLM": "lm",
     "load_language_model": "lm",
@@ -51,14 +53,15 @@ _SUBMODULES = ("data", "functional", "gradcheck", "init", "io", "lm", "losses", 
 
 __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
     "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "RNNCell", "LSTMCell", "GRUCell", "SequenceModel",
-    "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "CharLM", "WordLM",
-    "load_language_model",
+    "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "pad_sequences", "CharLM",
+    "WordLM", "load_language_model",
     "data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample", "train",
     "__version__",
 ]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
     from . import data, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
+    from .data import pad_sequences
     from .lm import CharLM, WordLM, load_language_model
     from .nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, RNNCell
     from .nn.model import ModelConfig, SequenceModel

@@ -3,7 +3,9 @@
 The gradient has the shape and dtype of the prediction, so it feeds straight into the backward
 pass of the layer that produced it. Every loss takes ``reduction`` ("mean" or "sum") and an
 optional ``mask`` (bool, or 0/1 numbers) that selects which elements (or, for cross-entropy,
-which positions) count. "mean" divides by the number of counted elements, like PyTorch; when
+which positions) count; ``lengths`` (B,) does the same for time-major predictions (T, B, ...) of
+a padded batch, dropping the steps past each sequence's length (``scratchrnn.nn.lengths``).
+"mean" divides by the number of counted elements, like PyTorch; when
 nothing is counted the loss is 0.0 and the gradient is all zeros. With ``m`` the 0/1 mask,
 ``n = sum(m)`` and ``k = n`` for "mean" or ``k = 1`` for "sum":
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import FLOAT_DTYPES, is_int
+from .checks import FLOAT_DTYPES, check_lengths, is_int
 from .functional import sigmoid
 from .nn import workspace
 
@@ -91,21 +93,36 @@ def _check_mask(mask, shape: tuple[int, ...], what: str, loss: str) -> np.ndarra
     return arr
 
 
+def _with_lengths(mask, lengths, shape: tuple[int, ...], what: str, loss: str):
+    """``mask`` with the steps past each length dropped, for time-major (T, B, ...) ``shape``:
+    the mask itself without lengths, else a boolean mask broadcasting to ``shape``."""
+    if lengths is None:
+        return mask
+    if len(shape) < 2:
+        raise ValueError(f"{loss} lengths need time-major {what} (T, B, ...), got shape {shape}")
+    T, B = shape[:2]
+    valid = np.arange(T)[:, None] < check_lengths(lengths, B, T, f"{loss} lengths")  # (T, B)
+    valid = valid.reshape(T, B, *([1] * (len(shape) - 2)))  # (T, B, 1, ...)
+    return valid if mask is None else np.logical_and(_check_mask(mask, shape, what, loss), valid)
+
+
 def _divisor(reduction: str, count: int) -> int:
     return count if reduction == "mean" else 1
 
 
 # -- losses ----------------------------------------------------------------------------------
-def mse(pred, target, reduction: str = "mean", mask=None) -> tuple[float, np.ndarray]:
+def mse(pred, target, reduction: str = "mean", mask=None, lengths=None) -> tuple[float, np.ndarray]:
     """Squared error ``sum(m * (p - y)**2) / k``; returns (loss, dL/dpred).
 
     pred: float32/float64 array of any shape; target: same shape (cast to pred's dtype);
-    mask: bool or 0/1, broadcastable to pred. ``k`` is the number of counted elements for
-    "mean" (torch.nn.MSELoss) and 1 for "sum". Gradient ``2 * m * (p - y) / k``, pred's dtype.
+    mask: bool or 0/1, broadcastable to pred; lengths: (B,) for pred (T, B, ...), the steps past
+    each length do not count. ``k`` is the number of counted elements for "mean"
+    (torch.nn.MSELoss) and 1 for "sum". Gradient ``2 * m * (p - y) / k``, pred's dtype.
     """
     reduction = _check_reduction(reduction, "mse")
     pred = _check_prediction(pred, "predictions", "mse")
     target = _check_real_target(target, pred.shape, pred.dtype, "predictions", "mse")
+    mask = _with_lengths(mask, lengths, pred.shape, "prediction", "mse")
     diff = workspace.empty(pred.shape, pred.dtype)  # (...) p - y, then the gradient
     np.subtract(pred, target, out=diff)
     if mask is None:
@@ -122,11 +139,13 @@ def mse(pred, target, reduction: str = "mean", mask=None) -> tuple[float, np.nda
     return loss, diff
 
 
-def bce_with_logits(logits, targets, reduction: str = "mean", mask=None) -> tuple[float, np.ndarray]:
+def bce_with_logits(logits, targets, reduction: str = "mean", mask=None,
+                    lengths=None) -> tuple[float, np.ndarray]:
     """Binary cross-entropy on logits, ``max(z, 0) - z*y + log1p(exp(-|z|))``; returns (loss, dL/dz).
 
     logits: float32/float64 array of any shape; targets: probabilities in [0, 1] of the same shape;
-    mask: bool or 0/1, broadcastable to logits. Reduced like ``mse``; gradient ``m * (sigmoid(z) - y) / k``.
+    mask: bool or 0/1, broadcastable to logits; lengths as for ``mse``. Reduced like ``mse``;
+    gradient ``m * (sigmoid(z) - y) / k``.
     """
     loss_name = "bce_with_logits"
     reduction = _check_reduction(reduction, loss_name)
@@ -138,6 +157,7 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None) -> tupl
         )
     m = None
     count = z.size
+    mask = _with_lengths(mask, lengths, z.shape, "logits", loss_name)
     if mask is not None:
         m = _check_mask(mask, z.shape, "logits", loss_name)
         count = int(np.count_nonzero(np.broadcast_to(m, z.shape)))
@@ -165,13 +185,14 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None) -> tupl
 
 
 def cross_entropy(
-    logits, targets, reduction: str = "mean", mask=None, ignore_index: int | None = None
+    logits, targets, reduction: str = "mean", mask=None, ignore_index: int | None = None, lengths=None
 ) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy over the last axis; returns (loss, dL/dlogits).
 
     logits: (..., C) float32/float64; targets: integer class indices of shape (...);
     mask: bool or 0/1, broadcastable to (...); positions whose target equals ``ignore_index``
-    do not count either. Per position ``l = logsumexp(z) - z[t]``; "mean" divides the sum over
+    do not count either, nor, with ``lengths`` (B,) for logits (T, B, C), the steps past each
+    length. Per position ``l = logsumexp(z) - z[t]``; "mean" divides the sum over
     counted positions by their number (torch.nn.functional.cross_entropy), "sum" does not.
     Gradient ``(softmax(z) - onehot(t)) / k`` on counted positions and 0 elsewhere. Targets must lie
     in [0, C) wherever they count; positions that do not count may hold any integer (e.g. padding).
@@ -197,6 +218,7 @@ def cross_entropy(
 
     # Which positions count: the mask and ignore_index, if any (None means all of them).
     counted = None
+    mask = _with_lengths(mask, lengths, lead, "targets", loss_name)
     if mask is not None:
         counted = np.broadcast_to(_check_mask(mask, lead, "targets", loss_name), lead)  # (...)
     if ignore_index is not None:

@@ -342,15 +342,16 @@ class Trainer:
         return math.ceil(data.size / self.config.batch_size)
 
     def _next_batch(self, data):
+        """(x, y, mask, lengths, steps): the next batch and the steps it holds."""
         if isinstance(data, TokenStream):
             x, y = data.window_at(self.cursor)
-            return x, y, None, x.size
+            return x, y, None, None, x.size
         if self.perm is None:
             self.perm = self.rng.permutation(data.size)
         b = self.config.batch_size
         idx = self.perm[self.cursor * b : (self.cursor + 1) * b]
-        x, y, m = data.batch(idx)
-        return x, y, m, data.tokens_per_batch(len(idx))
+        x, y, m, lengths = data.batch(idx)
+        return x, y, m, lengths, data.tokens_per_batch(len(idx))
 
     def _loss(self, out, y, m, reduction: str = "mean"):
         """The configured loss; a (T, b) step mask spreads over the outputs of mse and bce."""
@@ -370,8 +371,8 @@ class Trainer:
         total, count = 0.0, 0
         for s in range(0, data.size, self.config.batch_size):
             idx = np.arange(s, min(s + self.config.batch_size, data.size))  # (b,)
-            x, y, m = data.batch(idx)
-            out, _, _ = model.forward(x)
+            x, y, m, lengths = data.batch(idx)
+            out, _, _ = model.forward(x, lengths=lengths)
             loss, _ = self._loss(out, y, m, reduction="sum")
             total += loss
             # counted targets: positions (cross-entropy) or elements (mse, bce), as "mean" counts them
@@ -381,9 +382,9 @@ class Trainer:
     def _train_step(self, data) -> dict | None:
         cfg, model = self.config, self.model
         t0 = time.perf_counter()
-        x, y, m, n_tokens = self._next_batch(data)
+        x, y, m, lengths, n_tokens = self._next_batch(data)
         with np.errstate(**_QUIET_FP):
-            out, h_n, cache = model.forward(x, self.hidden, rng=self.rng)
+            out, h_n, cache = model.forward(x, self.hidden, rng=self.rng, lengths=lengths)
             loss, dout = self._loss(out, y, m)
             _, _, grads = model.backward(dout, None, cache, truncate=cfg.truncate)
             norm = global_norm(grads)

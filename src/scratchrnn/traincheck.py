@@ -43,15 +43,16 @@ def check_data(model, loss: str, data, name: str) -> None:
         if x.ndim != 2:
             raise ValueError(f"the model expects (T, N) token ids, {name} ({kind}) has x of shape "
                              f"{x.shape} and dtype {x.dtype}")
-        check_ids(model, x, name)
+        lengths = getattr(data, "lengths", None)
+        check_ids(model, x if lengths is None else x[np.arange(x.shape[0])[:, None] < lengths], name)
     else:
         if x.ndim != 3 or x.shape[2] != cfg.input_size:
             raise ValueError(f"the model expects (T, N, {cfg.input_size}) features, {name} ({kind}) "
                              f"has x of shape {x.shape}")
         if x.dtype != model.dtype:
             raise ValueError(f"{name} x has dtype {x.dtype}, the model's weights are {model.dtype}")
-    if (cfg.head == "last") == data.per_step:
-        want = "one target per sequence" if cfg.head == "last" else "targets per step (T, N, ...)"
+    if (cfg.head != "all") == data.per_step:
+        want = "one target per sequence" if cfg.head != "all" else "targets per step (T, N, ...)"
         raise ValueError(f"the model's head {cfg.head!r} needs {want}, {name} has y of shape {y.shape}")
     lead = y.shape[:2] if data.per_step else y.shape[:1]
     if loss == "cross_entropy":

@@ -3,7 +3,7 @@ generators for the tutorial tasks (binary numbers, binary addition, sine windows
 containers the trainer reads (whole sequences, and a token stream read in windows)."""
 
 from . import sequences, synthetic, text
-from .sequences import SequenceData, TokenStream
+from .sequences import SequenceData, TokenStream, pad_sequences
 from .synthetic import (
     addition_pairs,
     all_addition_pairs,
@@ -45,6 +45,7 @@ __all__ = [
     "batchify",
     "binary_numbers",
     "bits_to_int",
+    "pad_sequences",
     "load_corpus",
     "read_text",
     "sequences",

@@ -8,16 +8,27 @@
   (:func:`~scratchrnn.data.text.batchify`) and read in consecutive windows of ``window`` steps
   (:class:`~scratchrnn.data.text.Windows`, whole windows only), so the hidden state at the end of
   one window is the right initial state for the next.
+
+:func:`pad_sequences` turns a list of sequences of different lengths into one padded batch and its
+lengths, the form the recurrent layers, :class:`SequenceData` and the models take.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..checks import check_int, check_optional_flag, check_size
+from ..checks import (
+    check_dtype,
+    check_flag,
+    check_int,
+    check_lengths,
+    check_numeric_dtype,
+    check_optional_flag,
+    check_size,
+)
 from .text import Windows, batchify
 
-__all__ = ["SequenceData", "TokenStream"]
+__all__ = ["SequenceData", "TokenStream", "pad_sequences"]
 
 
 def _float_or_int(name: str, a) -> np.ndarray:
@@ -27,13 +38,69 @@ def _float_or_int(name: str, a) -> np.ndarray:
     return a
 
 
+def _sequence(i: int, s) -> np.ndarray:
+    """Sequence i of ``pad_sequences``: an array of ids (T_i,) or features (T_i, F), T_i >= 1."""
+    a = np.asarray(s)
+    if a.dtype == object or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"sequence {i} must hold numbers (token ids or features), got dtype {a.dtype}")
+    if a.ndim not in (1, 2):
+        raise ValueError(f"sequence {i} must be (T,) token ids or (T, F) features, got shape {a.shape}")
+    if a.shape[0] == 0:
+        raise ValueError(f"sequence {i} is empty; every sequence needs at least one step")
+    if a.ndim == 1 and not np.issubdtype(a.dtype, np.integer):
+        raise ValueError(f"sequence {i} is 1-D, which is read as token ids and must be integer, got dtype "
+                         f"{a.dtype}; pass features as (T, 1)")
+    return a
+
+
+def pad_sequences(sequences, dtype=None, batch_first: bool = False, padding_value=0):
+    """Sequences of different lengths as one padded batch: ``(x, lengths)``.
+
+    ``sequences``: a non-empty list of (T_i, F) feature arrays (all with the same F) or of (T_i,)
+    integer token-id sequences (arrays or lists). ``x`` is (T, B, F) (or (B, T, F) with
+    ``batch_first``), T the longest T_i, sequence b in ``x[:T_b, b]`` and ``padding_value`` after
+    it; token ids give (T, B). ``lengths`` (B,) int64 holds the T_i. ``dtype``: the array's dtype,
+    float32 (the layers' default; None) or float64 for features, an integer dtype (int64 for None)
+    for ids. The recurrent layers
+    never read the padding when given the lengths (``forward(x, lengths=lengths)``)."""
+    batch_first = check_flag("batch_first", batch_first)
+    if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)):
+        raise ValueError(f"sequences must be a list of (T_i, F) arrays or of token-id sequences, got "
+                         f"{type(sequences).__name__}")
+    if not sequences:
+        raise ValueError("sequences is empty; give at least one sequence")
+    seqs = [_sequence(i, s) for i, s in enumerate(sequences)]
+    ids = seqs[0].ndim == 1
+    for i, a in enumerate(seqs):
+        if (a.ndim == 1) != ids:
+            first = "token ids (T,)" if ids else f"features (T, {seqs[0].shape[1]})"
+            raise ValueError(f"sequence 0 holds {first} but sequence {i} has shape {a.shape}; all must be "
+                             "alike")
+        if not ids and a.shape[1] != seqs[0].shape[1]:
+            raise ValueError(f"every sequence must have the same number of features: sequence 0 has "
+                             f"{seqs[0].shape[1]}, sequence {i} has {a.shape[1]}")
+    if ids:
+        dt = np.dtype(np.int64) if dtype is None else check_numeric_dtype(dtype)
+        if dt.kind not in "iu":
+            raise ValueError(f"token ids are padded as integers, got dtype {dt}")
+    else:  # the layers' dtypes
+        dt = np.dtype(np.float32) if dtype is None else check_dtype(dtype)
+    lengths = np.array([a.shape[0] for a in seqs], dtype=np.int64)  # (B,)
+    x = np.full((int(lengths.max()), len(seqs), *seqs[0].shape[1:]), padding_value, dtype=dt)  # (T, B[, F])
+    for b, a in enumerate(seqs):
+        x[: a.shape[0], b] = a
+    return (np.ascontiguousarray(x.swapaxes(0, 1)) if batch_first else x), lengths
+
+
 class SequenceData:
     """Whole sequences for BPTT: x (T, N, F) or (T, N) ids; y (T, N[, O]) per step, or (N, O) or
     (N,) class ids per sequence; mask (T, N) (bool or 0/1, per-step targets only) selects the
-    steps that count. ``per_step`` says which layout y has; None infers it from the shapes, which
-    is ambiguous only when T == N and y is 2-D (then pass it)."""
+    steps that count; lengths (N,) (integers in [1, T], e.g. from :func:`pad_sequences`) says
+    where each sequence ends: the model reads no step past it and per-step targets there do not
+    count. ``per_step`` says which layout y has; None infers it from the shapes, which is
+    ambiguous only when T == N and y is 2-D (then pass it)."""
 
-    def __init__(self, x, y, mask=None, per_step: bool | None = None):
+    def __init__(self, x, y, mask=None, per_step: bool | None = None, lengths=None):
         per_step = check_optional_flag("per_step", per_step)
         x, y = _float_or_int("x", x), _float_or_int("y", y)
         if x.ndim not in (2, 3):
@@ -53,7 +120,8 @@ class SequenceData:
         if mask is not None:
             if not per_step:
                 raise ValueError("a mask selects steps, so it needs targets per step (T, N[, O]); "
-                                 f"got y of shape {y.shape}, one target per sequence")
+                                 f"got y of shape {y.shape}, one target per sequence; give lengths to say "
+                                 "where each sequence ends")
             mask = np.asarray(mask)
             if mask.shape != (T, N):
                 raise ValueError(f"mask must be (T, N) = {(T, N)}, got {mask.shape}")
@@ -62,23 +130,36 @@ class SequenceData:
                         or not np.all((mask == 0) | (mask == 1)):
                     raise ValueError(f"mask must be boolean or hold only 0 and 1, got dtype {mask.dtype}")
                 mask = mask != 0  # (T, N)
-            if not mask.any():
-                raise ValueError("the dataset is empty: the mask selects no step")
-        self.x, self.y, self.mask, self.per_step = x, y, mask, per_step
+        if lengths is not None:
+            lengths = check_lengths(lengths, N, T)  # (N,)
+            if per_step:  # targets past a sequence's end do not count
+                valid = np.arange(T)[:, None] < lengths  # (T, N)
+                mask = valid if mask is None else mask & valid
+        if mask is not None and not mask.any():
+            where = "" if lengths is None else " inside the lengths"
+            raise ValueError(f"the dataset is empty: the mask selects no step{where}")
+        self.x, self.y, self.mask, self.per_step, self.lengths = x, y, mask, per_step, lengths
         self.num_steps, self.size = T, N
+        self._last_steps = T
 
     def __len__(self) -> int:
         return self.size
 
     def batch(self, idx: np.ndarray):
-        """The sequences ``idx`` as (x, y, mask), vectorized over the batch."""
-        x = self.x[:, idx]  # (T, b[, F])
-        y = self.y[:, idx] if self.per_step else self.y[idx]  # (T, b[, O]) or (b, O)
-        m = None if self.mask is None else self.mask[:, idx]  # (T, b)
-        return x, y, m
+        """The sequences ``idx`` as (x, y, mask, lengths), vectorized over the batch; with lengths
+        cut to the longest of them (mask: the per-step targets that count, lengths included; each
+        None when the data has none)."""
+        lengths = None if self.lengths is None else self.lengths[idx]  # (b,)
+        T = self.num_steps if lengths is None else int(lengths.max())
+        self._last_steps = T if lengths is None else int(lengths.sum())
+        x = self.x[:T, idx]  # (T, b[, F])
+        y = self.y[:T, idx] if self.per_step else self.y[idx]  # (T, b[, O]) or (b, O)
+        m = None if self.mask is None else self.mask[:T, idx]  # (T, b)
+        return x, y, m, lengths
 
     def tokens_per_batch(self, b: int) -> int:
-        return self.num_steps * b
+        """Steps in a batch of b sequences: with lengths, the real steps of the batch returned last."""
+        return self.num_steps * b if self.lengths is None else self._last_steps
 
 
 class TokenStream:

@@ -1,6 +1,6 @@
 """The matrix of gradient checks behind ``scratchrnn gradcheck``: every layer x nonlinearity x bias x
-depth x direction x loss x truncation, on small float64 models, against finite differences of the
-truncated objective.
+depth x direction x loss x truncation x sequence lengths, on small float64 models, against finite
+differences of the truncated objective.
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ RNN_HIDDEN = 4
 GATED_HIDDEN = 3
 H0_SCALE = 0.5  # std of the random initial states
 PADDED_FRACTION = 0.25  # share of masked (bce) or ignored (ce) positions
-# quick matrix: (nonlinearity, bias, num_layers, bidirectional, loss, truncate); together they
-# touch every nonlinearity, loss, truncation, stacking and both directions
+# quick matrix: (nonlinearity, bias, num_layers, bidirectional, loss, truncate, lengths); together
+# they touch every nonlinearity, loss, truncation, stacking, both directions and lengths
 QUICK_RNN = (
-    ("tanh", True, 2, True, "mse", 2),
-    ("relu", False, 1, False, "ce", 0),
-    ("sigmoid", True, 1, True, "hn", 0),
-    ("identity", True, 2, False, "last", None),
-    ("tanh", False, 1, True, "bce", 2),
-    ("tanh", True, 2, False, "hn", 4),  # k = T-1: the last step where h0 is held, not live
+    ("tanh", True, 2, True, "mse", 2, True),
+    ("relu", False, 1, False, "ce", 0, False),
+    ("sigmoid", True, 1, True, "hn", 0, False),
+    ("identity", True, 2, False, "last", None, True),
+    ("tanh", False, 1, True, "bce", 2, False),
+    ("tanh", True, 2, False, "hn", 4, False),  # k = T-1: the last step where h0 is held, not live
 )
 QUICK_GATED = (
-    ("tanh", True, 2, True, "hn", 0),
-    ("tanh", False, 2, False, "ce", 2),
+    ("tanh", True, 2, True, "hn", 0, True),
+    ("tanh", False, 2, False, "ce", 2, False),
 )
 
 
@@ -64,6 +64,9 @@ class GradcheckConfig:
             bce_with_logits), "ce" (head, cross_entropy with some ignore_index targets), "last"
             (many-to-one cross_entropy on the last step) or "hn" (mse on the final states, no head).
         truncate (int or None, default None): per-output truncated BPTT of this many steps; None: full.
+        lengths (bool, default False): the batch's sequences have lengths of their own, drawn in
+            [1, seq_len] with one of each extreme (``forward(..., lengths=)``; "last" reads each
+            sequence's last step, the per-step losses skip the steps past each length).
         seq_len (int, default 5): time steps T.
         batch (int, default 2): sequences B.
         input_size (int, default 3): input features F.
@@ -83,6 +86,7 @@ class GradcheckConfig:
     # "hn": mse on the final states h_n (and c_n), no head
     loss: str = "mse"
     truncate: int | None = None
+    lengths: bool = False  # sequences of their own lengths in the batch
     seq_len: int = 5  # T
     batch: int = 2  # B
     input_size: int = 3  # F
@@ -97,7 +101,7 @@ class GradcheckConfig:
         get_activation(self.nonlinearity)
         if not isinstance(self.loss, str) or self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
-        flags = ("bias", "bidirectional", "check_inputs")
+        flags = ("bias", "bidirectional", "check_inputs", "lengths")
         checked = {name: check_flag(name, getattr(self, name)) for name in flags}
         checked["truncate"] = check_truncate(self.truncate)
         for name in ("num_layers", "seq_len", "batch", "input_size", "hidden_size", "out_size"):
@@ -107,11 +111,11 @@ class GradcheckConfig:
 
     @property
     def name(self) -> str:
-        """A short readable label, e.g. ``RNN tanh bias L2 bi mse k=2``."""
+        """A short readable label, e.g. ``RNN tanh bias L2 bi mse k=2`` (then ``lengths`` with them)."""
         parts = [self.cell] + ([self.nonlinearity] if self.cell == "RNN" else [])
         parts += ["bias" if self.bias else "nobias", f"L{self.num_layers}"]
         parts += ["bi" if self.bidirectional else "uni", self.loss, f"k={self.truncate}"]
-        return " ".join(parts)
+        return " ".join(parts + (["lengths"] if self.lengths else []))
 
     @property
     def seed(self) -> int:
@@ -131,6 +135,7 @@ class _Objective:
     def _loss(self, out: np.ndarray, h_n):
         """(loss, gradient w.r.t. the loss input, head cache)."""
         tg = self.targets
+        lens = tg.get("lengths")  # (B,) or None
         if self.kind == "hn":
             parts = h_n if isinstance(h_n, tuple) else (h_n,)
             loss, dparts = 0.0, []
@@ -139,14 +144,19 @@ class _Objective:
                 loss += value
                 dparts.append(d)  # (L*D, B, H)
             return loss, dparts, None
-        feats = out[-1] if self.kind == "last" else out  # (B, D*H) or (T, B, D*H)
+        feats = out  # (T, B, D*H)
+        if self.kind == "last":  # (B, D*H): each sequence's last step
+            feats = out[-1] if lens is None else out[lens - 1, np.arange(out.shape[1])]
         z, cache = self.head.forward(feats)  # (..., O)
         if self.kind == "mse":
-            loss, dz = mse(z, tg["y"], reduction=REDUCTION)
+            loss, dz = mse(z, tg["y"], reduction=REDUCTION, lengths=lens)
         elif self.kind == "bce":
-            loss, dz = bce_with_logits(z, tg["y"], reduction=REDUCTION, mask=tg["mask"])
-        else:  # "ce" and "last"
-            loss, dz = cross_entropy(z, tg["y"], reduction=REDUCTION, ignore_index=tg.get("ignore_index"))
+            loss, dz = bce_with_logits(z, tg["y"], reduction=REDUCTION, mask=tg["mask"], lengths=lens)
+        elif self.kind == "ce":
+            loss, dz = cross_entropy(z, tg["y"], reduction=REDUCTION, ignore_index=tg["ignore_index"],
+                                     lengths=lens)
+        else:  # "last"
+            loss, dz = cross_entropy(z, tg["y"], reduction=REDUCTION)
         return loss, dz, cache
 
     def value(self, out: np.ndarray, h_n) -> float:
@@ -159,7 +169,8 @@ class _Objective:
         dfeats, head_grads = self.head.backward(grad, cache)
         if self.kind == "last":
             dout = np.zeros_like(out)  # (T, B, D*H)
-            dout[-1] = dfeats
+            lens = self.targets.get("lengths")
+            dout[-1 if lens is None else lens - 1, np.arange(out.shape[1])] = dfeats
         else:
             dout = dfeats  # (T, B, D*H)
         return loss, dout, None, {f"head.{n}": g for n, g in head_grads.items()}
@@ -180,11 +191,16 @@ def _build(cfg: GradcheckConfig):
     DH = H * rnn.num_directions
     state_shape = (cfg.num_layers * rnn.num_directions, B, H)
     x = gen.standard_normal((T, B, cfg.input_size))  # (T, B, F)
+    lengths = None
+    if cfg.lengths:  # (B,): one sequence of T steps, one of 1 (when B > 1), the others drawn
+        lengths = gen.integers(1, T + 1, size=B)
+        lengths[0] = T
+        lengths[1:2] = 1
     h0 = tuple(  # (L*D, B, H) each, inside the range the activations produce
         H0_SCALE * gen.standard_normal(state_shape) for _ in range(rnn.STATE_ARITY)
     )
     head = None if cfg.loss == "hn" else Linear(DH, O, dtype=np.float64, rng=gen)
-    targets: dict = {}
+    targets: dict = {"lengths": lengths}
     if cfg.loss == "mse":
         targets["y"] = gen.standard_normal((T, B, O))  # (T, B, O)
     elif cfg.loss == "bce":
@@ -220,7 +236,8 @@ def check_config(
     rnn, objective, x, h0 = _build(cfg)
     head = objective.head
     h0_arg = h0[0] if rnn.STATE_ARITY == 1 else h0
-    out, h_n, cache = rnn.forward(x, h0_arg)
+    lengths = objective.targets.get("lengths")
+    out, h_n, cache = rnn.forward(x, h0_arg, lengths=lengths)
     _, dout, dh_n, head_grads = objective(out, h_n)
     dx, dh0, grads = rnn.backward(dout, dh_n, cache, truncate=cfg.truncate)
     params = dict(rnn.params)
@@ -233,7 +250,7 @@ def check_config(
         dh0 = (dh0,) if rnn.STATE_ARITY == 1 else dh0
         for name, p, g in zip(("h0", "c0"), h0, dh0, strict=False):
             params[name], analytic[name] = p, g
-    fn = truncated_objective(rnn, x, objective.value, h0_arg, cfg.truncate)
+    fn = truncated_objective(rnn, x, objective.value, h0_arg, cfg.truncate, lengths=lengths)
     return check_gradients(fn, params, analytic, eps=eps, atol=atol, rtol=rtol, max_entries=max_entries,
                            rng=np.random.default_rng(cfg.seed))
 
@@ -250,7 +267,9 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
     Full: for the RNN every nonlinearity x bias x num_layers (1, 2) x loss x truncation (None, 0,
     2), and for LSTM / GRU every bias x num_layers x loss x truncation; ``bidirectional`` alternates
     so that changing any single other setting flips it (half the cost, both directions covered
-    with every setting). Quick: a handful of configs that still touch every code path.
+    with every setting), and ``lengths`` alternates with num_layers and truncation alone, so that
+    every loss x truncation is checked with and without lengths in both directions. Quick: a
+    handful of configs that still touch every code path.
     ``cells`` defaults to the importable ones; cells named explicitly are listed even when their
     module is missing (:func:`check_config` then raises ``ValueError``).
     """
@@ -263,8 +282,8 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
         if quick:
             nets = QUICK_RNN if cell == "RNN" else QUICK_GATED
             configs += [
-                GradcheckConfig(cell, nl, bias, layers, bidir, loss, k, hidden_size=hidden)
-                for nl, bias, layers, bidir, loss, k in nets
+                GradcheckConfig(cell, nl, bias, layers, bidir, loss, k, lengths=lens, hidden_size=hidden)
+                for nl, bias, layers, bidir, loss, k, lens in nets
             ]
             continue
         nonlins = NONLINEARITIES if cell == "RNN" else ("tanh",)
@@ -274,9 +293,9 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
                     for d, loss in enumerate(LOSSES):
                         for e, k in enumerate(TRUNCATIONS):
                             bidir = (a + b + c + d + e) % 2 == 1
-                            configs.append(
-                                GradcheckConfig(cell, nl, bias, layers, bidir, loss, k, hidden_size=hidden)
-                            )
+                            lens = (c + e) % 2 == 1
+                            configs.append(GradcheckConfig(cell, nl, bias, layers, bidir, loss, k,
+                                                           lengths=lens, hidden_size=hidden))
     return configs
 
 

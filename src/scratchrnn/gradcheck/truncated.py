@@ -9,6 +9,10 @@ by re-running the layer on the window ``x[t-k .. t+k]`` of each step from the he
 ``backward(truncate=k)`` can be compared with finite differences of it. The loss may be any
 function of ``(out, h_n)``: its gradient through the assembled windows is
 ``sum_t dL/dout_t . d out_t^(t) / d theta``, exactly what the backward pass computes from ``dout``.
+
+With ``lengths`` each sequence is its own objective's run: the windows of sequence b cover its
+steps ``0 .. lengths[b]-1`` only (its "T-1" is its own last step), and the loss reads the outputs
+assembled into the padded batch, zero past each length, as the layer gives them.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..checks import check_truncate
+from ..checks import check_lengths, check_truncate
 from ..nn.recurrent import RecurrentBase
 from .checker import as_scalar
 
@@ -36,6 +40,7 @@ def truncated_objective(
     loss: Callable,
     h0=None,
     truncate: int | None = None,
+    lengths=None,
 ) -> Callable[..., float]:
     """The objective whose exact gradient ``rnn.backward(..., truncate=k)`` returns, as ``fn(params)``.
 
@@ -51,7 +56,8 @@ def truncated_objective(
     entries from the window of step T-1 and its reverse-direction entries from that of step 0.
     Held states are computed once, here, from the current (unperturbed) parameters, x and h0;
     ``fn`` reads the layer's own parameter arrays and ``x`` and ``h0`` as they are when called, so
-    pass those very arrays to :func:`check_gradients`. ``fn`` ignores its argument.
+    pass those very arrays to :func:`check_gradients`. ``fn`` ignores its argument. ``lengths``
+    (B,) or None: the layer's ``forward(..., lengths=)`` (module docstring).
     """
     if not isinstance(rnn, RecurrentBase):
         raise ValueError(
@@ -67,13 +73,47 @@ def truncated_objective(
     if not callable(loss):
         raise ValueError(f"loss must be a callable loss(out, h_n) -> float, got {type(loss).__name__}")
     k = check_truncate(truncate)
+    run = _truncated_run(rnn, x, h0, k) if lengths is None else _each_sequence(rnn, x, h0, k, lengths)
+    return lambda _params=None: as_scalar(loss(*run()), "from loss(out, h_n)")
+
+
+def _each_sequence(rnn: RecurrentBase, x: np.ndarray, h0, k: int | None, lengths) -> Callable:
+    """``run() -> (out, h_n)`` of a batch with lengths: each sequence's own truncated run, put
+    together as the layer's padded outputs (zeros past each length) and final states."""
+    time_axis = 1 if rnn.batch_first else 0
+    T, B = x.shape[time_axis], x.shape[1 - time_axis]
+    lens = check_lengths(lengths, B, T)
+    arity = rnn.STATE_ARITY
+    h0s = _state_tuple(h0, arity)
+    runs = []
+    for b, n in enumerate(lens.tolist()):
+        xb = x[b : b + 1, :n] if rnn.batch_first else x[:n, b : b + 1]  # one sequence, unpadded
+        hb = None if h0s is None else tuple(s[:, b : b + 1] for s in h0s)
+        runs.append(_truncated_run(rnn, xb, None if hb is None else (hb[0] if arity == 1 else hb), k))
+
+    def run():
+        out = np.zeros((T, B, rnn.num_directions * rnn.hidden_size))  # (T, B, D*H)
+        h_n = [np.zeros(rnn.state_shape(B)) for _ in range(arity)]  # (L*D, B, H) each
+        for b, (n, one) in enumerate(zip(lens.tolist(), runs, strict=True)):
+            out_b, hn_b = one()
+            out[:n, b] = out_b[0] if rnn.batch_first else out_b[:, 0]
+            for s, part in zip(h_n, _state_tuple(hn_b, arity), strict=True):
+                s[:, b] = part[:, 0]
+        out = out.swapaxes(0, 1) if rnn.batch_first else out
+        return out, h_n[0] if arity == 1 else tuple(h_n)
+
+    return run
+
+
+def _truncated_run(rnn: RecurrentBase, x: np.ndarray, h0, k: int | None) -> Callable:
+    """``run() -> (out, h_n)`` of the truncated objective (``truncated_objective``, no lengths)."""
     out_full, _, cache = rnn.forward(x, h0)
     time_axis = 1 if rnn.batch_first else 0
     T = out_full.shape[time_axis]
     D = rnn.num_directions
     bidir = D == 2
     if k is None or k >= T:  # every window is the whole sequence, and h0 is never held
-        return lambda _params=None: as_scalar(loss(*rnn.forward(x, h0)[:2]), "from loss(out, h_n)")
+        return lambda: rnn.forward(x, h0)[:2]
 
     arity = rnn.STATE_ARITY
     held = tuple(s.copy() for s in rnn.sequence_states(cache))  # (L*D, T, B, H) each
@@ -112,7 +152,7 @@ def truncated_objective(
         for length, ts in groups.items()
     }
 
-    def fn(_params=None) -> float:
+    def run():
         x_tm = x.swapaxes(0, 1) if rnn.batch_first else x  # (T, B, F) view
         out = np.empty_like(out_full)  # (T, B, D*H) or (B, T, D*H)
         out_tm = out.swapaxes(0, 1) if rnn.batch_first else out  # (T, B, D*H) view
@@ -142,7 +182,6 @@ def truncated_objective(
                         h_n[s][fwd] = hn_w[s][fwd, cols]
                     if t == 0 and bidir:
                         h_n[s][rev] = hn_w[s][rev, cols]
-        hn_arg = h_n[0] if arity == 1 else tuple(h_n)
-        return as_scalar(loss(out, hn_arg), "from loss(out, h_n)")
+        return out, h_n[0] if arity == 1 else tuple(h_n)
 
-    return fn
+    return run

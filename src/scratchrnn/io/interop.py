@@ -299,13 +299,15 @@ def _torch_sequence_model_class() -> type:
     if "TorchSequenceModel" in _TORCH_CLASSES:
         return _TORCH_CLASSES["TorchSequenceModel"]
     torch = _require_torch()
-    from ..nn.model import ModelConfig
+    from ..nn.model import HEADS, ModelConfig
 
     class TorchSequenceModel(torch.nn.Module):
         """PyTorch twin of ``scratchrnn.nn.SequenceModel``: embedding (or one-hot) -> rnn -> head.
 
-        ``forward(x, h0=None) -> (logits, h_n)``: x is (T, B) integer ids or (T, B, F) floats;
-        logits are (T, B, O), or (B, O) from the last output step when ``head == "last"``.
+        ``forward(x, h0=None, lengths=None) -> (logits, h_n)``: x is (T, B) integer ids or
+        (T, B, F) floats; logits are (T, B, O) for head "all", else (B, O) per sequence, read as
+        ``scratchrnn.nn.heads`` says. ``lengths`` (B,) runs the batch as a packed sequence
+        (``pack_padded_sequence(..., enforce_sorted=False)``).
         ``state_dict()`` keys equal the SequenceModel's ``params`` keys (with tied weights, plus
         ``head.weight``: the embedding's Parameter). ``config`` is the ModelConfig as a dict.
         """
@@ -316,8 +318,8 @@ def _torch_sequence_model_class() -> type:
             if (cfg.vocab_size is None) == (cfg.input_size is None):
                 raise ValueError("give exactly one of vocab_size (token inputs) and input_size "
                                  "(dense inputs)")
-            if cfg.head not in ("all", "last"):
-                raise ValueError(f"head must be 'all' or 'last', got {cfg.head!r}")
+            if cfg.head not in HEADS:
+                raise ValueError(f"head must be one of {', '.join(map(repr, HEADS))}, got {cfg.head!r}")
             out_size = cfg.output_size if cfg.output_size is not None else cfg.vocab_size
             if out_size is None:
                 raise ValueError("output_size is required for dense inputs")
@@ -343,8 +345,12 @@ def _torch_sequence_model_class() -> type:
             if cfg.tie_weights:  # one Parameter under both names, as SequenceModel holds one array
                 self.head.weight = self.embedding.weight
 
-        def forward(self, x, h0=None):
+        def forward(self, x, h0=None, lengths=None):
             cfg = self.config
+            T, B = x.shape[:2]
+            lengths = None if lengths is None else torch.as_tensor(lengths, dtype=torch.int64)
+            if lengths is not None and cfg["vocab_size"] is not None:  # padding ids are never read
+                x = torch.where(torch.arange(T)[:, None] < lengths, x, torch.zeros_like(x))
             if self.embedding is not None:
                 xe = self.embedding(x)  # (T, B, E)
             elif cfg["vocab_size"] is not None:
@@ -352,8 +358,26 @@ def _torch_sequence_model_class() -> type:
                 xe = onehot.to(self.head.weight.dtype)
             else:
                 xe = x  # (T, B, F)
-            out, h_n = self.rnn(xe, h0)  # (T, B, D*H)
-            feats = out[-1] if cfg["head"] == "last" else out  # (B, D*H) or (T, B, D*H)
+            if lengths is None:
+                out, h_n = self.rnn(xe, h0)  # (T, B, D*H)
+                count, valid = torch.full((B,), T), torch.ones(T, B, dtype=torch.bool)
+            else:
+                packed = torch.nn.utils.rnn.pack_padded_sequence(xe, lengths, enforce_sorted=False)
+                out, h_n = self.rnn(packed, h0)
+                out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=T)  # (T, B, D*H)
+                count, valid = lengths, torch.arange(T)[:, None] < lengths
+            head, D = cfg["head"], 2 if cfg["bidirectional"] else 1
+            if head == "all":
+                feats = out  # (T, B, D*H)
+            elif head == "last":
+                feats = out[count - 1, torch.arange(B)]  # (B, D*H)
+            elif head == "final":
+                h = h_n[0] if isinstance(h_n, tuple) else h_n  # (L*D, B, H)
+                feats = torch.cat(list(h[-D:]), dim=1)  # (B, D*H)
+            elif head == "mean":
+                feats = out.sum(dim=0) / count[:, None].to(out.dtype)
+            else:  # "max"
+                feats = out.masked_fill(~valid[..., None], float("-inf")).amax(dim=0)
             return self.head(feats), h_n
 
         def extra_repr(self) -> str:

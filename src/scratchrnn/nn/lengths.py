@@ -74,6 +74,10 @@ class Lengths:
             return a[self.rev, self._cols]
         return a[..., self.rev, self._cols, :]
 
+    def padded_valid(self) -> np.ndarray:
+        """(T, B) whether step t is inside sequence b, over all T padded steps."""
+        return np.arange(self.T)[:, None] < self.lengths
+
     def final(self, states: np.ndarray) -> np.ndarray:
         """Each sequence's entry at its last step: states (steps, B, H) -> (B, H)."""
         return states[self.last, self._cols]

@@ -28,6 +28,7 @@ from ..checks import (
     MAX_LAYERS,
     check_dtype,
     check_flag,
+    check_lengths,
     check_optional_size,
     check_probability,
     check_random_state,
@@ -35,16 +36,20 @@ from ..checks import (
 )
 from ..functional import get_activation
 from .gru import GRU
+from .heads import Pooled, pool, unpool
 from .linear import Embedding, Linear, embedding_param_shapes, linear_param_shapes
 from .lstm import LSTM
 from .module import Module, check_weights_fit
 from .recurrent import recurrent_param_shapes
 from .rnn import RNN
 
-__all__ = ["CELLS", "ModelCache", "ModelConfig", "ModelStepper", "SequenceModel", "make_recurrent"]
+__all__ = ["CELLS", "HEADS", "POOLED_HEADS", "ModelCache", "ModelConfig", "ModelStepper", "SequenceModel",
+           "make_recurrent"]
 
 
 CELLS: dict[str, type] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell name -> layer class (one contract)
+POOLED_HEADS = ("last", "final", "mean", "max")  # one prediction per sequence (ModelConfig.head)
+HEADS = ("all", *POOLED_HEADS)
 
 
 @dataclass
@@ -70,8 +75,12 @@ class ModelConfig:
         bidirectional (bool, default False): both directions, concatenated (the head reads 2 * hidden);
             never for next-token training, where the reverse direction would read the targets.
         output_size (int or None, default None): width O of the Linear head; None: vocab_size.
-        head (str, default "all"): "all", a prediction (T, B, O) at every step; "last", many-to-one,
-            one prediction (B, O) from the last step's output.
+        head (str, default "all"): "all", a prediction (T, B, O) at every step; the others are
+            many-to-one, one prediction (B, O) per sequence from: "last", the top layer's output at
+            each sequence's last step; "final", each direction's final state, concatenated (the
+            many-to-one for a bidirectional model: its reverse direction has then read the whole
+            sequence); "mean" and "max", the mean and maximum of the outputs over the steps
+            (``HEADS``). With lengths every head reads only the steps inside them.
         head_bias (bool, default True): whether the head has a bias.
         dtype (str, default "float32"): "float32" or "float64"; a numpy type or dtype is stored as its name.
         tie_weights (bool, default False): the head uses the embedding's (V, E) matrix (one array,
@@ -90,7 +99,7 @@ class ModelConfig:
     dropout: float = 0.0  # between recurrent layers, training mode only
     bidirectional: bool = False
     output_size: int | None = None  # head width; defaults to vocab_size
-    head: str = "all"  # "all": a prediction at every step; "last": many-to-one from the last step
+    head: str = "all"  # "all": a prediction at every step; else one per sequence (POOLED_HEADS)
     head_bias: bool = True
     dtype: str = "float32"  # "float32" | "float64" (a numpy type or dtype is stored as its name)
     tie_weights: bool = False  # the head uses the embedding's (V, E) matrix; needs E == the head's input
@@ -123,8 +132,8 @@ class ModelConfig:
         self.output_size = check_optional_size("output_size", self.output_size)
         if self.output_size is None and self.vocab_size is None:
             raise ValueError("output_size is required for dense inputs (input_size), got None")
-        if self.head not in ("all", "last"):
-            raise ValueError(f"head must be 'all' or 'last', got {self.head!r}")
+        if self.head not in HEADS:
+            raise ValueError(f"head must be one of {', '.join(map(repr, HEADS))}, got {self.head!r}")
         self.head_bias = check_flag("head_bias", self.head_bias)
         self.dtype = check_dtype(self.dtype).name
         self.tie_weights = check_flag("tie_weights", self.tie_weights)
@@ -199,8 +208,13 @@ class ModelCache(NamedTuple):
     embedding: object  # the Embedding's cache, or None (one-hot or dense input)
     rnn: object  # the recurrent core's cache (its ``sequence_states`` reads every step's state)
     head: object  # the Linear head's cache
-    out_shape: tuple[int, ...]  # (T, B, D*H), the recurrent output's shape
+    pooled: Pooled  # what the head read from the recurrent outputs (scratchrnn.nn.heads)
     version: int  # the weights' version at forward (scratchrnn.nn.module), shared by the parts
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """(T, B, D*H), the recurrent output's shape."""
+        return self.pooled.out_shape
 
 
 def make_recurrent(cfg: ModelConfig, input_size: int, rng: np.random.Generator):
@@ -223,9 +237,12 @@ def make_recurrent(cfg: ModelConfig, input_size: int, rng: np.random.Generator):
 class SequenceModel(Module):
     """encoder (embedding, one-hot or none) -> recurrent core -> Linear head.
 
-    forward(x, h0) -> (y, h_n, cache): x is (T, B) integer ids or (T, B, F) floats; y is (T, B, O),
-    or (B, O) when ``head == "last"`` (many-to-one). backward(dy, dh_n, cache, truncate) ->
-    (dx or None for token inputs, dh0, grads) with ``grads`` keyed like ``params``.
+    forward(x, h0, lengths=None) -> (y, h_n, cache): x is (T, B) integer ids or (T, B, F) floats;
+    y is (T, B, O) for head "all", else (B, O), one prediction per sequence (``ModelConfig.head``).
+    With ``lengths`` (B,) sequence b is ``x[:lengths[b], b]`` (``scratchrnn.nn.lengths``): nothing
+    reads the padding (token ids there need not be valid), and y past a length is the head of zero
+    outputs, for the loss to mask. backward(dy, dh_n, cache, truncate) -> (dx or None for token
+    inputs, dh0, grads) with ``grads`` keyed like ``params``.
     """
 
     def __init__(self, config: ModelConfig, rng=None):
@@ -292,35 +309,40 @@ class SequenceModel(Module):
         time, with the weights prepared once, now (a snapshot: make a new one after they change)."""
         return ModelStepper(self)
 
-    def _encode(self, x):
+    def _encode(self, x, lengths):
         if not self.token_input:
             return x, None
         ids = np.asarray(x)
         if ids.ndim != 2:
             raise ValueError(f"token input must be 2-D (T, B) integer ids, got shape {ids.shape}")
         if self.embedding is not None:
+            if lengths is not None and ids.dtype.kind in "iu":  # padding ids are never looked up
+                T, B = ids.shape
+                ids = np.where(np.arange(T)[:, None] < check_lengths(lengths, B, T), ids, 0)  # (T, B)
             return self.embedding.forward(ids)  # (T, B, E)
         if ids.dtype.kind not in "iu":
             raise ValueError(f"token input must hold integer ids, got dtype {ids.dtype}")
         return ids, None  # (T, B): the recurrent layer reads ids as one-hot vectors without building them
 
-    def forward(self, x, h0=None, rng: np.random.Generator | None = None):
-        """x (T, B) ids or (T, B, F) floats -> y (T, B, O) (or (B, O) for head 'last'), h_n, cache."""
-        xe, emb_cache = self._encode(x)
-        out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng)  # (T, B, D*H)
-        feats = out[-1] if self.config.head == "last" else out  # (B, D*H) or (T, B, D*H)
+    def forward(self, x, h0=None, rng: np.random.Generator | None = None, lengths=None):
+        """x (T, B) ids or (T, B, F) floats, lengths (B,) or None -> y (T, B, O) (head "all") or
+        (B, O), h_n, cache."""
+        xe, emb_cache = self._encode(x, lengths)
+        out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng, lengths=lengths)  # (T, B, D*H)
+        feats, pooled = pool(self.config.head, out, h_n, self.rnn.num_directions, rnn_cache.lengths)
         y, head_cache = self.head.forward(feats)
-        return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, out.shape, self.params.version.value)
+        return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, pooled, self.params.version.value)
 
     __call__ = forward
 
     def _add_top_state_grad(self, dh_n, dtop):
-        """dh_n plus ``dtop`` (B, H) on the top layer's hidden state (a tuple (dh, dc) for LSTMs)."""
+        """dh_n plus ``dtop`` (B, D*H) on the top layer's hidden states, direction d's in columns
+        d*H:(d+1)*H (a tuple (dh, dc) for LSTMs)."""
         rnn = self.rnn
-        B = dtop.shape[0]
+        B, D, H = dtop.shape[0], rnn.num_directions, rnn.hidden_size
         parts = list(dh_n) if isinstance(dh_n, tuple) else [dh_n] + [None] * (rnn.STATE_ARITY - 1)
-        dh = np.zeros(rnn.state_shape(B), self.dtype) if parts[0] is None else parts[0].copy()  # (L, B, H)
-        dh[-1] += dtop
+        dh = np.zeros(rnn.state_shape(B), self.dtype) if parts[0] is None else parts[0].copy()  # (L*D, B, H)
+        dh[-D:] += dtop.reshape(B, D, H).transpose(1, 0, 2)
         parts[0] = dh
         return tuple(parts) if rnn.STATE_ARITY > 1 else dh
 
@@ -331,16 +353,10 @@ class SequenceModel(Module):
                              f"got {type(cache).__name__}")
         self.check_cache_version(cache.version)
         dfeat, g_head = self.head.backward(dy, cache.head)
-        if self.config.head == "last" and not self.rnn.bidirectional:
-            # many-to-one: the last output is the top layer's final state, so its gradient enters
-            # through dh_n and the layer can skip steps the (truncated) gradient never reaches
-            dout = None
-            dh_n = self._add_top_state_grad(dh_n, dfeat)
-        elif self.config.head == "last":
-            dout = np.zeros(cache.out_shape, self.dtype)  # (T, B, D*H): loss at the last step only
-            dout[-1] = dfeat
-        else:
-            dout = dfeat
+        rnn = self.rnn
+        dout, dtop = unpool(dfeat, cache.pooled, rnn.num_directions, via_state=not rnn.bidirectional)
+        if dtop is not None:
+            dh_n = self._add_top_state_grad(dh_n, dtop)
         dx, dh0, g_rnn = self.rnn.backward(dout, dh_n, cache.rnn, truncate=truncate)
         grads = {f"head.{k}": v for k, v in g_head.items()}
         grads.update({f"rnn.{k}": v for k, v in g_rnn.items()})
@@ -361,8 +377,9 @@ class ModelStepper:
     ``step(x_t, h) -> (logits (B, O), h_next)``: x_t is (B,) integer token ids for a token model or
     (B, F) floats of the model's dtype for a dense one; h is the state as ``forward`` takes it
     ((L, B, H), a tuple (h, c) for an LSTM) or None for zeros. One call equals ``forward`` on a
-    (1, B) input in evaluation mode (no dropout); with head "last" the logits are those of a
-    sequence ending at this step. Calling the stepper is the same as calling ``step``.
+    (1, B) input in evaluation mode (no dropout); with head "last" or "final" the logits are those
+    of a sequence ending at this step (heads "mean" and "max" cannot be stepped). Calling the
+    stepper is the same as calling ``step``.
 
     ``session(h)`` gives the same steps with the state carried inside, for decoding loops, and
     ``chunk_session(h)`` whole chunks of a sequence at a time, for scoring.
@@ -379,6 +396,9 @@ class ModelStepper:
         if model.rnn.bidirectional:
             raise ValueError("a bidirectional model cannot be stepped one token at a time: its reverse "
                              "direction reads the sequence from the end; use forward on the whole sequence")
+        if model.config.head in ("mean", "max"):
+            raise ValueError(f"a model with head {model.config.head!r} pools over a whole sequence, so it "
+                             "cannot be stepped one token at a time; use forward on the whole sequence")
         self.rnn = model.rnn.stepper()
         self.token_input = model.token_input
         self.dtype = model.dtype

@@ -337,21 +337,23 @@ class SentenceBatches(SequenceData):
             fits = np.arange(1, window.size + 1) * window <= batch_tokens  # (w,) monotone: True then False
             bounds.append(i + max(1, int(np.count_nonzero(fits))))
         self.bounds = np.asarray(bounds, dtype=np.int64)  # (batches + 1,)
-        self.lengths = lens
+        self.sentence_lengths = lens  # (N,) ascending
         self.sentences = N
         self.size = len(bounds) - 1  # the trainer counts batches
         self.mean_targets = float(lens.sum() / self.size)
         self._last_targets = 0
 
     def batch(self, idx: np.ndarray):
-        """Batches ``idx`` as (x (T, b), y (T, b), mask (T, b)), T the longest of their sentences."""
+        """Batches ``idx`` as (x (T, b), y (T, b), mask (T, b), None), T the longest of their sentences
+        (no lengths: the forward model reads each sentence from its start, and the mask drops the
+        padding's targets)."""
         idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))  # (k,)
         lo, hi = self.bounds[idx], self.bounds[idx + 1]  # (k,)
         spans = zip(lo.tolist(), hi.tolist(), strict=True)
         cols = np.concatenate([np.arange(a, b) for a, b in spans])  # (b,) the batches' sentences
-        T = int(self.lengths[cols].max())
-        self._last_targets = int(self.lengths[cols].sum())
-        return self.x[:T, cols], self.y[:T, cols], self.mask[:T, cols]
+        T = int(self.sentence_lengths[cols].max())
+        self._last_targets = int(self.sentence_lengths[cols].sum())
+        return self.x[:T, cols], self.y[:T, cols], self.mask[:T, cols], None
 
     def tokens_per_batch(self, b: int) -> int:
         """Targets in the batch returned last (the trainer's tokens-per-second figure)."""
