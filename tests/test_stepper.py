@@ -12,7 +12,6 @@ import pytest
 from model_wrappers import ForwardOnly
 from scratchrnn.nn import GRU, LSTM, RNN
 from scratchrnn.nn.model import ModelConfig, ModelStepper, SequenceModel
-from scratchrnn.nn.recurrent import relayout_rows
 from scratchrnn.nn.stepper import RecurrentStepper
 from scratchrnn.optim import SGD
 from scratchrnn.sample import beam_search, generate
@@ -327,24 +326,6 @@ def test_an_overridden_forward_is_not_bypassed_by_an_inherited_stepper(cls):
     expected = generate(ForwardOnly(model), [1, 2], 15, 4, temperature=0.8)
     assert expected.mean() > 5  # the override is visible in what is drawn
     np.testing.assert_array_equal(generate(model, [1, 2], 15, 4, temperature=0.8), expected)
-
-
-# -- the shared weight re-layout -----------------------------------------------------------------------------
-@pytest.mark.parametrize("H", [3, 256, 301])  # from 256 on transposed in pieces, 301 ends on a short one
-@pytest.mark.parametrize("order,scales", [((3, 0, 1, 2), (0.5, 0.5, 0.5, 1.0)), ((0, 1, 2), (0.5, 0.5, 1.0))])
-def test_relayout_rows_reorders_scales_and_transposes(H, order, scales):
-    rng = np.random.default_rng(H)
-    w = rng.standard_normal((len(order) * H, 7))  # (G*H, K)
-    blocks = [w[b * H : (b + 1) * H] * s for b, s in zip(order, scales, strict=True)]
-    expected = np.concatenate(blocks)  # (G*H, K)
-    np.testing.assert_array_equal(relayout_rows(w, H, order, scales), expected)
-    t = relayout_rows(w, H, order, scales, transpose=True)
-    assert t.flags.c_contiguous
-    np.testing.assert_array_equal(t, expected.T)
-    b = rng.standard_normal(len(order) * H).astype(np.float32)  # (G*H,) a bias
-    pieces = [b[k * H : (k + 1) * H] * np.float32(s) for k, s in zip(order, scales, strict=True)]
-    expected_b = np.concatenate(pieces)  # (G*H,)
-    np.testing.assert_array_equal(relayout_rows(b, H, order, scales), expected_b)
 
 
 # -- bad input -----------------------------------------------------------------------------------------------

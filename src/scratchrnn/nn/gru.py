@@ -22,7 +22,8 @@ import numpy as np
 
 from .. import functional as F
 from . import timeloop, workspace
-from .recurrent import RecurrentBase, input_gates, input_grad, input_weight_grad, relayout_rows
+from .projections import input_gates, input_grad, input_weight_grad, relayout_rows
+from .recurrent import RecurrentBase
 from .stepper import step_input_gates
 
 __all__ = ["GRU", "GRUCache"]

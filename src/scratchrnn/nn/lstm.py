@@ -46,7 +46,8 @@ import numpy as np
 
 from .. import functional as F
 from . import timeloop, workspace
-from .recurrent import RecurrentBase, input_grad, relayout_rows
+from .projections import input_grad, relayout_rows
+from .recurrent import RecurrentBase
 from .stepper import step_input_gates
 
 __all__ = ["COEFF_CHUNK_ELEMENTS", "LSTM", "LSTMCache", "ONE_HOT_MAX_IDS"]

@@ -37,6 +37,7 @@ from ..checks import (
 from ..functional import get_activation
 from .gru import GRU
 from .heads import Pooled, pool, unpool
+from .lengths import Lengths
 from .linear import Embedding, Linear, embedding_param_shapes, linear_param_shapes
 from .lstm import LSTM
 from .module import Module, check_weights_fit
@@ -329,7 +330,8 @@ class SequenceModel(Module):
         (B, O), h_n, cache."""
         xe, emb_cache = self._encode(x, lengths)
         out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng, lengths=lengths)  # (T, B, D*H)
-        feats, pooled = pool(self.config.head, out, h_n, self.rnn.num_directions, rnn_cache.lengths)
+        seq = None if lengths is None else Lengths(lengths, out.shape[1], out.shape[0])
+        feats, pooled = pool(self.config.head, out, h_n, self.rnn.num_directions, seq)
         y, head_cache = self.head.forward(feats)
         return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, pooled, self.params.version.value)
 

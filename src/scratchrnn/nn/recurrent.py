@@ -22,6 +22,7 @@ plain loops that define all of it are ``scratchrnn.nn.reference``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -36,58 +37,13 @@ from ..checks import (
     check_size,
     check_truncate,
 )
-from ..functional import index_add_rows
 from ..init import uniform
-from . import timeloop, workspace
+from . import segments, timeloop, workspace
 from .lengths import Lengths, reverse_time
 from .module import Module, check_weights_fit
 from .stepper import RecurrentStepper
 
-__all__ = [
-    "ParamNames",
-    "RecurrentBase",
-    "input_gates",
-    "input_grad",
-    "input_weight_grad",
-    "recurrent_param_shapes",
-    "relayout_rows",
-]
-
-
-# A transposed copy of a large block goes 16 source rows at a time: each destination row then gets
-# a whole cache line per piece instead of one element, about twice as fast from H = 512 on. Small
-# blocks are copied whole, where the per-piece Python overhead would dominate.
-_TRANSPOSE_PIECE_ROWS = 16
-_TRANSPOSE_IN_PIECES_FROM = 256  # rows per block
-
-
-def relayout_rows(w: np.ndarray, H: int, order, scales, transpose: bool = False, out=None) -> np.ndarray:
-    """Blocks of H rows of w (G*H, ...) stacked in ``order``, block j multiplied by ``scales[j]``.
-
-    The prepared weights of the gated cells, built in one pass with no intermediate copies. With
-    ``transpose`` a 2-D w (G*H, K) comes out as the C-contiguous transpose (K, G*H). Scales of
-    1 and 1/2 are exact, so the values are those of reordering, scaling and transposing in turn.
-    ``out`` (a view of the result's shape, e.g. columns of a bigger array) receives the result.
-    """
-    shape = (w.shape[1], w.shape[0]) if transpose else w.shape
-    if out is None:
-        out = np.empty(shape, w.dtype)  # (G*H, ...) or (K, G*H)
-    elif out.shape != shape or out.dtype != w.dtype:
-        raise ValueError(f"relayout_rows: out must be {shape} {w.dtype}, got {out.shape} {out.dtype}")
-    piece = _TRANSPOSE_PIECE_ROWS if transpose and H >= _TRANSPOSE_IN_PIECES_FROM else H
-    for j, (block, scale) in enumerate(zip(order, scales, strict=True)):
-        for r in range(0, H, piece):
-            n = min(piece, H - r)
-            src = w[block * H + r : block * H + r + n]  # (n, ...)
-            if transpose:
-                src, dst = src.T, out[:, j * H + r : j * H + r + n]  # (K, n)
-            else:
-                dst = out[j * H + r : j * H + r + n]  # (n, ...)
-            if scale == 1:
-                np.copyto(dst, src)
-            else:
-                np.multiply(src, scale, out=dst)
-    return out
+__all__ = ["ParamNames", "RecurrentBase", "recurrent_param_shapes"]
 
 
 def recurrent_param_shapes(gates: int, input_size: int, hidden_size: int, num_layers: int = 1,
@@ -130,6 +86,8 @@ class _Cache:
     masks: list  # per layer below the top: dropout mask (steps, B, D*H) or None
     version: int  # the weights' version at forward (scratchrnn.nn.module)
     lengths: Lengths | None = None  # the batch's sequence lengths (the layers ran lengths.steps steps)
+    # with segments (scratchrnn.nn.segments): how the layers ran the batch (longest first), or None
+    plan: segments.Plan | None = None
 
 
 class RecurrentBase(Module):
@@ -334,18 +292,32 @@ class RecurrentBase(Module):
         states0 = self._check_states(h0, B, "h0")
         if states0 is None:
             states0 = tuple(np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
+        plan = None if seq is None else segments.make_plan(seq)
+        order = None if plan is None else plan.order
+        if order is not None:  # the layers run the batch longest first (scratchrnn.nn.segments)
+            seq = Lengths(seq.lengths[order], B, T)
+            states0 = tuple(s[:, order] for s in states0)
         states_n = tuple(np.empty(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY))
         drop = self.dropout if self.training else 0.0
         gen = self._dropout_rng if rng is None else check_random_state(rng)
-        layer_in = np.ascontiguousarray(x) if seq is None else seq.input(x)  # (steps, B, F)
+        if plan is not None:  # (steps, B, F) sorted, the padding the segments read replaced
+            layer_in = segments.sorted_copy(x, plan, seq.steps)
+            segments.clear_padding(layer_in, plan.padding, layer_in[0] if x.dtype.kind in "iu" else None)
+        else:
+            layer_in = np.ascontiguousarray(x) if seq is None else seq.input(x)  # (steps, B, F)
         caches, masks = [], []
         for layer in range(self.num_layers):
             outs, dir_caches = [], []
             for d, suffix in enumerate(self._suffixes()):
                 i = layer * D + d
                 xin = layer_in if d == 0 else reverse_time(layer_in, seq)  # (steps, B, F)
-                out, st_n, cache = self._direction_forward(layer, suffix, xin, tuple(s[i] for s in states0))
-                if seq is not None:  # each sequence's state after its own last step
+                state0 = tuple(s[i] for s in states0)
+                if plan is not None:  # the rows still running, segment by segment
+                    run = functools.partial(self._direction_forward, layer, suffix)
+                    out, st_n, cache = segments.forward(run, self._direction_states, xin, state0, seq, plan)
+                else:
+                    out, st_n, cache = self._direction_forward(layer, suffix, xin, state0)
+                if seq is not None and plan is None:  # each sequence's state after its own last step
                     st_n = tuple(seq.final(a) for a in self._direction_states(cache))
                 for s, v in zip(states_n, st_n, strict=True):
                     s[i] = v
@@ -360,16 +332,22 @@ class RecurrentBase(Module):
             caches.append(dir_caches)
             masks.append(mask)
             layer_in = layer_out
-        if seq is not None:
+        if plan is not None:  # (T, B, D*H) in the caller's order, zero past each length already
+            layer_in = segments.restored(layer_in, plan, T)
+        elif seq is not None:
             layer_in = seq.padded(layer_in)  # (T, B, D*H), zeros past each length
         elif not layer_in.flags.c_contiguous:  # a cell's output view (the LSTM's)
             layer_in = workspace.copy(layer_in)  # (T, B, D*H)
+        if order is not None:  # the final states back in the caller's order
+            undo = np.argsort(order)
+            states_n = tuple(s[:, undo] for s in states_n)
         out = layer_in.transpose(1, 0, 2) if self.batch_first else layer_in.view()
         # ``out`` may share memory with the cache that backward reads (the RNN's and GRU's hidden
         # states are their caches): writing into it would silently corrupt the gradients, so it is
         # handed out read-only (copy it to modify it).
         out.flags.writeable = False
-        return out, self._wrap_state(states_n), _Cache(T, B, caches, masks, self.params.version.value, seq)
+        cache = _Cache(T, B, caches, masks, self.params.version.value, seq, plan)
+        return out, self._wrap_state(states_n), cache
 
     __call__ = forward
 
@@ -395,9 +373,15 @@ class RecurrentBase(Module):
         H, D = self.hidden_size, self.num_directions
         if dout is not None:
             dout = self._check_grad_out(dout, T, B)  # (T, B, D*H)
-            if seq is not None:  # the outputs past a length are constant zeros
+            if cache.plan is not None:  # (steps, B, D*H) in the order the layers ran; the outputs
+                dout = segments.sorted_copy(dout, cache.plan, seq.steps)  # past a length are constant
+                segments.clear_padding(dout, cache.plan.padding)  # zeros (the rest is never read)
+            elif seq is not None:  # the outputs past a length are constant zeros
                 dout = seq.mask(dout[: seq.steps])  # (steps, B, D*H)
         dstates_n = self._check_dstate(dh_n, B)
+        order = None if cache.plan is None else cache.plan.order
+        if order is not None:
+            dstates_n = tuple([None if s is None else s[:, order] for s in dstates_n])
         grads: dict[str, np.ndarray] = {}
         dstates0 = tuple([np.zeros(self.state_shape(B), self.dtype) for _ in range(self.STATE_ARITY)])
         # g: gradient arriving at the current layer's output; with truncation an (A, T, B, D*H)
@@ -419,8 +403,14 @@ class RecurrentBase(Module):
                     if gd is not None and k is not None:
                         gd = gd[::-1]
                 dsn = tuple([None if s is None else s[i] for s in dstates_n])
-                steps = self._backward_steps(layer, suffix, cache.layers[layer][d])
-                dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep, seq)
+                if cache.plan is not None:
+                    F = self.input_size if layer == 0 else D * H
+                    steps_of = functools.partial(self._backward_steps, layer, suffix)
+                    dx, dxo, dst0, layer_grads = segments.bptt(steps_of, cache.layers[layer][d], gd, gd_offs,
+                                                               dsn, k, keep, B, F)
+                else:
+                    steps = self._backward_steps(layer, suffix, cache.layers[layer][d])
+                    dx, dxo, dst0, layer_grads = self._bptt(steps, gd, gd_offs, dsn, k, keep, seq)
                 grads.update(layer_grads)
                 if d == 1 and dx is not None:
                     dx = reverse_time(dx, seq, contiguous=False)
@@ -434,9 +424,13 @@ class RecurrentBase(Module):
             if mask is not None:
                 dx_acc *= mask  # (.., T, B, D*H): dx_acc is this call's own array, never a cache's
             g, offs = dx_acc, dx_offs
-        dx = g
-        if dx is not None and seq is not None:
-            dx = seq.padded(dx)  # (T, B, F); zero past each length already, and after the steps run
+        dx = g  # zero past each length already
+        if dx is not None and cache.plan is not None:
+            dx = segments.restored(dx, cache.plan, T)  # (T, B, F) in the caller's order
+        elif dx is not None and seq is not None:
+            dx = seq.padded(dx)  # (T, B, F), zeros after the steps run
+        if order is not None:  # back to the caller's order
+            dstates0 = tuple(s[:, np.argsort(order)] for s in dstates0)
         if dx is not None and self.batch_first:
             dx = dx.transpose(1, 0, 2)
         return dx, self._wrap_state(dstates0), {name: grads[name] for name in self.params}
@@ -497,12 +491,16 @@ class RecurrentBase(Module):
                     for _ in range(self.STATE_ARITY))
         for layer, dir_caches in enumerate(cache.layers):
             for d, c in enumerate(dir_caches):
-                for dst, states in zip(out, self._direction_states(c), strict=True):
+                every = (self._direction_states(c) if cache.plan is None
+                         else segments.states(self._direction_states, c, cache.B))  # (steps, B, H) each
+                for dst, states in zip(out, every, strict=True):
                     if lens is None:
                         dst[layer * D + d] = states if d == 0 else states[::-1]
                     else:
                         ordered = states if d == 0 else lens.reverse(states)
                         lens.mask(ordered, out=dst[layer * D + d, : lens.steps])
+        if cache.plan is not None and cache.plan.order is not None:  # back to the caller's order
+            out = tuple(s[:, :, np.argsort(cache.plan.order)] for s in out)
         return out
 
     # -- stepping one token at a time ------------------------------------------------------------
@@ -546,51 +544,3 @@ class RecurrentBase(Module):
     def _backward_steps(self, layer, suffix, cache) -> timeloop.StepBackward:  # pragma: no cover - abstract
         """The cell's per-step backward of one layer and direction, from its cache."""
         raise NotImplementedError
-
-
-# -- input projections shared by the cells ---------------------------------------------------------
-def input_gates(x: np.ndarray, w_ih: np.ndarray, bias: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-    """All steps' input projections plus the combined bias: x (T, B, F) or (B, F), or token ids
-    (T, B) or (B,) -> out (T*B, G*H) = x @ w_ih.T + bias.
-
-    Integer x holds token ids of one-hot vectors, whose product with w_ih is just a column of w_ih,
-    so the projection is a gather of the N columns in use (O(N * G*H), not a copy of all V columns).
-    """
-    if x.dtype.kind in "iu":
-        np.copyto(out, np.take(w_ih, x.reshape(-1), axis=1).T)  # (T*B, G*H)
-    else:
-        np.matmul(x.reshape(-1, x.shape[-1]), w_ih.T, out=out)  # (T*B, G*H)
-    if bias is not None:
-        out += bias
-    return out
-
-
-def input_weight_grad(x: np.ndarray, dz2: np.ndarray, num_inputs: int) -> np.ndarray:
-    """d w_ih (G*H, F) of ``input_gates`` for the gradients dz2 (T*B, G*H) at its output."""
-    if x.dtype.kind in "iu":
-        return np.ascontiguousarray(index_add_rows(x, dz2, num_inputs).T)  # (G*H, V)
-    return dz2.T @ x.reshape(-1, x.shape[-1])  # (G*H, F)
-
-
-def input_grad(grads: np.ndarray, w_ih: np.ndarray, t0: int) -> np.ndarray:
-    """dx (..., T, B, F) = grads (..., T, B, K) @ w_ih (K, F), in workspace memory.
-
-    The steps before t0 got no gradient (truncated many-to-one BPTT): they are zeros, left out of
-    the product. One product over every row when grads can be read as rows in place, else one per
-    leading index (the LSTM's per-offset gradients, which are feature-major).
-    """
-    *lead, T, B, K = grads.shape
-    F = w_ih.shape[1]
-    if t0 == 0 and not lead:  # the common case, one product
-        dx = workspace.empty((T, B, F), w_ih.dtype)  # (T, B, F)
-        np.matmul(grads.reshape(T * B, K), w_ih, out=dx.reshape(T * B, F))
-        return dx
-    dx = (workspace.empty if t0 == 0 else workspace.zeros)((*lead, T, B, F), w_ih.dtype)  # (..., T, B, F)
-    src, dst = grads[..., t0:, :, :], dx[..., t0:, :, :]
-    m = (T - t0) * B
-    try:
-        rows, out = timeloop.view_as(src, (src.size // K, K)), timeloop.view_as(dst, (dst.size // F, F))
-    except AttributeError:  # rows cannot be read in place: a product per leading index
-        rows, out = src.reshape(*lead, m, K), timeloop.view_as(dst, (*lead, m, F))
-    np.matmul(rows, w_ih, out=out)
-    return dx

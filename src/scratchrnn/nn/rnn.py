@@ -14,7 +14,8 @@ import numpy as np
 
 from ..functional import get_activation, sum_rows
 from . import timeloop, workspace
-from .recurrent import RecurrentBase, input_gates, input_grad, input_weight_grad
+from .projections import input_gates, input_grad, input_weight_grad
+from .recurrent import RecurrentBase
 from .stepper import step_input_gates
 
 __all__ = ["RNN", "RNNCache"]

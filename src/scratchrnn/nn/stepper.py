@@ -49,7 +49,7 @@ def _snapshot(weights):
 
 def step_input_gates(w, table: np.ndarray | None, out: np.ndarray) -> Callable[[np.ndarray], None]:
     """``gates(x)``: one step's input gates written into out (B, G*H) with the values
-    ``recurrent.input_gates`` gives, for a layer with prepared weights ``w``. For token ids
+    ``projections.input_gates`` gives, for a layer with prepared weights ``w``. For token ids
     (B,), the row of ``table`` (F, G*H) = w_ih.T + bias of each id; else x (B, F) @ w_ih.T + bias."""
     if table is not None:
         if out.shape[0] == 1:
@@ -153,7 +153,7 @@ class RecurrentStepper:
 
     def _token_table(self) -> np.ndarray:
         """(input_size, G*H): row i is the first layer's input gates for token i, w_ih[:, i] + bias,
-        the values the one-hot gather of ``recurrent.input_gates`` gives."""
+        the values the one-hot gather of ``projections.input_gates`` gives."""
         if self._table is None:
             w = self._weights[0]
             table = w.w_ih.T.copy(order="C")  # (F, G*H)
@@ -284,7 +284,7 @@ class RecurrentStepper:
                 gates = workspace.empty((T * B, GH), dtype)  # (T*B, G*H) every step's input gates
                 if layer == 0 and table is not None:
                     np.take(table, xs.reshape(-1), axis=0, out=gates)
-                else:  # the product recurrent.input_gates makes, over the whole chunk at once
+                else:  # the product projections.input_gates makes, over the whole chunk at once
                     np.matmul(xs.reshape(T * B, -1), w.w_ih.T, out=gates)
                     if w.bias is not None:
                         gates += w.bias

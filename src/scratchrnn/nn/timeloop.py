@@ -219,20 +219,28 @@ def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
 
 
 def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray | None,
-                   dstate_n: tuple, k: int, keep: bool, dstate_at: dict | None = None):
+                   dstate_n: tuple, k: int, keep: bool, dstate_at: dict | None = None, carry=None,
+                   return_carry: bool = False):
     """Truncated BPTT of window ``k`` (module docstring), steps T-1 .. 0, filling ``cell.grads``.
 
     dout: (A, T, *S), the output gradients per incoming offset ``offs`` (A,), or None (then only
     the states have gradients, and the loop stops k steps before the earliest of them); dstate_n
-    and dstate_at: as for ``full_bptt``, each state's gradient a loss term at its step. Returns
-    (dstate0, t0, per_offset, per_offset_offs): the gradient w.r.t. the initial state; the first
-    step that got any gradient; with ``keep``, the pre-activation gradients per offset, shaped
-    (n, *grads.shape), and their n offsets (else None, None).
+    and dstate_at: as for ``full_bptt``, each state's gradient a loss term at its step. carry:
+    None, or the whole per-offset gradient w.r.t. the state after step T-1 from a run of later
+    steps (``scratchrnn.nn.segments``), a tuple of (n, *S') stacks over ``truncated_offsets(offs,
+    k)`` whose batch may be a first part of this one's. Returns (dstate0, t0, per_offset,
+    per_offset_offs): the gradient w.r.t. the initial state; the first step that got any gradient;
+    with ``keep``, the pre-activation gradients per offset, shaped (n, *grads.shape), and their n
+    offsets (else None, None); with ``return_carry`` a fifth entry, the per-offset gradient w.r.t.
+    the initial state (the next earlier run's ``carry``).
     """
     S, dt, T = cell.state_shape, cell.grads.dtype, cell.T
     state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
     n = len(state_offs)
     cur = tuple(np.zeros((n, *S), dt) for _ in range(cell.arity))  # (n, *S) gradient w.r.t. the state
+    if carry is not None:  # its rows are this batch's first ones
+        for c, a in zip(cur, carry, strict=True):
+            add_rows(c, slice(0, a.shape[1 + cell.batch_axis]), a, cell.batch_axis)
     nxt = tuple(np.zeros((n, *S), dt) for _ in range(cell.arity))
     tmp = np.empty((n, *S), dt)  # (n, *S)
     steps = _steps(cell.grads, cell.time_axis)  # (T, *G) view
@@ -246,6 +254,8 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     # with no per-step gradient the only loss terms are the states', each reaching back k steps:
     # earlier steps get exactly zero, so the loop stops there
     t0 = 0 if dout is not None else max(0, min(at_steps) - k)
+    if carry is not None:  # a carried term at offset d is one at step T-1-d, reaching k steps back
+        t0 = max(0, min(t0, T - 1 - int(state_offs[-1]) - k))
     gate, back = cell.gate_grads, cell.state_grads
     for t in range(T - 1, t0 - 1, -1):
         if dout is not None:
@@ -271,6 +281,8 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     if keep:
         off_steps[:, :t0] = 0.0
     dstate0 = tuple(c.sum(axis=0) if t0 == 0 else np.zeros(S, dt) for c in cur)  # (*S) each
+    if return_carry:  # with t0 > 0 every component has been dropped: cur is zero
+        return dstate0, t0, per_offset, (state_offs if keep else None), cur
     return dstate0, t0, per_offset, (state_offs if keep else None)
 
 
