@@ -470,6 +470,12 @@ CASES = [
         good={"per_step": (np.bool_(True),)},
     ),
     Case(
+        "BucketedData",
+        lambda **kw: sequences.BucketedData(np.zeros((3, 2, 1)), np.zeros(2, int), [1, 3],
+                                            **{"batch_size": 2, **kw}),
+        dict(batch_size="size", seed="count0"),
+    ),
+    Case(
         "pad_sequences",
         lambda **kw: sequences.pad_sequences([np.zeros((2, 1)), np.ones((1, 1))], **kw),
         dict(batch_first="flag"),
@@ -863,6 +869,7 @@ NOTHING_TO_SWEEP = {
             "predict",
             "as_scalar",
             "sum_rows",
+            "as_sequences",
         ),
         ARRAYS,
     ),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scratchrnn.data import SequenceData, TokenStream, Windows, batchify
+from scratchrnn.data import BucketedData, SequenceData, TokenStream, Windows, batchify, pad_sequences
 
 
 # -- SequenceData ----------------------------------------------------------------------------------
@@ -124,3 +124,87 @@ def test_per_step_is_a_flag_and_sizes_are_bounded():
         SequenceData(x, y, per_step="yes")
     with pytest.raises(ValueError, match="window must be at most 1,048,576"):
         TokenStream(np.arange(100), 2, 2**21)
+
+
+# -- lengths: pad_sequences, SequenceData(lengths=), BucketedData ----------------------------------
+def test_pad_sequences_features_and_ids():
+    rng = np.random.default_rng(0)
+    seqs = [rng.standard_normal((n, 2)) for n in (3, 1, 4)]
+    x, lens = pad_sequences(seqs)
+    assert x.shape == (4, 3, 2) and x.dtype == np.float32 and lens.dtype == np.int64
+    np.testing.assert_array_equal(lens, [3, 1, 4])
+    for b, s in enumerate(seqs):
+        np.testing.assert_array_equal(x[: len(s), b], s.astype(np.float32))
+        assert not x[len(s) :, b].any()
+    xb, _ = pad_sequences(seqs, dtype=np.float64, batch_first=True, padding_value=-5.0)
+    assert xb.shape == (3, 4, 2) and xb.dtype == np.float64 and xb.flags.c_contiguous
+    np.testing.assert_array_equal(xb[1, 1:], -5.0)
+    np.testing.assert_array_equal(xb[2], seqs[2])
+    ids, lens = pad_sequences([[1, 2, 3], [4], (5, 6)], padding_value=-1)
+    np.testing.assert_array_equal(ids, [[1, 4, 5], [2, -1, 6], [3, -1, -1]])
+    assert ids.dtype == np.int64 and list(lens) == [3, 1, 2]
+
+
+@pytest.mark.parametrize("seqs, words", [
+    ([], "sequences is empty"),
+    (np.zeros((2, 3)), "must be a list"),
+    ([np.zeros((2, 3)), np.zeros((0, 3))], "sequence 1 is empty"),
+    ([np.zeros((2, 3)), np.zeros((2, 4))], "sequence 0 has 3, sequence 1 has 4"),
+    ([[1, 2], np.zeros((2, 3))], "sequence 0 holds token ids (T,) but sequence 1 has shape (2, 3)"),
+    ([np.zeros(3)], "sequence 0 is 1-D, which is read as token ids and must be integer"),
+    ([np.zeros((2, 2, 2))], "sequence 0 must be (T,) token ids or (T, F) features, got shape (2, 2, 2)"),
+    ([["a", "b"]], "sequence 0 must hold numbers"),
+])
+def test_pad_sequences_names_what_is_wrong(seqs, words):
+    with pytest.raises(ValueError) as info:
+        pad_sequences(seqs)
+    assert words in str(info.value)
+
+
+def test_pad_sequences_refuses_a_dtype_of_the_other_kind():
+    with pytest.raises(ValueError, match="token ids are padded as integers, got dtype float32"):
+        pad_sequences([[1, 2]], dtype=np.float32)
+    with pytest.raises(ValueError, match="dtype must be one of float32, float64, got int64"):
+        pad_sequences([np.zeros((2, 1))], dtype=np.int64)
+
+
+def test_sequence_data_cuts_each_batch_to_its_longest_sequence():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((6, 4, 2))
+    lens = np.array([2, 6, 3, 1])
+    per_seq = SequenceData(x, np.arange(4), lengths=lens)
+    bx, by, bm, bl = per_seq.batch(np.array([0, 2]))
+    assert bx.shape == (3, 2, 2) and bm is None
+    np.testing.assert_array_equal(bl, [2, 3])
+    np.testing.assert_array_equal(by, [0, 2])
+    mask = rng.random((6, 4)) < 0.8
+    per_step = SequenceData(x, rng.standard_normal((6, 4, 1)), mask=mask, lengths=lens)
+    bx, by, bm, bl = per_step.batch(np.array([3, 1]))
+    assert bx.shape == (6, 2, 2) and by.shape == (6, 2, 1)
+    np.testing.assert_array_equal(bm, (mask & (np.arange(6)[:, None] < lens))[:, [3, 1]])
+
+
+def test_sequence_data_checks_lengths():
+    x = np.zeros((4, 2, 1))
+    with pytest.raises(ValueError, match=r"lengths must be a 1-D integer array of 2 sequence.*shape \(3,\)"):
+        SequenceData(x, np.zeros(2, int), lengths=[1, 2, 3])
+    with pytest.raises(ValueError, match="got dtype float64"):
+        SequenceData(x, np.zeros(2, int), lengths=np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match="the mask selects no step inside the lengths"):
+        SequenceData(x, np.zeros((4, 2, 1)), mask=np.arange(4)[:, None].repeat(2, 1) == 3, lengths=[1, 2])
+    with pytest.raises(ValueError, match="give lengths to say where each sequence ends"):
+        SequenceData(x, np.zeros(2, int), mask=np.ones((4, 2), bool))
+
+
+def test_bucketed_data_batches_sequences_of_about_one_length():
+    rng = np.random.default_rng(7)
+    lens = rng.integers(1, 9, size=10)
+    x = rng.standard_normal((8, 10, 2))
+    data = BucketedData(x, np.arange(10), lens, batch_size=4, seed=3)
+    assert len(data) == 3 and data.sequences == 10
+    assert sorted(np.concatenate(data.buckets).tolist()) == list(range(10))
+    spans = [lens[b] for b in data.buckets]
+    assert all(a.max() <= b.min() for a, b in zip(spans, spans[1:], strict=False))  # ordered by length
+    bx, by, _, bl = data.batch(np.array([2]))
+    np.testing.assert_array_equal(by, data.buckets[2])
+    assert bx.shape[0] == bl.max()

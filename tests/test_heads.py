@@ -126,22 +126,27 @@ def test_heads_without_lengths():
     x = rng.standard_normal((T, B, F))
     feats = {}
     for head in HEADS:
-        model = build("lstm", head, True, False, seed=7)
-        model.head.params["weight"][:] = np.eye(2, 6)  # the head passes 2 of the 6 features on
+        cfg = ModelConfig(cell="lstm", input_size=F, hidden_size=3, num_layers=2, bidirectional=True,
+                          output_size=6, head=head, dtype="float64")
+        model = SequenceModel(cfg, rng=7)
+        model.head.params["weight"][:] = np.eye(6)  # the head passes the 6 features on
         model.head.params["bias"][:] = 0.0
         y, h_n, _ = model.forward(x)
         out, _, _ = model.rnn.forward(x)
         feats[head] = y
         expect = {
-            "all": out[..., :2],
-            "last": out[-1, :, :2],
-            "final": np.concatenate([h_n[0][-2], h_n[0][-1]], axis=1)[:, :2],
-            "mean": out.mean(axis=0)[:, :2],
-            "max": out.max(axis=0)[:, :2],
+            "all": out,
+            "last": out[-1],
+            "final": np.concatenate([h_n[0][-2], h_n[0][-1]], axis=1),
+            "mean": out.mean(axis=0),
+            "max": out.max(axis=0),
         }[head]
         np.testing.assert_allclose(y, expect, rtol=1e-12, atol=1e-12, err_msg=head)
-    # forward's last output is the forward direction's final state, and the reverse half is not
-    np.testing.assert_allclose(feats["last"][:, :1], feats["final"][:, :1], rtol=1e-12)
+    # the forward half of the last output is the forward direction's final state; the reverse half
+    # of the last output has read step T-1 only, its final state every step, and they differ
+    np.testing.assert_allclose(feats["last"][:, :3], feats["final"][:, :3], rtol=1e-12)
+    np.testing.assert_allclose(feats["final"][:, 3:], feats["all"][0, :, 3:], rtol=1e-12)
+    assert np.abs(feats["last"][:, 3:] - feats["final"][:, 3:]).min() > 1e-6
 
 
 def test_final_head_reads_the_whole_sequence_backwards():
@@ -184,5 +189,5 @@ def test_token_padding_needs_no_valid_id_with_lengths():
     y0, _, _ = model.forward(x, lengths=lens)
     y1, _, _ = model.forward(other, lengths=lens)
     np.testing.assert_array_equal(y0, y1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"Embedding indices must lie in \[0, 5\)"):
         model.forward(x)  # without lengths the padding is read, and -1 is no token

@@ -490,3 +490,54 @@ def test_out_of_range_targets_are_allowed_where_they_do_not_count():
     padded[0, 0] = -7
     with pytest.raises(ValueError, match=r"counted targets must lie in \[0, 5\)"):
         cross_entropy(logits, padded, mask=mask)
+
+
+# -- lengths and class weights ------------------------------------------------------------------
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_losses_with_lengths_equal_the_mask_they_stand_for(reduction):
+    rng = np.random.default_rng(1)
+    Tn, Bn, O = 5, 3, 4
+    lens = np.array([2, 5, 1])
+    valid = np.arange(Tn)[:, None] < lens  # (T, B)
+    p, y = rng.standard_normal((Tn, Bn, O)), rng.standard_normal((Tn, Bn, O))
+    for loss, target in ((mse, y), (bce_with_logits, rng.random((Tn, Bn, O)))):
+        a = loss(p, target, reduction, lengths=lens)
+        b = loss(p, target, reduction, mask=valid[..., None])
+        assert a[0] == pytest.approx(b[0], rel=1e-12)
+        np.testing.assert_array_equal(a[1], b[1])
+    t = rng.integers(0, O, size=(Tn, Bn))
+    t[~valid] = -7  # padding targets may be anything
+    extra = rng.random((Tn, Bn)) < 0.7
+    a = cross_entropy(p, t, reduction, mask=extra, lengths=lens)
+    b = cross_entropy(p, t, reduction, mask=extra & valid)
+    assert a[0] == pytest.approx(b[0], rel=1e-12)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_losses_check_lengths():
+    p = np.zeros((4, 2, 3))
+    with pytest.raises(ValueError, match=r"mse lengths must be a 1-D integer array of 2 sequence lengths in "
+                                         r"\[1, 4\].*got values in \[0, 4\]"):
+        mse(p, p, lengths=[0, 4])
+    with pytest.raises(ValueError, match="cross_entropy lengths need time-major targets"):
+        cross_entropy(np.zeros((2, 3)), np.zeros(2, int), lengths=[1, 1])
+
+
+def test_cross_entropy_class_weights_equal_torch():
+    rng = np.random.default_rng(8)
+    z, t = rng.standard_normal((6, 5, 3)), rng.integers(0, 3, size=(6, 5))
+    w = np.array([0.5, 2.0, 1.5])
+    mask = rng.random((6, 5)) < 0.8
+    for reduction in ("mean", "sum"):
+        loss, grad = cross_entropy(z, t, reduction, mask=mask, weight=w)
+        zt = torch.tensor(z, requires_grad=True)
+        tt = torch.tensor(np.where(mask, t, -100))  # torch drops ignore_index=-100
+        ref = torch.nn.functional.cross_entropy(zt.reshape(-1, 3), tt.reshape(-1), weight=torch.tensor(w),
+                                                reduction=reduction)
+        ref.backward()
+        assert loss == pytest.approx(ref.item(), rel=1e-12)
+        np.testing.assert_allclose(grad, zt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match=r"weight must be 3 class weights \(one per class\), got shape"):
+        cross_entropy(z, t, weight=[1.0, 2.0])
+    with pytest.raises(ValueError, match="weight must hold finite non-negative numbers"):
+        cross_entropy(z, t, weight=[1.0, -2.0, 1.0])

@@ -43,6 +43,8 @@ HOMES = {
     "SequenceData": "scratchrnn.data.sequences",
     "TokenStream": "scratchrnn.data.sequences",
     "pad_sequences": "scratchrnn.data.sequences",
+    "SequenceClassifier": "scratchrnn.estimators",
+    "SequenceRegressor": "scratchrnn.estimators",
     "CharLM": "scratchrnn.lm",
     "WordLM": "scratchrnn.lm",
     "load_language_model": "scratchrnn.lm",

@@ -128,3 +128,64 @@ def test_only_the_running_rows_are_computed(monkeypatch):
     layer = RNN(2, 3, dtype=np.float64, rng=0)
     layer.forward(np.zeros((6, 4, 2)), lengths=[2, 6, 1, 4])
     assert seen == [(1, 4), (1, 3), (2, 2), (2, 1)]  # (steps, rows) per segment
+
+
+def _forward_backward(layer, x, lens, h0, dout, dh_n, truncate):
+    out, h_n, cache = layer.forward(x, h0, lengths=lens)
+    dx, dh0, grads = layer.backward(dout, dh_n, cache, truncate=truncate)
+    return cache, [out, *_listed(h_n), dx, *_listed(dh0), *[grads[k] for k in sorted(grads)]]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("truncate", [None, 2])
+def test_a_sorted_read_only_batch_with_padding_inside_segments(cell, truncate, monkeypatch):
+    """The default plan with few cuts (the quantile branch) leaves sequences ending inside
+    segments; on a batch already sorted longest first, read-only, nothing of the caller's is
+    written, and the results equal the one-segment run's."""
+    monkeypatch.setattr(segments, "MAX_CUTS", 3)
+    rng = np.random.default_rng(4)
+    lens = np.array([12, 11, 9, 9, 7, 5, 4, 2])
+    T, B, F, H = 12, len(lens), 3, 4
+    layer = FAST[cell](F, H, num_layers=2, bidirectional=True, dtype=np.float64, rng=1)
+    x = rng.standard_normal((T, B, F))
+    x[np.arange(T)[:, None] >= lens] = np.nan
+    dout = rng.standard_normal((T, B, 2 * H))
+    arity = 2 if cell == "lstm" else 1
+    h0 = [0.5 * rng.standard_normal((4, B, H)) for _ in range(arity)]
+    dh_n = [rng.standard_normal((4, B, H)) for _ in range(arity)]
+    wrap = (lambda p: p[0]) if arity == 1 else tuple
+    for a in (x, dout, *h0, *dh_n):
+        a.flags.writeable = False
+    x_before, dout_before = x.copy(), dout.copy()
+    cache, many = _forward_backward(layer, x, lens, wrap(h0), dout, wrap(dh_n), truncate)
+    assert cache.plan is not None and cache.plan.order is None and cache.plan.padding
+    np.testing.assert_array_equal(x, x_before)
+    np.testing.assert_array_equal(dout, dout_before)
+    monkeypatch.setattr(segments, "SEGMENT_COST_STEPS", 1e9)
+    _, one = _forward_backward(layer, x, lens, wrap(h0), dout, wrap(dh_n), truncate)
+    for a, b in zip(many, one, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_dropout_with_lengths_is_differentiated_exactly(monkeypatch):
+    """Dropout between layers on a segmented batch: with the masks drawn from a fixed seed, backward
+    is the gradient of forward by central differences, and nothing past a length is kept."""
+    from scratchrnn.gradcheck import check_gradients
+
+    monkeypatch.setattr(segments, "SEGMENT_COST_STEPS", 0.0)
+    rng = np.random.default_rng(5)
+    layer = GRU(2, 3, num_layers=2, dropout=0.4, bidirectional=True, dtype=np.float64, rng=2)
+    lens = np.array([2, 6, 4])
+    x = rng.standard_normal((6, 3, 2))
+    x[np.arange(6)[:, None] >= lens] = 0.0
+    w = rng.standard_normal((6, 3, 6))
+    out, _, cache = layer.forward(x, rng=7, lengths=lens)
+    assert cache.plan is not None and cache.masks[0] is not None
+    assert not out[np.arange(6)[:, None] >= lens].any()
+    dx, _, grads = layer.backward(w, None, cache)
+
+    def loss(_):
+        return float(np.sum(w * layer.forward(x, rng=7, lengths=lens)[0]))
+
+    report = check_gradients(loss, {**layer.params, "x": x}, {**grads, "x": dx})
+    assert report.ok, report

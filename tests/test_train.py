@@ -975,3 +975,70 @@ def test_schedule_errors_name_both_numbers():
     opt = SGD(model.params, lr=0.1)
     with pytest.raises(ValueError, match=r"^give a scheduler or config.lr_schedule \('step'\), not both$"):
         Trainer(model, opt, TrainConfig(steps=5, lr_schedule="step"), scheduler=HalveOnIncrease(opt))
+
+
+# -- lengths and class weights ------------------------------------------------------------------
+def test_a_training_step_with_lengths_is_the_padded_batch_with_lengths():
+    """One SGD step of the trainer on SequenceData with lengths moves every weight as the model's
+    own forward and backward on the batch (cut to its longest sequence, with its lengths) say."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((7, 3, 2))
+    lens = np.array([3, 5, 2])
+    y = rng.integers(0, 3, size=3)
+    cfg = ModelConfig(cell="gru", input_size=2, hidden_size=4, bidirectional=True, output_size=3,
+                      head="final", dtype="float64")
+    model, twin = SequenceModel(cfg, rng=4), SequenceModel(cfg, rng=4)
+    config = TrainConfig(steps=1, batch_size=3, seed=0, progress=False)
+    trainer = Trainer(model, SGD(model.params, lr=1.0), config)
+    trainer.fit(SequenceData(x, y, lengths=lens))
+    logits, _, cache = twin.forward(x[:5], lengths=lens)
+    _, dlogits = cross_entropy(logits, y)
+    _, _, grads = twin.backward(dlogits, None, cache)
+    for k, g in grads.items():
+        np.testing.assert_allclose(model.params[k], twin.params[k] - g, rtol=1e-12, atol=1e-14, err_msg=k)
+
+
+def test_per_step_targets_past_the_lengths_do_not_count():
+    """Changing the targets past each length changes neither the validation loss nor training."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 4, size=(6, 5))
+    lens = np.array([6, 2, 4, 1, 3])
+    y = rng.integers(0, 4, size=(6, 5))
+    other = y.copy()
+    other[np.arange(6)[:, None] >= lens] = (other[np.arange(6)[:, None] >= lens] + 1) % 4
+    losses = []
+    for targets in (y, other):
+        model = SequenceModel(ModelConfig(cell="lstm", vocab_size=4, hidden_size=5), rng=6)
+        trainer = Trainer(model, SGD(model.params, lr=0.5), TrainConfig(steps=3, batch_size=2, seed=1,
+                                                                       progress=False))
+        data = SequenceData(x, targets, lengths=lens)
+        trainer.fit(data)
+        losses.append((trainer.evaluate(data), [r["loss"] for r in trainer.history.steps]))
+    assert losses[0] == losses[1]
+
+
+def test_the_trainer_checks_token_ids_inside_the_lengths_only():
+    x = np.array([[1, 2], [3, -1], [-1, -1]])
+    model = SequenceModel(ModelConfig(cell="rnn", vocab_size=4, hidden_size=3, head="last", output_size=2),
+                          rng=0)
+    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=1, batch_size=2, progress=False))
+    trainer.fit(SequenceData(x, np.array([0, 1]), lengths=[2, 1]))
+    with pytest.raises(ValueError, match=r"holds token ids in \[-1, 3\]"):
+        trainer.fit(SequenceData(x, np.array([0, 1]), lengths=[3, 1]))
+
+
+def test_class_weights_reach_the_trainer_and_its_validation_loss():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 6, 2))
+    y = np.array([0, 0, 0, 1, 1, 2])
+    cfg = ModelConfig(cell="rnn", input_size=2, hidden_size=3, output_size=3, head="last", dtype="float64")
+    model = SequenceModel(cfg, rng=0)
+    w = (1.0, 3.0, 0.5)
+    trainer = Trainer(model, SGD(model.params, lr=0.0), TrainConfig(steps=1, class_weights=w, progress=False))
+    logits, _, _ = model.forward(x)
+    expect, _ = cross_entropy(logits, y, weight=np.array(w))
+    assert trainer.evaluate(SequenceData(x, y)) == pytest.approx(expect, rel=1e-12)
+    with pytest.raises(ValueError, match="class_weights has 2 weights, the model predicts 3 classes"):
+        Trainer(model, SGD(model.params, lr=0.0), TrainConfig(steps=1, class_weights=(1.0, 2.0)))
+    with pytest.raises(ValueError, match="class_weights weigh the classes of cross_entropy, the loss is"):
+        TrainConfig(steps=1, loss="mse", class_weights=(1.0,)).validate()

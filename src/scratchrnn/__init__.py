@@ -11,6 +11,8 @@ The names a user reaches first are here::
 - training: ``Trainer``, ``TrainConfig`` and the two kinds of data it takes, ``SequenceData``
   (whole sequences) and ``TokenStream`` (one long stream in windows) (:mod:`scratchrnn.train`),
   and ``pad_sequences``, which pads sequences of different lengths to one batch and its lengths;
+- estimators with scikit-learn's conventions: ``SequenceClassifier`` and ``SequenceRegressor``
+  (:mod:`scratchrnn.estimators`);
 - language models: ``CharLM``, ``WordLM`` and ``load_language_model`` (:mod:`scratchrnn.lm`);
 - the submodules ``data``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
   ``nn``, ``optim``, ``sample`` and ``train``.
@@ -44,6 +46,8 @@ _HOMES = {
     "SequenceData": "train",
     "TokenStream": "train",
     "pad_sequences": "data",
+    "SequenceClassifier": "estimators",
+    "SequenceRegressor": "estimators",
     "CharLM": "lm",
     "WordLM": "lm",
     "load_language_model": "lm",
@@ -53,8 +57,8 @@ _SUBMODULES = ("data", "functional", "gradcheck", "init", "io", "lm", "losses", 
 
 __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
     "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "RNNCell", "LSTMCell", "GRUCell", "SequenceModel",
-    "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "pad_sequences", "CharLM",
-    "WordLM", "load_language_model",
+    "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "pad_sequences",
+    "SequenceClassifier", "SequenceRegressor", "CharLM", "WordLM", "load_language_model",
     "data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample", "train",
     "__version__",
 ]
@@ -62,6 +66,7 @@ __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
     from . import data, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
     from .data import pad_sequences
+    from .estimators import SequenceClassifier, SequenceRegressor
     from .lm import CharLM, WordLM, load_language_model
     from .nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, RNNCell
     from .nn.model import ModelConfig, SequenceModel

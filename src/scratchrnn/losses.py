@@ -33,6 +33,7 @@ import numpy as np
 from .checks import FLOAT_DTYPES, check_lengths, is_int
 from .functional import sigmoid
 from .nn import workspace
+from .nn.lengths import valid_steps
 
 __all__ = ["bce_with_logits", "cross_entropy", "mse"]
 
@@ -98,15 +99,30 @@ def _with_lengths(mask, lengths, shape: tuple[int, ...], what: str, loss: str):
     the mask itself without lengths, else a boolean mask broadcasting to ``shape``."""
     if lengths is None:
         return mask
-    if len(shape) < 2:
-        raise ValueError(f"{loss} lengths need time-major {what} (T, B, ...), got shape {shape}")
+    least = 2 if what == "targets" else 3  # positions (T, B) of cross_entropy, else (T, B, O) values
+    if len(shape) < least:
+        want = "(T, B)" if least == 2 else "(T, B, O)"
+        raise ValueError(f"{loss} lengths need time-major {what} {want}, got shape {shape}")
     T, B = shape[:2]
-    valid = np.arange(T)[:, None] < check_lengths(lengths, B, T, f"{loss} lengths")  # (T, B)
+    valid = valid_steps(check_lengths(lengths, B, T, f"{loss} lengths"), T)  # (T, B)
     valid = valid.reshape(T, B, *([1] * (len(shape) - 2)))  # (T, B, 1, ...)
     return valid if mask is None else np.logical_and(_check_mask(mask, shape, what, loss), valid)
 
 
-def _divisor(reduction: str, count: int) -> int:
+def _check_class_weight(weight, C: int, loss: str) -> np.ndarray:
+    """Class weights: C finite non-negative numbers, as a float64 array."""
+    arr = np.asarray(weight)
+    if arr.dtype == np.bool_ or not _is_real(arr.dtype) or arr.shape != (C,):
+        got = f"shape {arr.shape} and dtype {arr.dtype}"
+        raise ValueError(f"{loss} weight must be {C} class weights (one per class), got {got}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)) or arr.min() < 0:
+        raise ValueError(f"{loss} weight must hold finite non-negative numbers, got values in "
+                         f"[{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def _divisor(reduction: str, count: float) -> float:
     return count if reduction == "mean" else 1
 
 
@@ -130,7 +146,7 @@ def mse(pred, target, reduction: str = "mean", mask=None, lengths=None) -> tuple
     else:
         m = _check_mask(mask, pred.shape, "prediction", "mse")
         count = int(np.count_nonzero(np.broadcast_to(m, pred.shape)))
-        diff *= m
+        np.copyto(diff, 0.0, where=~m)  # not diff *= m: a NaN target that does not count stays out
     if count == 0:
         return 0.0, np.zeros_like(diff)
     k = _divisor(reduction, count)
@@ -151,16 +167,17 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None,
     reduction = _check_reduction(reduction, loss_name)
     z = _check_prediction(logits, "logits", loss_name)
     y = _check_real_target(targets, z.shape, z.dtype, "logits", loss_name)
-    if y.size and not (y.min() >= 0 and y.max() <= 1):
-        raise ValueError(
-            f"{loss_name} targets must be probabilities in [0, 1], got values in [{y.min()}, {y.max()}]"
-        )
     m = None
     count = z.size
     mask = _with_lengths(mask, lengths, z.shape, "logits", loss_name)
     if mask is not None:
         m = _check_mask(mask, z.shape, "logits", loss_name)
         count = int(np.count_nonzero(np.broadcast_to(m, z.shape)))
+        y = np.where(m, y, z.dtype.type(0))  # targets that do not count may hold anything (padding)
+    if y.size and not (y.min() >= 0 and y.max() <= 1):
+        where = "" if m is None else " where they count"
+        raise ValueError(f"{loss_name} targets must be probabilities in [0, 1]{where}, got values in "
+                         f"[{y.min()}, {y.max()}]")
     if count == 0:
         return 0.0, np.zeros_like(z)
     k = _divisor(reduction, count)
@@ -173,19 +190,20 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None,
     elem += np.maximum(z, 0)
     elem -= z * y
     if m is not None:
-        elem *= m
+        np.copyto(elem, 0.0, where=~m)
     loss = float(elem.sum(dtype=np.float64)) / k
 
     grad = sigmoid(z, out=elem)  # (...) reuses the loss buffer
     grad -= y
     if m is not None:
-        grad *= m
+        np.copyto(grad, 0.0, where=~m)
     grad *= 1.0 / k
     return loss, grad
 
 
 def cross_entropy(
-    logits, targets, reduction: str = "mean", mask=None, ignore_index: int | None = None, lengths=None
+    logits, targets, reduction: str = "mean", mask=None, ignore_index: int | None = None, lengths=None,
+    weight=None,
 ) -> tuple[float, np.ndarray]:
     """Softmax cross-entropy over the last axis; returns (loss, dL/dlogits).
 
@@ -194,7 +212,9 @@ def cross_entropy(
     do not count either, nor, with ``lengths`` (B,) for logits (T, B, C), the steps past each
     length. Per position ``l = logsumexp(z) - z[t]``; "mean" divides the sum over
     counted positions by their number (torch.nn.functional.cross_entropy), "sum" does not.
-    Gradient ``(softmax(z) - onehot(t)) / k`` on counted positions and 0 elsewhere. Targets must lie
+    Gradient ``(softmax(z) - onehot(t)) / k`` on counted positions and 0 elsewhere. ``weight``
+    (C,) non-negative class weights, as torch's ``weight=``: position i counts ``weight[t_i]``
+    times, and "mean" divides by the counted positions' total weight. Targets must lie
     in [0, C) wherever they count; positions that do not count may hold any integer (e.g. padding).
     """
     loss_name = "cross_entropy"
@@ -215,6 +235,7 @@ def cross_entropy(
         )
     if ignore_index is not None and not is_int(ignore_index):
         raise ValueError(f"{loss_name} ignore_index must be an integer or None, got {ignore_index!r}")
+    w = None if weight is None else _check_class_weight(weight, C, loss_name)  # (C,) float64
 
     # Which positions count: the mask and ignore_index, if any (None means all of them).
     counted = None
@@ -238,11 +259,16 @@ def cross_entropy(
             f"{loss_name} {what} must lie in [0, {C}) for {C} classes, "
             f"got values in [{live.min()}, {live.max()}]"
         )
-    if count == 0:
-        return 0.0, np.zeros_like(z)
-    k = _divisor(reduction, count)
     if counted is not None:
         t_flat = np.where(counted, t_flat, 0)  # (N,) any valid index; these rows are zeroed below
+    row_w = None  # (N,) each position's weight, 0 where it does not count (with class weights)
+    if w is not None:
+        row_w = w[t_flat] if counted is None else np.where(counted, w[t_flat], 0.0)
+        total = float(row_w.sum())
+        count = 0 if total == 0.0 else count
+    if count == 0:
+        return 0.0, np.zeros_like(z)
+    k = _divisor(reduction, count if row_w is None else total)
 
     N = t_flat.size
     # One (N, C) buffer: shifted logits -> exp in place -> scaled softmax in place -> gradient.
@@ -258,7 +284,11 @@ def cross_entropy(
     row_loss -= picked
     # Row scale 1 / (sum * k), times 0 for rows that do not count, so one pass both normalises
     # the softmax, applies the reduction and zeroes the uncounted rows.
-    if counted is None:
+    if row_w is not None:  # class weights: each row's weight over k, 0 where it does not count
+        weight = (row_w / k).astype(z.dtype)  # (N,)
+        loss = float(np.dot(row_loss.astype(np.float64), row_w)) / k
+        np.divide(weight, sums, out=sums)
+    elif counted is None:
         weight = 1.0 / k
         loss = float(row_loss.sum(dtype=np.float64)) / k
         np.divide(weight, sums, out=sums)  # (N,) 1 / (sum * k)

@@ -147,6 +147,10 @@ class Trainer:
         if self.config.lr_schedule is not None and scheduler is not None:
             raise ValueError(f"give a scheduler or config.lr_schedule ({self.config.lr_schedule!r}), "
                              "not both")
+        weights = self.config.class_weights
+        if weights is not None and len(weights) != model.output_size:
+            raise ValueError(f"class_weights has {len(weights)} weights, the model predicts "
+                             f"{model.output_size} classes")
         self.sample_prime = [0] if sample_prime is None else [int(i) for i in sample_prime]
         if decode is None and vocab is not None:
             decode = lambda ids: "".join(vocab[i] for i in ids)  # noqa: E731
@@ -351,12 +355,15 @@ class Trainer:
         b = self.config.batch_size
         idx = self.perm[self.cursor * b : (self.cursor + 1) * b]
         x, y, m, lengths = data.batch(idx)
-        return x, y, m, lengths, data.tokens_per_batch(len(idx))
+        steps = data.tokens_per_batch(len(idx)) if lengths is None else int(lengths.sum())
+        return x, y, m, lengths, steps
 
     def _loss(self, out, y, m, reduction: str = "mean"):
         """The configured loss; a (T, b) step mask spreads over the outputs of mse and bce."""
         if m is not None and m.ndim < out.ndim and self.config.loss != "cross_entropy":
             m = m[..., None]  # (T, b, 1)
+        if self.config.class_weights is not None:
+            return self.loss_fn(out, y, reduction=reduction, mask=m, weight=self.config.class_weights)
         return self.loss_fn(out, y, reduction=reduction, mask=m)
 
     def _loss_sum(self, model: SequenceModel, data) -> float:
@@ -375,8 +382,13 @@ class Trainer:
             out, _, _ = model.forward(x, lengths=lengths)
             loss, _ = self._loss(out, y, m, reduction="sum")
             total += loss
-            # counted targets: positions (cross-entropy) or elements (mse, bce), as "mean" counts them
-            count += y.size if m is None else int(np.count_nonzero(m)) * (y.size // m.size)
+            # counted targets: positions (cross-entropy) or elements (mse, bce), as "mean" counts them;
+            # with class weights, the positions' total weight
+            if self.config.class_weights is not None:
+                w = np.asarray(self.config.class_weights)[y]  # (...) each target's weight
+                count += float(w.sum() if m is None else w[m].sum())
+            else:
+                count += y.size if m is None else int(np.count_nonzero(m)) * (y.size // m.size)
         return total / count
 
     def _train_step(self, data) -> dict | None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .data.sequences import TokenStream
+from .nn.lengths import valid_steps
 
 __all__ = ["check_data", "check_ids"]
 
@@ -44,7 +45,7 @@ def check_data(model, loss: str, data, name: str) -> None:
             raise ValueError(f"the model expects (T, N) token ids, {name} ({kind}) has x of shape "
                              f"{x.shape} and dtype {x.dtype}")
         lengths = getattr(data, "lengths", None)
-        check_ids(model, x if lengths is None else x[np.arange(x.shape[0])[:, None] < lengths], name)
+        check_ids(model, x if lengths is None else x[valid_steps(lengths, x.shape[0])], name)
     else:
         if x.ndim != 3 or x.shape[2] != cfg.input_size:
             raise ValueError(f"the model expects (T, N, {cfg.input_size}) features, {name} ({kind}) "

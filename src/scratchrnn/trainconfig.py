@@ -27,6 +27,8 @@ class TrainConfig:
         batch_size (int, default 32): sequences per step (SequenceData); a TokenStream has its own.
         truncate (int or None, default None): the loss at step t reaches steps t-truncate .. t; None: all.
         loss (str, default "cross_entropy"): "cross_entropy", "mse" or "bce_with_logits".
+        class_weights (sequence of floats or None, default None): cross_entropy only, a weight per
+            class (``losses.cross_entropy``'s ``weight``), for training and validation alike.
         clip_value (float or None, default None): clip each gradient entry to +-clip_value, before clip_norm.
         clip_norm (float or None, default None): scale the gradients down to this global L2 norm.
         eval_every (int or None, default None): steps between validations; None: at every epoch's end.
@@ -68,6 +70,7 @@ class TrainConfig:
     batch_size: int = 32  # sequences per step (SequenceData); streams use TokenStream's own
     truncate: int | None = None  # per-output truncated BPTT (the tutorials' bptt_truncate)
     loss: str = "cross_entropy"  # "cross_entropy" | "mse" | "bce_with_logits"
+    class_weights: tuple | None = None  # cross_entropy: a weight per class
     clip_value: float | None = None  # clip each gradient entry to [-v, v] (the sine tutorial: 10)
     clip_norm: float | None = None  # clip the global gradient norm
     eval_every: int | None = None  # steps between validations; None = at the end of every epoch
@@ -115,6 +118,18 @@ class TrainConfig:
             raise ValueError(f"on_nonfinite must be 'raise' or 'rollback', got {self.on_nonfinite!r}")
         if not isinstance(self.loss, str) or self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; expected one of {', '.join(LOSSES)}")
+        if self.class_weights is not None:
+            if self.loss != "cross_entropy":
+                raise ValueError(f"class_weights weigh the classes of cross_entropy, the loss is "
+                                 f"{self.loss!r}")
+            if isinstance(self.class_weights, (str, bytes)) or not hasattr(self.class_weights, "__len__") \
+                    or len(self.class_weights) == 0:
+                raise ValueError(f"class_weights must be a non-empty sequence of non-negative numbers, got "
+                                 f"{self.class_weights!r}")
+            self.class_weights = tuple(check_real(f"class_weights[{i}]", v, low=0.0)
+                                       for i, v in enumerate(self.class_weights))
+            if not any(self.class_weights):
+                raise ValueError("class_weights must not all be 0")
         for name in ("clip_value", "clip_norm"):
             v = getattr(self, name)
             if v is not None:

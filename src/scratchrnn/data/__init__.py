@@ -1,9 +1,11 @@
 """Data: the shipped text corpus, tokenizer and vocabularies, stream helpers for language models,
-generators for the tutorial tasks (binary numbers, binary addition, sine windows), and the two
-containers the trainer reads (whole sequences, and a token stream read in windows)."""
+generators for the tutorial tasks (binary numbers, binary addition, sine windows), the containers
+the trainer reads (whole sequences, bucketed by length or not, and a token stream read in windows),
+labelled sequences in JSON lines and the shipped Japanese Vowels set."""
 
-from . import sequences, synthetic, text
-from .sequences import SequenceData, TokenStream, pad_sequences
+from . import labelled, sequences, synthetic, text
+from .labelled import load_japanese_vowels, read_labelled
+from .sequences import BucketedData, SequenceData, TokenStream, as_sequences, pad_sequences
 from .synthetic import (
     addition_pairs,
     all_addition_pairs,
@@ -30,6 +32,7 @@ from .text import (
 )
 
 __all__ = [
+    "BucketedData",
     "SENTENCE_END",
     "SENTENCE_START",
     "UNKNOWN_TOKEN",
@@ -42,12 +45,16 @@ __all__ = [
     "addition_pairs",
     "all_addition_pairs",
     "all_binary_numbers",
+    "as_sequences",
     "batchify",
     "binary_numbers",
     "bits_to_int",
     "pad_sequences",
     "load_corpus",
+    "load_japanese_vowels",
+    "read_labelled",
     "read_text",
+    "labelled",
     "sequences",
     "sine_train_val",
     "sine_windows",

@@ -26,9 +26,10 @@ from ..checks import (
     check_optional_flag,
     check_size,
 )
+from ..nn.lengths import valid_steps
 from .text import Windows, batchify
 
-__all__ = ["SequenceData", "TokenStream", "pad_sequences"]
+__all__ = ["BucketedData", "SequenceData", "TokenStream", "as_sequences", "pad_sequences"]
 
 
 def _float_or_int(name: str, a) -> np.ndarray:
@@ -53,23 +54,33 @@ def _sequence(i: int, s) -> np.ndarray:
     return a
 
 
-def pad_sequences(sequences, dtype=None, batch_first: bool = False, padding_value=0):
-    """Sequences of different lengths as one padded batch: ``(x, lengths)``.
+def as_sequences(X, what: str = "X") -> list[np.ndarray]:
+    """Sequences of different lengths as a list of arrays, each checked: X a list of (T_i, F)
+    feature arrays (the same F, finite values) or of (T_i,) integer token ids, or a 3-D array
+    (N, T, F) or 2-D integer array (N, T) of N sequences of one length. A ValueError names what
+    is wrong, calling the whole ``what``."""
+    if isinstance(X, np.ndarray):
+        if X.ndim == 3 or (X.ndim == 2 and X.dtype.kind in "iu"):
+            X = list(X)
+        else:
+            raise ValueError(f"{what} as an array must be (N, T, F) features or (N, T) integer token ids, "
+                             f"got shape {X.shape} and dtype {X.dtype}; give sequences of different "
+                             "lengths as a list of (T_i, F) arrays")
+    seqs = _alike(X, what)
+    for i, s in enumerate(seqs):
+        if s.dtype.kind == "f" and not np.all(np.isfinite(s)):
+            raise ValueError(f"{what}[{i}] holds NaN or infinite values")
+    return seqs
 
-    ``sequences``: a non-empty list of (T_i, F) feature arrays (all with the same F) or of (T_i,)
-    integer token-id sequences (arrays or lists). ``x`` is (T, B, F) (or (B, T, F) with
-    ``batch_first``), T the longest T_i, sequence b in ``x[:T_b, b]`` and ``padding_value`` after
-    it; token ids give (T, B). ``lengths`` (B,) int64 holds the T_i. ``dtype``: the array's dtype,
-    float32 (the layers' default; None) or float64 for features, an integer dtype (int64 for None)
-    for ids. The recurrent layers
-    never read the padding when given the lengths (``forward(x, lengths=lengths)``)."""
-    batch_first = check_flag("batch_first", batch_first)
-    if isinstance(sequences, np.ndarray) or not isinstance(sequences, (list, tuple)):
-        raise ValueError(f"sequences must be a list of (T_i, F) arrays or of token-id sequences, got "
-                         f"{type(sequences).__name__}")
-    if not sequences:
-        raise ValueError("sequences is empty; give at least one sequence")
-    seqs = [_sequence(i, s) for i, s in enumerate(sequences)]
+
+def _alike(X, what: str) -> list[np.ndarray]:
+    """A non-empty list or tuple of sequences (``_sequence``), all ids or all of the same F."""
+    if isinstance(X, np.ndarray) or not isinstance(X, (list, tuple)):
+        raise ValueError(f"{what} must be a list of (T_i, F) arrays or of token-id sequences, got "
+                         f"{type(X).__name__}")
+    if not X:
+        raise ValueError(f"{what} is empty; give at least one sequence")
+    seqs = [_sequence(i, s) for i, s in enumerate(X)]
     ids = seqs[0].ndim == 1
     for i, a in enumerate(seqs):
         if (a.ndim == 1) != ids:
@@ -79,6 +90,22 @@ def pad_sequences(sequences, dtype=None, batch_first: bool = False, padding_valu
         if not ids and a.shape[1] != seqs[0].shape[1]:
             raise ValueError(f"every sequence must have the same number of features: sequence 0 has "
                              f"{seqs[0].shape[1]}, sequence {i} has {a.shape[1]}")
+    return seqs
+
+
+def pad_sequences(sequences, dtype=None, batch_first: bool = False, padding_value=0):
+    """Sequences of different lengths as one padded batch: ``(x, lengths)``.
+
+    ``sequences``: a non-empty list of (T_i, F) feature arrays (all with the same F) or of (T_i,)
+    integer token-id sequences (arrays or lists). ``x`` is (T, B, F) (or (B, T, F) with
+    ``batch_first``), T the longest T_i, sequence b in ``x[:T_b, b]`` and ``padding_value`` after
+    it; token ids give (T, B). ``lengths`` (B,) int64 holds the T_i. ``dtype``: the array's dtype,
+    float32 (the layers' default; None) or float64 for features, an integer dtype (int64 for None)
+    for ids. The recurrent layers never read the padding when given the lengths
+    (``forward(x, lengths=lengths)``)."""
+    batch_first = check_flag("batch_first", batch_first)
+    seqs = _alike(sequences, "sequences")
+    ids = seqs[0].ndim == 1
     if ids:
         dt = np.dtype(np.int64) if dtype is None else check_numeric_dtype(dtype)
         if dt.kind not in "iu":
@@ -86,7 +113,14 @@ def pad_sequences(sequences, dtype=None, batch_first: bool = False, padding_valu
     else:  # the layers' dtypes
         dt = np.dtype(np.float32) if dtype is None else check_dtype(dtype)
     lengths = np.array([a.shape[0] for a in seqs], dtype=np.int64)  # (B,)
-    x = np.full((int(lengths.max()), len(seqs), *seqs[0].shape[1:]), padding_value, dtype=dt)  # (T, B[, F])
+    try:
+        fill = np.array(padding_value, dtype=dt)
+        if fill.ndim or (dt.kind in "iu" and fill != padding_value):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"padding_value must be a number the dtype {dt} holds, got "
+                         f"{padding_value!r}") from None
+    x = np.full((int(lengths.max()), len(seqs), *seqs[0].shape[1:]), fill, dtype=dt)  # (T, B[, F])
     for b, a in enumerate(seqs):
         x[: a.shape[0], b] = a
     return (np.ascontiguousarray(x.swapaxes(0, 1)) if batch_first else x), lengths
@@ -133,14 +167,13 @@ class SequenceData:
         if lengths is not None:
             lengths = check_lengths(lengths, N, T)  # (N,)
             if per_step:  # targets past a sequence's end do not count
-                valid = np.arange(T)[:, None] < lengths  # (T, N)
+                valid = valid_steps(lengths, T)  # (T, N)
                 mask = valid if mask is None else mask & valid
         if mask is not None and not mask.any():
             where = "" if lengths is None else " inside the lengths"
             raise ValueError(f"the dataset is empty: the mask selects no step{where}")
         self.x, self.y, self.mask, self.per_step, self.lengths = x, y, mask, per_step, lengths
         self.num_steps, self.size = T, N
-        self._last_steps = T
 
     def __len__(self) -> int:
         return self.size
@@ -151,15 +184,36 @@ class SequenceData:
         None when the data has none)."""
         lengths = None if self.lengths is None else self.lengths[idx]  # (b,)
         T = self.num_steps if lengths is None else int(lengths.max())
-        self._last_steps = T if lengths is None else int(lengths.sum())
         x = self.x[:T, idx]  # (T, b[, F])
         y = self.y[:T, idx] if self.per_step else self.y[idx]  # (T, b[, O]) or (b, O)
         m = None if self.mask is None else self.mask[:T, idx]  # (T, b)
         return x, y, m, lengths
 
     def tokens_per_batch(self, b: int) -> int:
-        """Steps in a batch of b sequences: with lengths, the real steps of the batch returned last."""
-        return self.num_steps * b if self.lengths is None else self._last_steps
+        """Steps in a batch of b sequences without lengths (with them, the batch's lengths say)."""
+        return self.num_steps * b
+
+
+class BucketedData(SequenceData):
+    """SequenceData whose minibatches are fixed buckets of sequences of about the same length, so
+    a batch holds little padding: the sequences sorted by length (ties in an order drawn from
+    ``seed``) and cut into buckets of ``batch_size``. The trainer draws buckets, not sequences:
+    ``len()`` is the number of buckets, and ``batch(idx)`` gives the sequences of the buckets
+    ``idx`` (train with ``TrainConfig(batch_size=1)``, one bucket per step)."""
+
+    def __init__(self, x, y, lengths, batch_size: int, per_step: bool | None = None, seed: int = 0):
+        super().__init__(x, y, per_step=per_step, lengths=lengths)
+        batch_size = check_size("batch_size", batch_size)
+        ties = np.random.default_rng(check_int("seed", seed, low=0)).permutation(self.size)  # (N,)
+        order = np.lexsort((ties, self.lengths))  # (N,) by length, ties in the drawn order
+        self.buckets = [order[i : i + batch_size] for i in range(0, self.size, batch_size)]
+        self.sequences = self.size
+        self.size = len(self.buckets)  # the trainer counts buckets
+
+    def batch(self, idx: np.ndarray):
+        """The sequences of the buckets ``idx``, as ``SequenceData.batch`` gives them."""
+        cols = np.concatenate([self.buckets[int(i)] for i in np.atleast_1d(idx)])  # (b,)
+        return super().batch(cols)
 
 
 class TokenStream:

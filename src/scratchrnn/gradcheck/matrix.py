@@ -13,6 +13,8 @@ import numpy as np
 from ..checks import check_flag, check_optional_size, check_real, check_size, check_truncate
 from ..functional import get_activation
 from ..losses import bce_with_logits, cross_entropy, mse
+from ..nn.heads import pool, unpool
+from ..nn.lengths import Lengths
 from ..nn.linear import Linear
 from ..nn.model import CELLS
 from .checker import DEFAULT_ATOL, DEFAULT_EPS, DEFAULT_RTOL, GradcheckReport, check_gradients
@@ -28,6 +30,7 @@ REDUCTION = "sum"
 RNN_HIDDEN = 4
 GATED_HIDDEN = 3
 H0_SCALE = 0.5  # std of the random initial states
+LENGTHS_BATCH = 3  # sequences of a config with lengths: T steps, 1 step and one drawn, in a drawn order
 PADDED_FRACTION = 0.25  # share of masked (bce) or ignored (ce) positions
 # quick matrix: (nonlinearity, bias, num_layers, bidirectional, loss, truncate, lengths); together
 # they touch every nonlinearity, loss, truncation, stacking, both directions and lengths
@@ -144,9 +147,9 @@ class _Objective:
                 loss += value
                 dparts.append(d)  # (L*D, B, H)
             return loss, dparts, None
-        feats = out  # (T, B, D*H)
-        if self.kind == "last":  # (B, D*H): each sequence's last step
-            feats = out[-1] if lens is None else out[lens - 1, np.arange(out.shape[1])]
+        seq = None if lens is None else Lengths(lens, out.shape[1], out.shape[0])
+        head = "last" if self.kind == "last" else "all"  # (B, D*H) or (T, B, D*H) features
+        feats, pooled = pool(head, out, h_n, 1, seq)
         z, cache = self.head.forward(feats)  # (..., O)
         if self.kind == "mse":
             loss, dz = mse(z, tg["y"], reduction=REDUCTION, lengths=lens)
@@ -157,7 +160,7 @@ class _Objective:
                                      lengths=lens)
         else:  # "last"
             loss, dz = cross_entropy(z, tg["y"], reduction=REDUCTION)
-        return loss, dz, cache
+        return loss, dz, (cache, pooled)
 
     def value(self, out: np.ndarray, h_n) -> float:
         return self._loss(out, h_n)[0]
@@ -166,13 +169,9 @@ class _Objective:
         loss, grad, cache = self._loss(out, h_n)
         if self.kind == "hn":
             return loss, None, grad[0] if len(grad) == 1 else tuple(grad), {}
-        dfeats, head_grads = self.head.backward(grad, cache)
-        if self.kind == "last":
-            dout = np.zeros_like(out)  # (T, B, D*H)
-            lens = self.targets.get("lengths")
-            dout[-1 if lens is None else lens - 1, np.arange(out.shape[1])] = dfeats
-        else:
-            dout = dfeats  # (T, B, D*H)
+        head_cache, pooled = cache
+        dfeats, head_grads = self.head.backward(grad, head_cache)
+        dout, _ = unpool(dfeats, pooled, 1, via_state=False)  # (T, B, D*H)
         return loss, dout, None, {f"head.{n}": g for n, g in head_grads.items()}
 
 
@@ -192,10 +191,11 @@ def _build(cfg: GradcheckConfig):
     state_shape = (cfg.num_layers * rnn.num_directions, B, H)
     x = gen.standard_normal((T, B, cfg.input_size))  # (T, B, F)
     lengths = None
-    if cfg.lengths:  # (B,): one sequence of T steps, one of 1 (when B > 1), the others drawn
+    if cfg.lengths:  # (B,): one of T steps, one of 1 (when B > 1), the others drawn; in a drawn order
         lengths = gen.integers(1, T + 1, size=B)
         lengths[0] = T
         lengths[1:2] = 1
+        lengths = gen.permutation(lengths)
     h0 = tuple(  # (L*D, B, H) each, inside the range the activations produce
         H0_SCALE * gen.standard_normal(state_shape) for _ in range(rnn.STATE_ARITY)
     )
@@ -282,7 +282,8 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
         if quick:
             nets = QUICK_RNN if cell == "RNN" else QUICK_GATED
             configs += [
-                GradcheckConfig(cell, nl, bias, layers, bidir, loss, k, lengths=lens, hidden_size=hidden)
+                GradcheckConfig(cell, nl, bias, layers, bidir, loss, k, lengths=lens, hidden_size=hidden,
+                                batch=LENGTHS_BATCH if lens else 2)
                 for nl, bias, layers, bidir, loss, k, lens in nets
             ]
             continue
@@ -295,7 +296,8 @@ def matrix_configs(quick: bool = False, cells: tuple[str, ...] | None = None) ->
                             bidir = (a + b + c + d + e) % 2 == 1
                             lens = (c + e) % 2 == 1
                             configs.append(GradcheckConfig(cell, nl, bias, layers, bidir, loss, k,
-                                                           lengths=lens, hidden_size=hidden))
+                                                           lengths=lens, hidden_size=hidden,
+                                                           batch=LENGTHS_BATCH if lens else 2))
     return configs
 
 

@@ -61,7 +61,7 @@ def pool(kind: str, out: np.ndarray, h_n, D: int, seq: Lengths | None) -> tuple[
         argmax = scores.argmax(axis=0)  # (B, D*H)
         feats = np.take_along_axis(out, argmax[None], axis=0)[0]  # (B, D*H)
     else:
-        raise ValueError(f"unknown head {kind!r}")
+        raise ValueError(f"unknown head {kind!r}; expected one of 'all', 'last', 'final', 'mean', 'max'")
     return feats, Pooled(kind, out.shape, seq, argmax)
 
 

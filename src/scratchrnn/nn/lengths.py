@@ -6,7 +6,9 @@ padding. The semantics are PyTorch's ``pack_padded_sequence(..., enforce_sorted=
 sequence's state after its own last step, and the reverse direction of a bidirectional layer reads
 each sequence from its own last step back to its first.
 
-How the layers get there, with the cells' own loops unchanged:
+How the layers get there, with the cells' own loops unchanged (this is one run of the batch; a
+batch whose sequences end at very different steps is run in time segments over the sequences
+still running, each segment this mechanism on its rows, ``scratchrnn.nn.segments``):
 
 * every sequence runs to the batch's longest length ``steps`` and no further (the steps after every
   sequence has ended are not run);
@@ -33,7 +35,7 @@ import numpy as np
 
 from ..checks import check_lengths
 
-__all__ = ["Lengths", "reverse_time"]
+__all__ = ["Lengths", "reverse_time", "valid_steps"]
 
 
 class Lengths:
@@ -49,7 +51,7 @@ class Lengths:
         self.T, self.B = T, batch
         self.steps = int(self.lengths.max())
         t = np.arange(self.steps)[:, None]  # (steps, 1)
-        self.valid = t < self.lengths  # (steps, B)
+        self.valid = valid_steps(self.lengths, self.steps)  # (steps, B)
         self.last = self.lengths - 1  # (B,)
         self.rev = np.where(self.valid, self.last - t, t)  # (steps, B)
         self._cols = np.arange(batch)  # (B,)
@@ -76,7 +78,7 @@ class Lengths:
 
     def padded_valid(self) -> np.ndarray:
         """(T, B) whether step t is inside sequence b, over all T padded steps."""
-        return np.arange(self.T)[:, None] < self.lengths
+        return valid_steps(self.lengths, self.T)
 
     def final(self, states: np.ndarray) -> np.ndarray:
         """Each sequence's entry at its last step: states (steps, B, H) -> (B, H)."""
@@ -112,6 +114,11 @@ class Lengths:
         for t in np.unique(self.last[~at_end]):
             earlier[int(t)] = np.flatnonzero(self.last == t)
         return at_end, earlier
+
+
+def valid_steps(lengths: np.ndarray, T: int) -> np.ndarray:
+    """(T, B) whether step t is inside sequence b, for checked lengths (B,)."""
+    return np.arange(T)[:, None] < lengths
 
 
 def reverse_time(a: np.ndarray, seq: Lengths | None, contiguous: bool = True) -> np.ndarray:

@@ -28,7 +28,6 @@ from ..checks import (
     MAX_LAYERS,
     check_dtype,
     check_flag,
-    check_lengths,
     check_optional_size,
     check_probability,
     check_random_state,
@@ -310,27 +309,34 @@ class SequenceModel(Module):
         time, with the weights prepared once, now (a snapshot: make a new one after they change)."""
         return ModelStepper(self)
 
-    def _encode(self, x, lengths):
+    def _encode(self, x, seq: Lengths | None):
         if not self.token_input:
             return x, None
         ids = np.asarray(x)
         if ids.ndim != 2:
             raise ValueError(f"token input must be 2-D (T, B) integer ids, got shape {ids.shape}")
         if self.embedding is not None:
-            if lengths is not None and ids.dtype.kind in "iu":  # padding ids are never looked up
-                T, B = ids.shape
-                ids = np.where(np.arange(T)[:, None] < check_lengths(lengths, B, T), ids, 0)  # (T, B)
+            if seq is not None and ids.dtype.kind in "iu":  # padding ids are never looked up
+                ids = np.where(seq.padded_valid(), ids, 0)  # (T, B)
             return self.embedding.forward(ids)  # (T, B, E)
         if ids.dtype.kind not in "iu":
             raise ValueError(f"token input must hold integer ids, got dtype {ids.dtype}")
         return ids, None  # (T, B): the recurrent layer reads ids as one-hot vectors without building them
 
+    @staticmethod
+    def _lengths(x, lengths) -> Lengths:
+        """The batch's lengths, checked against x (T, B[, F])."""
+        shape = np.shape(x)
+        if len(shape) < 2:
+            raise ValueError(f"lengths need a time-major batch (T, B) or (T, B, F), got x of shape {shape}")
+        return Lengths(lengths, shape[1], shape[0])
+
     def forward(self, x, h0=None, rng: np.random.Generator | None = None, lengths=None):
         """x (T, B) ids or (T, B, F) floats, lengths (B,) or None -> y (T, B, O) (head "all") or
         (B, O), h_n, cache."""
-        xe, emb_cache = self._encode(x, lengths)
-        out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng, lengths=lengths)  # (T, B, D*H)
-        seq = None if lengths is None else Lengths(lengths, out.shape[1], out.shape[0])
+        seq = None if lengths is None else self._lengths(x, lengths)
+        xe, emb_cache = self._encode(x, seq)
+        out, h_n, rnn_cache = self.rnn.forward(xe, h0, rng=rng, lengths=None if seq is None else seq.lengths)
         feats, pooled = pool(self.config.head, out, h_n, self.rnn.num_directions, seq)
         y, head_cache = self.head.forward(feats)
         return y, h_n, ModelCache(emb_cache, rnn_cache, head_cache, pooled, self.params.version.value)

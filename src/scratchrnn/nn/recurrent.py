@@ -9,7 +9,9 @@ the backward direction. Layer k > 0 reads the concatenated outputs of layer k-1,
 
 What a cell writes, and what is shared
 -------------------------------------
-``RecurrentBase`` runs the layers and directions (the reverse direction on time-flipped arrays),
+``RecurrentBase`` runs the layers and directions (the reverse direction on time-flipped arrays;
+with lengths each sequence reversed within its own length, ``scratchrnn.nn.lengths``, and the batch
+run in time segments, ``scratchrnn.nn.segments``),
 validates inputs and states, applies dropout between layers and carries gradients down the stack,
 per offset when BPTT is truncated (``scratchrnn.nn.timeloop`` explains offsets). A cell writes only
 what is its own: ``_direction_forward`` (prepare one layer and direction's weights, loop over the
@@ -95,7 +97,8 @@ class RecurrentBase(Module):
 
     Subclasses set ``GATES`` and ``STATE_ARITY`` (1 for h, 2 for (h, c)) and implement the hooks
     at the end of the class for one layer in one direction, written as if time ran forwards: the
-    reverse direction is run on time-flipped arrays (module docstring).
+    reverse direction is run on time-flipped arrays, or with lengths on each sequence reversed
+    within its length (module docstring).
     """
 
     GATES = 1
@@ -358,7 +361,8 @@ class RecurrentBase(Module):
         dout: gradient of the loss w.r.t. ``out`` (same shape) or None; dh_n: w.r.t. ``h_n`` (a
         tuple for an LSTM, entries may be None) or None. ``truncate=k`` gives the exact gradient of
         the truncated objective (``scratchrnn.nn.timeloop``). Returns ``dx`` (shaped like ``x``),
-        ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``).
+        ``dh0`` (shaped like ``h0``) and ``grads`` (keys and shapes of ``params``). With lengths,
+        ``dout`` past a length is ignored (those outputs are constant zeros) and ``dx`` is zero there.
         """
         if not isinstance(cache, _Cache):
             raise ValueError(
@@ -534,7 +538,9 @@ class RecurrentBase(Module):
 
     def _direction_forward(self, layer, suffix, x, state0):  # pragma: no cover - abstract
         """One layer and direction over x (T, B, F) (or ids (T, B)) from state0 (a tuple of (B, H)):
-        (out (T, B, H), final state (a tuple of (B, H)), the cell's named cache)."""
+        (out (T, B, H), final state (a tuple of (B, H)), the cell's named cache). x and state0 may
+        be strided views (a segment's rows and steps, ``scratchrnn.nn.segments``): read them, never
+        write them."""
         raise NotImplementedError
 
     def _direction_states(self, cache) -> tuple[np.ndarray, ...]:  # pragma: no cover - abstract
