@@ -393,7 +393,7 @@ EPILOG = """\
 examples:
   scratchrnn train corpus.txt --steps 2000          a character-level GRU on your text
   scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
-  scratchrnn demo                                   the five tutorial systems, a table and plots
+  scratchrnn demo                                   the seven systems, a table and plots
 
 Each command has its own options and their defaults: scratchrnn COMMAND --help. An error is one
 line on stderr with exit status 2; an interrupted command exits with 130 (SIGINT) or 143 (SIGTERM).
@@ -444,7 +444,8 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_task)
 
     p = sub.add_parser(
-        "demo", help="all five tutorial systems with quick settings, a table, summary.json and plots",
+        "demo", help="all seven systems (the tutorials' and the sequence tasks) with quick settings, a "
+                     "table, summary.json and plots",
         description="Run every tutorial system with its quick settings and print one table of what "
         "each reached against its target. Writes summary.json and the plots into a new run folder; "
         "exits with status 1 if any target was missed.",

@@ -20,6 +20,8 @@ TASKS: dict[str, str] = {
     "sine": "sine",
     "hello": "hello",
     "word-lm": "word_lm",
+    "vowels": "vowels",
+    "first-token": "first_token",
 }
 
 
