@@ -40,7 +40,7 @@ def test_read_labelled_features_ids_and_gzip(tmp_path):
     ('{"sequence": [[1, 2]], "label": 1}\n{"sequence": [[1]], "label": 1}\n',
      "line 2 holds frames of 1 numbers, the lines before it frames of 2 numbers"),
     ('{"sequence": [[1]]}\n', 'line 1 has no "label"'),
-    ('{"sequence": [[1]], "label": [1]}\n', 'line 1: "label" must be a number or a string'),
+    ('{"sequence": [[1]], "label": {"a": 1}}\n', 'line 1: "label" must be a number, a string or a list of'),
     ('\n\n', "holds no sequence"),
 ])
 def test_malformed_lines_are_named_with_their_number(tmp_path, text, words):

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from .cli_args import (
     CommandParser,
@@ -26,6 +24,7 @@ from .cli_args import (
     positive_int,
     size,
 )
+from .cli_classify import add_commands as add_classify_commands
 from .cli_io import (
     STDOUT_NAME,
     CommandLineError,
@@ -37,7 +36,7 @@ from .cli_io import (
     writing,
 )
 from .cli_lm import add_commands as add_lm_commands
-from .runs import SIGNAL_GUARD, Interrupted, RunFolder
+from .runs import SIGNAL_GUARD, Interrupted, run_folder
 
 __all__ = ["main"]
 
@@ -88,21 +87,6 @@ def _task_config(module, args: argparse.Namespace):
             raise UsageError(f"task {args.name} has no option {flag}")
         changes[field_name] = value
     return dataclasses.replace(cfg, **changes)
-
-
-@contextmanager
-def _run_folder(out: str | None, default_name: str) -> Iterator[RunFolder]:
-    """A new run folder (see ``scratchrnn.runs``); a command that fails or is interrupted removes what
-    it made there, and the folder if it made it."""
-    folder = None
-    try:
-        with SIGNAL_GUARD.blocked():  # made and known together, so a signal cannot leave it behind
-            folder = RunFolder.create(out, default_name)
-        yield folder
-    except BaseException:
-        if folder is not None:
-            folder.discard()
-        raise
 
 
 def _save_plots(result, out) -> list:
@@ -180,7 +164,7 @@ def _cmd_task(args: argparse.Namespace) -> int:
 
     module = get_task(args.name)
     cfg = _task_config(module, args)
-    with _run_folder(args.out, args.name) as folder:
+    with run_folder(args.out, args.name) as folder:
         out = folder.path
         progress = {"progress": not args.no_progress} if _takes_progress(module) else {}
         result = module.run(cfg, **progress)
@@ -230,7 +214,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from . import plot
     from .tasks import TASKS, get_task
 
-    with _run_folder(args.out, "demo") as folder:
+    with run_folder(args.out, "demo") as folder:
         out = folder.path
         if not plot.matplotlib_available():
             print("matplotlib is not installed: no plots (pip install 'scratchrnn[plot]'); "
@@ -386,13 +370,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 DESCRIPTION = """\
 Recurrent networks (RNN, LSTM, GRU) written on numpy, with backpropagation through time derived by
 hand and checked against finite differences and PyTorch. Train a language model on your own text,
-sample from it and score texts with it; run the tutorial systems; check every gradient; follow one
-training step number by number.
+sample from it and score texts with it; classify or regress labelled sequences of different
+lengths; run the tutorial systems; check every gradient; follow one training step number by number.
 """
 EPILOG = """\
 examples:
   scratchrnn train corpus.txt --steps 2000          a character-level GRU on your text
   scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
+  scratchrnn classify train data.jsonl              a classifier of labelled sequences
   scratchrnn demo                                   the seven systems, a table and plots
 
 Each command has its own options and their defaults: scratchrnn COMMAND --help. An error is one
@@ -477,6 +462,7 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_trace)
 
     add_lm_commands(sub)
+    add_classify_commands(sub)
     _add_plot_command(sub)
 
     p = sub.add_parser(

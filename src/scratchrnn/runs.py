@@ -35,6 +35,7 @@ __all__ = [
     "RunFolder",
     "SignalGuard",
     "resume_command",
+    "run_folder",
 ]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -212,3 +213,18 @@ def resume_command(prog: str, last: str | os.PathLike, text: str | None = None,
     settings, its total of steps and its folder from the checkpoint."""
     words = [*prog.split(), "train", *([] if text is None else [str(text)]), "--resume", str(last), *options]
     return shlex.join(words)
+
+
+@contextmanager
+def run_folder(out: str | os.PathLike | None, default_name: str) -> Iterator[RunFolder]:
+    """A new run folder (``RunFolder.create``) for a command; a command that fails or is interrupted
+    removes what it made there, and the folder if it made it."""
+    folder = None
+    try:
+        with SIGNAL_GUARD.blocked():  # made and known together, so a signal cannot leave it behind
+            folder = RunFolder.create(out, default_name)
+        yield folder
+    except BaseException:
+        if folder is not None:
+            folder.discard()
+        raise

@@ -2,7 +2,8 @@
 
 A file holds one JSON object per line, ``{"sequence": [[x, ...], ...], "label": ...}``: the
 sequence is a list of frames of F numbers each (every line the same F), or a list of integer
-token ids; the label any JSON number or string. ``read_labelled`` reads it (gzip-compressed when
+token ids; the label a JSON number or string (a class), or a list of numbers (regression
+targets). ``read_labelled`` reads it (gzip-compressed when
 the name ends in ``.gz``) into a list of (T_i, F) float64 arrays (or 1-D int64 id arrays) and the
 labels; a line that is not such an object is a ValueError naming the file and the line.
 
@@ -46,9 +47,13 @@ def _frames(seq, where: str) -> np.ndarray:
             raise ValueError(f"{where}: frame {t} has {len(frame)} numbers, frame 0 has {width}; every frame "
                              "of a sequence needs the same number, at least one")
         for v in frame:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            if not _is_number(v):
                 raise ValueError(f"{where}: frame {t} holds {v!r}; frames hold finite numbers")
     return np.array(seq, dtype=np.float64)  # (T, F)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def parse_labelled(lines, name: str, labels: bool = True) -> tuple[list[np.ndarray], list]:
@@ -79,9 +84,10 @@ def parse_labelled(lines, name: str, labels: bool = True) -> tuple[list[np.ndarr
             if "label" not in record:
                 raise ValueError(f"{where} has no \"label\"")
             label = record["label"]
-            if isinstance(label, bool) or not isinstance(label, (int, float, str)) or (
-                    isinstance(label, float) and not math.isfinite(label)):
-                raise ValueError(f"{where}: \"label\" must be a number or a string, got {label!r}")
+            if not (isinstance(label, str) or _is_number(label) or (
+                    isinstance(label, list) and label and all(_is_number(v) for v in label))):
+                raise ValueError(f"{where}: \"label\" must be a number, a string or a list of numbers, got "
+                                 f"{label!r:.100}")
             ys.append(label)
         xs.append(x)
     if not xs:
