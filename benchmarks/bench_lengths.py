@@ -31,15 +31,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 
-import scratchrnn
+import bench_lstm_gru as lstm_gru
 from common import (
     RepeatPolicy,
-    ScratchModules,
-    TorchModules,
     machine_info,
     ms_cell,
     picked_configs,
@@ -54,27 +52,13 @@ from common import (
 from scratchrnn.losses import mse
 
 NAME = "bench_lengths"
-LR = 0.1
+LR = lstm_gru.LR  # SGD on both sides, as bench_lstm_gru
 SEED = 0
 LOSS_ATOL = 1e-4
 WEIGHT_ATOL = 1e-4
 
 
-@dataclass(frozen=True)
-class Config:
-    """Cell ("lstm" or "gru"), input size I (also the head's output size), hidden size H, padded
-    length T, batch B; lengths uniform in [T/4, T]."""
-
-    cell: str
-    input: int
-    hidden: int
-    steps: int
-    batch: int
-
-    def label(self) -> str:
-        return f"{self.cell.upper()} I={self.input} H={self.hidden} T={self.steps} B={self.batch}"
-
-
+Config = lstm_gru.Config  # cell, input I (also the head's output), hidden H, padded length T, batch B
 CONFIGS = (
     Config("lstm", 64, 128, 100, 64),
     Config("gru", 64, 128, 100, 64),
@@ -83,14 +67,8 @@ CONFIGS = (
 )
 
 
-class ScratchModel(ScratchModules):
-    """LSTM or GRU -> Linear with a plain SGD step; lengths optional."""
-
-    def __init__(self, cfg: Config, rng: np.random.Generator):
-        layer = {"lstm": scratchrnn.nn.LSTM, "gru": scratchrnn.nn.GRU}[cfg.cell]
-        self.rnn = layer(cfg.input, cfg.hidden, dtype=np.float32, rng=rng)
-        self.head = scratchrnn.nn.Linear(cfg.hidden, cfg.input, dtype=np.float32, rng=rng)
-        self.modules = {"rnn": self.rnn, "head": self.head}
+class ScratchModel(lstm_gru.ScratchModel):
+    """bench_lstm_gru's model, its step with optional lengths."""
 
     def step(self, x, y, lengths=None) -> float:
         out, _, r_cache = self.rnn.forward(x, lengths=lengths)  # (T, B, H)
@@ -102,33 +80,19 @@ class ScratchModel(ScratchModules):
         return loss
 
 
-class TorchModel(TorchModules):
-    """The same model in PyTorch, on packed sequences when given lengths."""
-
-    def __init__(self, cfg: Config, src: ScratchModel):
-        import torch
-
-        self.torch = torch
-        layer = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cfg.cell]
-        self.rnn = layer(cfg.input, cfg.hidden)
-        self.head = torch.nn.Linear(cfg.hidden, cfg.input)
-        self.modules = {"rnn": self.rnn, "head": self.head}
-        self.load(src.state())
-        params = [p for mod in self.modules.values() for p in mod.parameters()]
-        self.opt = torch.optim.SGD(params, lr=LR)
+class TorchModel(lstm_gru.TorchModel):
+    """bench_lstm_gru's PyTorch model, on packed sequences when given lengths."""
 
     def step(self, x, y, lengths=None, mask=None) -> float:
+        if lengths is None:
+            return super().step(x, y)
         torch = self.torch
         self.opt.zero_grad(set_to_none=True)
-        if lengths is None:
-            out, _ = self.rnn(x)  # (T, B, H)
-            loss = torch.nn.functional.mse_loss(self.head(out), y)
-        else:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
-            out, _ = self.rnn(packed)
-            out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])  # (T, B, H)
-            sq = (self.head(out) - y) ** 2 * mask  # (T, B, I)
-            loss = sq.sum() / (mask.sum() * y.shape[2])
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=x.shape[0])  # (T, B, H)
+        sq = (self.head(out) - y) ** 2 * mask  # (T, B, I)
+        loss = sq.sum() / (mask.sum() * y.shape[2])
         loss.backward()
         self.opt.step()
         return loss.item()
