@@ -191,3 +191,30 @@ def test_token_padding_needs_no_valid_id_with_lengths():
     np.testing.assert_array_equal(y0, y1)
     with pytest.raises(ValueError, match=r"Embedding indices must lie in \[0, 5\)"):
         model.forward(x)  # without lengths the padding is read, and -1 is no token
+
+
+@pytest.mark.parametrize("head, bi", [("final", True), ("last", False), ("mean", True)])
+def test_truncated_backward_of_pooled_heads_with_lengths(head, bi):
+    """SequenceModel.backward(truncate=2) with lengths is the gradient of the truncated objective
+    (scratchrnn.gradcheck.truncated) of sum(dy * head(pool(out, h_n))), by central differences:
+    through the final states for "final" and a unidirectional "last", through the outputs for "mean"."""
+    from scratchrnn.gradcheck import truncated_objective
+    from scratchrnn.nn.heads import pool
+    from scratchrnn.nn.lengths import Lengths
+
+    model = build("gru", head, bi, False, seed=11)
+    x, lens = batch(False, seed=12)
+    x = np.nan_to_num(x)
+    y, _, cache = model.forward(x, lengths=lens)
+    dy = np.random.default_rng(13).standard_normal(y.shape)
+    _, _, grads = model.backward(dy, None, cache, truncate=2)
+    seq = Lengths(lens, B, T)
+
+    def loss(out, h_n):
+        feats, _ = pool(head, out, h_n, model.rnn.num_directions, seq)
+        z, _ = model.head.forward(feats)
+        return float(np.sum(z * dy))
+
+    fn = truncated_objective(model.rnn, x, loss, truncate=2, lengths=lens)
+    report = check_gradients(fn, dict(model.params), grads, max_entries=6, rng=0)  # 6 entries a weight
+    assert report.ok, report
