@@ -88,3 +88,22 @@ def test_errors_are_one_line_with_status_2_and_leave_nothing(tmp_path, args, wor
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert set(tmp_path.iterdir()) == before  # no run folder, no file left behind
+
+
+def test_token_id_files_list_labels_and_flags_in_library_errors(tmp_path):
+    rng = np.random.default_rng(3)
+    X = [rng.integers(0, 5, size=int(rng.integers(2, 6))) for _ in range(40)]
+    ids = write_jsonl(tmp_path / "ids.jsonl", X, [int(x[0] > 2) for x in X])
+    res = run_cli("classify", "train", ids, "--out", tmp_path / "t", *FAST, cwd=tmp_path)
+    assert res.returncode == 0 and "2 classes" in res.stdout and "15 epochs" in res.stdout, res.stderr
+    lists = write_jsonl(tmp_path / "lists.jsonl", [np.zeros((2, 1))] * 4, [[1.0], [2.0], [1.0], [3.0]])
+    res = run_cli("classify", "train", lists, cwd=tmp_path)
+    assert res.returncode == 2 and "classify takes a number or a string per line" in res.stderr
+    res = run_cli("classify", "train", ids, "--hidden-size", "4", "--head", "mean", "--epochs", "1",
+                  "--out", tmp_path / "u", "--unidirectional", "--validation-fraction", "0", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = run_cli("regress", "eval", tmp_path / "t" / "model.npz", ids, cwd=tmp_path)
+    assert res.returncode == 2 and "holds no SequenceRegressor" in res.stderr
+    res = run_cli("classify", "train", ids, "--num-layers", "5000", "--out", tmp_path / "v", cwd=tmp_path)
+    assert res.returncode == 2 and "--num-layers must be at most 1,024" in res.stderr, res.stderr
+    assert "see 'scratchrnn classify train --help'" in res.stderr and not (tmp_path / "v").exists()

@@ -151,3 +151,67 @@ def test_predicting_before_fit_and_unseen_labels_are_named():
         SequenceClassifier(**{**FAST, "head": "all"}).fit(X, y)
     with pytest.raises(ValueError, match="validation_fraction must be < 1.0"):
         SequenceClassifier(**{**FAST, "validation_fraction": 1.0}).fit(X, y)
+
+
+def test_a_failed_refit_leaves_an_unfitted_estimator():
+    X, y = sign_task(40, 10)
+    clf = SequenceClassifier(**{**FAST, "epochs": 1}).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_size"):
+        clf.set_params(hidden_size=0).fit(X, y)
+    assert not hasattr(clf, "classes_") and not hasattr(clf, "model_")
+    with pytest.raises(ValueError, match="not fitted yet"):
+        clf.predict(X)
+
+
+def test_save_and_load_keep_every_kind_of_fit(tmp_path):
+    rng = np.random.default_rng(11)
+    X = [rng.integers(0, 5, size=int(rng.integers(2, 7))) for _ in range(40)]
+    y = np.array([1 + int(x[0] > 2) for x in X])  # int labels, as the vowels' speakers
+    clf = SequenceClassifier(**{**FAST, "epochs": 2, "embedding_dim": 3}, class_weight={1: 2.0},
+                             dtype=np.float64)
+    clf.fit(X, y).save(tmp_path / "ids.npz")
+    back = SequenceClassifier.load(tmp_path / "ids.npz")
+    np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
+    params = back.get_params()
+    assert params["class_weight"] == {1: 2.0} and params["dtype"] == "float64" and params["random_state"] == 0
+    assert back.history_.steps == clf.history_.steps and back.history_.evals == clf.history_.evals
+    Xr, yr = sum_task(30, 12)
+    reg = SequenceRegressor(**{**FAST, "epochs": 2}).fit(Xr, yr[:, 0])
+    reg.save(tmp_path / "r.npz")
+    again = SequenceRegressor.load(tmp_path / "r.npz")
+    assert again.predict(Xr).shape == (30,) and again.target_1d_
+    np.testing.assert_array_equal(again.predict(Xr), reg.predict(Xr))
+
+
+def test_predictions_come_back_in_the_order_of_x():
+    """More sequences than one forward pass takes, of shuffled lengths: each prediction is the one
+    that sequence gets alone."""
+    from scratchrnn import estimators
+
+    X, y = sign_task(40, 13)
+    clf = SequenceClassifier(**{**FAST, "epochs": 1}).fit(X, y)
+    Xp, _ = sign_task(estimators.PREDICT_BATCH + 37, 14)
+    together = clf.predict_proba(Xp)
+    for i in (0, 5, estimators.PREDICT_BATCH, len(Xp) - 1):
+        np.testing.assert_allclose(together[i], clf.predict_proba([Xp[i]])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_the_validation_split_is_the_fraction_shared_over_the_classes():
+    clf = SequenceClassifier(validation_fraction=0.1)
+    targets = np.repeat(np.arange(10), [2, 2, 2, 2, 2, 2, 2, 2, 2, 82])  # 100 sequences, one large class
+    train, val = clf._split(targets, np.random.default_rng(0))
+    assert len(val) == 10 and len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 100
+    assert all(np.count_nonzero(targets[train] == c) >= 1 for c in range(10))  # every class trains
+    assert np.count_nonzero(targets[val] == 9) >= 8  # the large class gives most of the ten
+    again = clf._split(targets, np.random.default_rng(0))[1]
+    np.testing.assert_array_equal(val, again)
+
+
+def test_a_generator_random_state_is_consumed():
+    X, y = sign_task(30, 15)
+    gen = np.random.default_rng(3)
+    a = SequenceClassifier(**{**FAST, "epochs": 1, "random_state": gen}).fit(X, y).predict_proba(X)
+    b = SequenceClassifier(**{**FAST, "epochs": 1, "random_state": gen}).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="random_state must be None, an integer seed >= 0 or a numpy"):
+        SequenceClassifier(random_state=-1).fit(X, y)

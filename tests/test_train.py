@@ -1042,3 +1042,21 @@ def test_class_weights_reach_the_trainer_and_its_validation_loss():
         Trainer(model, SGD(model.params, lr=0.0), TrainConfig(steps=1, class_weights=(1.0, 2.0)))
     with pytest.raises(ValueError, match="class_weights weigh the classes of cross_entropy, the loss is"):
         TrainConfig(steps=1, loss="mse", class_weights=(1.0,)).validate()
+
+
+def test_weighted_validation_loss_with_padded_per_step_targets():
+    """Per-step targets past the lengths may hold anything (here -100) with class weights too; the
+    validation loss is the weighted mean over the steps that count, over several batches."""
+    rng = np.random.default_rng(10)
+    x = rng.integers(0, 4, size=(6, 5))
+    lens = np.array([6, 2, 4, 1, 3])
+    y = rng.integers(0, 3, size=(6, 5))
+    y[np.arange(6)[:, None] >= lens] = -100
+    cfg = ModelConfig(cell="gru", vocab_size=4, hidden_size=3, output_size=3, dtype="float64")
+    model = SequenceModel(cfg, rng=0)
+    w = (0.5, 2.0, 1.0)
+    cfg = TrainConfig(steps=1, batch_size=2, class_weights=w, progress=False)
+    got = Trainer(model, SGD(model.params, lr=0.0), cfg).evaluate(SequenceData(x, y, lengths=lens))
+    logits, _, _ = model.forward(x, lengths=lens)
+    expect, _ = cross_entropy(logits, y, weight=np.array(w), lengths=lens)
+    assert got == pytest.approx(expect, rel=1e-12)

@@ -1,4 +1,5 @@
-"""Command-line front end: ``scratchrnn COMMAND [options]``; it and ``cli_lm`` are all that prints.
+"""Command-line front end: ``scratchrnn COMMAND [options]``; it, ``cli_lm`` and ``cli_classify``
+are all that prints.
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback
@@ -533,15 +534,19 @@ def _run(argv: list[str]) -> int:
         if isinstance(exc, OSError) and exc.filename == STDOUT_NAME:
             silence_stdout()
         if isinstance(exc, ValueError) and parser is not None and args is not None:
-            line = _in_flags(line, parser, args.command)
+            line = _in_flags(line, parser, args.command, getattr(args, "action", None))
         _print_error(line)
         return 2
 
 
-def _in_flags(line: str, parser: CommandParser, command: str) -> str:
+def _in_flags(line: str, parser: CommandParser, command: str, action: str | None = None) -> str:
     """A library's message in the command's own terms: its flags for the parameter names, and a
-    pointer to the command's help when it is about the options."""
-    flags = parser.commands[command].flags()
+    pointer to the command's help when it is about the options (``action``: the command's own
+    subcommand, as in ``classify train``)."""
+    sub = parser.commands[command]
+    if action is not None and action in sub.commands:
+        sub, command = sub.commands[action], f"{command} {action}"
+    flags = sub.flags()
     line = name_flags(line, flags)
     if mentions_flag(line, flags):
         line += f" (see '{parser.prog} {command} --help')"

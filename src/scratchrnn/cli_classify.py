@@ -40,18 +40,20 @@ def _estimator_class(kind: str):
 
 def _targets(kind: str, labels: list, name: str):
     """The labels of a file as the estimator takes them: any classes, or numbers (N,) / (N, k)."""
+    kinds = {type(v) for v in labels}
     if kind == "classify":
-        kinds = {type(v) for v in labels}
+        if list in kinds:
+            raise ValueError(f"{name} has a list as a label; classify takes a number or a string per line "
+                             "(lists of numbers are regress targets)")
         if len(kinds) > 1 and not kinds <= {int, float}:
             raise ValueError(f"{name} mixes labels of types {sorted(k.__name__ for k in kinds)}; give every "
                              "line a label of one type")
         return np.array(labels)
-    try:
-        arr = np.array(labels, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: regress needs each label to be a number or a list of numbers of one "
-                         "length") from None
-    return arr
+    widths = {len(v) if isinstance(v, list) else None for v in labels}
+    if str in kinds or len(widths) > 1:
+        raise ValueError(f"{name}: regress needs each label to be a number, or each a list of numbers of "
+                         "one length")
+    return np.array(labels, dtype=np.float64)
 
 
 def _read(path: str, labels: bool):
@@ -86,7 +88,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     what = (f"{len(est.classes_)} classes" if args.kind == "classify"
             else f"{est.n_outputs_} target{'s' if est.n_outputs_ != 1 else ''}")
     print(f"trained on {len(X)} sequences ({what}) in {seconds:.1f} s, "
-          f"{est.history_.steps[-1]['epoch']} epochs"
+          f"{est.history_.steps[-1]['epoch'] + 1} epochs"
           + ("" if best is None else f", best validation loss {best:.4f}"))
     print(f"wrote {model_path} and {folder.path / 'history.json'}")
     return 0
@@ -96,7 +98,8 @@ def _load(kind: str, path: str):
     from pathlib import Path
 
     if not Path(path).is_file():
-        raise ValueError(f"no such model file: {path!r}")
+        raise ValueError(f"no such model file: {path!r}" if not Path(path).exists() else
+                         f"{path!r} is not a model file (a folder?)")
     return _estimator_class(kind).load(path)
 
 
@@ -127,11 +130,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if args.kind == "classify":
         print(f"accuracy {est.score(X, y):.4f} on {len(X)} sequences")
     else:
+        from .estimators import r2_score
+
         pred = est.predict(X)
         if pred.shape != y.shape:
             raise ValueError(f"{args.file} has targets of shape {y.shape[1:] or '()'} per sequence, the "
                              f"model predicts {pred.shape[1:] or '()'}")
-        print(f"R^2 {est.score(X, y):.4f}, mean squared error {float(np.mean((pred - y) ** 2)):.6g} on "
+        print(f"R^2 {r2_score(y, pred):.4f}, mean squared error {float(np.mean((pred - y) ** 2)):.6g} on "
               f"{len(X)} sequences")
     return 0
 

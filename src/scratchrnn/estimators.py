@@ -34,24 +34,41 @@ import os
 
 import numpy as np
 
-from .checks import check_flag, check_int, check_real, check_size
+from .checks import check_dtype, check_flag, check_random_state, check_real, check_size
 from .data.sequences import BucketedData, as_sequences, pad_sequences
 from .functional import softmax
 from .io.checkpoint import load_checkpoint, save_checkpoint
 from .nn.model import HEADS, ModelConfig, SequenceModel
 from .optim import Adam
-from .train import Trainer
+from .train import History, Trainer
 from .trainconfig import TrainConfig
 from .validation import restore_best
 
-__all__ = ["SequenceClassifier", "SequenceRegressor"]
+__all__ = ["SequenceClassifier", "SequenceRegressor", "r2_score"]
 
 PREDICT_BATCH = 256  # sequences per forward pass at predict time
 FORMAT_KIND = "scratchrnn-estimator"
 
 
 class _SequenceEstimator:
-    """What the classifier and the regressor share (module docstring)."""
+    """What the classifier and the regressor share (module docstring).
+
+    Parameters (stored as given, checked by ``fit``):
+        cell ("rnn", "lstm" or "gru", default "gru"), hidden_size (64, per direction), num_layers
+        (1), bidirectional (True), head ("final"; or "last", "mean", "max": ``nn/heads.py``),
+        dropout (0.0, between layers), embedding_dim (16; token ids only), epochs (100, at most),
+        batch_size (32 sequences), lr (0.005, Adam), weight_decay (0.0), clip_norm (5.0, the
+        gradients' global norm; None: no clipping), validation_fraction (0.1, in [0, 1)),
+        patience (20 epochs; None: no early stopping), standardize (True), random_state (None, an
+        int seed or a Generator, which fit consumes), dtype ("float32"), verbose (False: no
+        progress bar); the classifier also class_weight (None, "balanced", counted on the
+        training part, or a dict label -> weight).
+
+    Fitted attributes: ``model_``, ``history_``, ``n_features_in_`` (None for token ids),
+    ``vocab_size_`` (None for features), ``feature_mean_``, ``feature_scale_`` (None without
+    standardisation or for ids); the classifier's ``classes_``; the regressor's ``n_outputs_``,
+    ``y_mean_``, ``y_scale_`` and ``target_1d_``.
+    """
 
     _estimator_type = ""
     _loss = ""
@@ -117,18 +134,32 @@ class _SequenceEstimator:
 
     # -- fitting ----------------------------------------------------------------------------------
     def fit(self, X, y):
-        """Fit on sequences X and their targets y (module docstring); returns the estimator."""
+        """Fit on sequences X and their targets y (module docstring); returns the estimator. What an
+        earlier fit learnt is forgotten first, and a fit that fails leaves an unfitted estimator."""
+        self._forget()
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """Remove every fitted attribute (the names ending in ``_``)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+
+    def _fit(self, X, y):
+        self._check_params()
+        gen = _generator(self.random_state)
         seqs = as_sequences(X)
         targets = self._fit_targets(y, len(seqs))  # (N,) class indices or (N, k) scaled floats
-        gen = _generator(self.random_state)
-        self._check_params()
         ids = seqs[0].ndim == 1
         self.n_features_in_ = None if ids else int(seqs[0].shape[1])
         self.vocab_size_ = int(max(int(s.max()) for s in seqs)) + 1 if ids else None
         if ids and min(int(s.min()) for s in seqs) < 0:
             raise ValueError("token ids must be >= 0, X holds negative ones")
-        self._fit_scaling(seqs)
         train_idx, val_idx = self._split(targets, gen)
+        self._fit_scaling([seqs[i] for i in train_idx])  # the training part's statistics only
         model = SequenceModel(self._model_config(), rng=gen)
         weights = self._class_weights(targets[train_idx])
         config = TrainConfig(
@@ -168,19 +199,25 @@ class _SequenceEstimator:
             self.feature_mean_ = self.feature_scale_ = None
             return
         frames = np.concatenate(seqs)  # (sum T_i, F)
-        scale = frames.std(axis=0)
-        self.feature_mean_, self.feature_scale_ = frames.mean(axis=0), np.where(scale > 0, scale, 1.0)
+        self.feature_mean_, self.feature_scale_ = frames.mean(axis=0), _scale(frames)
 
     def _split(self, targets: np.ndarray, gen) -> tuple[np.ndarray, np.ndarray]:
-        """Train and validation indices: ``validation_fraction`` of each group (per class for the
-        classifier), at least one when the group has two or more."""
+        """Train and validation indices: ``validation_fraction`` of the sequences rounded (at least
+        one when there are two or more), shared out over the classes in proportion to their sizes
+        for the classifier (largest remainders first; a class keeps one for training)."""
         n, frac = len(targets), float(self.validation_fraction)
+        total = 0 if frac == 0 or n < 2 else min(n - 1, max(1, math.floor(frac * n + 0.5)))
         groups = [np.arange(n)] if self._estimator_type != "classifier" else [
             np.flatnonzero(targets == c) for c in np.unique(targets)]
-        val = []
-        for g in groups:
-            take = min(len(g) - 1, max(1, math.floor(frac * len(g) + 0.5))) if frac > 0 and len(g) > 1 else 0
-            val.append(gen.permutation(g)[:take])
+        sizes = np.array([len(g) for g in groups])
+        quota = total * sizes / n  # (G,)
+        take = np.minimum(np.floor(quota).astype(np.int64), sizes - 1)
+        for i in np.argsort(-(quota - np.floor(quota)), kind="stable"):  # the rest by largest remainder
+            if take.sum() >= total:
+                break
+            if take[i] < sizes[i] - 1:
+                take[i] += 1
+        val = [gen.permutation(g)[:k] for g, k in zip(groups, take, strict=True)]
         val_idx = np.sort(np.concatenate(val)).astype(np.int64)
         return np.setdiff1d(np.arange(n), val_idx), val_idx
 
@@ -223,33 +260,54 @@ class _SequenceEstimator:
 
     # -- files --------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike):
-        """Write the fitted estimator to ``path`` in the checkpoint format (atomically)."""
+        """Write the fitted estimator to ``path`` in the checkpoint format (atomically): the weights,
+        the constructor's arguments (a Generator ``random_state`` as None), what fit learnt and the
+        whole history."""
         if not hasattr(self, "model_"):
             raise ValueError(f"this {type(self).__name__} is not fitted yet: there is nothing to save")
-        params = {k: v for k, v in self.get_params().items() if k != "random_state"}
+        params = self.get_params()
+        if isinstance(params["random_state"], np.random.Generator):
+            params["random_state"] = None
+        params["dtype"] = check_dtype(params["dtype"]).name
+        if isinstance(params.get("class_weight"), dict):  # JSON keys are strings: kept as pairs
+            pairs = [[_plain(k), float(v)] for k, v in params["class_weight"].items()]
+            params["class_weight"] = {"pairs": pairs}
         fitted = {"n_features_in": self.n_features_in_, "vocab_size": self.vocab_size_, **self._fitted()}
         arrays = {"feature_mean": self.feature_mean_, "feature_scale": self.feature_scale_}
-        save_checkpoint(path, params=self.model_.params, history=self.history_.steps,
+        hist = self.history_
+        save_checkpoint(path, params=self.model_.params, history=hist.steps,
                         config={"kind": FORMAT_KIND, "estimator": type(self).__name__,
                                 "model": self.model_.config.to_dict(), "params": params, "fitted": fitted},
-                        extra={k: v for k, v in arrays.items() if v is not None})
+                        extra={**{k: v for k, v in arrays.items() if v is not None},
+                               "evals": hist.evals, "restored": hist.restored})
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike):
-        """An estimator written by ``save``."""
+        """An estimator written by ``save``; a file that is not one is a ValueError naming it."""
         ckpt = load_checkpoint(path)
         cfg = ckpt.config or {}
         if cfg.get("kind") != FORMAT_KIND or cfg.get("estimator") != cls.__name__:
             raise ValueError(f"{str(path)!r} holds no {cls.__name__} (a checkpoint of "
                              f"{cfg.get('estimator') or 'something else'})")
-        est = cls(**cfg["params"])
-        fitted, extra = cfg["fitted"], ckpt.extra or {}
-        est.n_features_in_, est.vocab_size_ = fitted["n_features_in"], fitted["vocab_size"]
-        est.feature_mean_, est.feature_scale_ = extra.get("feature_mean"), extra.get("feature_scale")
-        est._load_fitted(fitted)
-        model = SequenceModel(ModelConfig.from_dict(cfg["model"]), rng=0)
-        model.load_state_dict(ckpt.params)
+        try:
+            params = dict(cfg["params"])
+            if isinstance(params.get("class_weight"), dict) and "pairs" in params["class_weight"]:
+                params["class_weight"] = {k: v for k, v in params["class_weight"]["pairs"]}
+            est = cls(**params)
+            fitted, extra = cfg["fitted"], ckpt.extra or {}
+            est.n_features_in_, est.vocab_size_ = fitted["n_features_in"], fitted["vocab_size"]
+            est.feature_mean_, est.feature_scale_ = extra.get("feature_mean"), extra.get("feature_scale")
+            est._load_fitted(fitted)
+            model = SequenceModel(ModelConfig.from_dict(cfg["model"]), rng=0)
+            model.load_state_dict(ckpt.params)
+            if model.output_size != est._outputs():
+                raise ValueError(f"the model predicts {model.output_size} values, the estimator "
+                                 f"{est._outputs()}")
+            est.history_ = History(steps=list(ckpt.history or []), evals=list(extra.get("evals") or []),
+                                   restored=extra.get("restored"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{str(path)!r} is not a readable {cls.__name__}: {exc}") from None
         est.model_ = model.eval()
         return est
 
@@ -342,10 +400,9 @@ class SequenceRegressor(_SequenceEstimator):
         if not np.all(np.isfinite(arr)):
             raise ValueError("y holds NaN or infinite values")
         self.n_outputs_ = 1 if arr.ndim == 1 else arr.shape[1]
-        self._one_d = arr.ndim == 1
+        self.target_1d_ = arr.ndim == 1
         arr = arr.reshape(n, -1).astype(np.float64)
-        scale = arr.std(axis=0)
-        self.y_mean_, self.y_scale_ = arr.mean(axis=0), np.where(scale > 0, scale, 1.0)
+        self.y_mean_, self.y_scale_ = arr.mean(axis=0), _scale(arr)
         return ((arr - self.y_mean_) / self.y_scale_).astype(self.dtype)  # (N, k)
 
     def _outputs(self) -> int:
@@ -357,7 +414,7 @@ class SequenceRegressor(_SequenceEstimator):
     def predict(self, X) -> np.ndarray:
         """Predicted targets, (N,) or (N, k) as y was in fit."""
         out = self._outputs_of(X).astype(np.float64) * self.y_scale_ + self.y_mean_  # (N, k)
-        return out[:, 0] if self._one_d else out
+        return out[:, 0] if self.target_1d_ else out
 
     def score(self, X, y) -> float:
         """The coefficient of determination R^2 of the predictions (averaged over the outputs)."""
@@ -366,20 +423,27 @@ class SequenceRegressor(_SequenceEstimator):
         if arr.shape != pred.shape:
             raise ValueError(f"y has shape {arr.shape}, the regressor predicts {pred.shape} (targets of "
                              f"width {self.n_outputs_})")
-        arr, pred = arr.reshape(len(arr), -1), pred.reshape(len(pred), -1)
-        ss_res = ((arr - pred) ** 2).sum(axis=0)
-        ss_tot = ((arr - arr.mean(axis=0)) ** 2).sum(axis=0)
-        perfect = np.where(ss_res == 0, 1.0, 0.0)  # a constant target: R^2 1 only when hit exactly
-        r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), perfect)
-        return float(r2.mean())
+        return r2_score(arr, pred)
 
     def _fitted(self) -> dict:
-        return {"n_outputs": self.n_outputs_, "one_d": self._one_d, "y_mean": self.y_mean_.tolist(),
+        return {"n_outputs": self.n_outputs_, "target_1d": self.target_1d_, "y_mean": self.y_mean_.tolist(),
                 "y_scale": self.y_scale_.tolist()}
 
     def _load_fitted(self, fitted: dict) -> None:
-        self.n_outputs_, self._one_d = fitted["n_outputs"], fitted["one_d"]
+        self.n_outputs_, self.target_1d_ = int(fitted["n_outputs"]), bool(fitted["target_1d"])
         self.y_mean_, self.y_scale_ = np.asarray(fitted["y_mean"]), np.asarray(fitted["y_scale"])
+
+
+def r2_score(y, pred) -> float:
+    """The coefficient of determination of ``pred`` for targets ``y`` of one shape, (N,) or
+    (N, k), averaged over the k outputs (a constant target: 1 if hit exactly, else 0)."""
+    n = len(y)
+    arr, pred = np.asarray(y, np.float64).reshape(n, -1), np.asarray(pred, np.float64).reshape(n, -1)
+    ss_res = ((arr - pred) ** 2).sum(axis=0)
+    ss_tot = ((arr - arr.mean(axis=0)) ** 2).sum(axis=0)
+    perfect = np.where(ss_res == 0, 1.0, 0.0)
+    r2 = np.where(ss_tot > 0, 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0), perfect)
+    return float(r2.mean())
 
 
 def _labels(y, n: int) -> np.ndarray:
@@ -391,12 +455,25 @@ def _labels(y, n: int) -> np.ndarray:
     return arr
 
 
+def _scale(a: np.ndarray) -> np.ndarray:
+    """Each column's standard deviation, 1 for a column that is constant (to rounding)."""
+    sd = a.std(axis=0)
+    return np.where(sd > 1e-12 * np.maximum(1.0, np.abs(a).max(axis=0)), sd, 1.0)
+
+
 def _generator(random_state) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    return np.random.default_rng(check_int("random_state", random_state, low=0))
+    """``check_random_state``, its message naming random_state; a Generator is used (and consumed)
+    as it is, so two fits with one Generator differ, as scikit-learn's RandomState does."""
+    try:
+        return check_random_state(random_state)
+    except ValueError:
+        raise ValueError(f"random_state must be None, an integer seed >= 0 or a numpy Generator, got "
+                         f"{random_state!r}") from None
+
+
+def _plain(v):
+    """A label as JSON holds it (numpy scalars as Python numbers)."""
+    return v.item() if isinstance(v, np.generic) else v
 
 
 def _same(a, b) -> bool:

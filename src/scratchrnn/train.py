@@ -206,6 +206,9 @@ class Trainer:
         cfg = self.config
         if not isinstance(train, (SequenceData, TokenStream)):
             raise ValueError(f"train must be SequenceData or TokenStream, got {type(train).__name__}")
+        if cfg.class_weights is not None and isinstance(train, TokenStream):
+            raise ValueError("class_weights weigh the classes of SequenceData targets; a TokenStream is "
+                             "trained on every next token alike")
         if val is not None and type(val) is not type(train):
             raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), "
                              f"got {type(val).__name__}")
@@ -384,11 +387,14 @@ class Trainer:
             total += loss
             # counted targets: positions (cross-entropy) or elements (mse, bce), as "mean" counts them;
             # with class weights, the positions' total weight
-            if self.config.class_weights is not None:
-                w = np.asarray(self.config.class_weights)[y]  # (...) each target's weight
+            if self.config.class_weights is not None:  # targets that do not count may hold anything
+                w = np.asarray(self.config.class_weights)[y if m is None else np.where(m, y, 0)]  # (...)
                 count += float(w.sum() if m is None else w[m].sum())
             else:
                 count += y.size if m is None else int(np.count_nonzero(m)) * (y.size // m.size)
+        if count == 0:
+            raise ValueError("every target of the data has class weight 0 (class_weights): its loss is "
+                             "undefined")
         return total / count
 
     def _train_step(self, data) -> dict | None:

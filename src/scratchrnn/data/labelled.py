@@ -20,6 +20,7 @@ import io
 import json
 import math
 import os
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def _frames(seq, where: str) -> np.ndarray:
         raise ValueError(f"{where}: \"sequence\" must be a non-empty list of frames (lists of numbers) or of "
                          f"token ids, got {got}")
     if all(isinstance(v, int) and not isinstance(v, bool) for v in seq):
+        if not all(0 <= v < 2**62 for v in seq):
+            raise ValueError(f"{where}: token ids must be integers in [0, 2**62), got values in "
+                             f"[{min(seq)}, {max(seq)}]")
         return np.array(seq, dtype=np.int64)  # (T,) ids
     if not all(isinstance(f, list) for f in seq):
         raise ValueError(f"{where}: \"sequence\" must hold frames (lists of numbers) or integer token ids, "
@@ -53,7 +57,13 @@ def _frames(seq, where: str) -> np.ndarray:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """A finite JSON number (an int too large for a float is not one)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def parse_labelled(lines, name: str, labels: bool = True) -> tuple[list[np.ndarray], list]:
@@ -68,6 +78,8 @@ def parse_labelled(lines, name: str, labels: bool = True) -> tuple[list[np.ndarr
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"{where} is not valid JSON ({err.msg} at column {err.colno})") from None
+        except RecursionError:
+            raise ValueError(f"{where} nests too deeply to be a labelled sequence") from None
         if not isinstance(record, dict) or "sequence" not in record:
             want = '"sequence" and "label"' if labels else '"sequence"'
             kind = type(record).__name__
@@ -107,7 +119,7 @@ def read_labelled(path: str | os.PathLike, labels: bool = True) -> tuple[list[np
             return parse_labelled(fh, str(p), labels)
     except UnicodeDecodeError:
         raise ValueError(f"{str(p)!r} is not UTF-8 text (JSON lines are)") from None
-    except (OSError, EOFError) as err:  # a damaged gzip stream
+    except (OSError, EOFError, zlib.error) as err:  # a damaged gzip stream
         raise ValueError(f"cannot read {str(p)!r}: {err}") from None
 
 

@@ -202,6 +202,8 @@ class BucketedData(SequenceData):
     ``idx`` (train with ``TrainConfig(batch_size=1)``, one bucket per step)."""
 
     def __init__(self, x, y, lengths, batch_size: int, per_step: bool | None = None, seed: int = 0):
+        if lengths is None:
+            raise ValueError("BucketedData groups sequences by their lengths: give lengths (N,), got None")
         super().__init__(x, y, per_step=per_step, lengths=lengths)
         batch_size = check_size("batch_size", batch_size)
         ties = np.random.default_rng(check_int("seed", seed, low=0)).permutation(self.size)  # (N,)

@@ -109,7 +109,7 @@ def run(cfg: Config | None = None, progress: bool = False) -> TaskResult:
         passed=accuracy >= cfg.target_accuracy,
         seconds=time.perf_counter() - t0,
         metrics={"test_accuracy": accuracy, "train_seconds": train_seconds, "best_step": best,
-                 "epochs_run": clf.history_.steps[-1]["epoch"],
+                 "epochs_run": clf.history_.steps[-1]["epoch"] + 1,  # epochs count from 0
                  **{f"baseline: {k}": v for k, v in base.items()}},
         curves={"loss": clf.history_.losses, "val_loss": clf.history_.val_losses},
     )
