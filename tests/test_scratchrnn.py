@@ -49,8 +49,8 @@ HOMES = {
     "WordLM": "scratchrnn.lm",
     "load_language_model": "scratchrnn.lm",
 }
-SUBMODULES = {"data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample",
-              "train"}
+SUBMODULES = {"data", "forecast", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim",
+              "sample", "train"}
 
 
 def test_all_lists_the_entry_points_the_submodules_and_the_version():

@@ -14,7 +14,7 @@ The names a user reaches first are here::
 - estimators with scikit-learn's conventions: ``SequenceClassifier`` and ``SequenceRegressor``
   (:mod:`scratchrnn.estimators`);
 - language models: ``CharLM``, ``WordLM`` and ``load_language_model`` (:mod:`scratchrnn.lm`);
-- the submodules ``data``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
+- the submodules ``data``, ``forecast``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
   ``nn``, ``optim``, ``sample`` and ``train``.
 
 Each is imported on first use, not by ``import scratchrnn``: the command line
@@ -52,19 +52,20 @@ _HOMES = {
     "WordLM": "lm",
     "load_language_model": "lm",
 }
-_SUBMODULES = ("data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample",
-               "train")
+_SUBMODULES = ("data", "forecast", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim",
+               "sample", "train")
 
 __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
     "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "RNNCell", "LSTMCell", "GRUCell", "SequenceModel",
     "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "pad_sequences",
     "SequenceClassifier", "SequenceRegressor", "CharLM", "WordLM", "load_language_model",
-    "data", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample", "train",
+    "data", "forecast", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample",
+    "train",
     "__version__",
 ]
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time the names come from __getattr__
-    from . import data, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
+    from . import data, forecast, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
     from .data import pad_sequences
     from .estimators import SequenceClassifier, SequenceRegressor
     from .lm import CharLM, WordLM, load_language_model
