@@ -1,11 +1,13 @@
 """Data: the shipped text corpus, tokenizer and vocabularies, stream helpers for language models,
 generators for the tutorial tasks (binary numbers, binary addition, sine windows), the containers
 the trainer reads (whole sequences, bucketed by length or not, and a token stream read in windows),
-labelled sequences in JSON lines and the shipped Japanese Vowels set."""
+labelled sequences in JSON lines and the shipped Japanese Vowels set, and time series from CSV
+files with the two shipped series (Mauna Loa CO2, sunspots)."""
 
-from . import labelled, sequences, synthetic, text
+from . import labelled, sequences, series, synthetic, text
 from .labelled import load_japanese_vowels, read_labelled
 from .sequences import BucketedData, SequenceData, TokenStream, as_sequences, pad_sequences
+from .series import load_series, read_series
 from .synthetic import (
     addition_pairs,
     all_addition_pairs,
@@ -52,10 +54,13 @@ __all__ = [
     "pad_sequences",
     "load_corpus",
     "load_japanese_vowels",
+    "load_series",
     "read_labelled",
+    "read_series",
     "read_text",
     "labelled",
     "sequences",
+    "series",
     "sine_train_val",
     "sine_windows",
     "split_sentences",
