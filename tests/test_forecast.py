@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import scratchrnn
 from scratchrnn import forecast
-from scratchrnn.forecast import baselines, metrics
+from scratchrnn.forecast import baselines, metrics, windows
 
 
 def test_the_package_exports_its_modules_names():
-    assert set(forecast.__all__) == set(baselines.__all__) | set(metrics.__all__)
-    for name in forecast.__all__:
-        assert getattr(forecast, name) is getattr(baselines if name in baselines.__all__ else metrics, name)
+    modules = (baselines, metrics, windows)
+    assert set(forecast.__all__) == {name for m in modules for name in m.__all__}
+    for m in modules:
+        for name in m.__all__:
+            assert getattr(forecast, name) is getattr(m, name)
     assert scratchrnn.forecast is forecast
