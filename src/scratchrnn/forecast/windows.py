@@ -37,7 +37,8 @@ def _table(series) -> np.ndarray:
 def count_windows(length: int, window: int, horizon: int, stride: int = 1) -> int:
     """How many windows a series of ``length`` steps gives (module docstring)."""
     length = check_int("length", length, low=0)
-    window, horizon, stride = check_size("window", window), check_size("horizon", horizon), check_size("stride", stride)
+    window, horizon = check_size("window", window), check_size("horizon", horizon)
+    stride = check_size("stride", stride)
     span = window + horizon
     return 0 if length < span else (length - span) // stride + 1
 
