@@ -1,0 +1,86 @@
+"""The scaling a forecaster learns in ``fit`` and undoes on its forecasts.
+
+``Scaler(log=False, difference=False)`` on a series y (N,) or (N, F), column by column, in this order:
+
+1. ``log``: z = log(y) (every value must be positive);
+2. ``difference``: d_t = z_t - z_{t-1} (one step shorter; the last value before a forecast is the
+   anchor that ``inverse`` adds the forecast differences back onto);
+3. standardisation: s = (d - mean) / scale, with the mean and standard deviation of ``fit``'s data
+   (a constant column keeps scale 1).
+
+``transform`` applies the three, ``inverse`` undoes them on a forecast that continues a history:
+``inverse(s_future, history)`` gives the forecast values in the series' own units. The state
+(``mean_``, ``scale_``) is a pair of arrays, what a checkpoint stores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..checks import check_flag
+
+__all__ = ["Scaler"]
+
+
+def _table(y, name: str) -> tuple[np.ndarray, bool]:
+    a = np.asarray(y)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
+    one_d = a.ndim == 1
+    a = a[:, None] if one_d else a
+    if a.ndim != 2 or len(a) == 0:
+        raise ValueError(f"{name} must be a non-empty (N,) or (N, F) series, got shape {np.shape(y)}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} holds NaN or infinite values; fill its gaps first")
+    return a.astype(np.float64), one_d
+
+
+class Scaler:
+    """Log, difference and standardise a series, and undo it (module docstring)."""
+
+    def __init__(self, log: bool = False, difference: bool = False):
+        self.log, self.difference = check_flag("log", log), check_flag("difference", difference)
+
+    def _pre(self, a: np.ndarray, name: str) -> np.ndarray:
+        """Steps 1 and 2 on a (N, F)."""
+        if self.log:
+            if np.any(a <= 0):
+                raise ValueError(f"{name} has values <= 0, which log=True cannot take")
+            a = np.log(a)
+        if self.difference:
+            if len(a) < 2:
+                raise ValueError(f"{name} needs two or more steps to be differenced, got {len(a)}")
+            a = np.diff(a, axis=0)
+        return a
+
+    def fit(self, series):
+        a, _ = _table(series, "series")
+        d = self._pre(a, "series")
+        sd = d.std(axis=0)
+        self.mean_ = d.mean(axis=0)
+        self.scale_ = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(d).max(axis=0)), sd, 1.0)
+        return self
+
+    def _fitted(self) -> None:
+        if not hasattr(self, "mean_"):
+            raise ValueError("this Scaler is not fitted yet: call fit(series) first")
+
+    def transform(self, series) -> np.ndarray:
+        """The scaled series: (N, F) or (N,) as given, one step shorter with ``difference``."""
+        self._fitted()
+        a, one_d = _table(series, "series")
+        s = (self._pre(a, "series") - self.mean_) / self.scale_
+        return s[:, 0] if one_d else s
+
+    def inverse(self, scaled, history) -> np.ndarray:
+        """Scaled values of the steps after ``history`` (the series, in its own units, that they
+        continue) back in the series' units, shaped like ``scaled``."""
+        self._fitted()
+        s, one_d = _table(scaled, "scaled")
+        d = s * self.scale_ + self.mean_
+        if self.difference:
+            h, _ = _table(history, "history")
+            anchor = np.log(h[-1]) if self.log else h[-1]  # the level the differences start from
+            d = anchor + np.cumsum(d, axis=0)
+        out = np.exp(d) if self.log else d
+        return out[:, 0] if one_d else out
