@@ -32,7 +32,6 @@ Run: ``python benchmarks/bench_eval.py [--quick] [--chars N] [--repeats R] [--bu
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict, dataclass
 
@@ -45,6 +44,7 @@ from common import (
     setup_threads,
     time_interleaved,
     timing_dict,
+    timing_parser,
     torch_mkldnn,
     torch_mkldnn_info,
     write_json,
@@ -149,15 +149,11 @@ def table_row(r: dict) -> tuple[str, ...]:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true",
-                   help=f"{QUICK_CHARS:,} characters, 1 warm-up and 3 repeats per library per config")
+    p = timing_parser(NAME, __doc__.splitlines()[0], len(CONFIGS),
+                      quick_help=f"{QUICK_CHARS:,} characters, 1 warm-up and 3 repeats per library per "
+                                 "config")
     p.add_argument("--chars", type=int, default=None,
                    help=f"characters of the corpus scored per call (default {FULL_CHARS:,})")
-    p.add_argument("--repeats", type=int, default=None, help="fixed number of timed repeats (no time box)")
-    p.add_argument("--budget", type=float, default=None, help="seconds of timed calls per library per config")
-    p.add_argument("--config", type=int, action="append", default=None, metavar="I",
-                   help=f"run only config number I (0..{len(CONFIGS) - 1}); may be repeated")
     p.add_argument("--torch-no-mkldnn", action="store_true",
                    help="switch PyTorch's oneDNN backend off (its fused LSTM kernel) for this run")
     return p.parse_args(argv)

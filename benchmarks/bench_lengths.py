@@ -29,7 +29,6 @@ Run: ``python benchmarks/bench_lengths.py [--quick] [--repeats N] [--budget S] [
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import asdict
 
@@ -46,6 +45,7 @@ from common import (
     setup_threads,
     time_interleaved,
     timing_dict,
+    timing_parser,
     torch_mkldnn_info,
     write_json,
 )
@@ -175,13 +175,7 @@ def table_row(r: dict) -> tuple[str, ...]:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="1 warm-up and 3 repeats per step per config")
-    p.add_argument("--repeats", type=int, default=None, help="fixed number of timed repeats (no time box)")
-    p.add_argument("--budget", type=float, default=None, help="seconds of timed calls per step per config")
-    p.add_argument("--config", type=int, action="append", default=None, metavar="I",
-                   help=f"run only config number I (0..{len(CONFIGS) - 1}); may be repeated")
-    return p.parse_args(argv)
+    return timing_parser(NAME, __doc__.splitlines()[0], len(CONFIGS), per="step").parse_args(argv)
 
 
 def main(argv=None) -> dict:

@@ -47,7 +47,6 @@ Run: ``python benchmarks/bench_lstm_gru.py [--quick] [--repeats N] [--budget S] 
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -69,6 +68,7 @@ from common import (
     setup_threads,
     time_interleaved,
     timing_dict,
+    timing_parser,
     torch_mkldnn,
     torch_mkldnn_info,
     write_json,
@@ -256,12 +256,7 @@ def table_row(r: dict) -> tuple[str, ...]:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog=NAME, description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="1 warm-up and 3 repeats per library per config")
-    p.add_argument("--repeats", type=int, default=None, help="fixed number of timed repeats (no time box)")
-    p.add_argument("--budget", type=float, default=None, help="seconds of timed calls per library per config")
-    p.add_argument("--config", type=int, action="append", default=None, metavar="I",
-                   help=f"run only config number I (0..{len(CONFIGS) - 1}); may be repeated")
+    p = timing_parser(NAME, __doc__.splitlines()[0], len(CONFIGS))
     p.add_argument("--torch-no-mkldnn", action="store_true",
                    help="switch PyTorch's oneDNN backend off (its fused LSTM kernel) for this run")
     return p.parse_args(argv)

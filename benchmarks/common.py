@@ -16,6 +16,7 @@ with numpy can be reached, to numpy as well, and recorded in the results.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import functools
@@ -357,6 +358,21 @@ def write_json(name: str, payload: dict) -> Path:
             pass
         raise
     return target
+
+
+def timing_parser(name: str, description: str, count: int, per: str = "library",
+                  quick_help: str | None = None) -> argparse.ArgumentParser:
+    """The options of a time-boxed benchmark of ``count`` configs: ``--quick``, ``--repeats``,
+    ``--budget`` and ``--config I`` (``RepeatPolicy.from_args`` and ``picked_configs`` read them);
+    a benchmark adds its own after. ``per`` names what each timing is of ("library", "step")."""
+    p = argparse.ArgumentParser(prog=name, description=description)
+    p.add_argument("--quick", action="store_true",
+                   help=quick_help or f"1 warm-up and 3 repeats per {per} per config")
+    p.add_argument("--repeats", type=int, default=None, help="fixed number of timed repeats (no time box)")
+    p.add_argument("--budget", type=float, default=None, help=f"seconds of timed calls per {per} per config")
+    p.add_argument("--config", type=int, action="append", default=None, metavar="I",
+                   help=f"run only config number I (0..{count - 1}); may be repeated")
+    return p
 
 
 def picked_configs(name: str, picks: list[int] | None, count: int) -> list[int]:

@@ -17,7 +17,7 @@ from scratchrnn.data.text import WordVocab
 from scratchrnn.gradcheck import checker, matrix, truncated
 from scratchrnn.nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, RNNCell, reference, workspace
 from scratchrnn.nn.linear import embedding_param_shapes, linear_param_shapes
-from scratchrnn.nn.model import ModelConfig, SequenceModel
+from scratchrnn.nn.model import ModelConfig, SequenceModel, check_cell
 from scratchrnn.nn.module import check_weights_fit
 from scratchrnn.nn.recurrent import recurrent_param_shapes
 from scratchrnn.optim import (
@@ -469,6 +469,7 @@ CASES = [
         dict(per_step="optional_flag"),
         good={"per_step": (np.bool_(True),)},
     ),
+    Case("check_cell", lambda **kw: check_cell(**kw), dict(cell="choice")),
     Case(
         "BucketedData",
         lambda **kw: sequences.BucketedData(np.zeros((3, 2, 1)), np.zeros(2, int), [1, 3],

@@ -82,7 +82,7 @@ def test_truncated_bptt_gives_the_closed_form(case, k):
     a, dout, T, B, H = case
     cell = ScaledSum(a, T, B)
     offs_in = np.zeros(1, np.int64)  # the top layer's output gradients all sit at offset 0
-    dh0, t0, per_offset, offs = timeloop.truncated_bptt(cell, dout[None], offs_in, (None,), k, True)
+    dh0, t0, per_offset, offs, stack = timeloop.truncated_bptt(cell, dout[None], offs_in, (None,), k, True)
     expected = closed_form(a, dout, k)
     np.testing.assert_allclose(cell.grads, expected, rtol=1e-13, atol=1e-15)
     assert t0 == 0
@@ -97,6 +97,8 @@ def test_truncated_bptt_gives_the_closed_form(case, k):
     # h_{-1} gets the terms t < k only: the term at t = k holds it constant
     want0 = sum((dout[t] * a ** (t + 1) for t in range(min(k, T))), np.zeros((B, H)))
     np.testing.assert_allclose(dh0[0], want0, rtol=1e-13, atol=1e-15)
+    assert stack[0].shape == (len(offs), B, H)  # the same gradient, still per offset
+    np.testing.assert_array_equal(stack[0].sum(axis=0), dh0[0])
 
 
 def test_truncated_bptt_from_the_final_state_alone_stops_early(case):
@@ -107,7 +109,7 @@ def test_truncated_bptt_from_the_final_state_alone_stops_early(case):
     cell = ScaledSum(a, T, B)
     gate = cell.gate_grads
     cell.gate_grads = lambda t, *rest: (visited.append(t), gate(t, *rest))
-    dh0, t0, _, _ = timeloop.truncated_bptt(cell, None, None, (np.ones((B, H)),), k, False)
+    dh0, t0, _, _, _ = timeloop.truncated_bptt(cell, None, None, (np.ones((B, H)),), k, False)
     assert t0 == T - 1 - k and visited == list(range(T - 1, t0 - 1, -1))
     assert np.all(cell.grads[:t0] == 0.0)
     np.testing.assert_allclose(cell.grads[t0:, 0, :], a ** np.arange(k, -1, -1)[:, None])

@@ -60,7 +60,7 @@ from .data.text import (
 from .extend import extend_model, grow_vocab
 from .io import check_weights, load_checkpoint, save_checkpoint
 from .lmdata import split_stream
-from .nn.model import CELLS, ModelConfig, SequenceModel
+from .nn.model import ModelConfig, SequenceModel, check_cell
 from .optim import OPTIMIZERS, make_optimizer
 from .optim.base import check_lr
 from .resume import resumed_fit, text_digest
@@ -103,8 +103,7 @@ class LanguageModel:
                  dtype: str = "float32", tie_weights: bool = False):
         if type(self) is LanguageModel:
             raise ValueError("LanguageModel is the shared base; build a CharLM or a WordLM")
-        if not isinstance(cell, str) or cell not in CELLS:
-            raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        check_cell(cell)
         self.dropout = check_probability("dropout", dropout)
         self.seed = check_int("seed", seed, low=0)
         self.cell = cell

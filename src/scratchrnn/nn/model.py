@@ -44,10 +44,17 @@ from .recurrent import recurrent_param_shapes
 from .rnn import RNN
 
 __all__ = ["CELLS", "HEADS", "POOLED_HEADS", "ModelCache", "ModelConfig", "ModelStepper", "SequenceModel",
-           "make_recurrent"]
+           "check_cell", "make_recurrent"]
 
 
 CELLS: dict[str, type] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}  # cell name -> layer class (one contract)
+def check_cell(cell) -> str:
+    """A cell name of ``CELLS`` ("rnn", "lstm", "gru"), else a ValueError listing them."""
+    if not isinstance(cell, str) or cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(sorted(CELLS))}")
+    return cell
+
+
 POOLED_HEADS = ("last", "final", "mean", "max")  # one prediction per sequence (ModelConfig.head)
 HEADS = ("all", *POOLED_HEADS)
 
@@ -112,8 +119,7 @@ class ModelConfig:
         Python numbers and the dtype as its name (so the config stays JSON-friendly); and refuse a
         model whose weights would not fit in this machine's memory, before anything is allocated
         (``param_shapes``; gradients and optimizer state, which training adds, are not counted)."""
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.cell = check_cell(self.cell)
         self.input_size = check_optional_size("input_size", self.input_size)
         self.vocab_size = check_optional_size("vocab_size", self.vocab_size)
         if (self.vocab_size is None) == (self.input_size is None):
@@ -219,8 +225,7 @@ class ModelCache(NamedTuple):
 
 def make_recurrent(cfg: ModelConfig, input_size: int, rng: np.random.Generator):
     """The recurrent core named by ``cfg.cell``."""
-    if cfg.cell not in CELLS:
-        raise ValueError(f"unknown cell {cfg.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+    check_cell(cfg.cell)
     kwargs = dict(
         num_layers=cfg.num_layers,
         bias=cfg.bias,

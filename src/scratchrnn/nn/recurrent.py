@@ -452,7 +452,7 @@ class RecurrentBase(Module):
         if k is None:
             dst0, t0, per_offset, dxo = timeloop.full_bptt(steps, dout, dsn, at), 0, None, None
         else:
-            dst0, t0, per_offset, dxo = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep, at)
+            dst0, t0, per_offset, dxo, _ = timeloop.truncated_bptt(steps, dout, gd_offs, dsn, k, keep, at)
         dx = steps.input_grad(steps.grads if per_offset is None else per_offset, t0)
         return dx, dxo, tuple([steps.from_state(s) for s in dst0]), steps.weight_grads(t0)
 

@@ -215,7 +215,7 @@ def bptt(backward_steps, cached: Segmented, gd, gd_offs, dstate_n: tuple, k, kee
             carry = dst0
         else:
             dst0, t0, per_offset, offs, carry = timeloop.truncated_bptt(
-                cell, dout, gd_offs, dsn_state, k, keep, at, carry=carry, return_carry=True)
+                cell, dout, gd_offs, dsn_state, k, keep, at, carry=carry)
         for name, g in cell.weight_grads(t0).items():
             grads[name] = g if name not in grads else np.add(grads[name], g, out=grads[name])
         dx_s = cell.input_grad(cell.grads if per_offset is None else per_offset, t0)

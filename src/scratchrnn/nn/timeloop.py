@@ -219,8 +219,7 @@ def truncated_offsets(offs: np.ndarray | None, k: int) -> np.ndarray:
 
 
 def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray | None,
-                   dstate_n: tuple, k: int, keep: bool, dstate_at: dict | None = None, carry=None,
-                   return_carry: bool = False):
+                   dstate_n: tuple, k: int, keep: bool, dstate_at: dict | None = None, carry=None):
     """Truncated BPTT of window ``k`` (module docstring), steps T-1 .. 0, filling ``cell.grads``.
 
     dout: (A, T, *S), the output gradients per incoming offset ``offs`` (A,), or None (then only
@@ -229,10 +228,10 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     None, or the whole per-offset gradient w.r.t. the state after step T-1 from a run of later
     steps (``scratchrnn.nn.segments``), a tuple of (n, *S') stacks over ``truncated_offsets(offs,
     k)`` whose batch may be a first part of this one's. Returns (dstate0, t0, per_offset,
-    per_offset_offs): the gradient w.r.t. the initial state; the first step that got any gradient;
-    with ``keep``, the pre-activation gradients per offset, shaped (n, *grads.shape), and their n
-    offsets (else None, None); with ``return_carry`` a fifth entry, the per-offset gradient w.r.t.
-    the initial state (the next earlier run's ``carry``).
+    per_offset_offs, stack): the gradient w.r.t. the initial state; the first step that got any
+    gradient; with ``keep``, the pre-activation gradients per offset, shaped (n, *grads.shape), and
+    their n offsets (else None, None); and that initial-state gradient still per offset, (n, *S)
+    each (what a run of earlier steps takes as its ``carry``; zero when t0 > 0).
     """
     S, dt, T = cell.state_shape, cell.grads.dtype, cell.T
     state_offs = truncated_offsets(offs, k)  # offsets -k .. max incoming
@@ -281,9 +280,8 @@ def truncated_bptt(cell: StepBackward, dout: np.ndarray | None, offs: np.ndarray
     if keep:
         off_steps[:, :t0] = 0.0
     dstate0 = tuple(c.sum(axis=0) if t0 == 0 else np.zeros(S, dt) for c in cur)  # (*S) each
-    if return_carry:  # with t0 > 0 every component has been dropped: cur is zero
-        return dstate0, t0, per_offset, (state_offs if keep else None), cur
-    return dstate0, t0, per_offset, (state_offs if keep else None)
+    # with t0 > 0 every component has been dropped on the way: cur is zero
+    return dstate0, t0, per_offset, (state_offs if keep else None), cur
 
 
 def add_offsets(acc, acc_offs, x, x_offs):

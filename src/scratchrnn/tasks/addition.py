@@ -18,7 +18,7 @@ import numpy as np
 from ..checks import check_dtype, check_int, check_real, check_size
 from ..data.sequences import SequenceData
 from ..data.synthetic import MAX_ENUMERATED_BITS, addition_pairs, all_addition_pairs, bits_to_int
-from ..nn.model import CELLS, ModelConfig, SequenceModel
+from ..nn.model import ModelConfig, SequenceModel, check_cell
 from ..optim import Adam
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
@@ -67,8 +67,7 @@ class Config:
         """Raise ValueError naming the first bad field (numpy scalars are stored as Python numbers,
         the dtype as its name), and refuse a model that could not fit in memory."""
         self.hidden_size = check_size("hidden_size", self.hidden_size)
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.cell = check_cell(self.cell)
         self.bits = check_int("bits", self.bits, low=1, high=MAX_TRAIN_BITS)
         self.train_pairs = check_int("train_pairs", self.train_pairs, low=1)
         self.batch_size = check_size("batch_size", self.batch_size)

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..checks import check_dtype, check_int, check_real, check_size
 from ..data.sequences import SequenceData
-from ..nn.model import CELLS, ModelConfig, SequenceModel
+from ..nn.model import ModelConfig, SequenceModel, check_cell
 from ..optim import Adam
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
@@ -79,8 +79,7 @@ class Config:
         self.max_len = check_int("max_len", self.max_len, low=2)
         self.n_train = check_size("n_train", self.n_train)
         self.n_test = check_size("n_test", self.n_test)
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.cell = check_cell(self.cell)
         self.hidden_size = check_size("hidden_size", self.hidden_size)
         self.embedding_dim = check_size("embedding_dim", self.embedding_dim)
         self.epochs = check_int("epochs", self.epochs, low=1)

@@ -24,7 +24,7 @@ import numpy as np
 from ..checks import check_dtype, check_int, check_real, check_size, check_truncate
 from ..data.sequences import SequenceData
 from ..data.synthetic import sine_train_val
-from ..nn.model import CELLS, ModelConfig, SequenceModel
+from ..nn.model import ModelConfig, SequenceModel, check_cell
 from ..optim import Adam
 from ..train import TrainConfig, Trainer
 from .base import TaskResult
@@ -85,8 +85,7 @@ class Config:
                              f"window={self.window})")
         self.target_rmse = check_real("target_rmse", self.target_rmse, low=0.0, low_open=True)
         self.hidden_size = check_size("hidden_size", self.hidden_size)
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.cell = check_cell(self.cell)
         self.truncate = check_truncate(self.truncate)
         self.clip_value = check_real("clip_value", self.clip_value, low=0.0, low_open=True)
         self.epochs = check_int("epochs", self.epochs, low=1)

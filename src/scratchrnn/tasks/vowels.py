@@ -20,7 +20,7 @@ import numpy as np
 from ..checks import check_dtype, check_int, check_real, check_size
 from ..data.labelled import load_japanese_vowels
 from ..estimators import SequenceClassifier
-from ..nn.model import CELLS
+from ..nn.model import check_cell
 from .base import TaskResult
 
 __all__ = ["Config", "baselines", "run"]
@@ -55,8 +55,7 @@ class Config:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad field."""
-        if not isinstance(self.cell, str) or self.cell not in CELLS:
-            raise ValueError(f"unknown cell {self.cell!r}; expected one of {', '.join(sorted(CELLS))}")
+        self.cell = check_cell(self.cell)
         self.hidden_size = check_size("hidden_size", self.hidden_size)
         self.epochs = check_int("epochs", self.epochs, low=1)
         self.patience = check_int("patience", self.patience, low=1)
