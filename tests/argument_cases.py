@@ -434,6 +434,8 @@ CASES = [
     Case("global_norm", lambda **kw: global_norm(**{"grads": grads(), **kw}), dict(grads="choice")),
     # -- losses and functional -----------------------------------------------------------------------
     Case("mse", lambda **kw: losses.mse(np.zeros(3), np.ones(3), **kw), dict(reduction="choice")),
+    Case("pinball", lambda **kw: losses.pinball(np.zeros((2, 2)), np.ones((2, 1)), (0.1, 0.9), **kw),
+         dict(reduction="choice")),
     Case(
         "bce_with_logits",
         lambda **kw: losses.bce_with_logits(np.zeros(3), np.ones(3), **kw),
@@ -871,6 +873,7 @@ NOTHING_TO_SWEEP = {
             "as_scalar",
             "sum_rows",
             "as_sequences",
+            "check_quantiles",
         ),
         ARRAYS,
     ),

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scratchrnn.losses import bce_with_logits, cross_entropy, mse
+from scratchrnn.losses import bce_with_logits, check_quantiles, cross_entropy, mse, pinball
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
@@ -541,3 +541,75 @@ def test_cross_entropy_class_weights_equal_torch():
         cross_entropy(z, t, weight=[1.0, 2.0])
     with pytest.raises(ValueError, match="weight must hold finite non-negative numbers"):
         cross_entropy(z, t, weight=[1.0, -2.0, 1.0])
+
+
+# -- pinball (quantile) loss -------------------------------------------------------------------
+LEVELS = (0.1, 0.5, 0.9)
+
+
+def _torch_pinball(pred, target, levels, mask, reduction):
+    """The pinball loss written in torch ops, its gradient by autograd."""
+    p = torch.tensor(pred, requires_grad=True)
+    y = torch.tensor(target)
+    q = torch.tensor(levels, dtype=p.dtype)
+    e = y.unsqueeze(-1) - p.reshape(*target.shape, len(levels))  # (..., O, Q)
+    elem = torch.maximum(q * e, (q - 1) * e)
+    m = torch.ones(target.shape, dtype=torch.bool) if mask is None else torch.tensor(
+        np.broadcast_to(mask, target.shape).copy())
+    total = (elem * m.unsqueeze(-1)).sum()
+    loss = total / m.sum() if reduction == "mean" else total
+    loss.backward()
+    return loss.item(), p.grad.numpy()
+
+
+@pytest.mark.parametrize("mask_kind", [None, "full", "broadcast"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_pinball_matches_torch_and_finite_differences(reduction, mask_kind):
+    rng = _rng(21)
+    target = rng.standard_normal(SHAPE)  # (T, B, F): F targets per position
+    pred = rng.standard_normal((*SHAPE[:-1], SHAPE[-1] * len(LEVELS)))  # (T, B, F*Q)
+    mask = _elementwise_mask(mask_kind)
+    loss, grad = pinball(pred, target, LEVELS, reduction=reduction, mask=mask)
+    want_loss, want_grad = _torch_pinball(pred, target, LEVELS, mask, reduction)
+    assert loss == pytest.approx(want_loss, rel=1e-12)
+    np.testing.assert_allclose(grad, want_grad, **TOL)
+    fd = _central_difference(lambda v: pinball(v, target, LEVELS, reduction=reduction, mask=mask), pred)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=FD_ATOL)
+
+
+def test_pinball_is_each_levels_formula_and_its_median_half_the_absolute_error():
+    y = np.array([[1.0, -2.0]])  # (1, 2)
+    p = np.array([[0.0, 1.0, 3.0, -2.5, -2.0, 0.0]])  # (1, 6): three quantiles of each target
+    loss, grad = pinball(p, y, LEVELS, reduction="sum")
+    # target 1: e = 1, 0, -2 -> 0.1*1, 0 (a tie), 0.1*2; target -2: e = 0.5, 0, -2 -> 0.05, 0, 0.2
+    assert loss == pytest.approx(0.1 + 0.0 + 0.2 + 0.05 + 0.0 + 0.2, rel=1e-12)
+    np.testing.assert_allclose(grad, [[-0.1, 0.0, 0.1, -0.1, 0.0, 0.1]], atol=1e-15)
+    one, _ = pinball(np.array([[0.5]]), np.array([[2.0]]), (0.5,))
+    assert one == pytest.approx(0.5 * 1.5)
+
+
+def test_pinball_float32_and_padding_that_does_not_count():
+    y = np.array([[1.0, np.nan]], dtype=np.float32)  # (1, 2), the NaN is padding
+    p = np.zeros((1, 2), dtype=np.float32)
+    loss, grad = pinball(p, y, (0.5,), mask=np.array([[True, False]]))
+    assert grad.dtype == np.float32 and np.isfinite(grad).all() and loss == pytest.approx(0.5)
+    assert grad[0, 1] == 0
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.zeros((2, 5)), np.zeros((2, 2)), LEVELS), r"shape \(2, 5\); 3 quantiles .* need \(2, 6\)"),
+    ((np.zeros((2, 3)), np.zeros((2, 1)), (0.5, 0.1, 0.9)), "must be increasing"),
+    ((np.zeros((2, 3)), np.zeros((2, 1)), (0.0, 0.5, 0.9)), r"levels in \(0, 1\), got 0.0"),
+    ((np.zeros((2, 3)), np.zeros((2, 1)), ()), "non-empty sequence"),
+    ((np.zeros((2, 1), dtype=int), np.zeros((2, 1)), (0.5,)), "float32 or float64"),
+    ((np.zeros((2, 1)), np.array([["a"], ["b"]]), (0.5,)), "real numbers"),
+])
+def test_pinball_bad_inputs_say_what_they_expected(args, match):
+    with pytest.raises(ValueError, match=match):
+        pinball(*args)
+
+
+def test_check_quantiles_gives_floats():
+    assert check_quantiles([0.25, np.float32(0.75)]) == (0.25, 0.75)
+    with pytest.raises(ValueError, match="got 'ab'"):
+        check_quantiles("ab")

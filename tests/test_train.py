@@ -18,7 +18,7 @@ import pytest
 
 from scratchrnn.functional import log_softmax
 from scratchrnn.io import load_checkpoint, save_checkpoint
-from scratchrnn.losses import cross_entropy
+from scratchrnn.losses import cross_entropy, pinball
 from scratchrnn.nn.model import ModelConfig, SequenceModel
 from scratchrnn.optim import SGD, Adam, HalveOnIncrease, global_norm
 from scratchrnn.train import (
@@ -1042,6 +1042,26 @@ def test_class_weights_reach_the_trainer_and_its_validation_loss():
         Trainer(model, SGD(model.params, lr=0.0), TrainConfig(steps=1, class_weights=(1.0, 2.0)))
     with pytest.raises(ValueError, match="class_weights weigh the classes of cross_entropy, the loss is"):
         TrainConfig(steps=1, loss="mse", class_weights=(1.0,)).validate()
+
+
+def test_the_pinball_loss_trains_quantiles_and_its_validation_loss_is_its_mean():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((4, 40, 2))
+    y = rng.standard_normal((40, 2))  # two targets, three quantiles each
+    cfg = ModelConfig(cell="gru", input_size=2, hidden_size=4, output_size=6, head="last", dtype="float64")
+    model = SequenceModel(cfg, rng=0)
+    levels = (0.1, 0.5, 0.9)
+    tc = TrainConfig(steps=1, batch_size=7, loss="pinball", quantiles=levels, progress=False)
+    trainer = Trainer(model, SGD(model.params, lr=0.0), tc)
+    out, _, _ = model.forward(x)
+    expect, _ = pinball(out, y, levels)
+    assert trainer.evaluate(SequenceData(x, y)) == pytest.approx(expect, rel=1e-12)
+    with pytest.raises(ValueError, match=r"pinball with 3 quantiles needs train y of shape"):
+        trainer.fit(SequenceData(x, np.zeros((40, 6))))
+    with pytest.raises(ValueError, match="the pinball loss needs quantiles, got None"):
+        TrainConfig(steps=1, loss="pinball").validate()
+    with pytest.raises(ValueError, match="quantiles are the levels of the pinball loss, the loss is 'mse'"):
+        TrainConfig(steps=1, loss="mse", quantiles=(0.5,)).validate()
 
 
 def test_weighted_validation_loss_with_padded_per_step_targets():

@@ -21,6 +21,15 @@ nothing is counted the loss is 0.0 and the gradient is all zeros. With ``m`` the
                       L = sum(m * l) / k
                       dL/dz = m * (softmax(z) - onehot(t)) / k
 
+    pinball:          Q quantile levels q_j in (0, 1); predictions (..., O*Q) for targets (..., O),
+                      p[..., o*Q + j] the q_j-quantile of y[..., o]; with e = y - p,
+                      l_j = max(q_j * e, (q_j - 1) * e)
+                      L = sum over counted targets and their Q quantiles of l / k
+                      dL/dp = m * (1[e < 0] - q_j) / k      (0.5 - q_j where e == 0)
+
+For pinball "mean" counts targets, not predictions: the Q quantiles of one target add up, so a
+model's validation loss (summed, divided by its targets) is the mean it trained on.
+
 No loss overflows: the BCE form never exponentiates a positive number, and cross-entropy
 subtracts each row's maximum before exponentiating, so logits of magnitude 1e4 are safe in
 float32 and float64.
@@ -35,7 +44,7 @@ from .functional import sigmoid
 from .nn import workspace
 from .nn.lengths import valid_steps
 
-__all__ = ["bce_with_logits", "cross_entropy", "mse"]
+__all__ = ["bce_with_logits", "check_quantiles", "cross_entropy", "mse", "pinball"]
 
 REDUCTIONS = ("mean", "sum")
 
@@ -199,6 +208,65 @@ def bce_with_logits(logits, targets, reduction: str = "mean", mask=None,
         np.copyto(grad, 0.0, where=~m)
     grad *= 1.0 / k
     return loss, grad
+
+
+def check_quantiles(quantiles, name: str = "quantiles") -> tuple[float, ...]:
+    """Quantile levels: a non-empty increasing sequence of numbers in (0, 1), as a tuple of floats."""
+    if isinstance(quantiles, (str, bytes)) or not hasattr(quantiles, "__len__") or len(quantiles) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of levels in (0, 1), got {quantiles!r}")
+    levels = []
+    for q in quantiles:
+        if isinstance(q, bool) or not _is_real(np.asarray(q).dtype) or np.ndim(q) != 0 \
+                or not 0 < float(q) < 1:
+            raise ValueError(f"{name} must hold levels in (0, 1), got {q!r}")
+        levels.append(float(q))
+    if any(b <= a for a, b in zip(levels[:-1], levels[1:], strict=True)):
+        raise ValueError(f"{name} must be increasing, got {tuple(levels)}")
+    return tuple(levels)
+
+
+def pinball(pred, target, quantiles, reduction: str = "mean", mask=None,
+            lengths=None) -> tuple[float, np.ndarray]:
+    """The quantile (pinball) loss of Q quantiles per target (module docstring); returns
+    (loss, dL/dpred).
+
+    pred: (..., O*Q) float32/float64, the Q quantiles of each target side by side; target:
+    (..., O) real numbers; quantiles: the Q levels, increasing in (0, 1); mask: bool or 0/1,
+    broadcastable to target (which targets count); lengths: (B,) for target (T, B, O). "mean"
+    divides by the number of counted targets, "sum" does not.
+    """
+    loss_name = "pinball"
+    reduction = _check_reduction(reduction, loss_name)
+    levels = check_quantiles(quantiles, f"{loss_name} quantiles")
+    p = _check_prediction(pred, "predictions", loss_name)
+    Q = len(levels)
+    y = np.asarray(target)
+    if y.dtype == np.bool_ or not _is_real(y.dtype):
+        raise ValueError(f"{loss_name} targets must be real numbers, got dtype {y.dtype}")
+    want = (*y.shape[:-1], y.shape[-1] * Q) if y.ndim else None
+    if want != p.shape:
+        raise ValueError(f"{loss_name} predictions have shape {p.shape}; {Q} quantiles of targets of shape "
+                         f"{y.shape} need {want if want else '(..., O) targets'}")
+    mask = _with_lengths(mask, lengths, y.shape, "target", loss_name)
+    count = y.size
+    m = None
+    if mask is not None:
+        m = np.broadcast_to(_check_mask(mask, y.shape, "target", loss_name), y.shape)  # (..., O)
+        count = int(np.count_nonzero(m))
+        y = np.where(m, y, 0)  # targets that do not count may hold anything (NaN padding)
+    if count == 0:
+        return 0.0, np.zeros_like(p)
+    k = _divisor(reduction, count)
+    q = np.asarray(levels, dtype=p.dtype)  # (Q,)
+    e = y.astype(p.dtype)[..., None] - p.reshape(*y.shape, Q)  # (..., O, Q) y - p
+    elem = np.maximum(q * e, (q - 1) * e)  # (..., O, Q)
+    grad = np.where(e < 0, 1 - q, -q)  # (..., O, Q) dl/dp
+    grad = np.where(e == 0, 0.5 - q, grad)  # torch.maximum's even split at a tie
+    if m is not None:
+        elem = np.where(m[..., None], elem, 0)
+        grad = np.where(m[..., None], grad, 0)
+    loss = float(elem.sum(dtype=np.float64)) / k
+    return loss, (grad / k).astype(p.dtype).reshape(p.shape)
 
 
 def cross_entropy(

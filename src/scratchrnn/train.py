@@ -212,9 +212,9 @@ class Trainer:
         if val is not None and type(val) is not type(train):
             raise ValueError(f"val must be the same kind of data as train ({type(train).__name__}), "
                              f"got {type(val).__name__}")
-        check_data(self.model, cfg.loss, train, "train")
+        check_data(self.model, cfg.loss, train, "train", cfg.quantiles)
         if val is not None:
-            check_data(self.model, cfg.loss, val, "val")
+            check_data(self.model, cfg.loss, val, "val", cfg.quantiles)
         if lr is not None:
             lr = check_lr(lr)
         if cfg.sample_every is not None and not self.model.token_input:
@@ -367,6 +367,8 @@ class Trainer:
             m = m[..., None]  # (T, b, 1)
         if self.config.class_weights is not None:
             return self.loss_fn(out, y, reduction=reduction, mask=m, weight=self.config.class_weights)
+        if self.config.quantiles is not None:
+            return self.loss_fn(out, y, self.config.quantiles, reduction=reduction, mask=m)
         return self.loss_fn(out, y, reduction=reduction, mask=m)
 
     def _loss_sum(self, model: SequenceModel, data) -> float:

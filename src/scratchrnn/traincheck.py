@@ -1,7 +1,7 @@
 """What the trainer checks before a fit: data that fits the model and the loss, and a model that
 can be trained on it.
 
-``check_data(model, loss, data, name)`` raises a ValueError saying what does not fit: token ids
+``check_data(model, loss, data, name, quantiles)`` raises a ValueError saying what does not fit: token ids
 for a dense model, ids outside the vocabulary, the wrong head or loss for a token stream, targets
 of another shape. A bidirectional model is refused for next-token training on a
 :class:`~scratchrnn.data.sequences.TokenStream`: its reverse direction reads the inputs after step
@@ -19,8 +19,9 @@ from .nn.lengths import valid_steps
 __all__ = ["check_data", "check_ids"]
 
 
-def check_data(model, loss: str, data, name: str) -> None:
-    """Data that fits ``model`` and the loss called ``loss``, or a ValueError saying what does not."""
+def check_data(model, loss: str, data, name: str, quantiles: tuple | None = None) -> None:
+    """Data that fits ``model`` and the loss called ``loss`` (pinball: with ``quantiles``, the
+    levels each target's outputs estimate), or a ValueError saying what does not."""
     cfg = model.config
     kind = type(data).__name__
     if isinstance(data, TokenStream):
@@ -60,6 +61,11 @@ def check_data(model, loss: str, data, name: str) -> None:
         if not np.issubdtype(y.dtype, np.integer) or y.ndim != len(lead):
             raise ValueError(f"cross_entropy needs integer class ids of shape {lead} as {name} y, "
                              f"got shape {y.shape} and dtype {y.dtype}")
+    elif quantiles is not None:
+        Q = len(quantiles)
+        if model.output_size % Q or y.shape != (*lead, model.output_size // Q):
+            raise ValueError(f"pinball with {Q} quantiles needs {name} y of shape (*{lead}, O) with O * {Q} "
+                             f"= {model.output_size} (the model's output), got {y.shape}")
     else:
         want = (*lead, model.output_size)
         if y.shape != want:

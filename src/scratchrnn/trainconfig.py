@@ -26,9 +26,11 @@ class TrainConfig:
         epochs (int or None, default None): passes over the training data; give steps or epochs.
         batch_size (int, default 32): sequences per step (SequenceData); a TokenStream has its own.
         truncate (int or None, default None): the loss at step t reaches steps t-truncate .. t; None: all.
-        loss (str, default "cross_entropy"): "cross_entropy", "mse" or "bce_with_logits".
+        loss (str, default "cross_entropy"): "cross_entropy", "mse", "bce_with_logits" or "pinball".
         class_weights (sequence of floats or None, default None): cross_entropy only, a weight per
             class (``losses.cross_entropy``'s ``weight``), for training and validation alike.
+        quantiles (sequence of floats or None, default None): pinball only, and needed there: the
+            levels the model's outputs estimate (``losses.pinball``), increasing in (0, 1).
         clip_value (float or None, default None): clip each gradient entry to +-clip_value, before clip_norm.
         clip_norm (float or None, default None): scale the gradients down to this global L2 norm.
         eval_every (int or None, default None): steps between validations; None: at every epoch's end.
@@ -69,8 +71,9 @@ class TrainConfig:
     epochs: int | None = None  # passes over the data
     batch_size: int = 32  # sequences per step (SequenceData); streams use TokenStream's own
     truncate: int | None = None  # per-output truncated BPTT (the tutorials' bptt_truncate)
-    loss: str = "cross_entropy"  # "cross_entropy" | "mse" | "bce_with_logits"
+    loss: str = "cross_entropy"  # "cross_entropy" | "mse" | "bce_with_logits" | "pinball"
     class_weights: tuple | None = None  # cross_entropy: a weight per class
+    quantiles: tuple | None = None  # pinball: the quantile levels of the outputs
     clip_value: float | None = None  # clip each gradient entry to [-v, v] (the sine tutorial: 10)
     clip_norm: float | None = None  # clip the global gradient norm
     eval_every: int | None = None  # steps between validations; None = at the end of every epoch
@@ -130,6 +133,11 @@ class TrainConfig:
                                        for i, v in enumerate(self.class_weights))
             if not any(self.class_weights):
                 raise ValueError("class_weights must not all be 0")
+        if (self.loss == "pinball") != (self.quantiles is not None):
+            raise ValueError("the pinball loss needs quantiles, got None" if self.loss == "pinball" else
+                             f"quantiles are the levels of the pinball loss, the loss is {self.loss!r}")
+        if self.quantiles is not None:
+            self.quantiles = losses_mod.check_quantiles(self.quantiles)
         for name in ("clip_value", "clip_norm"):
             v = getattr(self, name)
             if v is not None:
@@ -156,4 +164,5 @@ LOSSES: dict[str, Callable] = {
     "cross_entropy": losses_mod.cross_entropy,
     "mse": losses_mod.mse,
     "bce_with_logits": losses_mod.bce_with_logits,
+    "pinball": losses_mod.pinball,
 }
