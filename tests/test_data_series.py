@@ -8,7 +8,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from scratchrnn.data.series import load_series, read_series
+from scratchrnn.data.series import load_series, monthly_means, read_series
 
 # the SHA-256 of the shipped files, as data/SOURCES.md records them
 SHA256 = {"co2_mauna_loa_weekly.csv": "16695fa2786e53414e5a6b54767a3fdf5de99cfbc68617f69d1362d92776a92f",
@@ -74,3 +74,13 @@ def test_the_shipped_series_are_the_files_sources_md_describes():
     assert list(years[[0, -1]]) == ["1700", "2008"] and spots.min() >= 0
     with pytest.raises(ValueError, match="unknown series 'nile'"):
         load_series("nile")
+
+
+def test_monthly_means_average_each_calendar_month():
+    months, means = monthly_means(["19580329", "1958-04-05", "19580412", "19580503"], [1.0, 2.0, 4.0, 8.0])
+    assert months.tolist() == ["1958-03", "1958-04", "1958-05"]
+    np.testing.assert_array_equal(means, [1.0, 3.0, 8.0])
+    with pytest.raises(ValueError, match="dates YYYYMMDD or YYYY-MM-DD, got '1958'"):
+        monthly_means(["1958"], [1.0])
+    with pytest.raises(ValueError, match="one length"):
+        monthly_means(["19580101"], [1.0, 2.0])

@@ -9,14 +9,14 @@ import pytest
 from scratchrnn.forecast.scaling import Scaler
 
 
-@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("transform", [None, "log", "sqrt"])
 @pytest.mark.parametrize("difference", [False, True])
-def test_transform_is_the_formulas_and_inverse_gives_the_series_back(log, difference):
+def test_transform_is_the_formulas_and_inverse_gives_the_series_back(transform, difference):
     rng = np.random.default_rng(0)
     y = np.exp(np.cumsum(0.05 * rng.standard_normal((60, 2)), axis=0)) * [10.0, 3.0]  # (60, 2), positive
     fit_part, rest = y[:40], y[40:]
-    sc = Scaler(log=log, difference=difference).fit(fit_part)
-    z = np.log(fit_part) if log else fit_part
+    sc = Scaler(transform=transform, difference=difference).fit(fit_part)
+    z = {None: fit_part, "log": np.log(fit_part), "sqrt": np.sqrt(fit_part)}[transform]
     d = np.diff(z, axis=0) if difference else z
     np.testing.assert_allclose(sc.mean_, d.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(sc.scale_, d.std(axis=0), rtol=1e-12)
@@ -36,11 +36,14 @@ def test_one_column_series_stay_one_dimensional():
 
 
 @pytest.mark.parametrize("make, words", [
-    (lambda: Scaler(log=True).fit([1.0, 0.0]), "values <= 0, which log=True cannot take"),
+    (lambda: Scaler(transform="log").fit([1.0, 0.0]), "values <= 0, which transform='log' cannot take"),
+    (lambda: Scaler(transform="sqrt").fit([1.0, -1.0]), "negative values, which transform='sqrt'"),
+    (lambda: Scaler(transform="sqrt", difference=True).fit([1.0, 2.0]).inverse([0.5], [-4.0]),
+     "history has negative values"),
     (lambda: Scaler(difference=True).fit([1.0]), "needs two or more steps"),
     (lambda: Scaler().fit([1.0, np.nan]), "NaN or infinite values"),
     (lambda: Scaler().transform([1.0]), "not fitted yet"),
-    (lambda: Scaler(log="yes"), "log must be"),
+    (lambda: Scaler(transform="box-cox"), "transform must be None or one of 'log', 'sqrt', got 'box-cox'"),
 ])
 def test_bad_input_is_named(make, words):
     with pytest.raises(ValueError) as info:

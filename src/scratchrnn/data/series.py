@@ -13,6 +13,10 @@ a gap at either end takes the nearest value).
 ``load_series(name)`` reads a shipped series (``SERIES``; sources and licences in
 ``data/SOURCES.md``): ``"co2"``, weekly mean CO2 at Mauna Loa in ppm, March 1958 to December 2001,
 59 of its 2,284 weeks missing; ``"sunspots"``, the yearly sunspot number, 1700 to 2008.
+
+``monthly_means(times, values)`` averages a series dated ``YYYYMMDD`` or ``YYYY-MM-DD`` over each
+calendar month (the weekly CO2 record becomes 526 monthly means, 1958-03 to 2001-12), months as
+``YYYY-MM``.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FILLS", "SERIES", "load_series", "parse_series", "read_series"]
+__all__ = ["FILLS", "SERIES", "load_series", "monthly_means", "parse_series", "read_series"]
 
 FILLS = ("previous", "linear")
 # name -> (file in data/files, value column, time column, the fill its gaps need)
@@ -137,3 +141,17 @@ def load_series(name: str) -> tuple[np.ndarray, np.ndarray]:
     file, column, time_column, fill = SERIES[name]
     text = resources.files("scratchrnn.data").joinpath("files", file).read_text(encoding="utf-8")
     return parse_series(io.StringIO(text, newline=""), file, column, time_column, fill)
+
+
+def monthly_means(times, values) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of ``values`` over each calendar month of ``times`` (module docstring), in time order."""
+    digits = [str(t).replace("-", "") for t in times]
+    if len(digits) != len(values) or not digits:
+        raise ValueError(f"times and values must be non-empty and of one length, got {len(digits)} and "
+                         f"{len(values)}")
+    bad = [t for t in digits if len(t) != 8 or not t.isdigit()]
+    if bad:
+        raise ValueError(f"times must be dates YYYYMMDD or YYYY-MM-DD, got {bad[0]!r}")
+    months, index = np.unique([f"{t[:4]}-{t[4:6]}" for t in digits], return_inverse=True)
+    v = np.asarray(values, dtype=np.float64)
+    return months, np.bincount(index, weights=v) / np.bincount(index)

@@ -70,8 +70,9 @@ class Persistence(_Baseline):
 
 def detect_season(series, max_season: int | None = None) -> int:
     """The season length of ``series``: the lag in 2..``max_season`` (default: a third of the
-    series) of the highest autocorrelation; 1 when no lag's autocorrelation is positive."""
-    y = _series(series, at_least=6)
+    series) of the highest autocorrelation of its first differences (a trend, which makes every
+    short lag look alike, drops out; a cycle stays); 1 when no lag's autocorrelation is positive."""
+    y = np.diff(_series(series, at_least=7))
     hi = len(y) // 3 if max_season is None else check_int("max_season", max_season, low=2, high=len(y) - 2)
     z = y - y.mean()
     denom = float(np.dot(z, z))

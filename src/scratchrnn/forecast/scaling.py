@@ -1,8 +1,11 @@
 """The scaling a forecaster learns in ``fit`` and undoes on its forecasts.
 
-``Scaler(log=False, difference=False)`` on a series y (N,) or (N, F), column by column, in this order:
+``Scaler(transform=None, difference=False)`` on a series y (N,) or (N, F), column by column, in this
+order:
 
-1. ``log``: z = log(y) (every value must be positive);
+1. ``transform``: "log", z = log(y) (every value positive), for series that grow by a factor; or
+   "sqrt", z = sqrt(y) (every value >= 0), the variance-stabilising power of counts such as
+   sunspot numbers (Box-Cox with lambda 1/2); None: z = y;
 2. ``difference``: d_t = z_t - z_{t-1} (one step shorter; the last value before a forecast is the
    anchor that ``inverse`` adds the forecast differences back onto);
 3. standardisation: s = (d - mean) / scale, with the mean and standard deviation of ``fit``'s data
@@ -19,7 +22,9 @@ import numpy as np
 
 from ..checks import check_flag
 
-__all__ = ["Scaler"]
+__all__ = ["TRANSFORMS", "Scaler"]
+
+TRANSFORMS = {"log": (np.log, np.exp, "values <= 0"), "sqrt": (np.sqrt, np.square, "negative values")}
 
 
 def _table(y, name: str) -> tuple[np.ndarray, bool]:
@@ -38,15 +43,23 @@ def _table(y, name: str) -> tuple[np.ndarray, bool]:
 class Scaler:
     """Log, difference and standardise a series, and undo it (module docstring)."""
 
-    def __init__(self, log: bool = False, difference: bool = False):
-        self.log, self.difference = check_flag("log", log), check_flag("difference", difference)
+    def __init__(self, transform: str | None = None, difference: bool = False):
+        if transform is not None and (not isinstance(transform, str) or transform not in TRANSFORMS):
+            raise ValueError(f"transform must be None or one of {', '.join(map(repr, TRANSFORMS))}, got "
+                             f"{transform!r}")
+        self.transform_name, self.difference = transform, check_flag("difference", difference)
+
+    def _forward(self, a: np.ndarray, name: str) -> np.ndarray:
+        if self.transform_name is None:
+            return a
+        fn, _, refused = TRANSFORMS[self.transform_name]
+        if np.any(a <= 0) if self.transform_name == "log" else np.any(a < 0):
+            raise ValueError(f"{name} has {refused}, which transform={self.transform_name!r} cannot take")
+        return fn(a)
 
     def _pre(self, a: np.ndarray, name: str) -> np.ndarray:
         """Steps 1 and 2 on a (N, F)."""
-        if self.log:
-            if np.any(a <= 0):
-                raise ValueError(f"{name} has values <= 0, which log=True cannot take")
-            a = np.log(a)
+        a = self._forward(a, name)
         if self.difference:
             if len(a) < 2:
                 raise ValueError(f"{name} needs two or more steps to be differenced, got {len(a)}")
@@ -80,7 +93,7 @@ class Scaler:
         d = s * self.scale_ + self.mean_
         if self.difference:
             h, _ = _table(history, "history")
-            anchor = np.log(h[-1]) if self.log else h[-1]  # the level the differences start from
+            anchor = self._forward(h[-1:], "history")  # (1, F) the level the differences start from
             d = anchor + np.cumsum(d, axis=0)
-        out = np.exp(d) if self.log else d
+        out = d if self.transform_name is None else TRANSFORMS[self.transform_name][1](d)
         return out[:, 0] if one_d else out
