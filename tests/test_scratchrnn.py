@@ -45,6 +45,8 @@ HOMES = {
     "pad_sequences": "scratchrnn.data.sequences",
     "SequenceClassifier": "scratchrnn.estimators",
     "SequenceRegressor": "scratchrnn.estimators",
+    "Forecaster": "scratchrnn.forecast.forecaster",
+    "backtest": "scratchrnn.forecast.rolling",
     "CharLM": "scratchrnn.lm",
     "WordLM": "scratchrnn.lm",
     "load_language_model": "scratchrnn.lm",

@@ -23,7 +23,7 @@ def test_the_new_options_have_their_documented_defaults():
     assert (cfg.lr_schedule, cfg.warmup, cfg.lr_step_size, cfg.lr_gamma, cfg.lr_patience, cfg.min_lr) == (
         None, 0, None, 0.5, 2, 0.0)
     assert cfg.restore_best is True and cfg.sample_every is None and cfg.sample_length == 100
-    assert set(LOSSES) == {"cross_entropy", "mse", "bce_with_logits"}
+    assert set(LOSSES) == {"cross_entropy", "mse", "bce_with_logits", "pinball"}
     for kind in SCHEDULES:
         TrainConfig(steps=10, lr_schedule=kind, warmup=3).validate()
 

@@ -13,6 +13,8 @@ The names a user reaches first are here::
   and ``pad_sequences``, which pads sequences of different lengths to one batch and its lengths;
 - estimators with scikit-learn's conventions: ``SequenceClassifier`` and ``SequenceRegressor``
   (:mod:`scratchrnn.estimators`);
+- forecasting: ``Forecaster``, a recurrent forecaster of a series with intervals, and ``backtest``
+  against the statistical baselines (:mod:`scratchrnn.forecast`);
 - language models: ``CharLM``, ``WordLM`` and ``load_language_model`` (:mod:`scratchrnn.lm`);
 - the submodules ``data``, ``forecast``, ``functional``, ``gradcheck``, ``init``, ``io``, ``lm``, ``losses``,
   ``nn``, ``optim``, ``sample`` and ``train``.
@@ -48,6 +50,8 @@ _HOMES = {
     "pad_sequences": "data",
     "SequenceClassifier": "estimators",
     "SequenceRegressor": "estimators",
+    "Forecaster": "forecast.forecaster",
+    "backtest": "forecast.rolling",
     "CharLM": "lm",
     "WordLM": "lm",
     "load_language_model": "lm",
@@ -58,7 +62,8 @@ _SUBMODULES = ("data", "forecast", "functional", "gradcheck", "init", "io", "lm"
 __all__ = [  # written out (the keys of _HOMES, then _SUBMODULES) so that tools can read it
     "RNN", "LSTM", "GRU", "Linear", "Embedding", "Module", "RNNCell", "LSTMCell", "GRUCell", "SequenceModel",
     "ModelConfig", "Trainer", "TrainConfig", "SequenceData", "TokenStream", "pad_sequences",
-    "SequenceClassifier", "SequenceRegressor", "CharLM", "WordLM", "load_language_model",
+    "SequenceClassifier", "SequenceRegressor", "Forecaster", "backtest", "CharLM", "WordLM",
+    "load_language_model",
     "data", "forecast", "functional", "gradcheck", "init", "io", "lm", "losses", "nn", "optim", "sample",
     "train",
     "__version__",
@@ -68,6 +73,7 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time the names come f
     from . import data, forecast, functional, gradcheck, init, io, lm, losses, nn, optim, sample, train
     from .data import pad_sequences
     from .estimators import SequenceClassifier, SequenceRegressor
+    from .forecast import Forecaster, backtest
     from .lm import CharLM, WordLM, load_language_model
     from .nn import GRU, LSTM, RNN, Embedding, GRUCell, Linear, LSTMCell, Module, RNNCell
     from .nn.model import ModelConfig, SequenceModel
