@@ -25,6 +25,10 @@ def check_sine(result: TaskResult) -> None:
     assert m["val_rmse"] <= 0.01
     assert result.passed
     assert result.figures == ("sine",)  # the predictions and the forecast against the truth
+    # the baselines on the same validation values: persistence far off, AR(p) exact (a sine is AR(2))
+    persistence = np.sqrt(np.mean((np.sin(np.arange(149, 199)) - truth_val) ** 2))
+    assert m["baseline val_rmse: persistence"] == pytest.approx(persistence, rel=1e-12)
+    assert m["baseline val_rmse: AR(p)"] < 1e-9 and m["baseline forecast_rmse: AR(p)"] < 1e-6
     horizon = len(art["forecast"])
     truth_fc = [math.sin(200 + i) for i in range(horizon)]
     np.testing.assert_allclose(art["forecast_true"], truth_fc, rtol=0.0, atol=1e-15)

@@ -26,6 +26,7 @@ from .cli_args import (
     size,
 )
 from .cli_classify import add_commands as add_classify_commands
+from .cli_forecast import add_commands as add_forecast_commands
 from .cli_io import (
     STDOUT_NAME,
     CommandLineError,
@@ -379,7 +380,7 @@ examples:
   scratchrnn train corpus.txt --steps 2000          a character-level GRU on your text
   scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
   scratchrnn classify train data.jsonl              a classifier of labelled sequences
-  scratchrnn demo                                   the seven systems, a table and plots
+  scratchrnn demo                                   the eight systems, a table and plots
 
 Each command has its own options and their defaults: scratchrnn COMMAND --help. An error is one
 line on stderr with exit status 2; an interrupted command exits with 130 (SIGINT) or 143 (SIGTERM).
@@ -430,7 +431,7 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_task)
 
     p = sub.add_parser(
-        "demo", help="all seven systems (the tutorials' and the sequence tasks) with quick settings, a "
+        "demo", help="all eight systems (the tutorials' and the sequence tasks) with quick settings, a "
                      "table, summary.json and plots",
         description="Run every tutorial system with its quick settings and print one table of what "
         "each reached against its target. Writes summary.json and the plots into a new run folder; "
@@ -464,6 +465,7 @@ def build_parser() -> CommandParser:
 
     add_lm_commands(sub)
     add_classify_commands(sub)
+    add_forecast_commands(sub)
     _add_plot_command(sub)
 
     p = sub.add_parser(

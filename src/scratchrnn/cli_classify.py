@@ -24,7 +24,7 @@ import time
 import numpy as np
 
 from .cli_args import fraction, non_negative_int, positive_float, positive_int, size
-from .cli_io import output_file, writing
+from .cli_io import output_file, print_or_write, writing
 from .runs import run_folder
 
 __all__ = ["add_commands"]
@@ -115,11 +115,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         rows = [{"prediction": p} for p in est.predict(X).tolist()]
     text = "".join(json.dumps(r) + "\n" for r in rows)
-    if args.output is None:
-        print(text, end="")
-    else:
-        with output_file(args.output) as f:
-            f.write(text)
+    print_or_write(text, args.output)
     return 0
 
 

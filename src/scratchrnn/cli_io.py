@@ -39,6 +39,7 @@ __all__ = [
     "named_stdout",
     "os_error_line",
     "output_file",
+    "print_or_write",
     "reserve_standard_streams",
     "silence_stdout",
     "writing",
@@ -112,6 +113,15 @@ def output_file(path) -> Iterator[TextIO]:
         else:
             with atomic_path(p) as temp, open(temp, "w", encoding="utf-8") as f:
                 yield f
+
+
+def print_or_write(text: str, path=None) -> None:
+    """``text`` to stdout, or (with ``path``, a command's ``--output``) into that file atomically."""
+    if path is None:
+        print(text, end="")
+    else:
+        with output_file(path) as f:
+            f.write(text)
 
 
 def _divergence_advice(args) -> str:

@@ -82,7 +82,7 @@ def parse_series(text_lines, name: str, column: str, time_column: str | None = N
                              "number") from None
         if v is None and fill is None:
             raise ValueError(f"{name} row {number}: column {column!r} is empty or NaN; fill the gaps with "
-                             f"fill='previous' or 'linear' (--fill on the command line)")
+                             "fill='previous' or fill='linear'")
         times.append(str(len(values)) if ti is None else row[ti].strip())  # no time column: 0, 1, ...
         values.append(math.nan if v is None else v)
     if not values:

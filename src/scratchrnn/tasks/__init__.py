@@ -22,6 +22,7 @@ TASKS: dict[str, str] = {
     "word-lm": "word_lm",
     "vowels": "vowels",
     "first-token": "first_token",
+    "forecast": "forecast",
 }
 
 
