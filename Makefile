@@ -22,10 +22,11 @@ $(VENV)/.dev: pyproject.toml | $(PY)
 demo: $(VENV)/.base
 	$(VENV)/bin/scratchrnn demo
 
-# ruff first: a lint error fails the test run as a failing test does
+# ruff first: a lint error fails the test run as a failing test does; the tests run on every core
+# (pytest-xdist), each file's tests shared out among the workers
 test: $(VENV)/.dev
 	$(PY) -m ruff check src tests benchmarks
-	$(PY) -m pytest -W error -q
+	$(PY) -m pytest -W error -q -n auto
 
 bench: $(VENV)/.dev
 	$(PY) benchmarks/run_all.py
