@@ -5,7 +5,7 @@ its weekly means averaged to 526 monthly means (1958-03 to 2001-12), a trend wit
 cycle; and the yearly sunspot number (309 years, 1700-2008), noisy cycles of about eleven years.
 The last ``HELD_OUT`` values of each (48 months, 40 years) are never used in fitting or in choosing
 anything: a :class:`~scratchrnn.forecast.Forecaster` is fitted on the rest (its validation span
-and early stopping inside it), then :func:`~scratchrnn.forecast.rolling` forecasts the held-out
+and early stopping inside it), then :func:`~scratchrnn.forecast.backtest` forecasts the held-out
 span from every origin in it, against persistence, seasonal naive (season detected) and AR(p)
 (p chosen on the end of the fitting span), one step ahead and over the horizon.
 
