@@ -25,6 +25,13 @@ def test_seasonal_naive_is_the_value_whole_seasons_back(season, steps):
         assert got[h - 1] == y[t]
 
 
+def test_a_slow_cycle_is_its_own_season_not_two():
+    t = np.arange(200)
+    assert detect_season(np.sin(2 * np.pi * t / 30)) == 30  # neighbours alike at lag 2, the cycle at 30
+    assert detect_season(np.sin(2 * np.pi * t / 30) + 0.01 * t) == 30
+    assert detect_season(np.sin(2 * np.pi * np.arange(60) / 19)) == 19
+
+
 def test_detect_season_finds_the_period_of_a_seasonal_series():
     t = np.arange(120)
     rng = np.random.default_rng(0)

@@ -113,6 +113,8 @@ def test_calibration_puts_a_share_q_of_the_validation_values_below_each_level():
     (lambda: Forecaster().fit(np.arange(50.0), exog=np.arange(49.0)), "one row per step"),
     (lambda: Forecaster(window=6, validation_fraction=0.9).fit(np.arange(30.0)), "no training window"),
     (lambda: Forecaster().predict(), "not fitted yet"),
+    (lambda: Forecaster(window=6, horizon=12, validation_fraction=0.1).fit(np.arange(60.0)),
+     "holds no window's 12 target steps"),
 ])
 def test_bad_input_is_named(make, words):
     with pytest.raises(ValueError) as info:
@@ -130,6 +132,13 @@ def test_bad_predict_arguments_are_named_and_a_failed_fit_forgets_the_last_one()
         fc.predict(np.arange(5.0))
     with pytest.raises(ValueError, match="steps"):
         fc.predict(steps=0)
+    y = _seasonal()
+    both = fc.forecast_from([y, y[:, None]], 2)  # a 1-D history and its one-column table, one batch
+    np.testing.assert_allclose(both, [fc.predict(y, steps=2)] * 2, rtol=1e-6)  # float32 batches of 1 and 2
+    with pytest.raises(ValueError, match="needs at least 6"):
+        fc.forecast_from([y[:5]], 2)
+    with pytest.raises(ValueError, match="history has 2 column"):
+        fc.quantiles_from([np.ones((20, 2))], 2, (0.5,))
     with pytest.raises(ValueError):
         fc.fit(np.arange(5.0))
     assert not hasattr(fc, "model_")

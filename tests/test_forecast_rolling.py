@@ -61,6 +61,8 @@ def test_the_held_out_span_must_be_after_the_fitted_one(fitted):
         backtest(fc, y, 60)
     with pytest.raises(ValueError, match="start"):
         backtest(fc, y, 89, steps=3)
+    with pytest.raises(ValueError, match="does not begin with the 70 steps the forecaster was fitted on"):
+        backtest(fc, y[1:], 75)  # the same length fitted, but not the start of this series
     with pytest.raises(ValueError, match="two quantile levels"):
         backtest(fc, y, 70, interval=(0.1, 0.5, 0.9))
 

@@ -27,6 +27,12 @@ def test_transform_is_the_formulas_and_inverse_gives_the_series_back(transform, 
     np.testing.assert_allclose(sc.inverse(scaled, fit_part), rest, rtol=1e-12)
 
 
+def test_the_square_root_inverts_to_zero_below_zero_so_the_order_of_quantiles_holds():
+    sc = Scaler(transform="sqrt").fit(np.array([0.0, 1.0, 4.0, 9.0, 16.0]))
+    back = sc.inverse(np.array([-3.0, -2.0, -1.5, -1.0, 0.0]), None)
+    assert np.all(np.diff(back) >= 0) and back[0] == 0.0
+
+
 def test_one_column_series_stay_one_dimensional():
     sc = Scaler(difference=True).fit(np.arange(10.0) ** 2)
     s = sc.transform(np.arange(10.0) ** 2)

@@ -64,8 +64,10 @@ def check_data(model, loss: str, data, name: str, quantiles: tuple | None = None
     elif quantiles is not None:
         Q = len(quantiles)
         if model.output_size % Q or y.shape != (*lead, model.output_size // Q):
-            raise ValueError(f"pinball with {Q} quantiles needs {name} y of shape (*{lead}, O) with O * {Q} "
-                             f"= {model.output_size} (the model's output), got {y.shape}")
+            want = (*lead, model.output_size // Q) if model.output_size % Q == 0 else None
+            raise ValueError(f"pinball with {Q} quantiles needs {name} y of shape "
+                             f"{want or f'{lead} + (O,) with O * {Q} = {model.output_size}'} (the model's "
+                             f"{model.output_size} outputs), got {y.shape}")
     else:
         want = (*lead, model.output_size)
         if y.shape != want:

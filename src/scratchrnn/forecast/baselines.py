@@ -69,18 +69,24 @@ class Persistence(_Baseline):
 
 
 def detect_season(series, max_season: int | None = None) -> int:
-    """The season length of ``series``: the lag in 2..``max_season`` (default: a third of the
-    series) of the highest autocorrelation of its first differences (a trend, which makes every
-    short lag look alike, drops out; a cycle stays); 1 when no lag's autocorrelation is positive."""
+    """The season length of ``series``: among the lags in 2..``max_season`` (default: a third of
+    the series) past the first one whose autocorrelation is negative, the local maximum of the
+    autocorrelation that is highest, on the first differences (a trend, which makes every short lag
+    look alike, drops out; a cycle stays). The lags before the first dip only say that neighbours
+    are alike, so a slow cycle is not taken for a season of 2. 1 when no such peak is positive."""
     y = np.diff(_series(series, at_least=7))
     hi = len(y) // 3 if max_season is None else check_int("max_season", max_season, low=2, high=len(y) - 2)
     z = y - y.mean()
     denom = float(np.dot(z, z))
     if denom == 0 or hi < 2:
         return 1
-    acf = np.array([np.dot(z[lag:], z[:-lag]) / denom for lag in range(2, hi + 1)])  # (hi-1,)
-    best = int(np.argmax(acf))
-    return best + 2 if acf[best] > 0 else 1
+    acf = np.array([np.dot(z[lag:], z[:-lag]) / denom for lag in range(1, hi + 2)])  # (hi+1,) lags 1..hi+1
+    dips = np.flatnonzero(acf < 0)
+    if not dips.size:
+        return 1
+    peaks = [lag for lag in range(max(2, int(dips[0]) + 2), hi + 1)  # acf[lag - 1] is lag's value
+             if acf[lag - 1] > 0 and acf[lag - 1] >= acf[lag - 2] and acf[lag - 1] >= acf[lag]]
+    return max(peaks, key=lambda lag: acf[lag - 1]) if peaks else 1
 
 
 class SeasonalNaive(_Baseline):

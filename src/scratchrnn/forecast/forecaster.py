@@ -7,9 +7,9 @@
    covariates (the other columns, and ``exog``) are standardised only;
 2. the training windows (:func:`~scratchrnn.forecast.windows.cut_windows`, every ``stride`` steps):
    ``window`` scaled steps of every column in, the target's next values out. With ``difference``
-   the outputs are the changes since the window's last step, ``z_{t+h} - z_t`` for h = 1..H in
-   standardised units (the cumulative sums of the scaled differences), so every output maps to a
-   level by one increasing function and a quantile of it is a quantile of the level;
+   the outputs are the changes since the window's last step, the cumulative sums of the
+   standardised differences, ``(z_{t+h} - z_t - h * mean) / scale`` for h = 1..H, so every output
+   maps to a level by one increasing function and a quantile of it is a quantile of the level;
 3. the split: windows whose targets start in the last ``validation_fraction`` of the series
    validate, windows whose targets end before it train; the point model stops after ``patience``
    epochs without a lower validation loss and the best epoch's weights go back;
@@ -97,8 +97,8 @@ class Forecaster:
         Generator), dtype ("float32"), verbose (False: no progress bar).
 
     Fitted attributes: ``model_`` (the point model), ``quantile_model_`` and ``calibration_``
-    (None without quantiles),
-    ``history_`` and ``quantile_history_``, ``scaler_`` (target), ``covariate_scaler_`` (None
+    (None without quantiles), ``history_`` and ``quantile_history_`` (None after ``load``: a file
+    keeps the point model's history only), ``scaler_`` (target), ``covariate_scaler_`` (None
     without covariates), ``series_`` (the (N, F) table fit saw), ``n_features_in_``.
     """
 
@@ -161,7 +161,7 @@ class Forecaster:
         check_dtype(self.dtype)
 
     def _fit(self, table: np.ndarray):
-        N, F = table.shape
+        N, F = table.shape  # (N, F)
         self._check_params(F)
         W, H = self._window, self._horizon
         need = W + H + int(bool(self.difference))
@@ -220,6 +220,10 @@ class Forecaster:
         W = self._window
         x, y = self._cut(scaled, H)
         val, train = self._split(len(scaled), x.shape[1], H, n_val)
+        if n_val and not val.any():
+            raise ValueError(f"the validation span (the last {n_val} steps, validation_fraction="
+                             f"{self.validation_fraction}) holds no window's {H} target steps: raise "
+                             "validation_fraction, or set it to 0 to train without validation")
         if not train.any():
             raise ValueError(f"no training window is left before the validation span (the last {n_val} "
                              f"steps): shorten the window ({W}), the horizon or validation_fraction")
@@ -279,8 +283,9 @@ class Forecaster:
         if steps > H and (self.strategy == "direct" and F > 1):
             raise ValueError(f"steps={steps} goes past the horizon ({H}), which a direct forecaster with "
                              "covariates cannot: their future is unknown")
-        tables = [np.asarray(h, np.float64) for h in histories]
-        out = np.empty((len(tables), steps))
+        steps = check_size("steps", steps)
+        tables = [self._history(h, None) for h in histories]  # n tables (N_i, F)
+        out = np.empty((len(tables), steps))  # (n, steps)
         done = 0
         while done < steps:  # a block of the horizon (direct) or one step (recursive) at a time
             x = self._windows(tables)  # (W, n, F)
@@ -324,7 +329,7 @@ class Forecaster:
         Q = len(fitted)
         raw = self._run(self.quantile_model_, self._windows(tables), Q) + self.calibration_  # (n, H, Q)
         raw = np.sort(raw, axis=2)
-        out = np.empty((len(tables), steps, len(cols)))
+        out = np.empty((len(tables), steps, len(cols)))  # (n, steps, k)
         for i, t in enumerate(tables):
             for j, c in enumerate(cols):
                 out[i, :, j] = self._levels_of(raw[i, :steps, c], t[:, self.target])
@@ -333,7 +338,8 @@ class Forecaster:
     def quantiles_from(self, histories: list[np.ndarray], steps: int, quantiles) -> np.ndarray:
         """Quantile forecasts (n, steps, len(quantiles)) after each of n histories (the backtest's)."""
         self._fitted()
-        return self._quantiles([np.asarray(h, np.float64) for h in histories], steps, quantiles)
+        tables = [self._history(h, None) for h in histories]  # n tables (N_i, F)
+        return self._quantiles(tables, check_size("steps", steps), quantiles)
 
     # -- files --------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike, meta: dict | None = None):

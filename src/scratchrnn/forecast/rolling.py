@@ -2,7 +2,8 @@
 forecaster never saw.
 
 ``backtest(forecaster, series, start, steps=1)``: the forecaster was fitted on ``series[:start]``
-(at most; a longer fit is refused, so the held-out span stays held out). The baselines (persistence,
+(at most: a forecaster fitted past ``start``, or on steps that are not the series' first ones,
+is refused, so the held-out span stays held out). The baselines (persistence,
 seasonal naive with the season detected, AR(p) with p chosen on the end of the fitting span,
 :mod:`~scratchrnn.forecast.baselines`) are fitted on the same ``series[:start]``. Then at every
 origin t = start, start+1, ..., N - steps each of them forecasts ``steps`` values from the history
@@ -109,13 +110,18 @@ def backtest(forecaster: Forecaster, series, start: int, steps: int = 1, exog=No
     if fitted > start:
         raise ValueError(f"the forecaster was fitted on {fitted} steps, past start={start}: the backtest "
                          "would score it on values it was fitted on")
+    seen = forecaster.series_  # (fitted, F)
+    same_start = table.shape[1] == seen.shape[1] and np.array_equal(table[:fitted], seen)
+    if not same_start:
+        raise ValueError(f"the series does not begin with the {fitted} steps the forecaster was fitted on: "
+                         "a backtest scores a forecaster on the steps after its own")
     target = table[:, forecaster.target]  # (N,)
     train = target[:start]
     base = default_baselines(train)
     origins = np.arange(start, N - steps + 1)  # (n,)
     actual = np.stack([target[t : t + steps] for t in origins])  # (n, steps)
-    histories = [table[:t] for t in origins]
-    forecasts = {MODEL: forecaster.forecast_from(histories, steps)}
+    histories = [table[:t] for t in origins]  # n tables (t, F)
+    forecasts = {MODEL: forecaster.forecast_from(histories, steps)}  # name -> (n, steps)
     for name, b in base.items():
         forecasts[name] = np.stack([b.predict(target[:t], steps) for t in origins])
     one = {k: forecast_errors(actual[:, 0], f[:, 0], train) for k, f in forecasts.items()}

@@ -41,7 +41,7 @@ def _table(y, name: str) -> tuple[np.ndarray, bool]:
 
 
 class Scaler:
-    """Log, difference and standardise a series, and undo it (module docstring)."""
+    """Log or square root, difference and standardise a series, and undo it (module docstring)."""
 
     def __init__(self, transform: str | None = None, difference: bool = False):
         if transform is not None and (not isinstance(transform, str) or transform not in TRANSFORMS):
@@ -95,5 +95,7 @@ class Scaler:
             h, _ = _table(history, "history")
             anchor = self._forward(h[-1:], "history")  # (1, F) the level the differences start from
             d = anchor + np.cumsum(d, axis=0)
+        if self.transform_name == "sqrt":  # a square root is >= 0: below it, the square would turn back up
+            d = np.maximum(d, 0.0)
         out = d if self.transform_name is None else TRANSFORMS[self.transform_name][1](d)
         return out[:, 0] if one_d else out
