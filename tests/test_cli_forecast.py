@@ -253,3 +253,14 @@ def test_predict_past_the_horizon_says_the_intervals_stop_there(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == "step,forecast" and len(res.stdout.splitlines()) == 6
     assert "no intervals: they reach as far as the horizon (2 steps), --steps is 5" in res.stderr
+
+
+def test_covariates_named_twice_and_a_held_out_span_that_leaves_too_little_are_named(tmp_path):
+    data = write_series(tmp_path / "s.csv")
+    before = set(tmp_path.iterdir())
+    res = run_cli("forecast", "train", data, "--column", "y", "--covariates", "x,x", *TINY, cwd=tmp_path)
+    assert "--covariates names 'x' more than once" in one_line_error(res)
+    res = run_cli("forecast", "train", data, "--column", "y", "--held-out", str(ROWS - 5), *TINY,
+                  cwd=tmp_path)
+    assert "--held-out" in one_line_error(res) and "fewer than --window + --horizon" in res.stderr
+    assert set(tmp_path.iterdir()) - before <= {tmp_path / "runs"}  # the shared runs folder at most

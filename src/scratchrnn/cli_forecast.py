@@ -50,6 +50,9 @@ def _covariates(text: str | None) -> list[str]:
     names = [] if not text else [n.strip() for n in text.split(",")]
     if any(not n for n in names):
         raise ValueError(f"--covariates must be column names separated by commas, got {text!r}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"--covariates names {', '.join(map(repr, twice))} more than once")
     return names
 
 
@@ -62,6 +65,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"--held-out {args.held_out} leaves nothing to fit: {args.file} has {len(table)} "
                          "rows")
     fit_rows = table[: len(table) - args.held_out]
+    need = args.window + args.horizon + int(args.difference)
+    if args.held_out and len(fit_rows) < need:
+        extra = " + 1 (--difference)" if args.difference else ""
+        raise ValueError(f"--held-out {args.held_out} leaves {len(fit_rows)} of the {len(table)} rows to "
+                         f"fit, fewer than --window + --horizon{extra} = {need}")
     quantiles = None if args.no_intervals else (0.1, 0.5, 0.9)
     fc = Forecaster(window=args.window, horizon=args.horizon, strategy=args.strategy, cell=args.cell,
                     hidden_size=args.hidden_size, transform=args.transform, difference=args.difference,
