@@ -92,6 +92,21 @@ def test_the_guard_raises_at_once_and_defers_inside_deferred():
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_blocked_holds_a_signal_another_thread_took_until_the_block_ends():
+    guard = SignalGuard()
+    seen, go = [], threading.Event()
+    other = threading.Thread(target=lambda: (go.wait(), signal.raise_signal(signal.SIGTERM)))
+    other.start()  # made before the block, so SIGTERM is not masked in it
+    with guard.installed(), pytest.raises(Interrupted):
+        with guard.blocked():
+            go.set()
+            other.join()  # its C handler ran there; the Python handler runs here, in the block
+            for _ in range(1000):
+                pass
+            seen.append("still here")
+    assert seen == ["still here"] and guard.received == signal.SIGTERM
+
+
 def test_blocked_holds_a_signal_until_the_block_ends():
     guard = SignalGuard()
     seen = []

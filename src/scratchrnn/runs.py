@@ -66,6 +66,8 @@ class SignalGuard:
         self.received: int | None = None  # the first signal seen since install
         self._deferring = False
         self._depth = 0
+        self._holding = 0  # blocks of blocked() the main thread is inside
+        self._held: int | None = None  # a signal that came inside them, raised when they end
         self._previous: dict[int, object] = {}
 
     def _handle(self, signum, frame) -> None:
@@ -74,6 +76,9 @@ class SignalGuard:
             return
         if self.received is None:
             self.received = signum
+        if self._holding:  # another thread took it past the main thread's mask: hold it too
+            self._held = self._held or signum
+            return
         raise Interrupted(signum)
 
     @contextmanager
@@ -113,15 +118,24 @@ class SignalGuard:
 
     @contextmanager
     def blocked(self) -> Iterator[None]:
-        """Hold SIGINT and SIGTERM back for the block; one that came meanwhile is handled after it."""
+        """Hold SIGINT and SIGTERM back for the block; one that came meanwhile is handled after it.
+
+        The mask holds a signal sent to the main thread; a signal sent to the process may reach
+        another thread (tqdm's monitor, a test runner's), whose C handler still runs the Python
+        handler in the main thread, so the handler holds it too while the block lasts."""
         if threading.current_thread() is not threading.main_thread():
             yield
             return
         old = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        self._holding += 1
         try:
             yield
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            self._holding -= 1
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a masked signal is handled here
+            held, self._held = (self._held, None) if not self._holding else (None, self._held)
+            if held is not None:
+                raise Interrupted(held)
 
 
 SIGNAL_GUARD = SignalGuard()
