@@ -313,12 +313,58 @@ def test_load_weights_errors(tmp_path):
         np.testing.assert_array_equal(v, before[k])
 
 
+# -- LSTM and GRU gates ------------------------------------------------------------------------------
+def _sig(a):
+    return 1.0 / (1.0 + np.exp(-a))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gate_records_follow_their_equations_and_sum_to_the_library_gradients(cell):
+    V, H = 5, 3
+    model = SequenceModel(ModelConfig(cell=cell, vocab_size=V, hidden_size=H, dtype="float64"), rng=4)
+    inputs, targets = [0, 3, 1, 4, 2], [3, 1, 4, 2, 0]
+    tr = trace_step(model, inputs, targets, lr=0.1)
+    assert tr["cell"] == cell and tr["nonlinearity"] is None
+    p = model.params
+    logits, _, _ = model.forward(np.array(inputs)[:, None])  # (T, 1, V) the library's forward
+    np.testing.assert_allclose([f["logits"] for f in tr["forward"]], logits[:, 0], rtol=1e-12, atol=1e-12)
+    names = [k for k in tr["forward"][0] if k not in ("input", "target")]
+    fw = {k: np.array([f[k] for f in tr["forward"]]) for k in names}  # name -> (T, ...)
+    bw = {k: np.array([b[k] for b in reversed(tr["backward"])]) for k in tr["backward"][0]}
+    h_prev = np.vstack([np.zeros(H), fw["hidden"][:-1]])  # (T, H)
+    if cell == "lstm":
+        for g, act in zip("ifgo", (_sig, _sig, np.tanh, _sig), strict=True):
+            np.testing.assert_allclose(fw[g], act(fw[f"pre_{g}"]), rtol=1e-12)
+        c_prev = np.vstack([np.zeros(H), fw["c"][:-1]])
+        np.testing.assert_allclose(fw["c"], fw["f"] * c_prev + fw["i"] * fw["g"], rtol=1e-12)
+        np.testing.assert_allclose(fw["hidden"], fw["o"] * np.tanh(fw["c"]), rtol=1e-12)
+        np.testing.assert_allclose(bw["dc"], bw["dc_from_next_step"] + bw["dc_through_h"], rtol=1e-12)
+        np.testing.assert_array_equal(bw["dc_from_next_step"][-1], 0.0)  # nothing after the last step
+        da_h = np.concatenate([bw[f"dpre_{g}"] for g in "ifgo"], axis=1)  # (T, 4H)
+        da_x = da_h
+    else:
+        np.testing.assert_allclose(fw["r"], _sig(fw["pre_r"]), rtol=1e-12)
+        np.testing.assert_allclose(fw["reset_product"], fw["r"] * fw["hn"], rtol=1e-12)
+        np.testing.assert_allclose(fw["n"], np.tanh(fw["pre_n"]), rtol=1e-12)
+        np.testing.assert_allclose(fw["hidden"], (1 - fw["z"]) * fw["n"] + fw["z"] * h_prev, rtol=1e-12)
+        da_x = np.concatenate([bw["dpre_r"], bw["dpre_z"], bw["dpre_n"]], axis=1)  # (T, 3H)
+        da_h = np.concatenate([bw["dpre_r"], bw["dpre_z"], bw["dpre_n"] * fw["r"]], axis=1)
+    np.testing.assert_allclose(bw["dh"], bw["dh_from_output"] + bw["dh_from_next_step"], rtol=1e-12)
+    # the per-step pre-activation gradients of the reference, summed, are the library's totals
+    g = {k: np.array(v) for k, v in tr["grads"].items()}
+    np.testing.assert_allclose(da_x.T @ fw["x"], g["rnn.weight_ih_l0"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(da_h.T @ h_prev, g["rnn.weight_hh_l0"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(da_x.sum(axis=0), g["rnn.bias_ih_l0"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(da_h.sum(axis=0), g["rnn.bias_hh_l0"], rtol=1e-12, atol=1e-14)
+    update = np.array(tr["update"]["head.weight"])
+    np.testing.assert_allclose(update, p["head.weight"] - 0.1 * g["head.weight"])
+
+
 # -- models and sequences the trace cannot handle --------------------------------------------------
 @pytest.mark.parametrize(
     "config, match",
     [
-        (dict(cell="lstm"), "cell='lstm'"),
-        (dict(cell="gru"), "cell='gru'"),
+        (dict(cell="lstm", num_layers=2), "cell='lstm', num_layers=2"),
         (dict(num_layers=2), "num_layers=2"),
         (dict(bidirectional=True), "bidirectional=True"),
         (dict(embedding_dim=2), "embedding_dim=2"),

@@ -1,7 +1,7 @@
-"""Every number of one training step of a small character RNN, for teaching.
+"""Every number of one training step of a small character RNN, LSTM or GRU, for teaching.
 
-For a one-layer Elman RNN over one-hot characters with a linear head and softmax cross-entropy
-(the classic "hello" example), :func:`trace_step` records
+For a one-layer recurrent network over one-hot characters with a linear head and softmax
+cross-entropy (the classic "hello" example is the Elman RNN), :func:`trace_step` records
 
 * forward, per step t: input x_t, pre-activation z_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh,
   hidden state h_t = f(z_t), logits y_t = W_out h_t + b_out, softmax p_t, loss -log p_t[target];
@@ -9,6 +9,16 @@ For a one-layer Elman RNN over one-hot characters with a linear head and softmax
   from the output (W_out^T dy_t), the part flowing back from step t+1 (W_hh^T dz_{t+1}), their
   sum dh_t and dz_t = dh_t * f'(z_t);
 * every parameter's gradient and its value after one SGD update ``w - lr * grad``.
+
+For an LSTM the forward record names, per step, each gate's pre-activation (``pre_i``, ``pre_f``,
+``pre_g``, ``pre_o``: the blocks of x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), the gates ``i``,
+``f``, ``g``, ``o``, the cell state ``c`` = f * c_{t-1} + i * g, ``tanh_c`` and ``hidden`` =
+o * tanh(c); the backward record adds the cell gradient from step t+1 (``dc_from_next_step``), the
+part that comes through h_t (``dc_through_h`` = dh * o * (1 - tanh(c)^2)), their sum ``dc`` and
+each gate's pre-activation gradient (``dpre_i`` ...). For a GRU: ``pre_r``, ``pre_z``, ``r``, ``z``,
+``hn`` = h_{t-1} W_hn^T + b_hn, the ``reset_product`` r * hn, ``pre_n`` = x_t W_in^T + b_in +
+r * hn, ``n`` and ``hidden`` = (1 - z) * n + z * h_{t-1}; backward ``dpre_r``, ``dpre_z``,
+``dpre_n``. The record's ``cell`` says which.
 
 The per-step numbers are those of the reference implementation (``scratchrnn.nn.reference``'s
 ``rnn_step`` and ``rnn_step_backward``, run one step at a time here so every intermediate can be
@@ -32,6 +42,39 @@ __all__ = ["build_char_model", "char_model_config", "load_weights", "trace_step"
 
 # Bytes a recorded number costs in the trace's record: a Python float (24) and its place in a list (8).
 RECORD_BYTES_PER_NUMBER = 32
+GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}  # PyTorch's block order
+
+
+def _forward_fields(cell: str, step, new_state, w) -> dict[str, list]:
+    """The named intermediates of one reference step (module docstring), batch of one."""
+    if cell == "rnn":
+        return {"pre_activation": step.z[0].tolist(), "hidden": step.h[0].tolist()}
+    if cell == "lstm":
+        a = step.x @ w.w_ih.T + w.b_ih + step.h_prev @ w.w_hh.T + w.b_hh  # (1, 4H)
+        pre = dict(zip(GATES["lstm"], np.split(a[0], 4), strict=True))
+        out = {f"pre_{k}": v.tolist() for k, v in pre.items()}
+        out.update({k: getattr(step, k)[0].tolist() for k in GATES["lstm"]})
+        return {**out, "c": new_state[1][0].tolist(), "tanh_c": step.tanh_c[0].tolist(),
+                "hidden": new_state[0][0].tolist()}
+    ax = np.split((step.x @ w.w_ih.T + w.b_ih)[0], 3)  # 3 x (H,) the input's parts of r, z, n
+    ah = np.split((step.h_prev @ w.w_hh.T + w.b_hh)[0], 3)  # 3 x (H,) the state's parts
+    reset = step.r[0] * step.hn[0]  # (H,)
+    return {"pre_r": (ax[0] + ah[0]).tolist(), "pre_z": (ax[1] + ah[1]).tolist(), "r": step.r[0].tolist(),
+            "z": step.z[0].tolist(), "hn": step.hn[0].tolist(), "reset_product": reset.tolist(),
+            "pre_n": (ax[2] + reset).tolist(), "n": step.n[0].tolist(), "hidden": new_state[0][0].tolist()}
+
+
+def _backward_fields(cell: str, step, dh: np.ndarray, from_next: tuple, result) -> dict[str, list]:
+    """The cell's own part of one step's backward record (module docstring)."""
+    if cell == "rnn":
+        return {"dz": result.da[0].tolist()}
+    out = {}
+    if cell == "lstm":
+        through_h = dh[0] * step.o[0] * (1.0 - step.tanh_c[0] ** 2)  # (H,)
+        out = {"dc_from_next_step": from_next[1][0].tolist(), "dc_through_h": through_h.tolist(),
+               "dc": (from_next[1][0] + through_h).tolist()}
+    blocks = np.split(result.da[0], len(GATES[cell]))  # G x (H,)
+    return {**out, **{f"dpre_{k}": v.tolist() for k, v in zip(GATES[cell], blocks, strict=True)}}
 
 
 def char_model_config(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid",
@@ -98,11 +141,11 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
         raise ValueError(f"trace_step expects a SequenceModel (build_char_model), got {type(model).__name__}")
     lr = check_real("lr", lr)
     rnn, c = model.rnn, model.config
-    one_hot_rnn = c.cell == "rnn" and c.num_layers == 1 and not c.bidirectional and c.embedding_dim is None
-    if not one_hot_rnn or c.head != "all":
+    one_hot = c.num_layers == 1 and not c.bidirectional and c.embedding_dim is None
+    if not one_hot or c.head != "all":
         raise ValueError(
-            "trace supports a one-layer, one-direction RNN with one-hot inputs and a prediction at "
-            "every step; "
+            "trace supports a one-layer, one-direction RNN, LSTM or GRU with one-hot inputs and a "
+            "prediction at every step; "
             f"got cell={c.cell!r}, num_layers={c.num_layers}, bidirectional={c.bidirectional}, "
             f"embedding_dim={c.embedding_dim}, head={c.head!r}"
         )
@@ -116,7 +159,7 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     V, T = c.vocab_size, len(x)
     # the record holds every weight three times (value, gradient, update) and per step some vectors
     # of V and H numbers, each a Python float in a list
-    numbers = 3 * model.num_parameters() + T * (4 * V + 6 * c.hidden_size)
+    numbers = 3 * model.num_parameters() + T * (4 * V + (6 + 3 * len(GATES[c.cell])) * c.hidden_size)
     what = f"a trace of {T} steps of a model of {model.num_parameters():,} weights"
     check_memory(numbers * RECORD_BYTES_PER_NUMBER, what, "its record", now=True)
     for what, ids in (("inputs", x), ("targets", y)):
@@ -130,43 +173,44 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     w = reference.Weights(p["rnn.weight_ih_l0"], p["rnn.weight_hh_l0"], p.get("rnn.bias_ih_l0", 0.0),
                           p.get("rnn.bias_hh_l0", 0.0))
     w_out, b_out = p["head.weight"], p.get("head.bias", 0.0)
-    cell = reference.get_cell("rnn", rnn.nonlinearity)
+    cell = reference.get_cell(c.cell, c.nonlinearity)
     names = list(vocab) if vocab is not None else [str(i) for i in range(V)]
 
     # forward: one reference step per character, batch of one
     forward, steps, probs = [], [], []
-    state = (np.zeros((1, rnn.hidden_size)),)  # h_{-1} = 0
+    zeros = np.zeros((1, rnn.hidden_size))  # (1, H)
+    state = (zeros, zeros) if c.cell == "lstm" else (zeros,)  # h_{-1} = 0 (and c_{-1} = 0)
     total = 0.0
     for t in range(T):
         xt = np.zeros((1, V))  # (1, V) one-hot
         xt[0, x[t]] = 1.0
         state, step = cell.step(xt, state, w)
-        logits = step.h[0] @ w_out.T + b_out  # (V,)
+        logits = state[0][0] @ w_out.T + b_out  # (V,)
         pt = softmax(logits)  # (V,)
         loss_t = float(-np.log(pt[y[t]]))
         total += loss_t
         steps.append(step)
         probs.append(pt)
         forward.append({"t": t, "input": names[x[t]], "target": names[y[t]], "x": xt[0].tolist(),
-                        "pre_activation": step.z[0].tolist(), "hidden": step.h[0].tolist(),
+                        **_forward_fields(c.cell, step, state, w),
                         "logits": logits.tolist(), "softmax": pt.tolist(), "loss": loss_t})
     loss = total / T  # mean over steps, as cross_entropy's default reduction
 
     # backward from the last step: the hidden gradient is what the output sends plus what step t+1
     # sent back (rnn_step_backward's dstate); the step's backward turns it into dz_t
     backward = []
-    from_next = np.zeros((1, rnn.hidden_size))
+    from_next = (zeros, zeros) if c.cell == "lstm" else (zeros,)  # what step T sends back: nothing
     for t in range(T - 1, -1, -1):
         dy = probs[t].copy()
         dy[y[t]] -= 1.0
         dy /= T  # (V,)
         from_out = (dy @ w_out)[None]  # (1, H)
-        dh = from_out + from_next
-        result = cell.step_backward((dh,), steps[t], w)
+        dh = from_out + from_next[0]  # (1, H)
+        result = cell.step_backward((dh, *from_next[1:]), steps[t], w)
         backward.append({"t": t, "dlogits": dy.tolist(), "dh_from_output": from_out[0].tolist(),
-                         "dh_from_next_step": from_next[0].tolist(), "dh": dh[0].tolist(),
-                         "dz": result.da[0].tolist()})
-        (from_next,) = result.dstate
+                         "dh_from_next_step": from_next[0][0].tolist(), "dh": dh[0].tolist(),
+                         **_backward_fields(c.cell, steps[t], dh, from_next, result)})
+        from_next = result.dstate
 
     # the totals come from the library's own backward pass
     out, _, cache = model.forward(x[:, None])
@@ -176,7 +220,8 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     return {
         "vocab": names,
         "lr": lr,
-        "nonlinearity": rnn.nonlinearity,
+        "cell": c.cell,
+        "nonlinearity": c.nonlinearity if c.cell == "rnn" else None,
         "params": _lists(model.params),
         "forward": forward,
         "loss": loss,
