@@ -97,6 +97,30 @@ def test_trace_with_weights_file_and_bad_weights(capsys, tmp_path):
     assert "does not exist" in _one_line_error(capsys, ["trace", "--weights", str(tmp_path / "none.npz")])
 
 
+@pytest.mark.parametrize("cell, names", [
+    ("lstm", ("pre_i", "pre_o", "tanh_c", "dc_from_next_step", "dc_through_h", "dpre_g")),
+    ("gru", ("pre_r", "hn", "reset_product", "pre_n", "dpre_z", "dpre_n")),
+])
+def test_trace_prints_every_gate_of_an_lstm_and_a_gru_by_name(capsys, tmp_path, cell, names):
+    from scratchrnn.trace import build_char_model
+
+    model = build_char_model(4, 3, rng=2, cell=cell)
+    weights = tmp_path / "w.npz"  # PyTorch's names for the cell's weights
+    np.savez(weights, **{k.removeprefix("rnn."): v for k, v in model.params.items()})
+    assert main(["trace", "--cell", cell, "--vocab", "helo", "--weights", str(weights)]) == 0
+    printed = capsys.readouterr().out
+    assert f"cell {cell}" in printed and all(f"    {n} " in printed for n in names)
+    assert "dlogits = (softmax - onehot(target)) / 4: the 1/T of the mean loss over 4 steps" in printed
+    lines = printed.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("  rnn.weight_ih_l0 = [["))
+    assert lines[first + 1].index("[") == lines[first].index("[[") + 1  # a matrix's rows aligned
+    assert main(["trace", "--cell", cell, "--vocab", "helo", "--weights", str(weights), "--json", "-"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["cell"] == cell
+    w_hh = np.array(record["params"]["rnn.weight_hh_l0"])
+    np.testing.assert_array_equal(w_hh, model.params["rnn.weight_hh_l0"])
+
+
 def test_export_round_trip(capsys, tmp_path):
     from scratchrnn.io import load_npz_weights
     from scratchrnn.nn.model import ModelConfig, SequenceModel

@@ -300,7 +300,7 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     if len(args.text) < 2:
         raise UsageError("--text needs at least two characters (an input and its next character)")
     model = build_char_model(
-        len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed
+        len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed, cell=args.cell
     )
     if args.weights:
         load_weights(model, args.weights)
@@ -317,37 +317,56 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(v) -> str:
+def _fmt(v, prefix: str = "") -> str:
+    """``prefix`` and the array, a matrix's rows aligned under its first one."""
     import numpy as np
 
-    return np.array2string(
-        np.asarray(v), precision=4, suppress_small=True, separator=", ", max_line_width=120
-    )
+    text = np.array2string(np.asarray(v), precision=4, suppress_small=True, separator=", ",
+                           max_line_width=120, prefix=prefix)
+    return prefix + text  # array2string indents the rows after the first by len(prefix)
+
+
+TRACE_EQUATIONS = {  # cell -> (forward, backward), as the record names the numbers
+    "rnn": ("z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, h_t = f(z_t), y_t = W h_t + b",
+            "dh_t = W^T dy_t + W_hh^T dz_(t+1), dz_t = dh_t * f'(z_t)"),
+    "lstm": ("pre = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh split i f g o; c_t = f * c_(t-1) + i * g, "
+             "h_t = o * tanh(c_t)",
+             "dh_t = W^T dy_t + (from step t+1); dc_t = dc_from_next_step + dh_t * o * (1 - tanh(c_t)^2)"),
+    "gru": ("r, z = s(pre_r), s(pre_z); hn = W_hn h_(t-1) + b_hn; n = tanh(W_in x_t + b_in + r * hn); "
+            "h_t = (1 - z) * n + z * h_(t-1)",
+            "dh_t = W^T dy_t + (from step t+1); dpre_n = dh_t * (1 - z) * (1 - n^2)"),
+}
 
 
 def _print_trace(r: dict) -> None:
-    print(f"vocabulary {r['vocab']}, nonlinearity {r['nonlinearity']}, learning rate {r['lr']}")
+    cell = r.get("cell", "rnn")
+    what = f"nonlinearity {r['nonlinearity']}" if cell == "rnn" else f"cell {cell}"
+    print(f"vocabulary {r['vocab']}, {what}, learning rate {r['lr']}")
     print("\nparameters")
     for k, v in r["params"].items():
-        print(f"  {k} = {_fmt(v)}")
-    print("\nforward pass: z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, h_t = f(z_t), y_t = W h_t + b")
+        print(_fmt(v, f"  {k} = "))
+    forward_eq, backward_eq = TRACE_EQUATIONS[cell]
+    print(f"\nforward pass: {forward_eq}")
     for s in r["forward"]:
         print(f"  t={s['t']} input {s['input']!r} -> target {s['target']!r}")
-        for key in ("x", "pre_activation", "hidden", "logits", "softmax"):
+        for key in [k for k in s if k not in ("t", "input", "target", "loss")]:
             print(f"    {key:<15} {_fmt(s[key])}")
         print(f"    {'loss':<15} {s['loss']:.6f}")
+    T = len(r["forward"])
     print(f"  mean loss {r['loss']:.6f}")
-    print("\nbackward pass (from the last step): dh_t = W^T dy_t + W_hh^T dz_(t+1), dz_t = dh_t * f'(z_t)")
+    print(f"\nbackward pass (from the last step): {backward_eq}")
+    print(f"  dlogits = (softmax - onehot(target)) / {T}: the 1/T of the mean loss over {T} steps enters "
+          "here")
     for s in r["backward"]:
         print(f"  t={s['t']}")
-        for key in ("dlogits", "dh_from_output", "dh_from_next_step", "dh", "dz"):
+        for key in [k for k in s if k != "t"]:
             print(f"    {key:<18} {_fmt(s[key])}")
     print("\ngradients")
     for k, v in r["grads"].items():
-        print(f"  d{k} = {_fmt(v)}")
+        print(_fmt(v, f"  d{k} = "))
     print(f"\nupdate w <- w - {r['lr']} * grad")
     for k, v in r["update"].items():
-        print(f"  {k} = {_fmt(v)}")
+        print(_fmt(v, f"  {k} = "))
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -441,7 +460,7 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(
-        "trace", help="every number of one training step of a small character RNN",
+        "trace", help="every number of one training step of a small character RNN, LSTM or GRU",
         description="Print every number of one training step of a small character RNN: the one-hot "
         "inputs, pre-activations, hidden states, logits, softmax and loss of each step, the backward "
         "pass from the last step, every gradient, and the weights after one SGD update.",
@@ -451,8 +470,10 @@ def build_parser() -> CommandParser:
     p.add_argument("--text", default="hello", help="training text; each character predicts the next")
     p.add_argument("--vocab", help="the alphabet in one-hot order (default: the text's characters, sorted)")
     p.add_argument("--hidden-size", type=size, default=3, metavar="N", help="hidden units")
+    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
+                   help="the recurrent cell; an LSTM's and a GRU's gates are printed by name")
     p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid",
-                   help="the hidden layer's activation")
+                   help="the RNN hidden layer's activation")
     p.add_argument("--no-bias", action="store_true", help="no biases")
     p.add_argument("--lr", type=non_negative_float, default=0.1, help="learning rate of the update step")
     p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",

@@ -78,16 +78,17 @@ def _backward_fields(cell: str, step, dh: np.ndarray, from_next: tuple, result) 
 
 
 def char_model_config(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid",
-                      bias: bool = True) -> ModelConfig:
+                      bias: bool = True, cell: str = "rnn") -> ModelConfig:
     """The configuration of ``build_char_model`` (checked, and refused if it could not fit)."""
-    return ModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, nonlinearity=nonlinearity, bias=bias,
-                       head_bias=bias, dtype="float64")
+    return ModelConfig(cell=cell, vocab_size=vocab_size, hidden_size=hidden_size, nonlinearity=nonlinearity,
+                       bias=bias, head_bias=bias, dtype="float64")
 
 
 def build_char_model(vocab_size: int, hidden_size: int, nonlinearity: str = "sigmoid", bias: bool = True,
-                     rng=0) -> SequenceModel:
-    """A one-layer char RNN with one-hot inputs in float64, as the worked examples use."""
-    return SequenceModel(char_model_config(vocab_size, hidden_size, nonlinearity, bias), rng=rng)
+                     rng=0, cell: str = "rnn") -> SequenceModel:
+    """A one-layer character model (``cell`` "rnn", "lstm" or "gru"; ``nonlinearity`` is the RNN's)
+    with one-hot inputs in float64, as the worked examples use."""
+    return SequenceModel(char_model_config(vocab_size, hidden_size, nonlinearity, bias, cell), rng=rng)
 
 
 def load_weights(model: SequenceModel, path: str | Path) -> None:
