@@ -421,3 +421,19 @@ def test_trace_step_checks_its_model_and_rate():
     with pytest.raises(ValueError, match="lr must be finite, got nan"):
         trace_step(build_char_model(4, 3), [0], [1], lr=float("nan"))
     assert trace_step(build_char_model(4, 3), [0], [1], lr=np.float32(0.5))["lr"] == 0.5
+
+
+@pytest.mark.parametrize("nonlinearity, slope", [
+    ("sigmoid", lambda z: _sig(z) * (1 - _sig(z))),
+    ("tanh", lambda z: 1 - np.tanh(z) ** 2),
+    ("relu", lambda z: (z > 0).astype(float)),
+    ("identity", np.ones_like),
+])
+def test_the_backward_record_shows_the_slope_beside_dz(nonlinearity, slope):
+    model = build_char_model(4, 3, nonlinearity, rng=1)
+    tr = trace_step(model, [0, 1, 2, 3], [1, 2, 3, 0])
+    assert (tr["format"], tr["version"]) == ("scratchrnn-trace", 1)
+    for b in tr["backward"]:
+        z = np.array(tr["forward"][b["t"]]["pre_activation"])
+        np.testing.assert_allclose(b["f_prime"], slope(z), rtol=1e-12, atol=1e-15)  # f'(z_t) from its formula
+        np.testing.assert_allclose(b["dz"], np.array(b["dh"]) * b["f_prime"], rtol=1e-12, atol=1e-15)

@@ -7,7 +7,7 @@ cross-entropy (the classic "hello" example is the Elman RNN), :func:`trace_step`
   hidden state h_t = f(z_t), logits y_t = W_out h_t + b_out, softmax p_t, loss -log p_t[target];
 * backward, per step from the last: dy_t = (p_t - onehot(target_t)) / T, the hidden gradient
   from the output (W_out^T dy_t), the part flowing back from step t+1 (W_hh^T dz_{t+1}), their
-  sum dh_t and dz_t = dh_t * f'(z_t);
+  sum dh_t, the slope ``f_prime`` = f'(z_t) and dz_t = dh_t * f'(z_t);
 * every parameter's gradient and its value after one SGD update ``w - lr * grad``.
 
 For an LSTM the forward record names, per step, each gate's pre-activation (``pre_i``, ``pre_f``,
@@ -18,7 +18,8 @@ part that comes through h_t (``dc_through_h`` = dh * o * (1 - tanh(c)^2)), their
 each gate's pre-activation gradient (``dpre_i`` ...). For a GRU: ``pre_r``, ``pre_z``, ``r``, ``z``,
 ``hn`` = h_{t-1} W_hn^T + b_hn, the ``reset_product`` r * hn, ``pre_n`` = x_t W_in^T + b_in +
 r * hn, ``n`` and ``hidden`` = (1 - z) * n + z * h_{t-1}; backward ``dpre_r``, ``dpre_z``,
-``dpre_n``. The record's ``cell`` says which.
+``dpre_n``. The record's ``cell`` says which; ``format`` ("scratchrnn-trace") and ``version``
+(``FORMAT_VERSION``) say what the record is, for a reader of its JSON.
 
 The per-step numbers are those of the reference implementation (``scratchrnn.nn.reference``'s
 ``rnn_step`` and ``rnn_step_backward``, run one step at a time here so every intermediate can be
@@ -33,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import check_memory, check_real
-from .functional import softmax
+from .functional import get_activation, softmax
 from .io import read_json, read_npz
 from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
@@ -42,6 +43,7 @@ __all__ = ["build_char_model", "char_model_config", "load_weights", "trace_step"
 
 # Bytes a recorded number costs in the trace's record: a Python float (24) and its place in a list (8).
 RECORD_BYTES_PER_NUMBER = 32
+FORMAT, FORMAT_VERSION = "scratchrnn-trace", 1  # what a record is, and the version of its keys
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}  # PyTorch's block order
 
 
@@ -64,10 +66,12 @@ def _forward_fields(cell: str, step, new_state, w) -> dict[str, list]:
             "pre_n": (ax[2] + reset).tolist(), "n": step.n[0].tolist(), "hidden": new_state[0][0].tolist()}
 
 
-def _backward_fields(cell: str, step, dh: np.ndarray, from_next: tuple, result) -> dict[str, list]:
+def _backward_fields(cell: str, step, dh: np.ndarray, from_next: tuple, result,
+                     nonlinearity: str) -> dict[str, list]:
     """The cell's own part of one step's backward record (module docstring)."""
     if cell == "rnn":
-        return {"dz": result.da[0].tolist()}
+        slope = get_activation(nonlinearity).derivative_from_output(step.h[0])  # (H,) f'(z_t) from h_t
+        return {"f_prime": slope.tolist(), "dz": result.da[0].tolist()}
     out = {}
     if cell == "lstm":
         through_h = dh[0] * step.o[0] * (1.0 - step.tanh_c[0] ** 2)  # (H,)
@@ -210,7 +214,7 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
         result = cell.step_backward((dh, *from_next[1:]), steps[t], w)
         backward.append({"t": t, "dlogits": dy.tolist(), "dh_from_output": from_out[0].tolist(),
                          "dh_from_next_step": from_next[0][0].tolist(), "dh": dh[0].tolist(),
-                         **_backward_fields(c.cell, steps[t], dh, from_next, result)})
+                         **_backward_fields(c.cell, steps[t], dh, from_next, result, c.nonlinearity)})
         from_next = result.dstate
 
     # the totals come from the library's own backward pass
@@ -219,6 +223,8 @@ def trace_step(model: SequenceModel, inputs: Sequence[int], targets: Sequence[in
     _, _, grads = model.backward(dlogits, None, cache)
     update = {k: model.params[k] - lr * g for k, g in grads.items()}
     return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
         "vocab": names,
         "lr": lr,
         "cell": c.cell,
