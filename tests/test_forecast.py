@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import scratchrnn
 from scratchrnn import forecast
-from scratchrnn.forecast import baselines, forecaster, metrics, rolling, scaling, windows
+from scratchrnn.forecast import baselines, forecaster, metrics, rolling, scaling, tables, windows
 
 
 def test_the_package_exports_its_modules_names():
-    modules = (baselines, forecaster, metrics, rolling, scaling, windows)
+    modules = (baselines, forecaster, metrics, rolling, scaling, tables, windows)
     assert set(forecast.__all__) == {name for m in modules for name in m.__all__}
     for m in modules:
         for name in m.__all__:

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from scratchrnn.forecast import Forecaster
-from scratchrnn.forecast.forecaster import as_table
 
 TINY = dict(window=6, hidden_size=8, epochs=4, patience=None, random_state=0)
 
@@ -142,11 +141,6 @@ def test_bad_predict_arguments_are_named_and_a_failed_fit_forgets_the_last_one()
     with pytest.raises(ValueError):
         fc.fit(np.arange(5.0))
     assert not hasattr(fc, "model_")
-
-
-def test_as_table_puts_exog_beside_the_series():
-    t = as_table(np.arange(3), exog=np.ones((3, 2)))
-    assert t.shape == (3, 3) and t.dtype == np.float64
 
 
 def test_load_refuses_other_files(tmp_path):

@@ -34,7 +34,7 @@ def test_windows_are_the_plain_loop(N, F, window, horizon, stride, data):
 def test_a_1d_series_is_one_column_and_bad_input_is_named():
     x, y = cut_windows(np.arange(6.0), window=2, horizon=1)
     assert x.shape == (2, 4, 1) and x.dtype == np.float32 and list(y[:, 0]) == [2, 3, 4, 5]
-    with pytest.raises(ValueError, match="NaN or infinite values; fill its gaps first"):
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(the first at step 1\); fill its gaps"):
         cut_windows([1.0, np.nan, 3.0], 1, 1)
     with pytest.raises(ValueError, match=r"must be \(N,\) or \(N, F\)"):
         cut_windows(np.zeros((2, 2, 2)), 1, 1)

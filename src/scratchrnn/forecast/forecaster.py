@@ -49,6 +49,7 @@ from ..train import History, Trainer
 from ..trainconfig import TrainConfig
 from ..validation import restore_best
 from .scaling import Scaler
+from .tables import as_table
 from .windows import cut_windows
 
 __all__ = ["STRATEGIES", "Forecaster"]
@@ -56,30 +57,6 @@ __all__ = ["STRATEGIES", "Forecaster"]
 STRATEGIES = ("direct", "recursive")
 FORMAT_KIND = "scratchrnn-forecaster"
 LEVEL_TOLERANCE = 1e-9  # a quantile asked for matches a fitted level this close
-
-
-def as_table(series, exog=None, name: str = "series") -> np.ndarray:
-    """``series`` (N,) or (N, F) with ``exog`` (N, K) beside it, as a finite float64 (N, F + K)."""
-    a = np.asarray(series)
-    if a.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
-    a = a[:, None] if a.ndim == 1 else a
-    if a.ndim != 2 or a.shape[1] == 0:
-        raise ValueError(f"{name} must be (N,) or (N, F), got shape {np.shape(series)}")
-    if exog is not None:
-        e = np.asarray(exog)
-        if e.dtype.kind not in "iuf":
-            raise ValueError(f"exog must hold numbers, got dtype {e.dtype}")
-        e = e[:, None] if e.ndim == 1 else e
-        if e.ndim != 2 or len(e) != len(a):
-            raise ValueError(f"exog must be ({len(a)},) or ({len(a)}, K), one row per step of {name}, got "
-                             f"shape {np.shape(exog)}")
-        a = np.concatenate([a, e], axis=1)
-    bad = np.argwhere(~np.isfinite(a))
-    if bad.size:
-        raise ValueError(f"{name} holds NaN or infinite values (the first at step {int(bad[0, 0])}); fill "
-                         "its gaps first")
-    return a.astype(np.float64)
 
 
 class Forecaster:
@@ -133,14 +110,17 @@ class Forecaster:
     def fit(self, series, exog=None):
         """Fit on ``series`` (N,) or (N, F), with covariates ``exog`` (N, K) (module docstring);
         returns the forecaster. A fit that fails leaves an unfitted forecaster."""
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)
+        self._forget()
         try:
             return self._fit(as_table(series, exog))
         except BaseException:
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-                delattr(self, name)
+            self._forget()
             raise
+
+    def _forget(self) -> None:
+        """Remove every fitted attribute (the names ending in ``_``)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
 
     def _check_params(self, F: int) -> None:
         self._window, self._horizon = check_size("window", self.window), check_size("horizon", self.horizon)

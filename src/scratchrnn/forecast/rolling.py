@@ -23,8 +23,9 @@ import numpy as np
 from ..checks import check_int, check_size
 from ..losses import check_quantiles
 from .baselines import AutoRegression, Persistence, SeasonalNaive
-from .forecaster import Forecaster, as_table
+from .forecaster import Forecaster
 from .metrics import forecast_errors
+from .tables import as_table
 
 __all__ = ["Backtest", "backtest", "default_baselines"]
 

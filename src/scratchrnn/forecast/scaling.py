@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_flag
+from .tables import as_table
 
 __all__ = ["TRANSFORMS", "Scaler"]
 
@@ -28,16 +29,11 @@ TRANSFORMS = {"log": (np.log, np.exp, "values <= 0"), "sqrt": (np.sqrt, np.squar
 
 
 def _table(y, name: str) -> tuple[np.ndarray, bool]:
-    a = np.asarray(y)
-    if a.dtype.kind not in "iuf":
-        raise ValueError(f"{name} must hold numbers, got dtype {a.dtype}")
-    one_d = a.ndim == 1
-    a = a[:, None] if one_d else a
-    if a.ndim != 2 or len(a) == 0:
+    """``as_table`` of a non-empty series, and whether it was 1-D (the inverse keeps its shape)."""
+    a = as_table(y, name=name)  # (N, F)
+    if len(a) == 0:
         raise ValueError(f"{name} must be a non-empty (N,) or (N, F) series, got shape {np.shape(y)}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} holds NaN or infinite values; fill its gaps first")
-    return a.astype(np.float64), one_d
+    return a, np.ndim(y) == 1
 
 
 class Scaler:

@@ -17,21 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_int, check_size
+from .tables import as_table
 
 __all__ = ["count_windows", "cut_windows"]
-
-
-def _table(series) -> np.ndarray:
-    a = np.asarray(series)
-    if a.dtype.kind not in "iuf":
-        raise ValueError(f"the series must hold numbers, got dtype {a.dtype}")
-    if a.ndim == 1:
-        a = a[:, None]
-    if a.ndim != 2:
-        raise ValueError(f"the series must be (N,) or (N, F), got shape {a.shape}")
-    if not np.all(np.isfinite(a)):
-        raise ValueError("the series holds NaN or infinite values; fill its gaps first")
-    return a
 
 
 def count_windows(length: int, window: int, horizon: int, stride: int = 1) -> int:
@@ -46,7 +34,7 @@ def count_windows(length: int, window: int, horizon: int, stride: int = 1) -> in
 def cut_windows(series, window: int, horizon: int, stride: int = 1, target: int = 0,
             dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
     """Every window of ``series`` (N,) or (N, F): x (window, n, F) and y (n, horizon), in ``dtype``."""
-    a = _table(series)
+    a = as_table(series)  # (N, F)
     N, F = a.shape
     target = check_int("target", target, low=0, high=F - 1)
     n = count_windows(N, window, horizon, stride)
