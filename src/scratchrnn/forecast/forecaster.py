@@ -253,18 +253,22 @@ class Forecaster:
         steps = self.horizon if steps is None else check_size("steps", steps)
         if quantiles is not None:
             return self._quantiles([table], steps, quantiles)[0]
-        return self.forecast_from([table], steps)[0]
+        return self._points([table], steps)[0]
 
     def forecast_from(self, histories: list[np.ndarray], steps: int) -> np.ndarray:
         """Point forecasts (n, steps) after each of n histories, (N_i, F) tables as ``predict``
         takes them, run as one batch (the backtest's rolling origins)."""
         self._fitted()
+        tables = [self._history(h, None) for h in histories]  # n tables (N_i, F)
+        return self._points(tables, check_size("steps", steps))
+
+    def _points(self, tables: list[np.ndarray], steps: int) -> np.ndarray:
+        """``forecast_from`` on checked tables."""
         H, F = self.horizon, self.n_features_in_
         if steps > H and (self.strategy == "direct" and F > 1):
             raise ValueError(f"steps={steps} goes past the horizon ({H}), which a direct forecaster with "
                              "covariates cannot: their future is unknown")
-        steps = check_size("steps", steps)
-        tables = [self._history(h, None) for h in histories]  # n tables (N_i, F)
+        tables = list(tables)  # the loop below extends them with its forecasts
         out = np.empty((len(tables), steps))  # (n, steps)
         done = 0
         while done < steps:  # a block of the horizon (direct) or one step (recursive) at a time
