@@ -728,13 +728,15 @@ CASES = [
     Case(
         "trace.char_model_config",
         with_defaults(trace.char_model_config, vocab_size=4, hidden_size=3),
-        dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag"),
+        dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag", cell="choice",
+             num_layers="size"),
         names=CHOICE_WORDS,
     ),
     Case(
         "trace.build_char_model",
         with_defaults(trace.build_char_model, vocab_size=4, hidden_size=3),
-        dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag", rng="rng"),
+        dict(vocab_size="size", hidden_size="size", nonlinearity="choice", bias="flag", cell="choice",
+             num_layers="size", rng="rng"),
         names=CHOICE_WORDS,
     ),
     Case(
@@ -908,5 +910,6 @@ NOTHING_TO_SWEEP = {
     "clear": "no arguments",
     "free_bytes": "no arguments",
     "recurrent_cells": "no arguments",
+    "hello_model": "no arguments",
     "as_generator": "checks.check_random_state, tested in test_checks",
 }

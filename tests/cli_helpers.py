@@ -47,6 +47,17 @@ def without_log_lines(stderr: str) -> list[str]:
     return [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(LOG_LINE_STARTS)]
 
 
+def main_error(capsys, argv: list[str]) -> str:
+    """The single ``scratchrnn: error:`` line of ``main(argv)`` in this process, which must return 2."""
+    from scratchrnn.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("scratchrnn: error:"), err
+    return lines[0]
+
+
 def one_line_error(res: subprocess.CompletedProcess) -> str:
     """The single ``scratchrnn: error:`` line of a run that exited with status 2 (after any log
     lines of the training it did)."""

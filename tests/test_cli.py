@@ -9,31 +9,23 @@ import sys
 import numpy as np
 import pytest
 
-from cli_helpers import ENV, one_line_error, run_cli
+from cli_helpers import ENV, main_error, one_line_error, run_cli
 from scratchrnn.cli import main
 
 
-def _one_line_error(capsys, argv) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("scratchrnn: error:"), err
-    return lines[0]
-
-
 def test_unknown_task(capsys):
-    msg = _one_line_error(capsys, ["task", "nope"])
+    msg = main_error(capsys, ["task", "nope"])
     assert "unknown task 'nope'" in msg and "binary-to-decimal" in msg
 
 
 def test_negative_size(capsys):
-    assert _one_line_error(capsys, ["task", "hello", "--hidden-size", "-3"]) == (
+    assert main_error(capsys, ["task", "hello", "--hidden-size", "-3"]) == (
         "scratchrnn: error: argument --hidden-size: must be a positive integer, got -3 "
         "(see 'scratchrnn task --help')")
 
 
 def test_option_the_task_does_not_have(capsys):
-    msg = _one_line_error(capsys, ["task", "binary-to-decimal", "--hidden-size", "4"])
+    msg = main_error(capsys, ["task", "binary-to-decimal", "--hidden-size", "4"])
     assert msg.endswith("task binary-to-decimal has no option --hidden-size (see 'scratchrnn task --help')")
 
 
@@ -55,7 +47,7 @@ def test_option_values_are_checked_in_a_fresh_process_naming_the_flag(tmp_path, 
 def test_unwritable_output_folder(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    msg = _one_line_error(capsys, ["task", "hello", "--out", str(blocker / "sub")])
+    msg = main_error(capsys, ["task", "hello", "--out", str(blocker / "sub")])
     assert "cannot create output folder" in msg
 
 
@@ -66,59 +58,6 @@ def test_task_hello_writes_result(capsys, tmp_path):
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["passed"] is True and result["metrics"]["accuracy"] == 1.0
     assert result["config"]["hidden_size"] == 3 and len(result["curves"]["loss"]) == result["config"]["steps"]
-
-
-def test_trace_json_to_stdout_is_valid_json(capsys):
-    assert main(["trace", "--vocab", "helo", "--text", "hello", "--json", "-"]) == 0
-    record = json.loads(capsys.readouterr().out)
-    assert record["vocab"] == ["h", "e", "l", "o"]
-    assert [s["input"] for s in record["forward"]] == list("hell")
-    assert [s["target"] for s in record["forward"]] == list("ello")
-    assert set(record["grads"]) == set(record["params"]) == set(record["update"])
-
-
-def test_trace_with_weights_file_and_bad_weights(capsys, tmp_path):
-    from scratchrnn.trace import build_char_model
-
-    model = build_char_model(4, 3, "sigmoid", rng=5)
-    good = tmp_path / "w.npz"
-    np.savez(good, **{k.removeprefix("rnn."): v for k, v in model.params.items()})
-    out_json = tmp_path / "trace.json"
-    assert main(["trace", "--vocab", "helo", "--weights", str(good), "--json", str(out_json)]) == 0
-    printed = capsys.readouterr().out
-    assert "backward pass" in printed and "update" in printed
-    record = json.loads(out_json.read_text())
-    np.testing.assert_array_equal(np.array(record["params"]["head.weight"]), model.params["head.weight"])
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"weight_ih_l0": [[0.0] * 5] * 3}))
-    msg = _one_line_error(capsys, ["trace", "--vocab", "helo", "--weights", str(bad)])
-    assert "missing key" in msg or "shape" in msg
-    assert "not in the vocabulary" in _one_line_error(capsys, ["trace", "--vocab", "hel", "--text", "hello"])
-    assert "does not exist" in _one_line_error(capsys, ["trace", "--weights", str(tmp_path / "none.npz")])
-
-
-@pytest.mark.parametrize("cell, names", [
-    ("lstm", ("pre_i", "pre_o", "tanh_c", "dc_from_next_step", "dc_through_h", "dpre_g")),
-    ("gru", ("pre_r", "hn", "reset_product", "pre_n", "dpre_z", "dpre_n")),
-])
-def test_trace_prints_every_gate_of_an_lstm_and_a_gru_by_name(capsys, tmp_path, cell, names):
-    from scratchrnn.trace import build_char_model
-
-    model = build_char_model(4, 3, rng=2, cell=cell)
-    weights = tmp_path / "w.npz"  # PyTorch's names for the cell's weights
-    np.savez(weights, **{k.removeprefix("rnn."): v for k, v in model.params.items()})
-    assert main(["trace", "--cell", cell, "--vocab", "helo", "--weights", str(weights)]) == 0
-    printed = capsys.readouterr().out
-    assert f"cell {cell}" in printed and all(f"    {n} " in printed for n in names)
-    assert "dlogits = (softmax - onehot(target)) / 4: the 1/T of the mean loss over 4 steps" in printed
-    lines = printed.splitlines()
-    first = next(i for i, line in enumerate(lines) if line.startswith("  rnn.weight_ih_l0 = [["))
-    assert lines[first + 1].index("[") == lines[first].index("[[") + 1  # a matrix's rows aligned
-    assert main(["trace", "--cell", cell, "--vocab", "helo", "--weights", str(weights), "--json", "-"]) == 0
-    record = json.loads(capsys.readouterr().out)
-    assert record["cell"] == cell
-    w_hh = np.array(record["params"]["rnn.weight_hh_l0"])
-    np.testing.assert_array_equal(w_hh, model.params["rnn.weight_hh_l0"])
 
 
 def test_export_round_trip(capsys, tmp_path):
@@ -139,7 +78,7 @@ def test_export_round_trip(capsys, tmp_path):
     for k, v in model.params.items():
         np.testing.assert_array_equal(weights[k], v)
     capsys.readouterr()
-    assert "not found" in _one_line_error(capsys, ["export", str(tmp_path / "missing.npz")])
+    assert "not found" in main_error(capsys, ["export", str(tmp_path / "missing.npz")])
 
 
 def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
@@ -228,24 +167,24 @@ def test_eval_reports_bits_per_char_and_per_token_lines(trained, capsys, tmp_pat
 def test_language_model_bad_input(trained, capsys, tmp_path):
     text, out = trained
     model = str(out / "model.npz")
-    assert "--encoding" in _one_line_error(
+    assert "--encoding" in main_error(
         capsys, ["train", str(_file(tmp_path, "lat.txt", b"caf\xe9 au lait"))]
     )
-    assert "binary" in _one_line_error(capsys, ["train", str(_file(tmp_path, "bin.txt", b"ab\x00cd"))])
-    assert "empty" in _one_line_error(capsys, ["train", str(_file(tmp_path, "empty.txt", b""))])
-    assert "missing.txt" in _one_line_error(capsys, ["train", str(tmp_path / "missing.txt")])
+    assert "binary" in main_error(capsys, ["train", str(_file(tmp_path, "bin.txt", b"ab\x00cd"))])
+    assert "empty" in main_error(capsys, ["train", str(_file(tmp_path, "empty.txt", b""))])
+    assert "missing.txt" in main_error(capsys, ["train", str(tmp_path / "missing.txt")])
     short = _file(tmp_path, "short.txt", b"to be or not to be\n" * 3)
     run = tmp_path / "short-run"
-    assert "window" in _one_line_error(capsys, ["train", str(short), "--out", str(run), "--window", "50"])
+    assert "window" in main_error(capsys, ["train", str(short), "--out", str(run), "--window", "50"])
     assert not run.exists()  # nothing half written
-    assert "'\u20ac'" in _one_line_error(capsys, ["sample", model, "--prime", "\u20acx"])
+    assert "'\u20ac'" in main_error(capsys, ["sample", model, "--prime", "\u20acx"])
     assert capsys.readouterr().out == ""
-    assert "not a scratchrnn checkpoint" in _one_line_error(capsys, ["sample", str(text)])
-    assert "argument --temperature: must be >= 0.0, got -1.0" in _one_line_error(
+    assert "not a scratchrnn checkpoint" in main_error(capsys, ["sample", str(text)])
+    assert "argument --temperature: must be >= 0.0, got -1.0" in main_error(
         capsys, ["sample", model, "--temperature", "-1"])
-    assert "argument --top-p: must be in (0, 1], got 1.5" in _one_line_error(
+    assert "argument --top-p: must be in (0, 1], got 1.5" in main_error(
         capsys, ["sample", model, "--top-p", "1.5"])
-    assert "argument --top-p: must be in (0, 1], got 0" in _one_line_error(
+    assert "argument --top-p: must be in (0, 1], got 0" in main_error(
         capsys, ["sample", model, "--top-p", "0"])
 
 
@@ -257,7 +196,7 @@ def _file(folder, name, data: bytes):
 
 def test_main_returns_argparse_statuses_and_words_its_complaints(capsys):
     assert main(["--version"]) == 0 and capsys.readouterr().out.startswith("scratchrnn ")
-    msg = _one_line_error(capsys, ["train", "--cell", "tcn"])
+    msg = main_error(capsys, ["train", "--cell", "tcn"])
     assert "invalid choice: 'tcn'" in msg and msg.endswith("(see 'scratchrnn train --help')")
 
 

@@ -11,8 +11,18 @@ import numpy as np
 import pytest
 
 from scratchrnn import checks
+from scratchrnn.nn import reference
 from scratchrnn.nn.model import ModelConfig, SequenceModel
-from scratchrnn.trace import build_char_model, load_weights, trace_step
+from scratchrnn.trace import (
+    HELLO_LR,
+    HELLO_TEXT,
+    HELLO_VOCAB,
+    HELLO_WEIGHTS,
+    build_char_model,
+    hello_model,
+    load_weights,
+    trace_step,
+)
 
 TOL = 1e-12
 VOCAB = "helo"
@@ -111,6 +121,12 @@ def reference_step(inputs: list[int], targets: list[int], lr: float) -> dict:
             "loss": sum(losses) / T, "backward": back, "grads": grads, "update": update}
 
 
+def one_layer(rec: dict) -> dict:
+    """A step's record with its only layer's numbers beside the step's own."""
+    (layer,) = rec["layers"]
+    return {**{k: v for k, v in rec.items() if k != "layers"}, **layer}
+
+
 def assert_numbers_close(got, expected, what: str) -> None:
     """Nested lists of floats equal in shape and within TOL everywhere."""
     g, e = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
@@ -135,7 +151,7 @@ def test_trace_step_records_every_number_of_the_hand_set_model():
     for k, v in HAND.items():
         assert tr["params"][k] == v  # the recorded parameters are exactly the hand-set ones
     assert len(tr["forward"]) == 4
-    for t, rec in enumerate(tr["forward"]):
+    for t, rec in enumerate(map(one_layer, tr["forward"])):
         assert rec["t"] == t and rec["input"] == "hell"[t] and rec["target"] == "ello"[t]
         assert rec["x"] == ref["x"][t]
         assert_numbers_close(rec["pre_activation"], ref["z"][t], f"pre_activation[{t}]")
@@ -145,16 +161,31 @@ def test_trace_step_records_every_number_of_the_hand_set_model():
         assert_numbers_close(rec["loss"], ref["losses"][t], f"loss[{t}]")
     assert_numbers_close(tr["loss"], ref["loss"], "loss")
     assert [rec["t"] for rec in tr["backward"]] == [3, 2, 1, 0]  # recorded from the last step back
-    for rec in tr["backward"]:
+    for rec in map(one_layer, tr["backward"]):
         for key in ("dlogits", "dh_from_output", "dh_from_next_step", "dh", "dz"):
             assert_numbers_close(rec[key], ref["backward"][rec["t"]][key], f"{key}[{rec['t']}]")
-    assert tr["backward"][0]["dh_from_next_step"] == [0.0, 0.0, 0.0]  # nothing flows into the last step
+    # nothing flows into the last step
+    assert tr["backward"][0]["layers"][0]["dh_from_next_step"] == [0.0, 0.0, 0.0]
     assert set(tr["grads"]) == set(tr["update"]) == set(HAND)
     for k in HAND:
         assert_numbers_close(tr["grads"][k], ref["grads"][k], f"grad {k}")
         assert_numbers_close(tr["update"][k], ref["update"][k], f"update {k}")
     for k, v in model.params.items():  # the update is reported, not applied
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_the_guided_hello_example_is_the_hand_computed_step():
+    """``hello_model`` (what ``trace --example hello`` and the README's page show) holds these hand-set
+    weights, and its trace on "hello" is the plain-Python step above."""
+    assert HELLO_WEIGHTS == HAND and HELLO_VOCAB == VOCAB and HELLO_TEXT == "hello"
+    ids = [VOCAB.index(c) for c in HELLO_TEXT]
+    tr = trace_step(hello_model(), ids[:-1], ids[1:], lr=HELLO_LR, vocab=list(HELLO_VOCAB))
+    ref = reference_step(INPUTS, TARGETS, HELLO_LR)
+    for t, rec in enumerate(map(one_layer, tr["forward"])):
+        assert_numbers_close(rec["hidden"], ref["h"][t], f"hidden[{t}]")
+        assert_numbers_close(rec["softmax"], ref["softmax"][t], f"softmax[{t}]")
+    for k in HAND:
+        assert_numbers_close(tr["update"][k], ref["update"][k], f"update {k}")
 
 
 def test_reference_is_not_trivially_matched():
@@ -185,9 +216,9 @@ def test_per_step_gradients_sum_to_the_library_totals(nonlinearity, bias):
     targets = rng.integers(0, V, size=9).tolist()
     tr = trace_step(model, inputs, targets, lr=0.1)
     T = len(inputs)
-    back = {rec["t"]: rec for rec in tr["backward"]}
+    back = {rec["t"]: one_layer(rec) for rec in tr["backward"]}
     xs = np.array([rec["x"] for rec in tr["forward"]])  # (T, V)
-    hs = np.array([[0.0] * H] + [rec["hidden"] for rec in tr["forward"]])  # (T+1, H)
+    hs = np.array([[0.0] * H] + [one_layer(rec)["hidden"] for rec in tr["forward"]])  # (T+1, H)
     dz = np.array([back[t]["dz"] for t in range(T)])  # (T, H)
     dy = np.array([back[t]["dlogits"] for t in range(T)])  # (T, V)
     per_step = {
@@ -201,7 +232,7 @@ def test_per_step_gradients_sum_to_the_library_totals(nonlinearity, bias):
     for k, g in per_step.items():
         np.testing.assert_allclose(tr["grads"][k], g, rtol=0.0, atol=TOL, err_msg=k)
     # and the per-step dh is the sum of its two recorded parts
-    for rec in tr["backward"]:
+    for rec in map(one_layer, tr["backward"]):
         np.testing.assert_allclose(rec["dh"], np.add(rec["dh_from_output"], rec["dh_from_next_step"]),
                                    rtol=0.0, atol=0.0)
 
@@ -289,7 +320,8 @@ def test_load_weights_errors(tmp_path):
     with pytest.raises(ValueError, match="no suffix"):
         load_weights(model, write(tmp_path, "weights", json.dumps(HAND)))
     wrong_shape = dict(HAND, **{"rnn.weight_hh_l0": [[0.1, 0.2], [0.3, 0.4]]})
-    with pytest.raises(ValueError, match=r"'rnn.weight_hh_l0' has shape \(2, 2\), expected \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"entry 'rnn.weight_hh_l0' has shape \(2, 2\), the model's "
+                                         r"'rnn.weight_hh_l0' is \(3, 3\) for a rnn of hidden size 3$"):
         load_weights(model, write(tmp_path, "shape.json", json.dumps(wrong_shape)))
     with pytest.raises(ValueError, match="missing key"):
         load_weights(model, write(tmp_path, "part.json", json.dumps({"head.bias": B_OUT})))
@@ -328,9 +360,10 @@ def test_gate_records_follow_their_equations_and_sum_to_the_library_gradients(ce
     p = model.params
     logits, _, _ = model.forward(np.array(inputs)[:, None])  # (T, 1, V) the library's forward
     np.testing.assert_allclose([f["logits"] for f in tr["forward"]], logits[:, 0], rtol=1e-12, atol=1e-12)
-    names = [k for k in tr["forward"][0] if k not in ("input", "target")]
-    fw = {k: np.array([f[k] for f in tr["forward"]]) for k in names}  # name -> (T, ...)
-    bw = {k: np.array([b[k] for b in reversed(tr["backward"])]) for k in tr["backward"][0]}
+    forward, backward = [one_layer(f) for f in tr["forward"]], [one_layer(b) for b in tr["backward"]]
+    names = [k for k in forward[0] if k not in ("input", "target")]
+    fw = {k: np.array([f[k] for f in forward]) for k in names}  # name -> (T, ...)
+    bw = {k: np.array([b[k] for b in reversed(backward)]) for k in backward[0]}
     h_prev = np.vstack([np.zeros(H), fw["hidden"][:-1]])  # (T, H)
     if cell == "lstm":
         for g, act in zip("ifgo", (_sig, _sig, np.tanh, _sig), strict=True):
@@ -364,8 +397,8 @@ def test_gate_records_follow_their_equations_and_sum_to_the_library_gradients(ce
 @pytest.mark.parametrize(
     "config, match",
     [
-        (dict(cell="lstm", num_layers=2), "cell='lstm', num_layers=2"),
-        (dict(num_layers=2), "num_layers=2"),
+        (dict(cell="lstm", num_layers=2, bidirectional=True),
+         "cell='lstm', num_layers=2, bidirectional=True"),
         (dict(bidirectional=True), "bidirectional=True"),
         (dict(embedding_dim=2), "embedding_dim=2"),
         (dict(head="last"), "head='last'"),
@@ -377,10 +410,22 @@ def test_trace_rejects_models_it_cannot_handle(config, match):
         trace_step(model, INPUTS, TARGETS)
 
 
-def test_trace_rejects_dense_input_models():
-    model = SequenceModel(ModelConfig(input_size=4, output_size=4, hidden_size=3, dtype="float64"), rng=0)
-    with pytest.raises(ValueError, match="token-input"):
-        trace_step(model, INPUTS, TARGETS)
+@pytest.mark.parametrize(
+    "inputs, targets, match",
+    [
+        (INPUTS, TARGETS, r"inputs \(T, 2\) and targets \(T,\), T > 0, got \(4,\) and \(4,\)"),
+        (np.zeros((4, 3)), TARGETS, r"got \(4, 3\) and \(4,\)"),
+        (np.zeros((3, 2)), TARGETS, r"got \(3, 2\) and \(4,\)"),
+        (np.zeros((0, 2)), [], r"got \(0, 2\) and \(0,\)"),
+        ([[0.0, np.nan]] * 4, TARGETS, "inputs must be finite numbers, got numpy dtype float64 with a NaN"),
+        ([["a", "b"]] * 4, TARGETS, "inputs must be finite numbers, got numpy dtype <U1"),
+        (np.zeros((4, 2)), [0, 1, 2, 4], r"targets must be integer ids in \[0, 4\) \(the output's classes\)"),
+    ],
+)
+def test_dense_input_traces_refuse_inputs_of_the_wrong_shape_or_kind(inputs, targets, match):
+    model = SequenceModel(ModelConfig(input_size=2, output_size=4, hidden_size=3, dtype="float64"), rng=0)
+    with pytest.raises(ValueError, match=match):
+        trace_step(model, inputs, targets)
 
 
 @pytest.mark.parametrize(
@@ -409,8 +454,9 @@ def test_models_and_records_too_large_for_the_machine_are_refused(monkeypatch):
     model = build_char_model(4, 3)
     monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**3)
     monkeypatch.setattr(checks, "available_memory", lambda: 10**3)
-    # 3 * 43 weights and per step 4 * 4 + 6 * 3 numbers, each 32 bytes: 6.3 kB for 2 steps
-    with pytest.raises(ValueError, match="^a trace of 2 steps of a model of 43 weights needs about 6.3 kB "
+    # (3 + 2) * 43 weights (value, gradient, update, a term per step) and per step 3 * 4 + 4 + 6 * 3
+    # numbers, each 32 bytes: 9.06 kB for 2 steps
+    with pytest.raises(ValueError, match="^a trace of 2 steps of a model of 43 weights needs about 9.06 kB "
                                          "for its record; this machine has 1 kB available$"):
         trace_step(model, [0, 1], [1, 2])
 
@@ -432,8 +478,139 @@ def test_trace_step_checks_its_model_and_rate():
 def test_the_backward_record_shows_the_slope_beside_dz(nonlinearity, slope):
     model = build_char_model(4, 3, nonlinearity, rng=1)
     tr = trace_step(model, [0, 1, 2, 3], [1, 2, 3, 0])
-    assert (tr["format"], tr["version"]) == ("scratchrnn-trace", 1)
-    for b in tr["backward"]:
-        z = np.array(tr["forward"][b["t"]]["pre_activation"])
+    assert (tr["format"], tr["version"]) == ("scratchrnn-trace", 2)
+    for b in map(one_layer, tr["backward"]):
+        z = np.array(tr["forward"][b["t"]]["layers"][0]["pre_activation"])
         np.testing.assert_allclose(b["f_prime"], slope(z), rtol=1e-12, atol=1e-15)  # f'(z_t) from its formula
         np.testing.assert_allclose(b["dz"], np.array(b["dh"]) * b["f_prime"], rtol=1e-12, atol=1e-15)
+
+
+# -- stacks, dense input and per-step weight-gradient terms ------------------------------------------
+def _stack_model(cell: str, layers: int = 2, dense: int | None = None) -> SequenceModel:
+    size = dict(input_size=dense, output_size=5) if dense else dict(vocab_size=5)
+    model = SequenceModel(ModelConfig(cell=cell, hidden_size=3, num_layers=layers, nonlinearity="tanh",
+                                      dtype="float64", **size), rng=3)
+    rng = np.random.default_rng(5)
+    for p in model.params.values():  # larger than the default init, so every path carries gradient
+        p[...] = rng.uniform(-0.9, 0.9, size=p.shape)
+    return model
+
+
+SEQ_IN, SEQ_OUT = [0, 3, 1, 4, 2, 2], [3, 1, 4, 2, 0, 1]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dense", [None, 4])
+def test_a_two_layer_stack_is_recorded_as_the_reference_computes_it(cell, dense):
+    model = _stack_model(cell, dense=dense)
+    T = len(SEQ_IN)
+    x = np.random.default_rng(8).normal(size=(T, dense)) if dense else np.eye(5)[SEQ_IN]  # (T, F)
+    tr = trace_step(model, x if dense else SEQ_IN, SEQ_OUT, lr=0.2)
+    assert (tr["num_layers"], tr["hidden_size"], tr["input"]) == (2, 3, "dense" if dense else "one-hot")
+    json.dumps(tr)
+    np.testing.assert_array_equal([f["x"] for f in tr["forward"]], x)
+    # every layer's hidden states are the reference's stacked forward
+    rnn_params = {k.removeprefix("rnn."): v for k, v in model.params.items() if k.startswith("rnn.")}
+    out, h_n, _ = reference.forward(cell, rnn_params, x[:, None, :], nonlinearity="tanh")
+    top = np.array([f["layers"][1]["hidden"] for f in tr["forward"]])  # (T, H)
+    np.testing.assert_allclose(top, out[:, 0], rtol=0.0, atol=1e-12)
+    last = [f["layers"] for f in tr["forward"]][-1]
+    h_last = h_n[0] if cell == "lstm" else h_n
+    np.testing.assert_allclose([lay["hidden"] for lay in last], h_last[:, 0], rtol=0.0, atol=1e-12)
+    # backward: the lower layer's gradient from above is what the upper layer's input received, and
+    # each layer's dh is the sum of its two parts
+    for b in tr["backward"]:
+        lower, upper = b["layers"]
+        assert set(upper) > {"dh_from_output", "dh_from_next_step", "dh"} and "dh_from_output" not in lower
+        np.testing.assert_allclose(upper["dh"], np.add(upper["dh_from_output"], upper["dh_from_next_step"]),
+                                   rtol=0.0, atol=0.0)
+        np.testing.assert_allclose(lower["dh"], np.add(lower["dh_from_layer_above"],
+                                                       lower["dh_from_next_step"]), rtol=0.0, atol=0.0)
+        w_ih = np.array(tr["params"]["rnn.weight_ih_l1"])
+        blocks = {"rnn": ["dz"], "lstm": ["dpre_i", "dpre_f", "dpre_g", "dpre_o"],
+                  "gru": ["dpre_r", "dpre_z", "dpre_n"]}[cell]
+        da = np.concatenate([upper[k] for k in blocks])  # the upper layer's pre-activation gradient
+        np.testing.assert_allclose(lower["dh_from_layer_above"], da @ w_ih, rtol=0.0, atol=1e-15)
+    # the per-step terms of every weight add up to the library's gradient
+    assert set(tr["grad_terms"]) == set(tr["grads"]) == set(model.params)
+    for k, terms in tr["grad_terms"].items():
+        assert len(terms) == T
+        np.testing.assert_allclose(np.sum(terms, axis=0), tr["grads"][k], rtol=0.0, atol=1e-12, err_msg=k)
+        assert np.abs(np.array(terms)).max() > 0.0, k
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_two_layer_trace_equals_torch_autograd(cell):
+    torch = pytest.importorskip("torch")
+    model = _stack_model(cell)
+    tr = trace_step(model, SEQ_IN, SEQ_OUT)
+    kind = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    extra = {"nonlinearity": "tanh"} if cell == "rnn" else {}
+    rnn = kind(5, 3, num_layers=2, dtype=torch.float64, **extra)
+    head = torch.nn.Linear(3, 5, dtype=torch.float64)
+    with torch.no_grad():
+        for k, v in rnn.named_parameters():
+            v.copy_(torch.from_numpy(model.params[f"rnn.{k}"]))
+        head.weight.copy_(torch.from_numpy(model.params["head.weight"]))
+        head.bias.copy_(torch.from_numpy(model.params["head.bias"]))
+    x = torch.nn.functional.one_hot(torch.tensor(SEQ_IN), 5).to(torch.float64)[:, None, :]  # (T, 1, V)
+    logits = head(rnn(x)[0])[:, 0]  # (T, V)
+    loss = torch.nn.functional.cross_entropy(logits, torch.tensor(SEQ_OUT))
+    loss.backward()
+    assert abs(tr["loss"] - loss.item()) < 1e-12
+    np.testing.assert_allclose([f["logits"] for f in tr["forward"]], logits.detach().numpy(), atol=1e-12)
+    got = {f"rnn.{k}": v.grad.numpy() for k, v in rnn.named_parameters()}
+    got.update({"head.weight": head.weight.grad.numpy(), "head.bias": head.bias.grad.numpy()})
+    for k, g in got.items():
+        np.testing.assert_allclose(tr["grads"][k], g, rtol=0.0, atol=1e-12, err_msg=k)
+        np.testing.assert_allclose(np.sum(tr["grad_terms"][k], axis=0), g, rtol=0.0, atol=1e-12, err_msg=k)
+
+
+def test_the_head_terms_are_each_steps_outer_product():
+    tr = trace_step(hand_model(), INPUTS, TARGETS)
+    back = {b["t"]: b for b in tr["backward"]}
+    for t, f in enumerate(tr["forward"]):
+        dy = np.array(back[t]["dlogits"])
+        h = f["layers"][0]["hidden"]
+        np.testing.assert_array_equal(tr["grad_terms"]["head.weight"][t], np.outer(dy, h))
+        np.testing.assert_array_equal(tr["grad_terms"]["head.bias"][t], dy)
+        dz = np.array(back[t]["layers"][0]["dz"])
+        np.testing.assert_allclose(tr["grad_terms"]["rnn.weight_ih_l0"][t], np.outer(dz, f["x"]), atol=1e-15)
+
+
+def test_load_weights_of_a_two_layer_torch_lstm_under_bare_names(tmp_path):
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)
+    lstm = torch.nn.LSTM(4, 3, num_layers=2, dtype=torch.float64)
+    arrays = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}  # weight_ih_l1, ...
+    arrays.update({"head.weight": np.full((4, 3), 0.1), "head.bias": np.zeros(4)})
+    path = tmp_path / "lstm.npz"
+    np.savez(path, **arrays)
+    model = build_char_model(4, 3, cell="lstm", num_layers=2)
+    load_weights(model, path)
+    for k, v in arrays.items():
+        np.testing.assert_array_equal(model.params[k if k.startswith("head.") else f"rnn.{k}"], v)
+    # an RNN's weights for the LSTM: the shape is named with the gates it needs
+    rnn = build_char_model(4, 3, cell="rnn")
+    rnn_file = tmp_path / "rnn.json"
+    rnn_file.write_text(json.dumps(_lists_of(rnn.params)), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"entry 'rnn.weight_ih_l0' has shape \(3, 4\), the model's "
+                                         r"'rnn.weight_ih_l0' is \(12, 4\) for a lstm of hidden size 3 "
+                                         r"\(4 gates i, f, g, o of 3 rows\)$"):
+        load_weights(build_char_model(4, 3, cell="lstm"), rnn_file)
+
+
+def _lists_of(params) -> dict:
+    return {k: np.asarray(v).tolist() for k, v in params.items()}
+
+
+def test_load_weights_refuses_non_finite_weights(tmp_path):
+    model = hand_model()
+    before = model.state_dict()
+    path = tmp_path / "inf.npz"
+    arrays = {k: np.array(v) for k, v in HAND.items()}
+    np.savez(path, **dict(arrays, **{"head.bias": np.array([1, np.inf, 0, 0])}))
+    with pytest.raises(ValueError, match="'head.bias' holds a NaN or an infinity; weights must be finite"):
+        load_weights(model, path)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(v, before[k])

@@ -1,5 +1,5 @@
 """Command-line front end: ``scratchrnn COMMAND [options]``; it, ``cli_lm`` and ``cli_classify``
-are all that prints.
+are all that prints (with ``cli_forecast`` and ``cli_trace``).
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback
@@ -19,7 +19,6 @@ from .cli_args import (
     CommandParser,
     mentions_flag,
     name_flags,
-    non_negative_float,
     non_negative_int,
     positive_float,
     positive_int,
@@ -32,12 +31,12 @@ from .cli_io import (
     CommandLineError,
     error_line,
     named_stdout,
-    output_file,
     reserve_standard_streams,
     silence_stdout,
     writing,
 )
 from .cli_lm import add_commands as add_lm_commands
+from .cli_trace import add_command as add_trace_command
 from .runs import SIGNAL_GUARD, Interrupted, run_folder
 
 __all__ = ["main"]
@@ -284,91 +283,6 @@ def _add_plot_command(sub) -> None:
     p.set_defaults(func=_cmd_plot)
 
 
-def _cmd_trace(args: argparse.Namespace) -> int:
-    import json
-
-    import numpy as np
-
-    from .trace import build_char_model, load_weights, trace_step
-
-    vocab = list(args.vocab) if args.vocab else sorted(set(args.text))
-    if len(set(vocab)) != len(vocab):
-        raise UsageError(f"--vocab has repeated characters: {args.vocab!r}")
-    missing = sorted(set(args.text) - set(vocab))
-    if missing:
-        raise UsageError(f"characters {missing} of --text are not in the vocabulary {vocab}")
-    if len(args.text) < 2:
-        raise UsageError("--text needs at least two characters (an input and its next character)")
-    model = build_char_model(
-        len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias, rng=args.seed, cell=args.cell
-    )
-    if args.weights:
-        load_weights(model, args.weights)
-    ids = np.array([vocab.index(c) for c in args.text])
-    record = trace_step(model, ids[:-1], ids[1:], lr=args.lr, vocab=vocab)
-    if args.json:
-        text = json.dumps(record, indent=2)
-        if args.json == "-":
-            print(text)
-            return 0
-        with output_file(args.json) as f:
-            f.write(text + "\n")
-    _print_trace(record)
-    return 0
-
-
-def _fmt(v, prefix: str = "") -> str:
-    """``prefix`` and the array, a matrix's rows aligned under its first one."""
-    import numpy as np
-
-    text = np.array2string(np.asarray(v), precision=4, suppress_small=True, separator=", ",
-                           max_line_width=120, prefix=prefix)
-    return prefix + text  # array2string indents the rows after the first by len(prefix)
-
-
-TRACE_EQUATIONS = {  # cell -> (forward, backward), as the record names the numbers
-    "rnn": ("z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, h_t = f(z_t), y_t = W h_t + b",
-            "dh_t = W^T dy_t + W_hh^T dz_(t+1), dz_t = dh_t * f'(z_t)"),
-    "lstm": ("pre = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh split i f g o; c_t = f * c_(t-1) + i * g, "
-             "h_t = o * tanh(c_t)",
-             "dh_t = W^T dy_t + (from step t+1); dc_t = dc_from_next_step + dh_t * o * (1 - tanh(c_t)^2)"),
-    "gru": ("r, z = s(pre_r), s(pre_z); hn = W_hn h_(t-1) + b_hn; n = tanh(W_in x_t + b_in + r * hn); "
-            "h_t = (1 - z) * n + z * h_(t-1)",
-            "dh_t = W^T dy_t + (from step t+1); dpre_n = dh_t * (1 - z) * (1 - n^2)"),
-}
-
-
-def _print_trace(r: dict) -> None:
-    cell = r.get("cell", "rnn")
-    what = f"nonlinearity {r['nonlinearity']}" if cell == "rnn" else f"cell {cell}"
-    print(f"vocabulary {r['vocab']}, {what}, learning rate {r['lr']}")
-    print("\nparameters")
-    for k, v in r["params"].items():
-        print(_fmt(v, f"  {k} = "))
-    forward_eq, backward_eq = TRACE_EQUATIONS[cell]
-    print(f"\nforward pass: {forward_eq}")
-    for s in r["forward"]:
-        print(f"  t={s['t']} input {s['input']!r} -> target {s['target']!r}")
-        for key in [k for k in s if k not in ("t", "input", "target", "loss")]:
-            print(f"    {key:<15} {_fmt(s[key])}")
-        print(f"    {'loss':<15} {s['loss']:.6f}")
-    T = len(r["forward"])
-    print(f"  mean loss {r['loss']:.6f}")
-    print(f"\nbackward pass (from the last step): {backward_eq}")
-    print(f"  dlogits = (softmax - onehot(target)) / {T}: the 1/T of the mean loss over {T} steps enters "
-          "here")
-    for s in r["backward"]:
-        print(f"  t={s['t']}")
-        for key in [k for k in s if k != "t"]:
-            print(f"    {key:<18} {_fmt(s[key])}")
-    print("\ngradients")
-    for k, v in r["grads"].items():
-        print(_fmt(v, f"  d{k} = "))
-    print(f"\nupdate w <- w - {r['lr']} * grad")
-    for k, v in r["update"].items():
-        print(_fmt(v, f"  {k} = "))
-
-
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -459,30 +373,7 @@ def build_parser() -> CommandParser:
     p.add_argument("--out", metavar="FOLDER", help="output folder (default: a new runs/demo-TIME)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser(
-        "trace", help="every number of one training step of a small character RNN, LSTM or GRU",
-        description="Print every number of one training step of a small character RNN: the one-hot "
-        "inputs, pre-activations, hidden states, logits, softmax and loss of each step, the backward "
-        "pass from the last step, every gradient, and the weights after one SGD update.",
-        epilog="examples:\n  scratchrnn trace --text hello --hidden-size 3\n"
-        "  scratchrnn trace --vocab helo --json - > step.json",
-    )
-    p.add_argument("--text", default="hello", help="training text; each character predicts the next")
-    p.add_argument("--vocab", help="the alphabet in one-hot order (default: the text's characters, sorted)")
-    p.add_argument("--hidden-size", type=size, default=3, metavar="N", help="hidden units")
-    p.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn",
-                   help="the recurrent cell; an LSTM's and a GRU's gates are printed by name")
-    p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"), default="sigmoid",
-                   help="the RNN hidden layer's activation")
-    p.add_argument("--no-bias", action="store_true", help="no biases")
-    p.add_argument("--lr", type=non_negative_float, default=0.1, help="learning rate of the update step")
-    p.add_argument("--seed", type=non_negative_int, default=0, metavar="N",
-                   help="seed of the random weights, when --weights is not given")
-    p.add_argument("--weights", metavar="FILE", help="an .npz or .json file of weights with PyTorch names")
-    p.add_argument(
-        "--json", metavar="FILE", help="also write the record as JSON to FILE ('-': only JSON on stdout)"
-    )
-    p.set_defaults(func=_cmd_trace)
+    add_trace_command(sub)
 
     add_lm_commands(sub)
     add_classify_commands(sub)
