@@ -740,6 +740,13 @@ CASES = [
         names=CHOICE_WORDS,
     ),
     Case(
+        "trace.build_dense_model",
+        with_defaults(trace.build_dense_model, input_size=2, output_size=3, hidden_size=3),
+        dict(input_size="size", output_size="size", hidden_size="size", nonlinearity="choice", bias="flag",
+             cell="choice", num_layers="size", rng="rng"),
+        names=CHOICE_WORDS,
+    ),
+    Case(
         "trace.trace_step",
         lambda **kw: trace.trace_step(trace.build_char_model(4, 3), [0, 1], [1, 2], **kw),
         dict(lr="real"),
@@ -871,6 +878,7 @@ NOTHING_TO_SWEEP = {
             "perplexity",
             "target_pairs",
             "load_weights",
+            "read_dense_sequence",
             "predict",
             "as_scalar",
             "sum_rows",

@@ -115,3 +115,23 @@ def test_a_missing_folder_is_one_line(capsys, tmp_path):
     msg = main_error(capsys, ["trace", "--html", str(tmp_path / "none" / "page.html")])
     assert "cannot write" in msg and "page.html" in msg
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dense_inputs_from_a_file(capsys, tmp_path):
+    seq = tmp_path / "seq.json"
+    seq.write_text(json.dumps({"inputs": [[0.5, -1.0], [0.25, 0.0], [1.0, 2.0]], "targets": [1, 0, 2],
+                               "classes": ["down", "flat", "up"]}), encoding="utf-8")
+    page = tmp_path / "dense.html"
+    assert main(["trace", "--inputs", str(seq), "--cell", "gru", "--html", str(page), "--json", "-"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["input"] == "dense" and record["vocab"] == ["down", "flat", "up"]
+    assert [f["x"] for f in record["forward"]] == [[0.5, -1.0], [0.25, 0.0], [1.0, 2.0]]
+    assert np.shape(record["params"]["rnn.weight_ih_l0"]) == (9, 2)  # 3 gates of 3 units, 2 inputs
+    assert page.read_text(encoding="utf-8") == trace_page(record)
+    assert main(["trace", "--inputs", str(seq)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("dense input of 2 numbers, classes ['down', 'flat', 'up']")
+    assert "  t=1 -> target 'down'" in printed
+    assert "neither --text nor --vocab" in main_error(capsys, ["trace", "--inputs", str(seq), "--text", "hi"])
+    seq.write_text(json.dumps({"inputs": [[1.0]], "targets": [3], "classes": ["a", "b"]}), encoding="utf-8")
+    assert "of the 2 classes, got 3" in main_error(capsys, ["trace", "--inputs", str(seq)])

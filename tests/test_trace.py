@@ -614,3 +614,46 @@ def test_load_weights_refuses_non_finite_weights(tmp_path):
         load_weights(model, path)
     for k, v in model.params.items():
         np.testing.assert_array_equal(v, before[k])
+
+
+# -- a dense sequence from a file -----------------------------------------------------------------
+def test_a_dense_sequence_file_is_read_and_traced(tmp_path):
+    from scratchrnn.trace import build_dense_model, read_dense_sequence
+
+    path = tmp_path / "seq.json"
+    path.write_text(json.dumps({"inputs": [[0.5, -1.0], [0.25, 0], [1, 2]], "targets": [1, 0, 2],
+                                "classes": ["down", "flat", "up"]}), encoding="utf-8")
+    x, y, classes = read_dense_sequence(path)
+    assert x.dtype == np.float64 and x.tolist() == [[0.5, -1.0], [0.25, 0.0], [1.0, 2.0]]
+    assert y.tolist() == [1, 0, 2] and classes == ["down", "flat", "up"]
+    model = build_dense_model(2, 3, 4, "tanh", cell="lstm", num_layers=2, rng=1)
+    c = model.config
+    assert (c.input_size, c.output_size, c.hidden_size, c.num_layers, c.cell) == (2, 3, 4, 2, "lstm")
+    tr = trace_step(model, x, y, vocab=classes)
+    assert tr["input"] == "dense" and [f["target"] for f in tr["forward"]] == ["flat", "down", "up"]
+    path.write_text(json.dumps({"inputs": [[1.0]], "targets": [2]}), encoding="utf-8")
+    assert read_dense_sequence(path)[2] == ["0", "1", "2"]  # classes default to the ids up to the largest
+
+
+@pytest.mark.parametrize("content, match", [
+    ([1, 2], "must hold {\"inputs\""),
+    ({"inputs": [[1.0]]}, r"got \['inputs'\]"),
+    ({"inputs": [[1.0]], "targets": [0], "label": 1}, r"got \['inputs', 'label', 'targets'\]"),
+    ({"inputs": [1.0, 2.0], "targets": [0, 1]}, r"'inputs' must be a non-empty list of equal-length vectors"),
+    ({"inputs": [[1.0], [2.0, 3.0]], "targets": [0, 1]}, "'inputs' must be a rectangular array"),
+    ({"inputs": [["a"]], "targets": [0]}, "'inputs' must hold only numbers"),
+    ({"inputs": [[1e999]], "targets": [0]}, "'inputs' holds a NaN or an infinity"),
+    ({"inputs": [[1.0]], "targets": [0.5]}, r"'targets' must be a list of class ids \(integers >= 0\)"),
+    ({"inputs": [[1.0]], "targets": [-1]}, "'targets' must be a list of class ids"),
+    ({"inputs": [[1.0]], "targets": [True]}, "'targets' must be a list of class ids"),
+    ({"inputs": [[1.0]], "targets": [0], "classes": ["a", "a"]}, "'classes' must be a non-empty list of"),
+    ({"inputs": [[1.0]], "targets": [3], "classes": ["a", "b"]}, r"ids in \[0, 2\) of the 2 classes, got 3"),
+])
+def test_a_bad_dense_sequence_file_is_named(tmp_path, content, match):
+    from scratchrnn.trace import read_dense_sequence
+
+    path = tmp_path / "seq.json"
+    path.write_text(json.dumps(content), encoding="utf-8")
+    with pytest.raises(ValueError, match=match) as info:
+        read_dense_sequence(path)
+    assert str(path) in str(info.value)

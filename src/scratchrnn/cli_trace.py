@@ -22,10 +22,11 @@ from .cli_io import output_file
 __all__ = ["add_command"]
 
 # the options that define the model; --example sets them all, so it takes none of them
-MODEL_OPTIONS = {"text": "--text", "vocab": "--vocab", "hidden_size": "--hidden-size", "cell": "--cell",
+MODEL_OPTIONS = {"text": "--text", "vocab": "--vocab", "inputs": "--inputs", "hidden_size": "--hidden-size",
+                 "cell": "--cell",
                  "num_layers": "--num-layers", "nonlinearity": "--nonlinearity", "no_bias": "--no-bias",
                  "seed": "--seed", "weights": "--weights"}
-DEFAULTS = {"text": "hello", "hidden_size": 3, "cell": "rnn", "num_layers": 1, "nonlinearity": "sigmoid",
+DEFAULTS = {"hidden_size": 3, "cell": "rnn", "num_layers": 1, "nonlinearity": "sigmoid",
             "no_bias": False, "seed": 0}
 TRACE_EQUATIONS = {  # cell -> (forward, backward), as the record names the numbers
     "rnn": ("z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, h_t = f(z_t), y_t = W h_t + b",
@@ -53,33 +54,53 @@ def _settings(args: argparse.Namespace) -> None:
             setattr(args, key, value)
 
 
-def _model_and_text(args: argparse.Namespace):
-    from .trace import HELLO_TEXT, HELLO_VOCAB, build_char_model, hello_model, load_weights
+def _model_and_sequence(args: argparse.Namespace):
+    """(model, inputs, targets, names of the classes) of the request."""
+    from .trace import (
+        HELLO_TEXT,
+        HELLO_VOCAB,
+        build_char_model,
+        build_dense_model,
+        hello_model,
+        load_weights,
+        read_dense_sequence,
+    )
 
     if args.example == "hello":
-        return hello_model(), HELLO_TEXT, list(HELLO_VOCAB)
-    vocab = list(args.vocab) if args.vocab else sorted(set(args.text))
-    if len(set(vocab)) != len(vocab):
-        raise ValueError(f"--vocab has repeated characters: {args.vocab!r}")
-    missing = sorted(set(args.text) - set(vocab))
-    if missing:
-        raise ValueError(f"characters {missing} of --text are not in the vocabulary {vocab}")
-    if len(args.text) < 2:
-        raise ValueError("--text needs at least two characters (an input and its next character)")
-    model = build_char_model(len(vocab), args.hidden_size, args.nonlinearity, bias=not args.no_bias,
-                             rng=args.seed, cell=args.cell, num_layers=args.num_layers)
+        ids = [HELLO_VOCAB.index(c) for c in HELLO_TEXT]
+        return hello_model(), ids[:-1], ids[1:], list(HELLO_VOCAB)
+    shape = dict(hidden_size=args.hidden_size, nonlinearity=args.nonlinearity, bias=not args.no_bias,
+                 rng=args.seed, cell=args.cell, num_layers=args.num_layers)
+    if args.inputs is not None:
+        if args.text is not None or args.vocab is not None:
+            raise ValueError("--inputs gives the sequence and its classes; "
+                             "it takes neither --text nor --vocab")
+        inputs, targets, names = read_dense_sequence(args.inputs)
+        model = build_dense_model(inputs.shape[1], len(names), **shape)
+    else:
+        text = "hello" if args.text is None else args.text
+        names = list(args.vocab) if args.vocab else sorted(set(text))
+        if len(set(names)) != len(names):
+            raise ValueError(f"--vocab has repeated characters: {args.vocab!r}")
+        missing = sorted(set(text) - set(names))
+        if missing:
+            raise ValueError(f"characters {missing} of --text are not in the vocabulary {names}")
+        if len(text) < 2:
+            raise ValueError("--text needs at least two characters (an input and its next character)")
+        ids = [names.index(c) for c in text]
+        inputs, targets = ids[:-1], ids[1:]
+        model = build_char_model(len(names), **shape)
     if args.weights:
         load_weights(model, args.weights)
-    return model, args.text, vocab
+    return model, inputs, targets, names
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
     from .trace import trace_step
 
     _settings(args)
-    model, text, vocab = _model_and_text(args)
-    ids = np.array([vocab.index(c) for c in text])
-    record = trace_step(model, ids[:-1], ids[1:], lr=args.lr, vocab=vocab)
+    model, inputs, targets, names = _model_and_sequence(args)
+    record = trace_step(model, inputs, targets, lr=args.lr, vocab=names)
     page = None
     if args.html:
         from .trace_page import trace_page
@@ -128,7 +149,9 @@ def _print_trace(r: dict, terms: bool = False) -> None:
     cell, L = r["cell"], r["num_layers"]
     what = f"nonlinearity {r['nonlinearity']}" if cell == "rnn" else f"cell {cell}"
     layers = "" if L == 1 else f", {L} layers (layer 1 reads x_t, each other the layer below)"
-    print(f"vocabulary {r['vocab']}, {what}{layers}, hidden size {r['hidden_size']}, "
+    width = len(r["forward"][0]["x"])
+    names = "vocabulary" if r["input"] == "one-hot" else f"dense input of {width} numbers, classes"
+    print(f"{names} {r['vocab']}, {what}{layers}, hidden size {r['hidden_size']}, "
           f"learning rate {r['lr']}")
     print("\nparameters")
     for k, v in r["params"].items():
@@ -136,7 +159,8 @@ def _print_trace(r: dict, terms: bool = False) -> None:
     forward_eq, backward_eq = TRACE_EQUATIONS[cell]
     print(f"\nforward pass: {forward_eq}")
     for s in r["forward"]:
-        print(f"  t={s['t']} input {s['input']!r} -> target {s['target']!r}")
+        given = "" if s["input"] is None else f" input {s['input']!r}"  # dense input: x is the input
+        print(f"  t={s['t']}{given} -> target {s['target']!r}")
         _print_fields({"x": s["x"]}, "    ", 15)
         _print_layers(s["layers"], 15)
         _print_fields({"logits": s["logits"], "softmax": s["softmax"]}, "    ", 15)
@@ -178,6 +202,7 @@ def add_command(sub) -> None:
         epilog="examples:\n  scratchrnn trace --example hello --html hello.html\n"
         "  scratchrnn trace --text hello --hidden-size 3 --terms\n"
         "  scratchrnn trace --cell lstm --num-layers 2 --html lstm.html\n"
+        "  scratchrnn trace --inputs seq.json --cell gru\n"
         "  scratchrnn trace --vocab helo --json - > step.json",
     )
     p.add_argument("--example", choices=("hello",),
@@ -185,6 +210,9 @@ def add_command(sub) -> None:
                    "weights (scratchrnn.trace.HELLO_WEIGHTS); takes no other model option")
     p.add_argument("--text", help="training text; each character predicts the next (default: hello)")
     p.add_argument("--vocab", help="the alphabet in one-hot order (default: the text's characters, sorted)")
+    p.add_argument("--inputs", metavar="FILE",
+                   help='dense input instead of text: a JSON file {"inputs": [[x, ...], ...], "targets": '
+                   '[class id, ...], "classes": [name, ...]} (classes optional)')
     p.add_argument("--cell", choices=("rnn", "lstm", "gru"),
                    help="the recurrent cell (default: rnn); an LSTM's and a GRU's gates are shown by name")
     p.add_argument("--num-layers", type=positive_int, metavar="N", help="stacked layers (default: 1)")

@@ -46,8 +46,8 @@ from .io import read_json, read_npz
 from .nn import reference
 from .nn.model import ModelConfig, SequenceModel
 
-__all__ = ["HELLO_WEIGHTS", "build_char_model", "char_model_config", "hello_model", "load_weights",
-           "trace_step"]
+__all__ = ["HELLO_WEIGHTS", "build_char_model", "build_dense_model", "char_model_config", "hello_model",
+           "load_weights", "read_dense_sequence", "trace_step"]
 
 # Bytes a recorded number costs in the trace's record: a Python float (24) and its place in a list (8).
 RECORD_BYTES_PER_NUMBER = 32
@@ -116,6 +116,51 @@ def build_char_model(vocab_size: int, hidden_size: int, nonlinearity: str = "sig
     ``num_layers`` layers with one-hot inputs in float64, as the worked examples use."""
     return SequenceModel(char_model_config(vocab_size, hidden_size, nonlinearity, bias, cell, num_layers),
                          rng=rng)
+
+
+def build_dense_model(input_size: int, output_size: int, hidden_size: int,
+                      nonlinearity: str = "sigmoid", bias: bool = True, rng=0, cell: str = "rnn",
+                      num_layers: int = 1) -> SequenceModel:
+    """Like ``build_char_model``, for dense input vectors of ``input_size`` numbers and a class of
+    ``output_size`` predicted at every step."""
+    config = ModelConfig(cell=cell, input_size=input_size, output_size=output_size, hidden_size=hidden_size,
+                         nonlinearity=nonlinearity, num_layers=num_layers, bias=bias, head_bias=bias,
+                         dtype="float64")
+    return SequenceModel(config, rng=rng)
+
+
+def read_dense_sequence(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(inputs (T, F) float64, targets (T,) class ids, class names) from a JSON file
+    ``{"inputs": [[x, ...], ...], "targets": [id, ...], "classes": [name, ...]}``; ``classes`` is
+    optional (default "0", "1", ... up to the largest target). Each problem is named."""
+    path = Path(path)
+    raw = read_json(path, "dense sequence file")
+    expected = '{"inputs": [[x, ...], ...], "targets": [class id, ...], "classes": [name, ...] (optional)}'
+    if not isinstance(raw, dict) or not {"inputs", "targets"} <= set(raw) or set(raw) - {"inputs", "targets",
+                                                                                          "classes"}:
+        found = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise ValueError(f"{path} must hold {expected}, got {found}")
+    x = _json_array(path, "inputs", raw["inputs"])
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{path}: 'inputs' must be a non-empty list of equal-length vectors (T, F), "
+                         f"got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{path}: 'inputs' holds a NaN or an infinity; inputs must be finite")
+    targets = raw["targets"]
+    if not isinstance(targets, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                for v in targets):
+        raise ValueError(f"{path}: 'targets' must be a list of class ids (integers >= 0), "
+                         f"got {targets!r:.80}")
+    classes = raw.get("classes")
+    if classes is None:
+        classes = [str(i) for i in range(max(targets, default=0) + 1)]
+    elif not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes) \
+            or len(set(classes)) != len(classes):
+        raise ValueError(f"{path}: 'classes' must be a non-empty list of distinct names, got {classes!r:.80}")
+    if any(v >= len(classes) for v in targets):
+        raise ValueError(f"{path}: 'targets' must be ids in [0, {len(classes)}) of the {len(classes)} "
+                         f"classes, got {max(targets)}")
+    return x, np.array(targets, dtype=np.int64), classes
 
 
 def hello_model() -> SequenceModel:
