@@ -38,7 +38,8 @@ def test_trace_with_weights_file_and_bad_weights(capsys, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"weight_ih_l0": [[0.0] * 5] * 3}))
     msg = main_error(capsys, ["trace", "--vocab", "helo", "--weights", str(bad)])
-    assert "missing key" in msg or "shape" in msg
+    assert msg == (f"scratchrnn: error: {bad}: entry 'weight_ih_l0' has shape (3, 5), the model's "
+                   "'rnn.weight_ih_l0' is (3, 4) for a rnn of hidden size 3")
     assert "not in the vocabulary" in main_error(capsys, ["trace", "--vocab", "hel", "--text", "hello"])
     assert "does not exist" in main_error(capsys, ["trace", "--weights", str(tmp_path / "none.npz")])
 
@@ -99,9 +100,11 @@ def test_two_layers_print_under_layer_headings_and_terms_sum_to_the_gradient(cap
     (["--example", "hello", "--cell", "lstm"],
      "--example hello sets the model and its text; it takes none of --cell"),
     (["--example", "hello", "--text", "hi", "--seed", "3"], "none of --text, --seed"),
+    (["--example", "hello", "--seed", "0"], "none of --seed"),  # a default given is still given
+    (["--example", "hello", "--hidden-size", "3"], "none of --hidden-size"),
     (["--vocab", "hel", "--text", "hello"], "characters ['o'] of --text are not in the vocabulary"),
     (["--vocab", "hhel"], "--vocab has repeated characters"),
-    (["--text", "h"], "--text needs at least two characters"),
+    (["--text", "h"], "--text needs at least two characters (an input and its next character), got 'h'"),
     (["--hidden-size", "64", "--text", "abcdefghijklmnopqrstuvwxyz"], "more than the 20,000 a page draws"),
 ])
 def test_bad_requests_are_one_line_and_write_nothing(capsys, tmp_path, argv, words):
@@ -115,6 +118,24 @@ def test_a_missing_folder_is_one_line(capsys, tmp_path):
     msg = main_error(capsys, ["trace", "--html", str(tmp_path / "none" / "page.html")])
     assert "cannot write" in msg and "page.html" in msg
     assert list(tmp_path.iterdir()) == []
+
+
+def test_no_file_is_written_when_another_cannot_be(capsys, tmp_path):
+    record = tmp_path / "ok.json"
+    msg = main_error(capsys, ["trace", "--json", str(record), "--html", str(tmp_path / "none" / "page.html")])
+    assert "cannot write" in msg and "page.html" in msg
+    assert list(tmp_path.iterdir()) == []  # the record, which could be written, is not either
+
+
+def test_a_model_without_biases_prints_equations_without_them(capsys):
+    for cell in ("rnn", "lstm", "gru"):
+        assert main(["trace", "--cell", cell, "--no-bias"]) == 0
+        line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith("forward pass: "))
+        assert " + b" not in line and "W_" in line and "y_t = W h_t" in line
+        assert main(["trace", "--cell", cell]) == 0
+        line = next(li for li in capsys.readouterr().out.splitlines() if li.startswith("forward pass: "))
+        assert " + b_ih" in line or " + b_in" in line
+        assert "y_t = W h_t + b" in line
 
 
 def test_dense_inputs_from_a_file(capsys, tmp_path):

@@ -454,9 +454,9 @@ def test_models_and_records_too_large_for_the_machine_are_refused(monkeypatch):
     model = build_char_model(4, 3)
     monkeypatch.setattr(checks, "machine_memory", lambda: 16 * 10**3)
     monkeypatch.setattr(checks, "available_memory", lambda: 10**3)
-    # (3 + 2) * 43 weights (value, gradient, update, a term per step) and per step 3 * 4 + 4 + 6 * 3
-    # numbers, each 32 bytes: 9.06 kB for 2 steps
-    with pytest.raises(ValueError, match="^a trace of 2 steps of a model of 43 weights needs about 9.06 kB "
+    # (3 + 2) * 43 weights (value, gradient, update, a term per step) and per step 3 * 4 + 4 + 7 * 3
+    # numbers, each 32 bytes: 9.25 kB for 2 steps
+    with pytest.raises(ValueError, match="^a trace of 2 steps of a model of 43 weights needs about 9.25 kB "
                                          "for its record; this machine has 1 kB available$"):
         trace_step(model, [0, 1], [1, 2])
 
@@ -648,6 +648,7 @@ def test_a_dense_sequence_file_is_read_and_traced(tmp_path):
     ({"inputs": [[1.0]], "targets": [True]}, "'targets' must be a list of class ids"),
     ({"inputs": [[1.0]], "targets": [0], "classes": ["a", "a"]}, "'classes' must be a non-empty list of"),
     ({"inputs": [[1.0]], "targets": [3], "classes": ["a", "b"]}, r"ids in \[0, 2\) of the 2 classes, got 3"),
+    ({"inputs": [[1.0], [2.0]], "targets": [0]}, r"one class id per input vector \(2\), got 1"),
 ])
 def test_a_bad_dense_sequence_file_is_named(tmp_path, content, match):
     from scratchrnn.trace import read_dense_sequence
@@ -657,3 +658,15 @@ def test_a_bad_dense_sequence_file_is_named(tmp_path, content, match):
     with pytest.raises(ValueError, match=match) as info:
         read_dense_sequence(path)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_record_size_estimate_counts_the_vectors_a_layer_step_records(cell):
+    from scratchrnn.trace import LAYER_STEP_VECTORS
+
+    H = 3
+    record = trace_step(build_char_model(4, H, cell=cell), INPUTS, TARGETS)
+    for forward, backward in zip(record["forward"], record["backward"], strict=True):
+        fields = [*forward["layers"][0].values(), *backward["layers"][0].values()]
+        assert all(len(v) == H for v in fields)
+        assert len(fields) == LAYER_STEP_VECTORS[cell]

@@ -721,14 +721,14 @@ def test_the_truncation_table_is_the_libraries_truncate(browser, tmp_path):
     model = open_page(browser, record, tmp_path / "hello.html")
     T = model["T"]
     assert browser.evaluate("[...document.querySelectorAll('#truncate option')].map((o) => o.value)") == \
-        ["off", *map(str, range(1, T))]
+        ["off", *map(str, range(T))]
     visible_js = ("(() => { const s = document.getElementById('truncation'); "
                   "return !s.hidden && getComputedStyle(s).display !== 'none'; })()")
     table_js = """[...document.querySelectorAll("#reach tr[data-loss]")].map((tr) => [Number(tr.dataset.loss),
         [...tr.querySelectorAll("td[data-step]")].map((td) => [Number(td.dataset.step), td.className,
         td.textContent])])"""
     assert browser.evaluate(visible_js) is False
-    for k in [*range(1, T), "off"]:
+    for k in [*range(T), "off"]:
         browser.evaluate(f"""(() => {{ const s = document.getElementById("truncate"); s.value = "{k}";
             s.dispatchEvent(new Event("change", {{bubbles: true}})); }})()""")
         if k == "off":
@@ -787,3 +787,50 @@ def test_screenshot_of_the_hello_page(browser, tmp_path):
     assert browser.console_errors == []
     if os.environ.get(SCREENSHOT_ENV):
         Path(os.environ[SCREENSHOT_ENV]).write_bytes(shot)
+
+
+def section_rows(model: dict, section: str) -> dict:
+    """(layer, key) -> row of one section of the page."""
+    rows = next(s["rows"] for s in model["sections"] if s["id"] == section)
+    return {(row.get("layer"), row.get("key")): row for row in rows}
+
+
+@pytest.mark.parametrize("cell, node, formula, labels", [
+    ("rnn", "f.1.0.pre_activation", "z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh",
+     ["row of W_ih", "x_t", "b_ih", "row of W_hh", "h_(t-1)", "b_hh"]),
+    ("rnn", "f.0.0.pre_activation", "z_t = W_ih x_t + b_ih + b_hh (h_(-1) = 0)",
+     ["row of W_ih", "x_t", "b_ih", "b_hh"]),
+    ("lstm", "f.1.0.pre_f", "pre_f = W_if x_t + b_if + W_hf h_(t-1) + b_hf: rows 3..5 of the stacked weights",
+     ["row of W_if", "x_t", "b_if", "row of W_hf", "h_(t-1)", "b_hf"]),
+    ("lstm", "f.2.1.pre_o", "pre_o = W_io h⁽1⁾_t + b_io + W_ho h_(t-1) + b_ho: rows 9..11",
+     ["row of W_io", "h⁽1⁾_t", "b_io", "row of W_ho", "h_(t-1)", "b_ho"]),
+    ("gru", "f.1.0.pre_z", "pre_z = W_iz x_t + b_iz + W_hz h_(t-1) + b_hz: rows 3..5",
+     ["row of W_iz", "x_t", "b_iz", "row of W_hz", "h_(t-1)", "b_hz"]),
+    ("gru", "f.1.0.pre_n", "pre_n = W_in x_t + b_in + r * hn", ["row of W_in", "x_t", "b_in", "r * hn"]),
+    ("gru", "f.0.0.hidden", "h_t = (1 - z) * n + z * h_(t-1) (h_(-1) = 0)", ["z", "n"]),
+])
+def test_each_gate_is_written_with_its_own_weights(cell, node, formula, labels):
+    model = page_model(char_record(cell, layers=2))
+    assert model["nodes"][node]["formula"].startswith(formula)
+    assert [ref["label"] for ref in model["nodes"][node]["inputs"]] == labels
+
+
+def test_without_biases_no_formula_names_one():
+    for cell in ("rnn", "lstm", "gru"):
+        model = page_model(char_record(cell, bias=False))
+        formulas = [node["formula"] for node in model["nodes"].values()]
+        assert not any(re.search(r"\bb_[a-z]{2}\b", f) for f in formulas), cell
+    model = page_model(char_record("lstm", bias=False))
+    assert model["nodes"]["f.1.0.pre_g"]["formula"].startswith("pre_g = W_ig x_t + W_hg h_(t-1): rows 6..8")
+
+
+def test_a_rows_note_is_the_general_steps_formula():
+    rows = section_rows(page_model(char_record("lstm")), "backward")
+    assert rows[(0, "dc_from_next_step")]["note"] == "dc_(t+1) * f_(t+1)"
+    assert rows[(0, "dh_from_next_step")]["note"] == "W_hh^T dpre_(t+1) (all four gates)"
+    assert rows[(None, "dlogits")]["note"] == ("dy_t = (p_t - onehot(target_t)) / 4: the 1/T of the mean "
+                                               "loss enters here")
+    forward = section_rows(page_model(char_record("lstm")), "forward")
+    assert forward[(0, "pre_i")]["note"] == "pre_i = W_ii x_t + b_ii + W_hi h_(t-1) + b_hi"
+    one_step = section_rows(page_model(char_record("lstm", text="he")), "backward")  # T = 1: its only step
+    assert one_step[(0, "dc_from_next_step")]["note"] == "nothing comes back from after the last step"

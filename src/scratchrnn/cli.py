@@ -1,5 +1,6 @@
-"""Command-line front end: ``scratchrnn COMMAND [options]``; it, ``cli_lm`` and ``cli_classify``
-are all that prints (with ``cli_forecast`` and ``cli_trace``).
+"""Command-line front end: ``scratchrnn COMMAND [options]``; it and the command modules ``cli_lm``,
+``cli_classify``, ``cli_forecast`` and ``cli_trace`` are all that prints, through the streams and
+output files of ``cli_io``.
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback

@@ -1,18 +1,22 @@
-"""``scratchrnn trace``: every number of one training step of a small character RNN, LSTM or GRU.
+"""``scratchrnn trace``: every number of one training step of a small RNN, LSTM or GRU, over one-hot
+characters (``--text``, ``--vocab``) or dense input vectors (``--inputs``).
 
 It builds the model (random weights from ``--seed``, or ``--weights`` with PyTorch's names, or the
-guided ``--example hello``), runs :func:`scratchrnn.trace.trace_step` on ``--text`` and prints the
+guided ``--example hello``), runs :func:`scratchrnn.trace.trace_step` on the sequence and prints the
 record as text: the parameters, each step's forward numbers layer by layer, the backward pass from
 the last step, every gradient (``--terms``: as its per-step terms too) and the update. ``--json``
 writes the record, ``--html`` the page of :mod:`scratchrnn.trace_page`. Everything that can be
-refused (a character outside ``--vocab``, weights of the wrong shape, a trace too large for a page)
-is refused before any file is written, and files are written whole or not at all.
+refused (a character outside ``--vocab``, weights of the wrong shape, a trace too large for a page,
+an output file in a missing folder) is refused before anything is printed or written, and each
+file is written whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import re
 
 import numpy as np
 
@@ -32,18 +36,20 @@ TRACE_EQUATIONS = {  # cell -> (forward, backward), as the record names the numb
     "rnn": ("z_t = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh, h_t = f(z_t), y_t = W h_t + b",
             "dh_t = (from above) + W_hh^T dz_(t+1), dz_t = dh_t * f'(z_t)"),
     "lstm": ("pre = W_ih x_t + b_ih + W_hh h_(t-1) + b_hh split i f g o; c_t = f * c_(t-1) + i * g, "
-             "h_t = o * tanh(c_t)",
+             "h_t = o * tanh(c_t), y_t = W h_t + b",
              "dh_t = (from above) + (from step t+1); "
              "dc_t = dc_from_next_step + dh_t * o * (1 - tanh(c_t)^2)"),
     "gru": ("r, z = s(pre_r), s(pre_z); hn = W_hn h_(t-1) + b_hn; n = tanh(W_in x_t + b_in + r * hn); "
-            "h_t = (1 - z) * n + z * h_(t-1)",
+            "h_t = (1 - z) * n + z * h_(t-1), y_t = W h_t + b",
             "dh_t = (from above) + (from step t+1); dpre_n = dh_t * (1 - z) * (1 - n^2)"),
 }
+BIAS_TERM = re.compile(r" \+ b(_[a-z]{2})?\b")
 
 
 def _settings(args: argparse.Namespace) -> None:
     """Fill in the model options: the example's, or each option's default where it was not given."""
-    given = [flag for key, flag in MODEL_OPTIONS.items() if getattr(args, key) not in (None, False)]
+    given = [flag for key, flag in MODEL_OPTIONS.items()
+             if (getattr(args, key) is True if key == "no_bias" else getattr(args, key) is not None)]
     if args.example is not None:
         if given:
             raise ValueError(f"--example {args.example} sets the model and its text; it takes none of "
@@ -86,7 +92,8 @@ def _model_and_sequence(args: argparse.Namespace):
         if missing:
             raise ValueError(f"characters {missing} of --text are not in the vocabulary {names}")
         if len(text) < 2:
-            raise ValueError("--text needs at least two characters (an input and its next character)")
+            raise ValueError("--text needs at least two characters (an input and its next character), "
+                             f"got {text!r}")
         ids = [names.index(c) for c in text]
         inputs, targets = ids[:-1], ids[1:]
         model = build_char_model(len(names), **shape)
@@ -96,29 +103,30 @@ def _model_and_sequence(args: argparse.Namespace):
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
-    from .trace import trace_step
+    from .trace import HELLO_LR, trace_step
 
     _settings(args)
     model, inputs, targets, names = _model_and_sequence(args)
-    record = trace_step(model, inputs, targets, lr=args.lr, vocab=names)
-    page = None
+    lr = HELLO_LR if args.lr is None else args.lr
+    record = trace_step(model, inputs, targets, lr=lr, vocab=names)
+    files = []  # (path, text): every file is made before anything is printed or written
+    if args.json not in (None, "-"):
+        files.append((args.json, json.dumps(record, indent=2) + "\n"))
     if args.html:
         from .trace_page import trace_page
 
-        page = trace_page(record)  # refused here, before any file is written, when it is too large
+        files.append((args.html, trace_page(record)))  # refused here when it is too large
+    with contextlib.ExitStack() as stack:
+        # each output is opened (its folder checked) before any is written: a file that cannot be
+        # made leaves none of the others
+        outs = [(path, stack.enter_context(output_file(path))) for path, _ in files]
+        for (_, f), (_, text) in zip(outs, files, strict=True):
+            f.write(text)
     if args.json == "-":
         print(json.dumps(record, indent=2))
     else:
         _print_trace(record, terms=args.terms)
-    written = []
-    for path, content in ((args.json, None if args.json in (None, "-") else json.dumps(record, indent=2)),
-                          (args.html, page)):
-        if content is not None:
-            with output_file(path) as f:
-                f.write(content if content.endswith("\n") else content + "\n")
-            written.append(path)
-    if args.json != "-":
-        for path in written:
+        for path, _ in files:
             print(f"wrote {path}")
     return 0
 
@@ -157,6 +165,8 @@ def _print_trace(r: dict, terms: bool = False) -> None:
     for k, v in r["params"].items():
         print(_fmt(v, f"  {k} = "))
     forward_eq, backward_eq = TRACE_EQUATIONS[cell]
+    if "head.bias" not in r["params"]:  # a model without biases: the equations drop them
+        forward_eq = BIAS_TERM.sub("", forward_eq)
     print(f"\nforward pass: {forward_eq}")
     for s in r["forward"]:
         given = "" if s["input"] is None else f" input {s['input']!r}"  # dense input: x is the input
@@ -193,12 +203,14 @@ def _print_trace(r: dict, terms: bool = False) -> None:
 def add_command(sub) -> None:
     """Add ``trace`` to the subcommands ``sub``."""
     p = sub.add_parser(
-        "trace", help="every number of one training step of a small character RNN, LSTM or GRU",
-        description="Print every number of one training step of a small character RNN, LSTM or GRU of "
-        "one or more layers: the one-hot inputs, each gate's pre-activation and value, the hidden (and "
-        "cell) states, logits, softmax and loss of each step; the backward pass from the last step with "
-        "each gradient split where two paths meet; every weight gradient (and its per-step terms); and "
-        "the weights after one SGD update. --html draws all of it as one page for the browser.",
+        "trace",
+        help="every number of one training step of a small RNN, LSTM or GRU (one-hot or dense input)",
+        description="Print every number of one training step of a small RNN, LSTM or GRU of one or more "
+        "layers over one-hot characters or dense input vectors: the inputs, each gate's pre-activation "
+        "and value, the hidden (and cell) states, logits, softmax and loss of each step; the backward "
+        "pass from the last step with each gradient split where two paths meet; every weight gradient "
+        "(and its per-step terms); and the weights after one SGD update. --html draws all of it as one "
+        "page for the browser.",
         epilog="examples:\n  scratchrnn trace --example hello --html hello.html\n"
         "  scratchrnn trace --text hello --hidden-size 3 --terms\n"
         "  scratchrnn trace --cell lstm --num-layers 2 --html lstm.html\n"
@@ -220,8 +232,8 @@ def add_command(sub) -> None:
     p.add_argument("--nonlinearity", choices=("sigmoid", "tanh", "relu", "identity"),
                    help="the RNN hidden layer's activation (default: sigmoid)")
     p.add_argument("--no-bias", action="store_true", help="no biases")
-    p.add_argument("--lr", type=non_negative_float, default=0.1,
-                   help="learning rate of the update step (default: 0.1)")
+    p.add_argument("--lr", type=non_negative_float,
+                   help="learning rate of the update step (default: scratchrnn.trace.HELLO_LR, 0.1)")
     p.add_argument("--seed", type=non_negative_int, metavar="N",
                    help="seed of the random weights, when --weights is not given (default: 0)")
     p.add_argument("--weights", metavar="FILE",

@@ -53,6 +53,8 @@ __all__ = ["HELLO_WEIGHTS", "build_char_model", "build_dense_model", "char_model
 RECORD_BYTES_PER_NUMBER = 32
 FORMAT, FORMAT_VERSION = "scratchrnn-trace", 2  # what a record is, and the version of its keys
 GATES = {"rnn": (), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}  # PyTorch's block order
+# vectors of H numbers a layer's step records: forward fields plus backward fields (module docstring)
+LAYER_STEP_VECTORS = {"rnn": 2 + 5, "lstm": 11 + 10, "gru": 9 + 6}
 _WEIGHT_NAMES = {"w_ih": "weight_ih", "w_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
 # The guided example: the "hello" network (alphabet h, e, l, o in this one-hot order; 3 sigmoid
@@ -157,6 +159,9 @@ def read_dense_sequence(path: str | Path) -> tuple[np.ndarray, np.ndarray, list[
     elif not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes) \
             or len(set(classes)) != len(classes):
         raise ValueError(f"{path}: 'classes' must be a non-empty list of distinct names, got {classes!r:.80}")
+    if len(targets) != len(x):
+        raise ValueError(f"{path}: 'targets' must hold one class id per input vector ({len(x)}), "
+                         f"got {len(targets)}")
     if any(v >= len(classes) for v in targets):
         raise ValueError(f"{path}: 'targets' must be ids in [0, {len(classes)}) of the {len(classes)} "
                          f"classes, got {max(targets)}")
@@ -235,7 +240,7 @@ def _check_model(model) -> None:
         )
 
 
-def _inputs(model: SequenceModel, inputs, targets, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _inputs(model: SequenceModel, inputs, targets) -> tuple[np.ndarray, np.ndarray]:
     """(x (T, F) float64 input vectors, y (T,) target ids), checked against the model."""
     c, V = model.config, model.config.output_size or model.config.vocab_size
     y = np.asarray(targets)
@@ -289,10 +294,10 @@ def trace_step(model: SequenceModel, inputs: Sequence, targets: Sequence[int], l
     # the record holds every weight three times (value, gradient, update) plus once per step (its
     # terms), and per step some vectors of V, F and H numbers, each a Python float in a list
     P, F = model.num_parameters(), c.input_size or c.vocab_size
-    numbers = (3 + n_steps) * P + n_steps * (3 * V + F + L * (6 + 3 * len(GATES[c.cell])) * H)
+    numbers = (3 + n_steps) * P + n_steps * (3 * V + F + L * LAYER_STEP_VECTORS[c.cell] * H)
     what = f"a trace of {n_steps} steps of a model of {P:,} weights"
     check_memory(numbers * RECORD_BYTES_PER_NUMBER, what, "its record", now=True)
-    x, y = _inputs(model, inputs, targets, names)
+    x, y = _inputs(model, inputs, targets)
     T = len(x)
     p = {k: v.astype(np.float64) for k, v in model.params.items()}
     ws = [reference.Weights(p[f"rnn.weight_ih_l{k}"], p[f"rnn.weight_hh_l{k}"],

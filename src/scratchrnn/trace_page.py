@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import atomic_path
+from .trace import FORMAT, FORMAT_VERSION
 
 __all__ = ["MAX_PAGE_NUMBERS", "explain", "page_model", "trace_page", "write_trace_page"]
 
@@ -51,15 +52,29 @@ def _ref(label: str, ids, pick: str, offset: int = 0) -> dict:
 
 def _pre_refs(w: tuple[str, ...], x_name: str, below: str, prev: str | None, biased: bool, offset: int,
               gate: str = "") -> list[dict]:
-    """The inputs of a gate's pre-activation W_ih x + b_ih + W_hh h_(t-1) + b_hh (rows from ``offset``)."""
-    refs = [_ref(f"row of W_ih{gate}", f"p.{w[0]}", "row", offset), _ref(x_name, below, "all")]
+    """The inputs of a pre-activation W_ih x + b_ih + W_hh h_(t-1) + b_hh (rows from ``offset``); a
+    gate's weights are named by its letter, as the equations name them (W_if, b_hf for gate f)."""
+    ih, hh = (f"i{gate}", f"h{gate}") if gate else ("ih", "hh")
+    refs = [_ref(f"row of W_{ih}", f"p.{w[0]}", "row", offset), _ref(x_name, below, "all")]
     if biased:
-        refs.append(_ref(f"b_ih{gate}", f"p.{w[2]}", "same", offset))
+        refs.append(_ref(f"b_{ih}", f"p.{w[2]}", "same", offset))
     if prev is not None:
-        refs += [_ref(f"row of W_hh{gate}", f"p.{w[1]}", "row", offset), _ref("h_(t-1)", prev, "all")]
+        refs += [_ref(f"row of W_{hh}", f"p.{w[1]}", "row", offset), _ref("h_(t-1)", prev, "all")]
     if biased:
-        refs.append(_ref(f"b_hh{gate}", f"p.{w[3]}", "same", offset))
+        refs.append(_ref(f"b_{hh}", f"p.{w[3]}", "same", offset))
     return refs
+
+
+def _pre_formula(name: str, x_name: str, has_prev: bool, biased: bool, gate: str = "") -> str:
+    """``name = W_ih x + b_ih + W_hh h_(t-1) + b_hh`` with a gate's own letters (``W_if``, ``b_hf``),
+    the terms a step has (no W_hh term at the first step, no biases without them)."""
+    ih, hh = (f"i{gate}", f"h{gate}") if gate else ("ih", "hh")
+    text = f"{name} = W_{ih} {x_name}" + (f" + b_{ih}" if biased else "")
+    if has_prev:
+        text += f" + W_{hh} h_(t-1)"
+    if biased:
+        text += f" + b_{hh}"
+    return text + ("" if has_prev else " (h_(-1) = 0)")
 
 
 class _Builder:
@@ -68,8 +83,8 @@ class _Builder:
     def __init__(self, record: dict):
         self.r = record
         self.T = len(record["forward"])
-        self.L = record.get("num_layers", 1)
-        self.H = record.get("hidden_size", len(record["forward"][0]["layers"][0]["hidden"]))
+        self.L = record["num_layers"]
+        self.H = record["hidden_size"]
         self.nodes: dict[str, dict] = {}
 
     def add(self, node_id: str, label: str, value, formula: str, inputs: list[dict], stage: int) -> str:
@@ -94,12 +109,12 @@ def _layer_name(layer: int, layers: int, name: str) -> str:
 def _forward(b: _Builder) -> list[dict]:
     r, T, L, H = b.r, b.T, b.L, b.H
     cell = r["cell"]
-    rows = [{"label": "x_t", "note": "the input" + (" (one-hot)" if r.get("input") != "dense" else ""),
+    rows = [{"label": "x_t", "note": "the input" + (" (one-hot)" if r["input"] == "one-hot" else ""),
              "cells": []}]
     for t, f in enumerate(r["forward"]):
         rows[0]["cells"].append(b.add(f"f.{t}.x", f"x_{t}", f["x"], "the input at this step", [],
                                       b.forward_stage(t)))
-    act = ACTIVATION_NAMES.get(r.get("nonlinearity") or "", "f")
+    act = ACTIVATION_NAMES.get(r["nonlinearity"], "f")  # an LSTM's and a GRU's record name none
     layer_rows: dict[tuple[int, str], dict] = {}
     for t, f in enumerate(r["forward"]):
         stage = b.forward_stage(t)
@@ -117,22 +132,18 @@ def _forward(b: _Builder) -> list[dict]:
             biased = w[2] in r["params"]
 
             pre = partial(_pre_refs, w, x_name, below, prev, biased)  # (offset, gate) -> the inputs
-
-            bias_text = " + b_ih" if biased else ""
-            hh = " + W_hh h_(t-1)" if prev is not None else ""
-            hh_bias = (" + b_hh" if biased else "") + ("" if prev is not None else " (h_(-1) = 0)")
+            formula = partial(_pre_formula, x_name=x_name, has_prev=prev is not None, biased=biased)
             specs: list[tuple[str, str, str, list]] = []  # key, label, formula, inputs
             if cell == "rnn":
                 specs = [
-                    ("pre_activation", "z", f"z_t = W_ih {x_name}{bias_text}{hh}{hh_bias}", pre(0)),
+                    ("pre_activation", "z", formula("z_t"), pre(0)),
                     ("hidden", "h", f"h_t = {act}(z_t)", [_ref("z_t", n("pre_activation"), "same")]),
                 ]
             elif cell == "lstm":
                 for g, gate in enumerate("ifgo"):
                     specs.append((f"pre_{gate}", f"pre_{gate}",
-                                  f"pre_{gate} = W_i{gate} {x_name}{bias_text}{hh}{hh_bias}: rows "
-                                  f"{g * H}..{g * H + H - 1} of the stacked weights (gates i, f, g, o)",
-                                  pre(g * H, f" ({gate})")))
+                                  f"{formula(f'pre_{gate}', gate=gate)}: rows {g * H}..{g * H + H - 1} "
+                                  "of the stacked weights (gates i, f, g, o)", pre(g * H, gate)))
                 for gate in "ifgo":
                     fn = "tanh" if gate == "g" else "σ"
                     specs.append((gate, gate, f"{gate} = {fn}(pre_{gate})",
@@ -161,21 +172,20 @@ def _forward(b: _Builder) -> list[dict]:
                 if prev is not None:
                     h_refs.append(_ref("h_(t-1)", prev, "same"))
                 specs = [
-                    ("pre_r", "pre_r", f"pre_r = W_ir {x_name}{bias_text}{hh}{hh_bias}: rows 0..{H - 1}",
-                     pre(0, " (r)")),
-                    ("pre_z", "pre_z",
-                     f"pre_z = W_iz {x_name}{bias_text}{hh}{hh_bias}: rows {H}..{2 * H - 1}", pre(H, " (z)")),
+                    ("pre_r", "pre_r", f"{formula('pre_r', gate='r')}: rows 0..{H - 1}", pre(0, "r")),
+                    ("pre_z", "pre_z", f"{formula('pre_z', gate='z')}: rows {H}..{2 * H - 1}", pre(H, "z")),
                     ("r", "r", "r = σ(pre_r)", [_ref("pre_r", n("pre_r"), "same")]),
                     ("z", "z", "z = σ(pre_z)", [_ref("pre_z", n("pre_z"), "same")]),
                     ("hn", "hn", ("hn = W_hn h_(t-1)" + (" + b_hn" if biased else "") if prev is not None
                                   else "hn = " + ("b_hn" if biased else "0") + " (h_(-1) = 0)")
-                     + f": rows {2 * H}..{3 * H - 1} of W_hh and b_hh", hn_refs),
+                     + f": rows {2 * H}..{3 * H - 1} of W_hh" + (" and b_hh" if biased else ""), hn_refs),
                     ("reset_product", "r * hn", "r * hn: the reset gate scales the state's part",
                      [_ref("r", n("r"), "same"), _ref("hn", n("hn"), "same")]),
                     ("pre_n", "pre_n", f"pre_n = W_in {x_name}" + (" + b_in" if biased else "") + " + r * hn",
                      n_refs),
                     ("n", "n", "n = tanh(pre_n)", [_ref("pre_n", n("pre_n"), "same")]),
-                    ("hidden", "h", "h_t = (1 - z) * n + z * h_(t-1)", h_refs),
+                    ("hidden", "h", "h_t = (1 - z) * n + z * h_(t-1)" + ("" if prev is not None
+                                                                         else " (h_(-1) = 0)"), h_refs),
                 ]
             for key, label, formula, refs in specs:
                 row = layer_rows.setdefault((k, key), {"label": _layer_name(k, L, label), "note": "",
@@ -259,7 +269,7 @@ def _backward(b: _Builder) -> list[dict]:
                   _ref("dh from next step", n("dh_from_next_step", t, k), "same")]),
             ]
             if cell == "rnn":
-                nl = r.get("nonlinearity") or "tanh"
+                nl = r["nonlinearity"]
                 specs += [
                     ("f_prime", "f'(z)", f"f'(z_t) of {nl}, from h_t: {_SLOPES[nl]}",
                      [_ref("h_t", fw("hidden", t, k), "same")]),
@@ -308,14 +318,13 @@ def _backward(b: _Builder) -> list[dict]:
             for key, label, formula, refs in specs:
                 entries.append(((k, key), f"{label}{lab}", formula, n(key, t, k), fields[key], refs))
         for (layer, key), label, formula, node_id, value, refs in entries:
-            row = rows.setdefault((layer, key), {"label": label, "note": formula if key != "dh_from_next_step"
-                                                 or t < T - 1 else "", "cells": [None] * T, "key": key,
+            row = rows.setdefault((layer, key), {"label": label, "note": "", "cells": [None] * T, "key": key,
                                                  "layer": None if layer == "top" else layer})
-            if key == "dh_from_next_step" and t < T - 1:
+            if t == max(T - 2, 0):  # a row's note is the general step's formula, not the last step's
                 row["note"] = formula
-            if key == "dlogits":
-                row["note"] = f"dy_t = (p_t - onehot(target_t)) / {T}: the 1/T of the mean loss enters here"
             row["cells"][t] = b.add(node_id, f"{label}_{t}", value, formula, refs, stage)
+    rows[("top", "dlogits")]["note"] = (f"dy_t = (p_t - onehot(target_t)) / {T}: the 1/T of the mean loss "
+                                        "enters here")
     order = [("top", "dlogits")] + [kk for kk in rows if kk[0] != "top"]
     return [rows[kk] for kk in order]
 
@@ -338,34 +347,33 @@ def _gradients(b: _Builder) -> tuple[list[dict], list[dict]]:
     term_rows, update_rows = [], []
     final = 2 * T
     for name, total in r["grads"].items():
-        terms = r.get("grad_terms", {}).get(name)
+        terms = r["grad_terms"][name]
         cells = []
-        if terms is not None:
-            for t in range(T):
-                if name.startswith("head."):
-                    grad = [_ref("dy_t", f"b.{t}.dlogits", "i")]
-                    what = "dy_t"
+        for t in range(T):
+            if name.startswith("head."):
+                grad = [_ref("dy_t", f"b.{t}.dlogits", "i")]
+                what = "dy_t"
+            else:
+                layer = int(name.rsplit("_l", 1)[1])
+                ids = [f"b.{t}.{layer}.{g}" for g in gates]
+                if cell == "gru" and "_hh" in name:
+                    what = "da_h = [dpre_r, dpre_z, dpre_n * r]"
+                    grad = [_ref("dpre_r, dpre_z, dpre_n", ids, "all"),
+                            _ref("r", f"f.{t}.{layer}.r", "all")]
                 else:
-                    layer = int(name.rsplit("_l", 1)[1])
-                    ids = [f"b.{t}.{layer}.{g}" for g in gates]
-                    if cell == "gru" and "_hh" in name:
-                        what = "da_h = [dpre_r, dpre_z, dpre_n * r]"
-                        grad = [_ref("dpre_r, dpre_z, dpre_n", ids, "all"),
-                                _ref("r", f"f.{t}.{layer}.r", "all")]
-                    else:
-                        what = "dz_t" if cell == "rnn" else "dpre_t = [" + ", ".join(gates) + "]"
-                        grad = [_ref(what.split(" =")[0], ids, "i")]
-                if "weight" in name:
-                    label, node = _input_of(b, name, t)
-                    refs = grad + ([_ref(label, node, "k")] if node else [])
-                    formula = f"step {t}'s term: {what} ⊗ {label}" + ("" if node else ": zero")
-                else:
-                    refs, formula = grad, f"step {t}'s term: {what}"
-                cells.append(b.add(f"g.{name}.{t}", f"d{name} term {t}", terms[t], formula, refs,
-                                   b.backward_stage(t)))
+                    what = "dz_t" if cell == "rnn" else "dpre_t = [" + ", ".join(gates) + "]"
+                    grad = [_ref(what.split(" =")[0], ids, "i")]
+            if "weight" in name:
+                label, node = _input_of(b, name, t)
+                refs = grad + ([_ref(label, node, "k")] if node else [])
+                formula = f"step {t}'s term: {what} ⊗ {label}" + ("" if node else ": zero")
+            else:
+                refs, formula = grad, f"step {t}'s term: {what}"
+            cells.append(b.add(f"g.{name}.{t}", f"d{name} term {t}", terms[t], formula, refs,
+                               b.backward_stage(t)))
         cells.append(b.add(f"g.{name}", f"d{name}", total,
                            f"d{name} = Σ_t its terms (the sum over the {T} steps)",
-                           [_ref(f"term {t}", f"g.{name}.{t}", "same") for t in range(T)] if terms else [],
+                           [_ref(f"term {t}", f"g.{name}.{t}", "same") for t in range(T)],
                            final))
         term_rows.append({"label": f"d{name}", "note": "per-step terms, then their sum", "cells": cells,
                           "key": name, "layer": None})
@@ -379,12 +387,12 @@ def _gradients(b: _Builder) -> tuple[list[dict], list[dict]]:
 def page_model(record: dict) -> dict:
     """What the page draws: every node of ``record`` (value, formula, inputs, the stage that makes it)
     and the rows of each section. Refused, naming what it found, when ``record`` is not a trace."""
-    if not isinstance(record, dict) or record.get("format") != "scratchrnn-trace":
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
         found = record.get("format") if isinstance(record, dict) else type(record).__name__
-        raise ValueError(f"expected a trace record (format 'scratchrnn-trace' from trace_step), "
-                         f"got {found!r}")
-    if record.get("version") != 2:
-        raise ValueError(f"this page draws trace records of version 2, got version {record.get('version')!r}")
+        raise ValueError(f"expected a trace record (format {FORMAT!r} from trace_step), got {found!r}")
+    if record.get("version") != FORMAT_VERSION:
+        raise ValueError(f"this page draws trace records of version {FORMAT_VERSION}, got version "
+                         f"{record.get('version')!r}")
     b = _Builder(record)
     numbers = sum(np.size(v) for v in record["params"].values()) * (4 + b.T)
     numbers += sum(np.size(f["x"]) + np.size(f["logits"]) * 2 + 1 for f in record["forward"])  # + loss
@@ -406,7 +414,7 @@ def page_model(record: dict) -> dict:
             raise ValueError(f"the trace's {node['label']} holds a NaN or an infinity; a page shows finite "
                              "numbers only (weights this large overflow the step)")
     T = b.T
-    steps = [f"t={f['t']}" + (f" {f['input']!r} → {f['target']!r}" if f.get("input") is not None
+    steps = [f"t={f['t']}" + (f" {f['input']!r} → {f['target']!r}" if f["input"] is not None
                               else f" → {f['target']!r}") for f in record["forward"]]
     return {
         "title": _title(record),
@@ -433,8 +441,8 @@ def page_model(record: dict) -> dict:
 
 def _title(record: dict) -> str:
     cell = record["cell"]
-    what = {"rnn": f"RNN ({record.get('nonlinearity')})", "lstm": "LSTM", "gru": "GRU"}[cell]
-    layers = record.get("num_layers", 1)
+    what = {"rnn": f"RNN ({record['nonlinearity']})", "lstm": "LSTM", "gru": "GRU"}[cell]
+    layers = record["num_layers"]
     chars = [f["input"] for f in record["forward"]]
     text = "".join(c for c in chars if isinstance(c, str) and len(c) == 1)
     seq = f" on {text + record['forward'][-1]['target']!r}" if len(text) == len(record["forward"]) else ""
@@ -462,7 +470,8 @@ def explain(model: dict, node_id: str, index: tuple[int, ...]) -> dict:
     """What the page shows for one element of a node: its value, formula and each input's values
     (a number or an array), as the page's script computes them from the same picks."""
     if node_id not in model["nodes"]:
-        raise ValueError(f"no node {node_id!r} in this page")
+        raise ValueError(f"no node {node_id!r} in this page; a node id names a section, a step and a "
+                         "field, like 'f.0.0.hidden', 'b.2.dlogits', 'p.head.weight' or 'g.head.weight.1'")
     node = model["nodes"][node_id]
     value = np.asarray(node["value"], dtype=np.float64)
     index = tuple(int(i) for i in index)

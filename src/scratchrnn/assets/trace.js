@@ -93,7 +93,7 @@
       `${model.cell.toUpperCase()}, ${model.T} steps, mean loss ${format(model.loss)}, learning rate ${model.lr}. ` +
       "Click any number to see the formula and the numbers that made it.";
     const select = document.getElementById("truncate");
-    for (let k = 1; k < model.T; k++) select.insertAdjacentHTML("beforeend", `<option value="${k}">${k}</option>`);
+    for (let k = 0; k < model.T; k++) select.insertAdjacentHTML("beforeend", `<option value="${k}">${k}</option>`);
   }
 
   // the values of one input of a formula, for the element at `index` (trace_page._pick)
@@ -166,8 +166,9 @@
     }
     const k = Number(value);
     section.hidden = false;
+    const reach = k === 0 ? "to step s only" : `back to steps s, s-1, ..., s-${k} and no further`;
     document.getElementById("truncation-text").textContent =
-      `With truncate=${k} the loss at step s sends its gradient back to steps s, s-1, ..., s-${k} and no further: ` +
+      `With truncate=${k} the loss at step s sends its gradient ${reach}: ` +
       `the state feeding step s-${k} is held constant. Blue: the steps each loss reaches; grey: the paths cut.`;
     document.querySelectorAll("#reach tr[data-loss]").forEach((tr) => {
       const s = Number(tr.dataset.loss);
