@@ -52,8 +52,9 @@ def _scratch_classes() -> dict[str, type]:
     from ..nn.cells import GRUCell, LSTMCell, RNNCell
     from ..nn.linear import Embedding, Linear
     from ..nn.model import CELLS, SequenceModel
+    from ..seq2seq.model import Seq2Seq
 
-    classes = {"Linear": Linear, "Embedding": Embedding, "SequenceModel": SequenceModel,
+    classes = {"Linear": Linear, "Embedding": Embedding, "SequenceModel": SequenceModel, "Seq2Seq": Seq2Seq,
                "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
     for cell, name in (("rnn", "RNN"), ("lstm", "LSTM"), ("gru", "GRU")):
         if cell in CELLS:
@@ -103,7 +104,7 @@ def describe(module) -> tuple[str, dict] | None:
     if kind == "Embedding":
         return kind, {"num_embeddings": module.num_embeddings, "embedding_dim": module.embedding_dim,
                       "dtype": dtype}
-    if kind == "SequenceModel":
+    if kind in ("SequenceModel", "Seq2Seq"):
         return kind, {**module.config.to_dict(), "dtype": dtype}  # a name even if given as a type
     return None
 
@@ -123,6 +124,10 @@ def build_scratch(kind: str, cfg: Mapping, rng=None):
         from ..nn.model import ModelConfig
 
         return classes[kind](ModelConfig.from_dict(dict(cfg)), rng=rng)
+    if kind == "Seq2Seq":
+        from ..seq2seq.model import Seq2SeqConfig
+
+        return classes[kind](Seq2SeqConfig.from_dict(dict(cfg)), rng=rng)
     try:
         return classes[kind](**cfg, rng=rng)
     except TypeError as exc:  # an unknown or missing constructor argument
@@ -151,6 +156,10 @@ def _implied_shapes(kind: str, cfg: Mapping) -> dict[str, tuple[int, ...]]:
                              "expected a number, a string, True, False or None")
     if kind == "SequenceModel":
         return ModelConfig.from_dict(dict(cfg)).param_shapes()  # every field checked on the way
+    if kind == "Seq2Seq":
+        from ..seq2seq.model import Seq2SeqConfig
+
+        return Seq2SeqConfig.from_dict(dict(cfg)).param_shapes()
     try:  # the constructor's own defaults fill what the description leaves out
         bound = inspect.signature(classes[kind]).bind(**cfg)
     except TypeError as exc:
@@ -225,6 +234,10 @@ def describe_torch(torch, module) -> tuple[str, dict]:
     seq_cls = _TORCH_CLASSES.get("TorchSequenceModel")
     if seq_cls is not None and isinstance(module, seq_cls):
         return "SequenceModel", {**module.config, "dtype": _weights_dtype(torch, module)}
+    from ..seq2seq.torch_twin import torch_seq2seq_class
+
+    if isinstance(module, torch_seq2seq_class()):
+        return "Seq2Seq", {**module.config, "dtype": _weights_dtype(torch, module)}
     kind = next((k for k in ("RNN", "LSTM", "GRU") if isinstance(module, getattr(nn, k))), None)
     if kind is not None:
         if getattr(module, "proj_size", 0):
@@ -266,6 +279,10 @@ def _build_torch(torch, kind: str, cfg: Mapping):
 
     if kind == "SequenceModel":
         return _torch_sequence_model_class()(cfg)
+    if kind == "Seq2Seq":
+        from ..seq2seq.torch_twin import torch_seq2seq_class
+
+        return torch_seq2seq_class()(cfg)
     dtype = _torch_dtype(torch, cfg["dtype"])
     if kind in ("RNN", "LSTM", "GRU"):
         extra = {}
