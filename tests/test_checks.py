@@ -361,3 +361,21 @@ def test_layers_have_their_own_limit():
         ModelConfig(cell="rnn", vocab_size=5, hidden_size=2, num_layers=1_000_000)
     with pytest.raises(ValueError, match="MAX_LAYERS"):
         scratchrnn.nn.RNN(2, 2, num_layers=MAX_LAYERS + 1)
+
+
+def test_check_config_dict_names_unknown_keys_and_the_known_ones():
+    import dataclasses
+
+    from scratchrnn.checks import check_config_dict
+
+    @dataclasses.dataclass
+    class Settings:
+        a: int = 1
+        b: int = 2
+
+    assert check_config_dict(Settings, {"a": 3}, "test") == {"a": 3}
+    with pytest.raises(ValueError,
+                       match=r"^unknown test configuration key\(s\) \['c', 'd'\]; known: \['a', 'b'\]$"):
+        check_config_dict(Settings, {"a": 3, "d": 1, "c": 2}, "test")
+    with pytest.raises(ValueError, match="^a test configuration must be a dict, got list$"):
+        check_config_dict(Settings, [("a", 3)], "test")

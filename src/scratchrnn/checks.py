@@ -44,6 +44,7 @@ __all__ = [
     "available_memory",
     "check_callable",
     "check_choice",
+    "check_config_dict",
     "check_dtype",
     "check_flag",
     "check_generator",
@@ -193,6 +194,21 @@ def check_callable(name: str, value, optional: bool = True):
     if (value is None and optional) or callable(value):
         return value
     raise ValueError(f"{name} must be {'None or ' if optional else ''}a callable, got {type(value).__name__}")
+
+
+def check_config_dict(config_class, d, what: str) -> dict:
+    """``d`` as the keyword arguments of the dataclass ``config_class``: a mapping whose every key
+    is one of its fields, else ValueError naming the unknown keys and the known ones."""
+    import dataclasses
+    from collections.abc import Mapping
+
+    if not isinstance(d, Mapping):
+        raise ValueError(f"a {what} configuration must be a dict, got {type(d).__name__}")
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} configuration key(s) {unknown}; known: {sorted(known)}")
+    return dict(d)
 
 
 def check_pair(name: str, value) -> tuple:

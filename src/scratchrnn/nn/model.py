@@ -19,13 +19,14 @@ generation: encoder, recurrent stack and head for one time step, with every weig
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
 
 from ..checks import (
     MAX_LAYERS,
+    check_config_dict,
     check_dtype,
     check_flag,
     check_optional_size,
@@ -198,14 +199,8 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"a model configuration must be a dict, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model configuration key(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+    def from_dict(cls, d: Mapping) -> ModelConfig:
+        return cls(**check_config_dict(cls, d, "model"))
 
 
 class ModelCache(NamedTuple):

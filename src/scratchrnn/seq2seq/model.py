@@ -28,7 +28,7 @@ gradient flows through the choice of a token, as in Bengio et al., 2015).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +36,7 @@ import numpy as np
 from ..checks import (
     MAX_LAYERS,
     check_choice,
+    check_config_dict,
     check_dtype,
     check_flag,
     check_generator,
@@ -180,13 +181,7 @@ class Seq2SeqConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Seq2SeqConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"a seq2seq configuration must be a dict, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown seq2seq configuration key(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**check_config_dict(cls, d, "seq2seq"))
 
 
 class Encoded(NamedTuple):
