@@ -590,3 +590,36 @@ def test_suppressing_in_the_loop_draws_what_suppressing_each_step_by_hand_draws(
     assert generate(model, [2], 30, np.random.default_rng(4), suppress=[0, 4]).tolist() == by_hand
     with pytest.raises(ValueError, match=r"suppressed ids must lie in \[0, 5\)"):
         generate(model, [2], 3, 0, suppress=[5])
+
+
+# -- beam search with an end token ---------------------------------------------------------------
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_beam_one_with_an_end_token_is_greedy_up_to_it(cell):
+    model = make_model(cell, V=6, H=8, seed=5)
+    prime = np.array([1, 2])
+    greedy = generate(model, prime, 12, 0, temperature=0)
+    eos = int(greedy[3])  # greedy's fourth token: with it as the end, beam 1 stops right there
+    cut = int(np.flatnonzero(greedy == eos)[0])
+    np.testing.assert_array_equal(beam_search(model, prime, 12, 1, eos=eos), greedy[:cut + 1])
+
+
+def test_an_end_token_finishes_the_search_with_the_most_likely_ending():
+    V, L, eos = 3, 4, 0
+    model = make_model("lstm", V=V, H=6, seed=9)
+    prime = np.array([1, 2])
+    best = beam_search(model, prime, L, V ** L, eos=eos)  # nothing pruned: the exact optimum
+    # every candidate: a continuation that ends with eos at its first eos, or L tokens without one
+    cands = [c for c in itertools.product(range(V), repeat=L) if eos not in c]
+    cands += [c[:k] + (eos,) for k in range(L) for c in itertools.product(range(1, V), repeat=L)]
+    cands = sorted(set(cands))
+    scores = [float(continuation_logprobs(model, prime, np.array([c]))[0]) for c in cands]
+    assert tuple(best.tolist()) == cands[int(np.argmax(scores))]
+    assert best[-1] == eos or len(best) == L
+    assert eos not in best[:-1].tolist()
+
+
+def test_the_end_token_is_checked():
+    model = make_model("rnn", V=5, H=4, seed=0)
+    with pytest.raises(ValueError, match="eos"):
+        beam_search(model, [1], 3, 2, eos=5)
+    assert beam_search(model, [1], 0, 2, eos=1).shape == (0,)

@@ -1,6 +1,6 @@
 """Command-line front end: ``scratchrnn COMMAND [options]``; it and the command modules ``cli_lm``,
-``cli_classify``, ``cli_forecast`` and ``cli_trace`` are all that prints, through the streams and
-output files of ``cli_io``.
+``cli_classify``, ``cli_forecast``, ``cli_trace`` and ``cli_translate`` are all that prints,
+through the streams and output files of ``cli_io``.
 
 Errors a user can cause (bad input, missing or unwritable files, a full disk, a diverged run, a
 wrong option) are reported as one line on stderr with exit status 2, never a traceback
@@ -38,6 +38,7 @@ from .cli_io import (
 )
 from .cli_lm import add_commands as add_lm_commands
 from .cli_trace import add_command as add_trace_command
+from .cli_translate import add_command as add_translate_command
 from .runs import SIGNAL_GUARD, Interrupted, run_folder
 
 __all__ = ["main"]
@@ -375,6 +376,7 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_demo)
 
     add_trace_command(sub)
+    add_translate_command(sub)
 
     add_lm_commands(sub)
     add_classify_commands(sub)

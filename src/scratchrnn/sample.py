@@ -459,8 +459,9 @@ def _reorder(h, parents: np.ndarray):
     return h[:, parents]  # (L, n, H)
 
 
-def beam_search(model, prime_ids, length: int, beam: int, suppress=None) -> np.ndarray:
-    """The continuation (length,) of ``prime_ids`` (P,) that beam search finds most likely.
+def beam_search(model, prime_ids, length: int, beam: int, suppress=None,
+                eos: int | None = None) -> np.ndarray:
+    """The continuation (at most length,) of ``prime_ids`` (P,) that beam search finds most likely.
 
     Keeps the ``beam`` best partial continuations by total log-probability sum_t log p(x_t | x_<t)
     (log-softmax of the logits in float64); all beams advance together as one batch of B = beam per
@@ -468,17 +469,25 @@ def beam_search(model, prime_ids, length: int, beam: int, suppress=None) -> np.n
     score go to the earlier beam, then the lower token id, so ``beam=1`` is greedy decoding.
     Deterministic; runs the model in evaluation mode and restores its mode afterwards.
     ``suppress``: token ids no continuation contains (``suppress_tokens``), or None.
+
+    ``eos``: an end token, or None. With it, each step ranks the 2 x beam best extensions; one by
+    ``eos`` among the first ``beam`` is finished (its continuation ends with ``eos``) and the best
+    others continue; the search stops once ``beam`` continuations have finished or at ``length``
+    tokens, and returns the most likely of the finished ones and (at ``length``) the running ones.
     """
     _check_model(model)
     beam = check_size("beam", beam)
     length = check_int("length", length, low=0)
     prime = _check_prime(prime_ids, model.config.vocab_size, batched_ok=False)
     V = model.config.vocab_size
+    if eos is not None:
+        eos = check_int("eos", eos, 0, V - 1)
     # per step: scores (beam, V) in float64 and their log-softmax; the kept continuations (beam, length)
     check_memory(beam * (3 * V + length) * 8, f"beam_search with a beam of {beam:,} over {V:,} tokens",
                  "its scores", now=True)
     seqs = np.empty((1, 0), np.int64)  # (n, t) the kept continuations
     scores = np.zeros(1)  # (n,) their log-probabilities
+    finished: list[tuple[float, np.ndarray]] = []  # (log-probability, continuation ending with eos)
     was_training = model.training
     model.train(False)
     try:
@@ -489,12 +498,26 @@ def beam_search(model, prime_ids, length: int, beam: int, suppress=None) -> np.n
                 logits = suppress_tokens(logits, suppress)  # (n, V) masked: never a beam's next token
             total = scores[:, None] + log_softmax(logits.astype(np.float64))  # (n, V)
             flat = total.reshape(-1)  # (n*V,) beam-major, so lower flat index = earlier beam, lower id
-            top = _best(flat, min(beam, flat.size))  # (n',)
+            top = _best(flat, min(beam if eos is None else 2 * beam, flat.size))  # (n',)
             parents, tokens = np.divmod(top, V)  # (n',) each
+            if eos is not None:
+                ended = tokens == eos
+                first = np.arange(top.size) < beam
+                finished += [(float(flat[top[i]]), np.append(seqs[parents[i]], eos))
+                             for i in np.flatnonzero(ended & first)]
+                keep = np.flatnonzero(~ended)[:beam]
+                if len(finished) >= beam or keep.size == 0:
+                    break
+                top, parents, tokens = top[keep], parents[keep], tokens[keep]
             scores = flat[top]
             seqs = np.concatenate([seqs[parents], tokens[:, None]], axis=1)  # (n', t+1)
             if t + 1 < length:
                 logits, h = step(tokens, _reorder(h, parents))  # (n', V)
+        else:
+            finished += [(float(scores[i]), seqs[i]) for i in range(len(scores))]
     finally:
         model.train(was_training)
-    return seqs[0].copy()
+    if eos is None or not finished:  # no end token, or a length of 0
+        return seqs[0].copy()
+    best = max(range(len(finished)), key=lambda i: (finished[i][0], -i))
+    return finished[best][1].copy()
