@@ -884,6 +884,7 @@ NOTHING_TO_SWEEP = {
             "sum_rows",
             "as_sequences",
             "check_quantiles",
+            "best_indices",
         ),
         ARRAYS,
     ),

@@ -49,6 +49,7 @@ from .functional import log_softmax
 __all__ = [
     "apply_temperature",
     "beam_search",
+    "best_indices",
     "check_sampling_options",
     "generate",
     "sample_next",
@@ -439,7 +440,7 @@ def _suppressing(advance: Callable, ids) -> Callable:
     return lambda step_ids: suppress_tokens(advance(step_ids), ids)
 
 
-def _best(scores: np.ndarray, n: int) -> np.ndarray:
+def best_indices(scores: np.ndarray, n: int) -> np.ndarray:
     """Indices of the n largest scores (N,), best first; equal scores keep the lower index first."""
     N = scores.shape[0]
     if n < N:
@@ -498,7 +499,7 @@ def beam_search(model, prime_ids, length: int, beam: int, suppress=None,
                 logits = suppress_tokens(logits, suppress)  # (n, V) masked: never a beam's next token
             total = scores[:, None] + log_softmax(logits.astype(np.float64))  # (n, V)
             flat = total.reshape(-1)  # (n*V,) beam-major, so lower flat index = earlier beam, lower id
-            top = _best(flat, min(beam if eos is None else 2 * beam, flat.size))  # (n',)
+            top = best_indices(flat, min(beam if eos is None else 2 * beam, flat.size))  # (n',)
             parents, tokens = np.divmod(top, V)  # (n',) each
             if eos is not None:
                 ended = tokens == eos

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..checks import check_int, check_real, check_size
 from ..functional import log_softmax
-from ..sample import check_sampling_options, sample_next
+from ..sample import best_indices, check_sampling_options, sample_next
 from .model import Encoded, Seq2Seq
 
 __all__ = ["DecoderStepper", "Hypothesis", "beam_search", "greedy", "sample"]
@@ -164,12 +164,6 @@ def sample(model: Seq2Seq, src, rng: np.random.Generator, src_lengths=None, max_
                          lambda logits, logp: sample_next(logits, gen, temperature, top_k, top_p))
 
 
-def _best(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n largest of ``scores`` (N,), best first; equal scores: the lower index first."""
-    order = np.lexsort((np.arange(scores.size), -scores))  # (N,) by score descending, then index
-    return order[:n]
-
-
 def beam_search(model: Seq2Seq, src, beam: int, src_lengths=None, max_length: int = 100,
                 length_penalty: float = 1.0, n_best: int = 1,
                 return_attention: bool = False) -> list[list[Hypothesis]]:
@@ -196,7 +190,7 @@ def beam_search(model: Seq2Seq, src, beam: int, src_lengths=None, max_length: in
             logits, state, w = stepper.step(ids, state, memory)  # (n, V)
             total = scores[:, None] + log_softmax(logits.astype(np.float64))  # (n, V)
             flat = total.reshape(-1)  # beam-major: a lower index is an earlier beam, then a lower id
-            top = _best(flat, min(2 * beam, flat.size))
+            top = best_indices(flat, min(2 * beam, flat.size))
             parents, tokens = np.divmod(top, V)
             keep = []
             for rank, (parent, token) in enumerate(zip(parents, tokens, strict=True)):

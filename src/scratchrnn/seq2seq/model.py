@@ -47,7 +47,7 @@ from ..checks import (
     check_real,
     check_size,
 )
-from ..functional import get_activation, softmax
+from ..functional import get_activation
 from ..losses import cross_entropy
 from ..nn.lengths import Lengths
 from ..nn.linear import Embedding, Linear, embedding_param_shapes, linear_param_shapes
@@ -405,6 +405,7 @@ class Seq2Seq(Module):
         """Scheduled sampling's decoder inputs: each of tgt_in's after the first replaced, with
         probability ``rate``, by a token drawn from the model's prediction at the step before (the
         model stepped without dropout on the inputs chosen so far)."""
+        from ..sample import sample_next
         from .decode import DecoderStepper
 
         stepper = DecoderStepper(self)
@@ -414,8 +415,7 @@ class Seq2Seq(Module):
         state = encoded.state
         for t in range(T - 1):
             logits, state, _ = stepper.step(mixed[t], state, encoded.memory)
-            probs = softmax(logits.astype(np.float64), axis=-1)  # (B, V)
-            drawn = (probs.cumsum(axis=1) > rng.random((B, 1))).argmax(axis=1)  # one sample per row
+            drawn = sample_next(logits, rng)  # (B,) one draw per row from the model's distribution
             use = rng.random(B) < rate
             mixed[t + 1] = np.where(use, drawn, mixed[t + 1])
         return mixed
