@@ -176,6 +176,8 @@ TYPES = [  # (type, accepted text -> value, refused text -> message)
     (cli_args.factor, {"0.5": 0.5}, {"0": "must be in (0, 1), got 0", "1": "must be in (0, 1), got 1"}),
     (cli_args.probability_mass, {"1": 1.0, "0.9": 0.9}, {"0": "must be in (0, 1], got 0",
                                                          "1.5": "must be in (0, 1], got 1.5"}),
+    (cli_args.token_text, {"\\n": "\n", "\\t": "\t", "SENTENCE_END": "SENTENCE_END", "\\": "\\", "e": "e"},
+     {"": "expected a token, got an empty string"}),
 ]
 
 

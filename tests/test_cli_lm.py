@@ -270,6 +270,22 @@ def test_beam_search_refuses_the_sampling_options_by_their_flags(reference):
     assert res.stdout == ""
 
 
+def test_beam_search_stops_at_the_end_token_given_by_eos(reference):
+    from scratchrnn.cli import build_parser
+
+    model = reference[0] / "reference" / "model.npz"
+    res = run_cli("sample", model, "--beam", "2", "--length", "400", "--eos", "e", "--prime", "A")
+    assert res.returncode == 0, res.stderr
+    continuation = res.stdout[len("A"):-1]  # the prime, then the continuation and the command's line break
+    assert res.stdout.startswith("A") and continuation.endswith("e") and continuation.count("e") == 1
+    assert build_parser().parse_args(["sample", "m.npz", "--eos", "\\n"]).eos == "\n"  # cli_args.token_text
+    for args, words in [(("--eos", "\\n"), "--eos needs --beam: only beam search stops at an end token"),
+                        (("--beam", "2", "--eos", "\u00e9"),
+                         "the end token '\u00e9' is not in the model's vocabulary")]:
+        res = run_cli("sample", model, *args)
+        assert words in one_line_error(res) and res.stdout == ""
+
+
 # -- eval --unknown, and --per-token - ---------------------------------------------------------------
 def _text_with_accents(model, folder):
     """A text of the model's characters with 'é' three times and 'ï' once, which it has never seen."""

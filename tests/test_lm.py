@@ -56,6 +56,18 @@ def test_a_tiny_char_lm_overfits_and_greedy_sampling_reproduces_the_text(trained
     assert trained.vocab.to_list() == sorted(set(TEXT))
 
 
+def test_beam_search_stops_at_an_end_token_which_it_keeps(trained, words):
+    assert trained.sample(36, prime="h", beam=3, eos="\n") == "ello world\n"
+    assert trained.sample(36, prime="hello w", beam=1, eos="d") == "orld"
+    text = words.sample(40, beam=2, eos="SENTENCE_END")
+    assert text.endswith("\n") and text.count("\n") == 1 and len(text.split()) < 40
+    with pytest.raises(ValueError,
+                       match=r"^the end token 'Z' is not in the model's vocabulary of 9 characters$"):
+        trained.sample(5, prime="h", beam=2, eos="Z")
+    with pytest.raises(ValueError, match="^eos needs beam: only beam search stops at an end token$"):
+        trained.sample(5, prime="h", eos="\n")
+
+
 def test_fit_returns_the_model_and_is_deterministic():
     a = CharLM(**TINY, seed=5)
     assert a.fit(TEXT, steps=6, **FIT) is a

@@ -46,6 +46,7 @@ __all__ = [
     "probability",
     "probability_mass",
     "size",
+    "token_text",
 ]
 
 
@@ -233,6 +234,16 @@ def probability(text: str) -> float:
 def probability_mass(text: str) -> float:
     """A share of probability in (0, 1] (top-p sampling: 1 keeps every token)."""
     return _checked(text, float, "a number", check_real, "(0, 1]", low=0.0, low_open=True, high=1.0)
+
+
+TOKEN_ESCAPES = {"\\n": "\n", "\\t": "\t"}  # what a shell cannot easily pass as itself
+
+
+def token_text(text: str) -> str:
+    """A token as typed (``--eos``): ``\\n`` and ``\\t`` read as a line break and a tab."""
+    if not text:
+        raise argparse.ArgumentTypeError("expected a token, got an empty string")
+    return TOKEN_ESCAPES.get(text, text)
 
 
 # -- flag names in the library's messages ----------------------------------------------------------

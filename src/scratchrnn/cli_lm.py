@@ -44,6 +44,7 @@ from .cli_args import (
     probability_mass,
     size,
     token_count,
+    token_text,
 )
 from .cli_io import output_file, writing
 from .recipe import TRAIN_RECIPE
@@ -312,6 +313,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if given:
             listed = " or ".join(filter(None, [", ".join(given[:-1]), given[-1]]))
             raise ValueError(f"--beam takes no {listed}: beam search is deterministic")
+    elif args.eos is not None:
+        raise ValueError("--eos needs --beam: only beam search stops at an end token")
     lm = load_language_model(args.model)
 
     started = False
@@ -326,7 +329,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     lm.sample(args.length, prime=args.prime, temperature=args.temperature, top_k=args.top_k,
               top_p=args.top_p, seed=args.seed, beam=args.beam, allow_unknown=args.allow_unknown,
-              on_text=emit)
+              on_text=emit, eos=args.eos)
     emit("\n")
     return 0
 
@@ -557,6 +560,9 @@ def add_commands(sub) -> None:
                    help="sample among the most likely tokens holding probability p (default: all)")
     p.add_argument("--beam", metavar="N", type=size,
                    help="beam search of this width for the most likely continuation (default: sample)")
+    p.add_argument("--eos", metavar="TOKEN", type=token_text,
+                   help="with --beam: stop the continuation at this token, a character (\\n for a line "
+                        "break, \\t for a tab) or a word (SENTENCE_END for a sentence's end)")
     p.add_argument("--seed", type=non_negative_int, metavar="N",
                    help="random seed, same seed same text (default: fresh randomness)")
     p.add_argument("--allow-unknown", action="store_true",

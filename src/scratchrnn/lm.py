@@ -276,7 +276,8 @@ class LanguageModel:
     # -- sampling ------------------------------------------------------------------------------
     def sample(self, length: int, prime: str = "", temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, beam: int | None = None,
-               on_text: Callable[[str], object] | None = None, allow_unknown: bool = False) -> str:
+               on_text: Callable[[str], object] | None = None, allow_unknown: bool = False,
+               eos: str | None = None) -> str:
         """Generate ``length`` tokens after ``prime`` and return them as text (without the prime;
         for words, the sentence markers count as tokens).
 
@@ -287,6 +288,8 @@ class LanguageModel:
         is deterministic and takes no temperature, top_k or top_p. ``on_text`` is called with each
         token's text as soon as it is known (after the search, for beam search). ``UNKNOWN_TOKEN``
         is never drawn or searched for unless ``allow_unknown`` (``scratchrnn.sample.suppress_tokens``).
+        ``eos`` (beam search only): a token of the vocabulary (a character, or a word such as
+        ``SENTENCE_END``) that ends a continuation, which then stops there, ``eos`` included.
         """
         model = self._require_model()
         self._require_finite(model)
@@ -297,6 +300,14 @@ class LanguageModel:
             if temperature != 1.0 or top_k is not None or top_p is not None:
                 raise ValueError("beam search is deterministic: it takes no temperature, top_k or top_p "
                                  f"(got temperature={temperature}, top_k={top_k}, top_p={top_p})")
+        eos_id = None
+        if eos is not None:
+            if beam is None:
+                raise ValueError("eos needs beam: only beam search stops at an end token")
+            if not isinstance(eos, str) or eos not in self.vocab:
+                raise ValueError(f"the end token {eos!r} is not in the model's vocabulary of "
+                                 f"{len(self.vocab):,} {self._unit}s")
+            eos_id = int(self.vocab.encode([eos])[0])
         check_optional_int("seed", seed, low=0)
         unk = None if check_flag("allow_unknown", allow_unknown) else self.vocab.unk_id
         suppress = None if unk is None else [unk]
@@ -313,7 +324,7 @@ class LanguageModel:
                 on_text(piece)
 
         if beam is not None:
-            for i in beam_search(model, prime_ids, length, int(beam), suppress=suppress).tolist():
+            for i in beam_search(model, prime_ids, length, int(beam), suppress=suppress, eos=eos_id).tolist():
                 emit(i)
         else:
             generate(model, prime_ids, length, np.random.default_rng(seed), temperature, top_k, top_p,
