@@ -37,6 +37,38 @@ def test_a_short_run_learns_one_digit_sums():
     cfg = task.Config(digits=1, n_train=20, n_test=7, hidden_size=32, epochs=60, batch_size=10, lr=0.01,
                       target_accuracy=0.0)
     result = task.run(cfg)
-    assert result.name == "addition-text" and len(result.curves["train_loss"]) == 60
-    assert result.curves["train_loss"][-1] < 0.2 * result.curves["train_loss"][0]
+    assert result.name == "addition-text" and len(result.curves["loss"]) == 60
+    assert result.curves["loss"][-1] < 0.2 * result.curves["loss"][0]
     assert 0.0 <= result.metrics["exact_match"] <= 1.0 and "->" in result.ours
+
+
+def test_the_task_command_leaves_a_model_that_translate_answers_with(tmp_path, monkeypatch, capsys):
+    from scratchrnn.cli import main
+    from scratchrnn.seq2seq.data import batch
+    from scratchrnn.seq2seq.decode import greedy
+    from scratchrnn.seq2seq.files import load_seq2seq
+
+    tiny = task.Config(digits=2, hidden_size=16, epochs=2, batch_size=64,
+                       target_accuracy=0.0)
+    monkeypatch.setattr(task.Config, "quick", classmethod(lambda cls: tiny))
+    run = tmp_path / "run"
+    assert main(["task", "addition-text", "--quick", "--digits", "1", "--attention", "general",
+                 "--no-progress", "--out", str(run)]) == 0
+    assert f"wrote {run / 'model.npz'}" in capsys.readouterr().out
+    model, source, target, form = load_seq2seq(run / "model.npz")
+    assert model.config.attention == "general" and source == task.VOCAB
+    assert form == task.source_format(task.Config(digits=1, n_train=10, n_test=10))  # width 3, reversed
+    (tmp_path / "q.txt").write_text("3+4\n9+9\n", encoding="utf-8")
+    assert main(["translate", str(run / "model.npz"), str(tmp_path / "q.txt")]) == 0
+    src, lengths = batch([task.VOCAB.encode(q[::-1]) for q in ["3+4", "9+9"]])
+    want = "".join(target.decode(h.tokens) + "\n" for h in greedy(model, src, lengths, max_length=100))
+    assert capsys.readouterr().out == want
+
+
+def test_task_options_a_task_has_no_use_for_are_refused(capsys):
+    from cli_helpers import main_error
+
+    assert "task sine has no option --digits" in main_error(capsys, ["task", "sine", "--digits", "3"])
+    assert "task sine has no option --attention" in main_error(capsys, ["task", "sine", "--attention", "dot"])
+    msg = main_error(capsys, ["task", "addition-text", "--digits", "12"])
+    assert "--digits must be an integer in [1, 9], got 12" in msg

@@ -11,7 +11,7 @@ import pytest
 from cli_helpers import main_error
 from scratchrnn.cli import main
 from scratchrnn.seq2seq import Seq2Seq, Seq2SeqConfig, beam_search, greedy
-from scratchrnn.seq2seq.data import SymbolVocab, batch
+from scratchrnn.seq2seq.data import SourceFormat, SymbolVocab, batch
 from scratchrnn.seq2seq.files import save_seq2seq
 
 VOCAB = SymbolVocab("abcd")
@@ -80,3 +80,19 @@ def test_bad_options_and_files(model_file, tmp_path, capsys):
                                                                     ["translate", str(tmp_path / "none.npz")])
     np.savez(tmp_path / "w.npz", w=np.zeros(2))
     assert "not a scratchrnn checkpoint" in main_error(capsys, ["translate", str(tmp_path / "w.npz")])
+
+
+def test_lines_are_padded_and_turned_as_the_model_reads_its_sources(model_file, tmp_path, capsys):
+    _, model = model_file
+    path = tmp_path / "formatted.npz"
+    form = SourceFormat(width=5, fill="a", reverse=True)
+    save_seq2seq(model, path, VOCAB, source_format=form)
+    (tmp_path / "in.txt").write_text("bc\ndcbad\n", encoding="utf-8")
+    assert main(["translate", str(path), str(tmp_path / "in.txt")]) == 0
+    src, lengths = batch([VOCAB.encode(form.apply(line)) for line in ["bc", "dcbad"]])
+    assert VOCAB.encode(form.apply("bc")).tolist() == VOCAB.encode("aaacb").tolist()
+    want = "".join(VOCAB.decode(h.tokens) + "\n" for h in greedy(model, src, lengths, max_length=100))
+    assert capsys.readouterr().out == want
+    (tmp_path / "long.txt").write_text("ab\nabcdab\n", encoding="utf-8")
+    msg = main_error(capsys, ["translate", str(path), str(tmp_path / "long.txt")])
+    assert "line 2: 6 symbols, more than the 5 the model reads" in msg

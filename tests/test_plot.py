@@ -338,9 +338,18 @@ def test_surface_errors(tmp_path):
 # -- every figure of a task --------------------------------------------------------------------
 # the figures each task's run lists (tests/test_tasks_*.py check that the tasks list these)
 TASK_FIGURES = {"binary-to-decimal": ("binary_surface",), "binary-addition": ("addition_hidden",),
-                "sine": ("sine",)}
+                "sine": ("sine",), "reverse-text": ("attention",)}
+
+
+def attention_artifacts() -> dict:
+    weights = np.full((4, 3), 0.1)
+    weights[[0, 1, 2], [2, 1, 0]] = 0.8  # the anti-diagonal of a reversal, then EOS
+    return {"attention": weights, "attention_source": list("abc"), "attention_target": [*"cba", "<eos>"]}
+
+
 FIGURE_ARTIFACTS = {"binary_surface": binary_artifacts, "sine": sine_artifacts,
-                    "addition_hidden": lambda: {"model": tiny_addition_model()}}
+                    "addition_hidden": lambda: {"model": tiny_addition_model()},
+                    "attention": attention_artifacts}
 
 
 def task_result(name: str, figures: tuple[str, ...] | None = None) -> TaskResult:
@@ -362,6 +371,7 @@ def test_every_figure_kind_has_a_size_and_is_listed_by_its_task():
     ("binary-to-decimal", {"surface": "binary_surface"}),
     ("binary-addition", {"hidden": "addition_hidden"}),
     ("sine", {"predictions": "sine"}),
+    ("reverse-text", {"attention": "attention"}),
     ("hello", {}),
     ("word-lm", {}),
     ("some/new task", {}),
@@ -392,7 +402,7 @@ def test_the_figures_follow_the_result_not_its_name(tmp_path):
 
 def test_unknown_figure_kinds_are_named(tmp_path):
     with pytest.raises(ValueError, match=r"unknown figure kind\(s\) \['heatmap'\]; expected kinds of "
-                                         "FIGURES: binary_surface, addition_hidden, sine"):
+                                         "FIGURES: binary_surface, addition_hidden, sine, attention"):
         plot.save_task_plots(make_result("x", decaying_curves(), figures=("sine", "heatmap")), tmp_path)
     not_a_list = make_result("x", decaying_curves())
     not_a_list.figures = None
@@ -406,6 +416,20 @@ def test_save_task_plots_needs_the_addition_model(tmp_path):
     with pytest.raises(ValueError, match="'model'"):
         plot.save_task_plots(result, tmp_path)
     assert_clean(tmp_path, set())  # nothing half done
+
+
+def test_the_attention_figure_needs_its_labels_and_names_what_is_missing(tmp_path):
+    art = attention_artifacts()
+    del art["attention_target"]
+    result = make_result("reverse-text", decaying_curves(), art, figures=("attention",))
+    with pytest.raises(ValueError, match=r"^reverse-text has no \['attention_target'\] artifact\(s\) for its "
+                                         "attention figure"):
+        plot.save_task_plots(result, tmp_path)
+    art = {**attention_artifacts(), "attention_target": ["c", "b"]}
+    result = make_result("reverse-text", decaying_curves(), art, figures=("attention",))
+    with pytest.raises(ValueError, match="^target has 2 labels for the 4 target steps of the weights$"):
+        plot.save_task_plots(result, tmp_path)
+    assert_clean(tmp_path, set())
 
 
 def test_a_figure_that_cannot_be_drawn_leaves_no_file_and_no_folder(tmp_path):

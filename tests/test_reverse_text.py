@@ -32,10 +32,12 @@ def test_a_short_run_trains_both_models_and_reports_both():
                       batch_size=16, target_accuracy=0.0, margin=0.0)
     result = task.run(cfg)
     assert set(result.metrics) == {"dot", "none"}
-    assert set(result.curves) == {"train_loss_dot", "train_loss_none"}
+    assert set(result.curves) == {"loss", "loss_without_attention"}
     assert all(len(c) == 3 for c in result.curves.values())
     weights = result.artifacts["attention"]
-    assert weights.shape[1] == len(result.artifacts["attention_source"])
+    labels = result.artifacts["attention_target"], result.artifacts["attention_source"]
+    assert weights.shape == tuple(len(x) for x in labels)
+    assert result.figures == ("attention",) and set(result.files) == {"model.npz"}
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)  # float32 weights
     assert "with dot attention" in result.ours
     diff = result.metrics["dot"]["exact_match"] - result.metrics["none"]["exact_match"]

@@ -21,11 +21,12 @@ def test_tutorial_tasks_are_registered_with_config_quick_and_run():
 
 def test_every_registered_name_gives_a_task_module_in_the_demo_order():
     assert list(TASKS) == ["binary-to-decimal", "addition", "sine", "hello", "word-lm", "vowels",
-                           "first-token", "forecast"]
+                           "first-token", "forecast", "addition-text", "reverse-text"]
     assert get_task("word-lm") is word_lm
     for name in TASKS:
         module = get_task(name)
         assert isinstance(module.Config.quick(), module.Config) and callable(module.run)
     with pytest.raises(ValueError, match="expected one of binary-to-decimal, addition, sine, hello, word-lm, "
-                                         "vowels, first-token, forecast"):
+                                         "vowels, first-token, forecast, addition-text, "
+                                         "reverse-text"):
         get_task("Hello")

@@ -71,7 +71,12 @@ TASK_OPTIONS = {  # command-line option -> Config field it sets, where the task 
     "seed": "seed",
     "dtype": "dtype",
     "lr": "lr",
+    "digits": "digits",
+    "attention": "attention",
 }
+
+
+ATTENTION_CHOICES = ("dot", "general", "additive")  # scratchrnn.seq2seq.attention.ATTENTION_KINDS
 
 
 def _task_config(module, args: argparse.Namespace):
@@ -177,9 +182,14 @@ def _cmd_task(args: argparse.Namespace) -> int:
             {**result.summary(), "config": _asdict(cfg), "curves": result.curves, **text},
         )
         plots = _save_plots(result, out)
+        for name, write in result.files.items():
+            with writing(folder.claim(name)):
+                write(out / name)
     _print_table([result])
     _print_text_artifacts(result)
     print(f"\nwrote {out / 'result.json'}" + (f" and {len(plots)} plots" if plots else ""))
+    for name in result.files:
+        print(f"wrote {out / name}")
     return 0 if result.passed else 1
 
 
@@ -315,7 +325,7 @@ examples:
   scratchrnn train corpus.txt --steps 2000          a character-level GRU on your text
   scratchrnn sample runs/train-char-TIME/model.npz --prime "ROMEO:" --temperature 0.8
   scratchrnn classify train data.jsonl              a classifier of labelled sequences
-  scratchrnn demo                                   the eight systems, a table and plots
+  scratchrnn demo                                   the ten systems, a table and plots
 
 Each command has its own options and their defaults: scratchrnn COMMAND --help. An error is one
 line on stderr with exit status 2; an interrupted command exits with 130 (SIGINT) or 143 (SIGTERM).
@@ -358,6 +368,11 @@ def build_parser() -> CommandParser:
     p.add_argument("--steps", type=positive_int, metavar="N",
                    help="optimizer steps (default: the task's; where it counts steps)")
     p.add_argument("--lr", type=positive_float, help="learning rate (default: the task's)")
+    p.add_argument("--digits", type=positive_int, metavar="N",
+                   help="the most digits of each number (default: the task's; addition-text)")
+    p.add_argument("--attention", choices=ATTENTION_CHOICES,
+                   help="the sequence-to-sequence model's attention (default: the task's; addition-text, "
+                        "reverse-text)")
     p.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed (default: the task's)")
     p.add_argument("--dtype", choices=("float32", "float64"),
                    help="floating-point type (default: the task's)")
@@ -366,8 +381,8 @@ def build_parser() -> CommandParser:
     p.set_defaults(func=_cmd_task)
 
     p = sub.add_parser(
-        "demo", help="all eight systems (the tutorials' and the sequence tasks) with quick settings, a "
-                     "table, summary.json and plots",
+        "demo", help="all ten systems (the tutorials', the sequence tasks and sequence to sequence) with "
+                     "quick settings, a table, summary.json and plots",
         description="Run every tutorial system with its quick settings and print one table of what "
         "each reached against its target. Writes summary.json and the plots into a new run folder; "
         "exits with status 1 if any target was missed.",

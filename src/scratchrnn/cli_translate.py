@@ -2,7 +2,9 @@
 sequence-to-sequence model saved with ``scratchrnn.seq2seq.files.save_seq2seq``.
 
 A line is one source: its characters when the source vocabulary's symbols are single characters,
-else its words (split on white space). Every line is checked before any is decoded (an empty
+else its words (split on white space), then padded and turned as the model reads a source (the
+file's ``SourceFormat``: an addition model trained on reversed, padded questions takes ``535+61``
+as it is written). Every line is checked before any is decoded (an empty
 line, or a symbol outside the vocabulary, is refused naming the line), and the output is
 written once, whole: one decoded line per input line, greedy or with ``--beam N``.
 """
@@ -41,7 +43,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
     from .seq2seq.decode import beam_search, greedy
     from .seq2seq.files import load_seq2seq
 
-    model, source, target = load_seq2seq(args.model)
+    model, source, target, source_format = load_seq2seq(args.model)
     lines = _read_lines(args.input)
     if not lines:
         raise ValueError("no lines to translate: the input is empty")
@@ -51,6 +53,7 @@ def _cmd_translate(args: argparse.Namespace) -> int:
         if not symbols:
             raise ValueError(f"line {number} is empty: each line is one source to translate")
         try:
+            symbols = source_format.apply(symbols)
             sources.append(source.encode(symbols))
         except ValueError as exc:
             raise ValueError(f"line {number}: {exc}") from None
@@ -80,7 +83,7 @@ def add_command(sub) -> None:
         "model in MODEL (a file written by scratchrnn.seq2seq.files.save_seq2seq): greedy decoding, or "
         "beam search with --beam N. One output line per input line; every line is checked first, and "
         "the output is written whole.",
-        epilog="examples:\n  echo '535+61 ' | rev | scratchrnn translate addition.npz\n"
+        epilog="examples:\n  echo 535+61 | scratchrnn translate runs/addition-text/model.npz\n"
         "  scratchrnn translate model.npz questions.txt --beam 4 --output answers.txt",
     )
     p.add_argument("model", metavar="MODEL", help="the model file")

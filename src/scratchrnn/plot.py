@@ -34,6 +34,7 @@ from .figures import (
     shown_on,
     use_log_scale,
 )
+from .seq2seq.plots import attention_figure
 from .tasks.binary_to_decimal import loss_surface
 
 __all__ = [
@@ -56,6 +57,7 @@ FIGSIZES = {  # (width, height) in inches; the PNG is (width * DPI) x (height * 
     "sine": (9.0, 6.5),
     "addition_hidden": (9.0, 7.0),
     "binary_surface": (7.5, 6.0),
+    "attention": (10.0, 8.0),
 }
 SURFACE_GRID = 121  # grid points per weight axis of the binary-to-decimal surface
 SURFACE_MARGIN = 0.15  # grid margin around the path and the optimum, as a fraction of their widest span
@@ -441,6 +443,23 @@ def save_binary_surface(result, path: str | os.PathLike, grid: int = SURFACE_GRI
 
 
 # ---------------------------------------------------------------------------------------------
+# sequence to sequence: the attention of one decoded target
+# ---------------------------------------------------------------------------------------------
+ATTENTION_ARTIFACTS = ("attention", "attention_source", "attention_target")  # (T, S), S labels, T labels
+
+
+def _attention_figure(result):
+    artifacts = _mapping(result, "artifacts")
+    missing = [k for k in ATTENTION_ARTIFACTS if k not in artifacts]
+    if missing:
+        raise ValueError(f"{_result_name(result)} has no {missing} artifact(s) for its attention figure; "
+                         f"its artifacts are {sorted(artifacts)}")
+    weights, source, target = (artifacts[k] for k in ATTENTION_ARTIFACTS)
+    title = f"{_result_name(result)}: attention of one held-out sequence"
+    return attention_figure(weights, list(source), list(target), title, FIGSIZES["attention"])
+
+
+# ---------------------------------------------------------------------------------------------
 # every figure of a task
 # ---------------------------------------------------------------------------------------------
 class FigureKind(NamedTuple):
@@ -456,6 +475,7 @@ FIGURES: dict[str, FigureKind] = {
     "binary_surface": FigureKind("surface", _surface_figure),
     "addition_hidden": FigureKind("hidden", _addition_example_figure),
     "sine": FigureKind("predictions", _sine_figure),
+    "attention": FigureKind("attention", _attention_figure),
 }
 
 
@@ -478,8 +498,9 @@ def _file_stem(name: str) -> str:
 def save_task_plots(result: Any, folder: str | os.PathLike) -> list[Path]:
     """Write every figure of a task result into ``folder`` (created if needed) and return the paths:
     ``<name>-loss.png`` always, then ``<name>-<suffix>.png`` for each kind ``result.figures`` lists
-    (``FIGURES``: ``-surface.png``, ``-hidden.png``, ``-predictions.png``). Every figure is built
-    before any file is written, so a result that lacks what one of them needs leaves nothing behind."""
+    (``FIGURES``: ``-surface.png``, ``-hidden.png``, ``-predictions.png``, ``-attention.png``).
+    Every figure is built before any file is written, so a result that lacks what one of them needs
+    leaves nothing behind."""
     require_matplotlib()  # fail before reading the result
     stem = _file_stem(_result_name(result))
     kinds = _figure_kinds(result)

@@ -4,18 +4,21 @@ A :class:`SymbolVocab` is the symbols of one side (characters, or any strings) b
 special ids: ``PAD`` (0, what stands past a length), ``BOS`` (1, the decoder's first input) and
 ``EOS`` (2, the end of a target). ``encode`` refuses a symbol it does not know, naming it;
 :func:`batch` pads a list of pairs into time-major id arrays with their lengths, each target
-ending with EOS.
+ending with EOS. A :class:`SourceFormat` is how a model reads a source (padded to a width, read
+backwards), kept with the model so that ``scratchrnn translate`` reads a line as training did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..checks import check_config_dict, check_flag, check_optional_int
 from ..data.sequences import pad_sequences
 
-__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "SymbolVocab", "batch"]
+__all__ = ["BOS", "EOS", "PAD", "SPECIALS", "SourceFormat", "SymbolVocab", "batch"]
 
 PAD, BOS, EOS = 0, 1, 2
 SPECIALS = ("<pad>", "<bos>", "<eos>")
@@ -86,3 +89,44 @@ def batch(sources: Sequence[np.ndarray], targets: Sequence[np.ndarray] | None = 
         return src, src_lengths
     tgt, tgt_lengths = pad_sequences(list(targets), padding_value=PAD)
     return src, src_lengths, tgt, tgt_lengths
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    """How a source's symbols become the model's input: padded with ``fill`` to ``width`` symbols,
+    then read backwards when ``reverse`` (the Keras addition example's question, ``"535+61 "`` read
+    as ``" 16+535"``). The default changes nothing.
+
+    Attributes:
+        width (int or None, default None): pad each source to this many symbols; a longer one is
+            refused. None: no padding.
+        fill (str, default " "): the symbol padded with.
+        reverse (bool, default False): read the padded source backwards.
+    """
+
+    width: int | None = None
+    fill: str = " "
+    reverse: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "width", check_optional_int("width", self.width, low=1))
+        if not isinstance(self.fill, str) or not self.fill:
+            raise ValueError(f"fill must be a non-empty string, got {self.fill!r}")
+        object.__setattr__(self, "reverse", check_flag("reverse", self.reverse))
+
+    def apply(self, symbols: Sequence[str]) -> list[str]:
+        """``symbols`` padded and turned as the model reads them; more than ``width`` is a ValueError."""
+        symbols = list(symbols)
+        if self.width is not None:
+            if len(symbols) > self.width:
+                raise ValueError(f"{len(symbols)} symbols, more than the {self.width} the model reads")
+            symbols += [self.fill] * (self.width - len(symbols))
+        return symbols[::-1] if self.reverse else symbols
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SourceFormat:
+        """The format of ``to_dict``; a missing or unknown key is a ValueError naming it."""
+        return cls(**check_config_dict(cls, d, "source format"))

@@ -12,16 +12,15 @@ import numpy as np
 
 from ..figures import new_figure, png_path, save_figure
 
-__all__ = ["save_attention"]
+__all__ = ["attention_figure", "save_attention"]
 
 MAX_LABELLED = 60  # steps beyond which the axes show numbers instead of symbols
 
 
-def save_attention(path: str | os.PathLike, weights, source: Sequence[str] | None = None,
-                   target: Sequence[str] | None = None, title: str = "attention") -> Path:
-    """``weights`` (T, S) (a ``Hypothesis.attention``) as a heatmap; ``source`` and ``target``
-    label the columns and rows (S and T symbols; a finished target's last row is its EOS)."""
-    path = png_path(path)
+def attention_figure(weights, source: Sequence[str] | None = None, target: Sequence[str] | None = None,
+                     title: str = "attention", figsize: tuple[float, float] | None = None):
+    """The heatmap of ``weights`` (T, S) as a figure on its own canvas (see :func:`save_attention`);
+    ``figsize`` (width, height) in inches, None: about a quarter inch per step."""
     w = np.asarray(weights, np.float64)
     if w.ndim != 2 or 0 in w.shape or not np.all(np.isfinite(w)):
         raise ValueError(f"attention weights must be a finite (T, S) array with T, S >= 1, "
@@ -30,7 +29,7 @@ def save_attention(path: str | os.PathLike, weights, source: Sequence[str] | Non
     for what, labels, n in (("source", source, S), ("target", target, T)):
         if labels is not None and len(labels) != n:
             raise ValueError(f"{what} has {len(labels)} labels for the {n} {what} steps of the weights")
-    fig = new_figure((max(4.0, 0.28 * S + 2.0), max(3.0, 0.28 * T + 1.5)))
+    fig = new_figure(figsize or (max(4.0, 0.28 * S + 2.0), max(3.0, 0.28 * T + 1.5)))
     ax = fig.add_subplot()
     image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
     fig.colorbar(image, ax=ax, label="weight")
@@ -41,4 +40,12 @@ def save_attention(path: str | os.PathLike, weights, source: Sequence[str] | Non
     ax.set_xlabel("source step")
     ax.set_ylabel("target step")
     ax.set_title(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def save_attention(path: str | os.PathLike, weights, source: Sequence[str] | None = None,
+                   target: Sequence[str] | None = None, title: str = "attention") -> Path:
+    """``weights`` (T, S) (a ``Hypothesis.attention``) as a heatmap; ``source`` and ``target``
+    label the columns and rows (S and T symbols; a finished target's last row is its EOS)."""
+    path = png_path(path)
+    return save_figure(attention_figure(weights, source, target, title), path)

@@ -23,6 +23,8 @@ TASKS: dict[str, str] = {
     "vowels": "vowels",
     "first-token": "first_token",
     "forecast": "forecast",
+    "addition-text": "addition_text",
+    "reverse-text": "reverse_text",
 }
 
 

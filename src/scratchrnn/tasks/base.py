@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["TaskResult"]
@@ -24,6 +26,8 @@ class TaskResult:
         artifacts (dict, default {}): arrays for the task's own figures.
         figures (tuple of str, default ()): kinds of ``scratchrnn.plot.FIGURES`` drawn from the artifacts,
             besides the loss curves.
+        files (dict of str to callable, default {}): files the run can leave in its folder, such as
+            the trained model: a file name and a function that writes that file to the path it is given.
     """
 
     name: str
@@ -37,6 +41,7 @@ class TaskResult:
     artifacts: dict[str, Any] = field(default_factory=dict)  # arrays for task-specific plots
     # figures drawn besides the loss curves: kinds of scratchrnn.plot.FIGURES, drawn from artifacts
     figures: tuple[str, ...] = ()
+    files: dict[str, Callable[[Path], Any]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """JSON-able record for summary.json."""
