@@ -38,6 +38,7 @@ from .checkpoint import METADATA_KEY as METADATA_KEY
 from .errors import MissingDependencyError
 from .interop import check_weights, from_torch, to_torch
 from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
+from .optim_interop import TORCH_OPTIMIZERS, from_torch_optimizer, to_torch_optimizer
 from .weights import (
     EXPORT_FORMATS,
     WEIGHTS_FORMAT_VERSION,
@@ -78,6 +79,9 @@ __all__ = [
     "save_npz_weights",
     "save_safetensors",
     "to_torch",
+    "TORCH_OPTIMIZERS",
+    "from_torch_optimizer",
+    "to_torch_optimizer",
 ]
 
 

@@ -32,7 +32,8 @@ _SUPPORTED_TORCH = ("torch.nn.RNN, LSTM, GRU, RNNCell, LSTMCell, GRUCell, Linear
 _CELL_KINDS = ("RNNCell", "LSTMCell", "GRUCell")
 
 
-def _require_torch():
+def require_torch():
+    """The torch module, or MissingDependencyError saying how to install it."""
     try:
         import torch
     except ImportError as exc:
@@ -315,7 +316,7 @@ def _torch_sequence_model_class() -> type:
     """``TorchSequenceModel``: defined on first use so importing scratchrnn never imports torch."""
     if "TorchSequenceModel" in _TORCH_CLASSES:
         return _TORCH_CLASSES["TorchSequenceModel"]
-    torch = _require_torch()
+    torch = require_torch()
     from ..nn.model import HEADS, ModelConfig
 
     class TorchSequenceModel(torch.nn.Module):
@@ -439,7 +440,7 @@ def to_torch(module):
     Embedding -> torch.nn.Embedding, SequenceModel -> TorchSequenceModel. The weights are copied
     (the modules share no memory) and the training mode is carried over.
     """
-    torch = _require_torch()
+    torch = require_torch()
     description = describe(module)
     if description is None:
         known = ", ".join(sorted(_scratch_classes()))
@@ -462,7 +463,7 @@ def from_torch(module, rng=None):
     dtype (float32 or float64) comes from the torch weights, the training mode is carried over.
     ``rng`` (Generator, seed or None) seeds the new module's dropout masks.
     """
-    torch = _require_torch()
+    torch = require_torch()
     if not isinstance(module, torch.nn.Module):
         raise ValueError(f"from_torch expects a {_SUPPORTED_TORCH}, got {type(module).__name__}")
     kind, cfg = describe_torch(torch, module)
