@@ -25,7 +25,7 @@ demo: $(VENV)/.base
 # ruff first: a lint error fails the test run as a failing test does; the tests run on every core
 # (pytest-xdist), each file's tests shared out among the workers
 test: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
 	$(PY) -m pytest -W error -q -n auto
 
 bench: $(VENV)/.dev
@@ -35,7 +35,7 @@ gradcheck: $(VENV)/.base
 	$(VENV)/bin/scratchrnn gradcheck
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check src tests benchmarks
+	$(PY) -m ruff check src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
