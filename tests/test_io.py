@@ -8,7 +8,7 @@ import pytest
 
 import scratchrnn.io as sio
 from io_helpers import SEQUENCE_CONFIGS, assert_same_params, sequence_model, torch_params
-from scratchrnn.io import archive, atomic, checkpoint, errors, interop, limits, weights
+from scratchrnn.io import archive, atomic, checkpoint, errors, interop, limits, optim_interop, weights
 
 # The names of scratchrnn.io.__all__ before the split, with the module that now owns each.
 OLD_ALL = {
@@ -54,6 +54,9 @@ NEW_ALL = {
     "MAX_JSON_DEPTH": limits,
     "MAX_MEMBER_BYTES": limits,
     "read_json": limits,
+    "TORCH_OPTIMIZERS": optim_interop,
+    "from_torch_optimizer": optim_interop,
+    "to_torch_optimizer": optim_interop,
 }
 
 
