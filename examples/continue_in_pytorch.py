@@ -142,10 +142,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _spawned(rank: int, world: int, args) -> None:
-    train(rank, world, args)
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # started by torchrun
@@ -160,7 +156,7 @@ def main(argv=None) -> int:
     os.environ["MASTER_PORT"] = str(_free_port())
     import torch.multiprocessing as mp
 
-    mp.spawn(_spawned, args=(args.nprocs, args), nprocs=args.nprocs, join=True)
+    mp.spawn(train, args=(args.nprocs, args), nprocs=args.nprocs, join=True)
     return 0
 
 

@@ -83,6 +83,7 @@ def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
 def test_choices_follow_the_library():
     from scratchrnn.nn.model import CELLS
     from scratchrnn.optim import OPTIMIZERS
+    from scratchrnn.seq2seq.attention import ATTENTION_KINDS
     from scratchrnn.unknown import UNKNOWN
 
     commands = _commands()
@@ -91,6 +92,7 @@ def test_choices_follow_the_library():
     assert choices["train", "optimizer"] == OPTIMIZERS
     assert set(choices["train", "cell"]) == set(choices["task", "cell"]) == set(CELLS)
     assert choices["eval", "unknown"] == UNKNOWN
+    assert choices["task", "attention"] == ATTENTION_KINDS
     assert build_parser().parse_args(["train", "--optimizer", "Plain_Rprop"]).optimizer == "plain-rprop"
 
 

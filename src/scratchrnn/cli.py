@@ -76,9 +76,6 @@ TASK_OPTIONS = {  # command-line option -> Config field it sets, where the task 
 }
 
 
-ATTENTION_CHOICES = ("dot", "general", "additive")  # scratchrnn.seq2seq.attention.ATTENTION_KINDS
-
-
 def _task_config(module, args: argparse.Namespace):
     """The task's Config (quick or default) with the options given on the command line applied."""
     import dataclasses
@@ -183,8 +180,9 @@ def _cmd_task(args: argparse.Namespace) -> int:
         )
         plots = _save_plots(result, out)
         for name, write in result.files.items():
-            with writing(folder.claim(name)):
-                write(out / name)
+            path = folder.claim(name)
+            with writing(path):
+                write(path)
     _print_table([result])
     _print_text_artifacts(result)
     print(f"\nwrote {out / 'result.json'}" + (f" and {len(plots)} plots" if plots else ""))
@@ -370,7 +368,7 @@ def build_parser() -> CommandParser:
     p.add_argument("--lr", type=positive_float, help="learning rate (default: the task's)")
     p.add_argument("--digits", type=positive_int, metavar="N",
                    help="the most digits of each number (default: the task's; addition-text)")
-    p.add_argument("--attention", choices=ATTENTION_CHOICES,
+    p.add_argument("--attention", choices=("dot", "general", "additive"),
                    help="the sequence-to-sequence model's attention (default: the task's; addition-text, "
                         "reverse-text)")
     p.add_argument("--seed", type=non_negative_int, metavar="N", help="random seed (default: the task's)")

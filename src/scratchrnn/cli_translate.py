@@ -4,9 +4,9 @@ sequence-to-sequence model saved with ``scratchrnn.seq2seq.files.save_seq2seq``.
 A line is one source: its characters when the source vocabulary's symbols are single characters,
 else its words (split on white space), then padded and turned as the model reads a source (the
 file's ``SourceFormat``: an addition model trained on reversed, padded questions takes ``535+61``
-as it is written). Every line is checked before any is decoded (an empty
-line, or a symbol outside the vocabulary, is refused naming the line), and the output is
-written once, whole: one decoded line per input line, greedy or with ``--beam N``.
+as it is written). Every line is checked before any is decoded (an empty line, one too long, or a
+symbol outside the vocabulary is refused naming the line), and the output is written once, whole:
+one decoded line per input line, greedy or with ``--beam N``.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 The file is a scratchrnn checkpoint (``scratchrnn.io.checkpoint``: arrays and a JSON tree, read
 without pickle, written atomically): the weights under the model's names, the configuration as
-``config["seq2seq"]`` and the two sides' symbols as ``config["vocab"]`` (``{"source": [...],
-"target": [...]}``), and how it reads a source (a :class:`~scratchrnn.seq2seq.data.SourceFormat`)
-as ``config["source_format"]``. Loading checks every part against the others (the vocabularies against the
-configuration's sizes, the weights' shapes against its ``param_shapes``) before a model is built.
+``config["seq2seq"]``, the two sides' symbols as ``config["vocab"]`` (``{"source": [...],
+"target": [...]}``) and how it reads a source (a :class:`~scratchrnn.seq2seq.data.SourceFormat`)
+as ``config["source_format"]``. Loading checks every part against the others (the vocabularies
+against the configuration's sizes, the padding symbol against the source vocabulary, the weights'
+shapes against its ``param_shapes``) before a model is built.
 """
 
 from __future__ import annotations
