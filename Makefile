@@ -16,7 +16,7 @@ $(VENV)/.base: pyproject.toml | $(PY)
 	@touch $@
 
 $(VENV)/.dev: pyproject.toml | $(PY)
-	$(PIP) -e '.[plot,torch,safetensors,dev]'
+	$(PIP) -e '.[plot,torch,safetensors,onnx,dev]'
 	@touch $@ $(VENV)/.base
 
 demo: $(VENV)/.base

@@ -81,6 +81,40 @@ def test_export_round_trip(capsys, tmp_path):
     assert "not found" in main_error(capsys, ["export", str(tmp_path / "missing.npz")])
 
 
+def test_export_onnx_writes_the_model_and_refuses_what_it_cannot(capsys, tmp_path):
+    pytest.importorskip("onnx")
+    from io_helpers import trainer_checkpoint
+    from scratchrnn.io import save_npz_weights
+    from scratchrnn.nn import Linear
+
+    ckpt = trainer_checkpoint(tmp_path / "run", cell="lstm")
+    assert main(["export", str(ckpt), "--format", "onnx"]) == 0
+    assert capsys.readouterr().out == f"wrote {ckpt.with_suffix('.onnx')}\n"
+    save_npz_weights(Linear(2, 3), tmp_path / "linear.npz")
+    before = sorted(tmp_path.iterdir())
+    msg = main_error(capsys, ["export", str(tmp_path / "linear.npz"), "--format", "onnx"])
+    assert msg == ("scratchrnn: error: ONNX export takes a scratchrnn SequenceModel, RNN, LSTM, GRU, "
+                   "RNNCell, LSTMCell, GRUCell, Seq2Seq, got a Linear")
+    missing = tmp_path / "missing" / "m.onnx"
+    msg = main_error(capsys, ["export", str(ckpt), "--format", "onnx", "-o", str(missing)])
+    assert msg == f"scratchrnn: error: {missing}: cannot write it: its folder {missing.parent} does not exist"
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+def test_export_onnx_of_a_seq2seq_writes_its_two_parts(capsys, tmp_path):
+    pytest.importorskip("onnx")
+    from scratchrnn.seq2seq.data import SymbolVocab
+    from scratchrnn.seq2seq.files import save_seq2seq
+    from scratchrnn.seq2seq.model import Seq2Seq, Seq2SeqConfig
+
+    vocab = SymbolVocab(list("abc"))
+    save_seq2seq(Seq2Seq(Seq2SeqConfig(src_vocab_size=len(vocab), embedding_dim=2, hidden_size=3)),
+                 tmp_path / "s2s.npz", vocab)
+    assert main(["export", str(tmp_path / "s2s.npz"), "--format", "onnx"]) == 0
+    assert capsys.readouterr().out == (f"wrote {tmp_path / 's2s.encoder.onnx'}\n"
+                                       f"wrote {tmp_path / 's2s.decoder_step.onnx'}\n")
+
+
 def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):
     import scratchrnn.tasks as tasks
 

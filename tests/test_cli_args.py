@@ -81,6 +81,7 @@ def test_train_help_shows_its_defaults_and_lists_every_optimizer(capsys):
 
 
 def test_choices_follow_the_library():
+    from scratchrnn.io import EXPORT_FORMATS
     from scratchrnn.nn.model import CELLS
     from scratchrnn.optim import OPTIMIZERS
     from scratchrnn.seq2seq.attention import ATTENTION_KINDS
@@ -93,6 +94,7 @@ def test_choices_follow_the_library():
     assert set(choices["train", "cell"]) == set(choices["task", "cell"]) == set(CELLS)
     assert choices["eval", "unknown"] == UNKNOWN
     assert choices["task", "attention"] == ATTENTION_KINDS
+    assert choices["export", "format"] == (*EXPORT_FORMATS, "onnx")
     assert build_parser().parse_args(["train", "--optimizer", "Plain_Rprop"]).optimizer == "plain-rprop"
 
 

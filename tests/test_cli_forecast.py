@@ -155,7 +155,7 @@ def test_predict_that_cannot_write_its_output_leaves_no_plot(trained, tmp_path):
     folder, data, _ = trained
     res = run_cli("forecast", "predict", folder / "run" / "model.npz", data, "--plot", tmp_path / "f.png",
                   "-o", tmp_path / "missing" / "next.csv", cwd=tmp_path)
-    assert "folder does not exist" in one_line_error(res)
+    assert f"its folder {tmp_path / 'missing'} does not exist" in one_line_error(res)
     assert list(tmp_path.iterdir()) == []
 
 

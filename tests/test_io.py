@@ -8,7 +8,17 @@ import pytest
 
 import scratchrnn.io as sio
 from io_helpers import SEQUENCE_CONFIGS, assert_same_params, sequence_model, torch_params
-from scratchrnn.io import archive, atomic, checkpoint, errors, interop, limits, optim_interop, weights
+from scratchrnn.io import (
+    archive,
+    atomic,
+    checkpoint,
+    errors,
+    interop,
+    limits,
+    onnx_export,
+    optim_interop,
+    weights,
+)
 
 # The names of scratchrnn.io.__all__ before the split, with the module that now owns each.
 OLD_ALL = {
@@ -57,6 +67,11 @@ NEW_ALL = {
     "TORCH_OPTIMIZERS": optim_interop,
     "from_torch_optimizer": optim_interop,
     "to_torch_optimizer": optim_interop,
+    "ONNX_EXPORTABLE": onnx_export,
+    "SEQ2SEQ_PARTS": onnx_export,
+    "export_onnx": onnx_export,
+    "onnx_model": onnx_export,
+    "to_onnx": onnx_export,
 }
 
 

@@ -97,8 +97,10 @@ def test_atomic_write_helpers_and_permissions(tmp_path):
 
 
 def test_atomic_path_refuses_missing_folder_and_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match="folder does not exist"):
+    with pytest.raises(FileNotFoundError) as caught:
         atomic_write_bytes(tmp_path / "missing" / "x.bin", b"x")
+    assert caught.value.filename == str(tmp_path / "missing" / "x.bin")  # the file, and the folder it lacks
+    assert caught.value.strerror == f"cannot write it: its folder {tmp_path / 'missing'} does not exist"
     (tmp_path / "d").mkdir()
     with pytest.raises(ValueError, match="is a directory"):
         save_checkpoint(tmp_path / "d", params={})

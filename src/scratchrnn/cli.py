@@ -253,6 +253,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 # -- plot ----------------------------------------------------------------------------------------
+# export's formats: the weight files' (scratchrnn.io.EXPORT_FORMATS) and the ONNX graph
+EXPORT_CHOICES = ("safetensors", "npz", "onnx")
 PLOT_INSTALL_HINT = "pip install 'scratchrnn[plot]' (or pip install matplotlib)"
 
 
@@ -296,9 +298,15 @@ def _add_plot_command(sub) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    src = Path(args.model)
+    if args.format == "onnx":
+        from .io import export_onnx
+
+        for path in export_onnx(src, args.output):
+            print(f"wrote {path}")
+        return 0
     from .io import export
 
-    src = Path(args.model)
     out = (
         Path(args.output)
         if args.output
@@ -397,13 +405,17 @@ def build_parser() -> CommandParser:
     _add_plot_command(sub)
 
     p = sub.add_parser(
-        "export", help="write a checkpoint's weights with PyTorch names (safetensors or npz)",
+        "export", help="write a checkpoint's weights with PyTorch names, or the model as ONNX",
         description="Write the weights of a scratchrnn checkpoint under PyTorch's names, so that "
-        "torch.nn.LSTM(...).load_state_dict(...) (or RNN, GRU, Linear) accepts them as they are.",
-        epilog="example:\n  scratchrnn export runs/train-char-TIME/model.npz --format safetensors",
+        "torch.nn.LSTM(...).load_state_dict(...) (or RNN, GRU, Linear) accepts them as they are "
+        "(safetensors, npz); or write the model as an ONNX graph that ONNX Runtime runs (onnx, "
+        "needs scratchrnn[onnx]): a language model, a weights file's module in one file, a "
+        "sequence-to-sequence model as NAME.encoder.onnx and NAME.decoder_step.onnx.",
+        epilog="examples:\n  scratchrnn export runs/train-char-TIME/model.npz --format safetensors\n"
+               "  scratchrnn export runs/train-char-TIME/model.npz --format onnx -o char.onnx",
     )
-    p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz)")
-    p.add_argument("--format", choices=("safetensors", "npz"), default="safetensors", help="the file format")
+    p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz) or weights file")
+    p.add_argument("--format", choices=EXPORT_CHOICES, default="safetensors", help="the file format")
     p.add_argument("-o", "--output", metavar="FILE",
                    help="output file (default: MODEL with the format's suffix)")
     p.set_defaults(func=_cmd_export)

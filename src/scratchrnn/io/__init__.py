@@ -10,6 +10,8 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
 * ``interop``: ``to_torch`` / ``from_torch``, the module descriptions weight files record, and
   ``check_weights``, which compares weights with a description before a module is built;
+* ``onnx_export``: ``to_onnx`` and ``export_onnx``, a model as an ONNX graph (``onnx_graph``
+  builds it from the layers);
 * ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
   ``MAX_JSON_DEPTH``, ...) and ``read_json``, a JSON file read within them;
 * ``errors``: ``MissingDependencyError`` and the checks and wording the readers share.
@@ -38,6 +40,7 @@ from .checkpoint import METADATA_KEY as METADATA_KEY
 from .errors import MissingDependencyError
 from .interop import check_weights, from_torch, to_torch
 from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
+from .onnx_export import ONNX_EXPORTABLE, SEQ2SEQ_PARTS, export_onnx, onnx_model, to_onnx
 from .optim_interop import TORCH_OPTIMIZERS, from_torch_optimizer, to_torch_optimizer
 from .weights import (
     EXPORT_FORMATS,
@@ -82,6 +85,11 @@ __all__ = [
     "TORCH_OPTIMIZERS",
     "from_torch_optimizer",
     "to_torch_optimizer",
+    "ONNX_EXPORTABLE",
+    "SEQ2SEQ_PARTS",
+    "export_onnx",
+    "onnx_model",
+    "to_onnx",
 ]
 
 

@@ -133,7 +133,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         return
     folder = target.parent
     if not folder.is_dir():
-        raise FileNotFoundError(errno.ENOENT, f"cannot write {path}: folder does not exist", str(folder))
+        raise FileNotFoundError(errno.ENOENT, f"cannot write it: its folder {folder} does not exist",
+                                str(path))
     _remove_stale_temps(folder)
     # Over an existing file the data is private while it is written, then gets the file's bits
     # (after the fsync, which opens it for writing: the bits may forbid that).
