@@ -8,9 +8,13 @@ with a generator seeded by ``--seed`` and the step number, the same on every pro
 N takes windows r, r + N, ...; DDP averages the gradients, so every step is the step one process
 would take on the whole batch (to float32 rounding; a model with dropout draws other masks on
 each process, seeded by ``--seed`` and the rank, so there the runs differ by their masks). After
-``--steps`` steps process 0 writes a scratchrnn checkpoint to OUT (atomically: the weights, the
-model configuration and vocabulary, the optimizer's state), which ``scratchrnn sample`` and
-``scratchrnn eval`` read.
+``--steps`` steps process 0 writes a scratchrnn checkpoint to OUT, atomically, which ``scratchrnn
+sample`` and ``scratchrnn eval`` read. From a run's ``last.npz`` (optimizer, generator and
+schedule state) OUT is that run continued (``scratchrnn.io.save_continued_run``): its learning-rate
+schedule goes on in torch (``to_torch_scheduler``; a "plateau" schedule, which waits for
+validations this script does not run, keeps its rate), and ``scratchrnn train --resume OUT`` goes
+on from where torch stopped. From a ``model.npz`` or ``best.npz`` (weights only) OUT holds the
+weights, the model configuration and vocabulary and the optimizer's state, but no run to resume.
 
 On one machine (the processes meet on the loopback address)::
 
@@ -47,7 +51,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=32,
                    help="windows per step over all processes, a multiple of their number (default: 32)")
     p.add_argument("--window", type=int, default=64, help="characters per window (default: 64)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the checkpoint optimizer's, else 1e-3)")
+    p.add_argument("--lr", type=float,
+                   help="learning rate (default: the run's current one, else 1e-3; not with a schedule)")
     p.add_argument("--seed", type=int, default=0, help="seeds the windows drawn (default: 0)")
     args = p.parse_args(argv)
     for name in ("steps", "nprocs", "batch_size", "window"):
@@ -79,8 +84,11 @@ def train(rank: int, world: int, args) -> None:
         from_torch_optimizer,
         load_checkpoint,
         save_checkpoint,
+        save_continued_run,
+        schedule_from_state,
         to_torch,
         to_torch_optimizer,
+        to_torch_scheduler,
     )
     from scratchrnn.lm import CharLM, load_language_model
 
@@ -100,16 +108,26 @@ def train(rank: int, world: int, args) -> None:
             raise SystemExit(f"{args.text}: {ids.size} characters, fewer than a window of {args.window} + 1")
 
         model = lm.model
-        state = checkpoint.optimizer_state
+        state, extra = checkpoint.optimizer_state, checkpoint.extra or {}
+        run = state is not None and checkpoint.rng_state is not None  # a last.npz: a run to continue
         if state is not None:
             optimizer = getattr(optim, state["type"])(model.params)
             optimizer.load_state_dict(state)
+            optimizer.lr = extra.get("lr", 1e-3)  # the rate of the run's next step
         else:
             optimizer = optim.Adam(model.params, lr=1e-3)
+        schedule = None
+        if run and extra.get("scheduler") is not None:
+            if args.lr is not None:
+                raise SystemExit(f"{args.checkpoint}: the run has a learning-rate schedule, which sets the "
+                                 "rate; leave out --lr")
+            schedule = schedule_from_state(optimizer, extra["scheduler"])
         if args.lr is not None:
             optimizer.lr = args.lr
         module = to_torch(model).train()
         torch_optimizer = to_torch_optimizer(optimizer, module)
+        scheduler = None if schedule is None else to_torch_scheduler(schedule, torch_optimizer)
+        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
         ddp = DistributedDataParallel(module)
         for step in range(args.steps):
             x, y = windows(ids, step, args, rank, world)
@@ -119,12 +137,19 @@ def train(rank: int, world: int, args) -> None:
             torch_optimizer.zero_grad()
             loss.backward()  # DDP averages the gradients over the processes
             torch_optimizer.step()
+            if scheduler is not None and not plateau:  # a plateau schedule waits for validations
+                scheduler.step()
             if (step + 1) % max(1, args.steps // 10) == 0:  # every process, for the all_reduce
                 total = loss.detach().clone()
                 dist.all_reduce(total)  # the mean loss of the whole batch
                 if rank == 0:
                     print(f"step {step + 1}/{args.steps}: loss {total.item() / world:.4f}", flush=True)
-        if rank == 0:
+        if rank == 0 and run:
+            save_continued_run(args.checkpoint, args.out, module, torch_optimizer, scheduler,
+                               steps=args.steps)
+            print(f"wrote {args.out} ({world} processes, {args.steps} steps; resume it with scratchrnn "
+                  "train --resume)", flush=True)
+        elif rank == 0:
             back = from_torch(module)
             optimizer = from_torch_optimizer(torch_optimizer, module, back.params,
                                              step_count=optimizer.step_count + args.steps)

@@ -17,6 +17,8 @@ from scratchrnn.io import (
     limits,
     onnx_export,
     optim_interop,
+    schedule_interop,
+    torch_run,
     weights,
 )
 
@@ -67,6 +69,11 @@ NEW_ALL = {
     "TORCH_OPTIMIZERS": optim_interop,
     "from_torch_optimizer": optim_interop,
     "to_torch_optimizer": optim_interop,
+    "TORCH_SCHEDULES": schedule_interop,
+    "from_torch_scheduler": schedule_interop,
+    "schedule_from_state": schedule_interop,
+    "to_torch_scheduler": schedule_interop,
+    "save_continued_run": torch_run,
     "ONNX_EXPORTABLE": onnx_export,
     "SEQ2SEQ_PARTS": onnx_export,
     "export_onnx": onnx_export,

@@ -10,6 +10,8 @@ One module per job; every public name is also offered here, at ``scratchrnn.io``
 * ``weights``: state dicts as ``.safetensors`` or ``.npz`` files, ``load_module`` and ``export``;
 * ``interop``: ``to_torch`` / ``from_torch``, the module descriptions weight files record, and
   ``check_weights``, which compares weights with a description before a module is built;
+* ``optim_interop``, ``schedule_interop`` and ``torch_run``: an optimizer's and a schedule's state
+  to ``torch.optim`` and back, and a run continued in torch written back as one the trainer resumes;
 * ``onnx_export``: ``to_onnx`` and ``export_onnx``, a model as an ONNX graph (``onnx_graph``
   builds it from the layers);
 * ``limits``: the resource limits every reader keeps (``MAX_MEMBER_BYTES``, ``MAX_JSON_BYTES``,
@@ -42,6 +44,8 @@ from .interop import check_weights, from_torch, to_torch
 from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
 from .onnx_export import ONNX_EXPORTABLE, SEQ2SEQ_PARTS, export_onnx, onnx_model, to_onnx
 from .optim_interop import TORCH_OPTIMIZERS, from_torch_optimizer, to_torch_optimizer
+from .schedule_interop import TORCH_SCHEDULES, from_torch_scheduler, schedule_from_state, to_torch_scheduler
+from .torch_run import save_continued_run
 from .weights import (
     EXPORT_FORMATS,
     WEIGHTS_FORMAT_VERSION,
@@ -85,6 +89,11 @@ __all__ = [
     "TORCH_OPTIMIZERS",
     "from_torch_optimizer",
     "to_torch_optimizer",
+    "TORCH_SCHEDULES",
+    "from_torch_scheduler",
+    "schedule_from_state",
+    "to_torch_scheduler",
+    "save_continued_run",
     "ONNX_EXPORTABLE",
     "SEQ2SEQ_PARTS",
     "export_onnx",
