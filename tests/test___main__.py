@@ -42,6 +42,8 @@ def test_an_interrupt_during_start_up_is_a_quiet_exit():
         time.sleep(delay)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=30)
+        if proc.returncode == 1 and "init_import_site" in err:
+            continue  # it came while Python itself started (its site import), before any of ours ran
         assert proc.returncode in (2, 128 + sig, -sig), (proc.returncode, err)  # 2: done before it
         assert not our_traceback(err), err
         statuses.append(proc.returncode)

@@ -121,6 +121,67 @@ def test_blocked_holds_a_signal_until_the_block_ends():
     assert seen == ["still here"]
 
 
+def _signal_in_a_weakref_callback():
+    """A signal whose handler runs inside a weakref callback (as importlib's module-lock callback
+    runs during an import), where Python cannot raise the handler's exception and drops it."""
+    import weakref
+
+    class Thing:
+        pass
+
+    def callback(_):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        for _ in range(1000):  # the handler runs at the next check, still inside the callback
+            pass
+
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    del thing
+    return ref
+
+
+def test_a_signal_python_dropped_is_raised_at_the_next_blocked_block(capsys):
+    guard = SignalGuard()
+    seen = []
+    with guard.installed(), pytest.raises(Interrupted) as caught:
+        _signal_in_a_weakref_callback()
+        seen.append("the work went on")  # Python dropped the Interrupted: the guard kept it
+        with guard.blocked():
+            seen.append("the block ran")
+        seen.append("not reached")
+    assert seen == ["the work went on", "the block ran"] and caught.value.signum == signal.SIGINT
+    assert "Interrupted" not in capsys.readouterr().err  # not printed as an ignored exception
+
+
+def test_a_signal_python_dropped_stops_a_deferred_loop_before_it_starts():
+    guard = SignalGuard()
+    with guard.installed(), pytest.raises(Interrupted):
+        _signal_in_a_weakref_callback()
+        with guard.deferred():
+            pytest.fail("the loop started")
+
+
+def test_other_unraisable_exceptions_reach_the_hook_installed_before(monkeypatch):
+    import sys
+    import weakref
+
+    class Thing:
+        pass
+
+    def callback(_):
+        raise ValueError("a callback's own error")
+
+    got = []
+    monkeypatch.setattr(sys, "unraisablehook", got.append)
+    guard = SignalGuard()
+    with guard.installed():
+        thing = Thing()
+        ref = weakref.ref(thing, callback)
+        del thing  # the callback raises where Python cannot propagate it
+    assert ref() is None and sys.unraisablehook == got.append
+    assert [str(u.exc_value) for u in got] == ["a callback's own error"]
+
+
 def test_outside_the_main_thread_the_guard_stands_aside():
     result = []
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -69,6 +70,22 @@ class SignalGuard:
         self._holding = 0  # blocks of blocked() the main thread is inside
         self._held: int | None = None  # a signal that came inside them, raised when they end
         self._previous: dict[int, object] = {}
+        self._lost: int | None = None  # a signal whose Interrupted Python dropped (see _unraisable)
+        self._hook = sys.unraisablehook
+
+    def _unraisable(self, unraisable) -> None:
+        """Python drops an exception raised where it cannot propagate (a weakref callback, such as
+        importlib's module lock's, or a ``__del__``) and prints it: an ``Interrupted`` that the
+        handler raised there is kept instead, and the next ``blocked()`` or ``deferred()`` raises it."""
+        if isinstance(unraisable.exc_value, Interrupted):
+            self._lost = self._lost or unraisable.exc_value.signum
+            return
+        self._hook(unraisable)
+
+    def _raise_lost(self) -> None:
+        if self._lost is not None:
+            signum, self._lost = self._lost, None
+            raise Interrupted(signum)
 
     def _handle(self, signum, frame) -> None:
         if self._deferring and self.received is None:
@@ -93,23 +110,26 @@ class SignalGuard:
             yield self
             return
         if self._depth == 0:
-            self.received = None
+            self.received, self._lost = None, None
             with self.blocked():
                 self._previous = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
+                self._hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
         self._depth += 1
         try:
             yield self
         finally:
             self._depth -= 1
             if self._depth == 0:
-                with self.blocked():
+                self._deferring = False
+                with self.blocked():  # raises a signal held or lost meanwhile, with the handlers given back
                     for s, handler in self._previous.items():
                         signal.signal(s, handler if then is None else then)
-                self._deferring = False
+                    sys.unraisablehook = self._hook
 
     @contextmanager
     def deferred(self) -> Iterator[SignalGuard]:
         """Inside the block the first signal only sets ``received``; the caller polls it."""
+        self._raise_lost()  # one that came before, where it could not stop the work
         self._deferring = True
         try:
             yield self
@@ -136,6 +156,8 @@ class SignalGuard:
             held, self._held = (self._held, None) if not self._holding else (None, self._held)
             if held is not None:
                 raise Interrupted(held)
+            if not self._holding:
+                self._raise_lost()
 
 
 SIGNAL_GUARD = SignalGuard()
