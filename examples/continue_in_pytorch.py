@@ -9,11 +9,13 @@ N takes windows r, r + N, ...; DDP averages the gradients, so every step is the 
 would take on the whole batch (to float32 rounding; a model with dropout draws other masks on
 each process, seeded by ``--seed`` and the rank, so there the runs differ by their masks). After
 ``--steps`` steps process 0 writes a scratchrnn checkpoint to OUT, atomically, which ``scratchrnn
-sample`` and ``scratchrnn eval`` read. From a run's ``last.npz`` (optimizer, generator and
-schedule state) OUT is that run continued (``scratchrnn.io.save_continued_run``): its learning-rate
-schedule goes on in torch (``to_torch_scheduler``; a "plateau" schedule, which waits for
-validations this script does not run, keeps its rate), and ``scratchrnn train --resume OUT`` goes
-on from where torch stopped. From a ``model.npz`` or ``best.npz`` (weights only) OUT holds the
+sample`` and ``scratchrnn eval`` read. From a run's ``last.npz`` (or its ``best.npz``: both hold
+optimizer, generator and schedule state) OUT is that run continued
+(``scratchrnn.io.save_continued_run``): its learning-rate schedule goes on in torch
+(``to_torch_scheduler``; a "plateau" schedule, which waits for validations this script does not
+run, keeps its rate), and ``scratchrnn train --resume OUT`` goes
+on from where torch stopped; a schedule made for fewer steps than the run now has is stretched to
+them, as a resumed run's is. From a ``model.npz`` (weights only) OUT holds the
 weights, the model configuration and vocabulary and the optimizer's state, but no run to resume.
 
 On one machine (the processes meet on the loopback address)::
@@ -85,7 +87,6 @@ def train(rank: int, world: int, args) -> None:
         load_checkpoint,
         save_checkpoint,
         save_continued_run,
-        schedule_from_state,
         to_torch,
         to_torch_optimizer,
         to_torch_scheduler,
@@ -121,7 +122,10 @@ def train(rank: int, world: int, args) -> None:
             if args.lr is not None:
                 raise SystemExit(f"{args.checkpoint}: the run has a learning-rate schedule, which sets the "
                                  "rate; leave out --lr")
-            schedule = schedule_from_state(optimizer, extra["scheduler"])
+            schedule = optim.schedule_from_state(optimizer, extra["scheduler"])
+            total = checkpoint.step + args.steps
+            if isinstance(schedule, optim.LRSchedule) and total > schedule.total_steps:
+                schedule.retarget(total)  # a longer run, as a resumed one given more steps
         if args.lr is not None:
             optimizer.lr = args.lr
         module = to_torch(model).train()

@@ -921,4 +921,6 @@ NOTHING_TO_SWEEP = {
     "recurrent_cells": "no arguments",
     "hello_model": "no arguments",
     "as_generator": "checks.check_random_state, tested in test_checks",
+    "schedule_from_state": "a saved state, checked by the schedule's load_state_dict; tested in "
+                           "test_io_schedule_interop",
 }

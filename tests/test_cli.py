@@ -113,6 +113,15 @@ def test_export_onnx_of_a_seq2seq_writes_its_two_parts(capsys, tmp_path):
     assert main(["export", str(tmp_path / "s2s.npz"), "--format", "onnx"]) == 0
     assert capsys.readouterr().out == (f"wrote {tmp_path / 's2s.encoder.onnx'}\n"
                                        f"wrote {tmp_path / 's2s.decoder_step.onnx'}\n")
+    import onnx
+
+    for part in ("encoder", "decoder_step"):
+        onnx.checker.check_model(onnx.load(str(tmp_path / f"s2s.{part}.onnx")), full_check=True)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x")  # a file where the folder should be: the temporary file cannot be made
+    msg = main_error(capsys, ["export", str(tmp_path / "s2s.npz"), "--format", "onnx", "-o",
+                              str(blocker / "x.onnx")])
+    assert msg.startswith(f"scratchrnn: error: {blocker / 'x.encoder.onnx'}: ")  # the file, not a .tmp
 
 
 def test_demo_writes_table_summary_and_plots(capsys, tmp_path, monkeypatch):

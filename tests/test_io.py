@@ -60,6 +60,7 @@ def test_old_names_are_the_owning_modules_objects(name):
 NEW_ALL = {
     "read_npz": archive,
     "CheckpointInfo": checkpoint,
+    "check_resumable": checkpoint,
     "peek_checkpoint": checkpoint,
     "check_weights": interop,
     "MAX_JSON_BYTES": limits,
@@ -71,7 +72,6 @@ NEW_ALL = {
     "to_torch_optimizer": optim_interop,
     "TORCH_SCHEDULES": schedule_interop,
     "from_torch_scheduler": schedule_interop,
-    "schedule_from_state": schedule_interop,
     "to_torch_scheduler": schedule_interop,
     "save_continued_run": torch_run,
     "ONNX_EXPORTABLE": onnx_export,

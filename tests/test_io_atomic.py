@@ -307,3 +307,16 @@ def test_the_temporary_file_of_a_killed_write_is_removed_once_stale(tmp_path):
     _age(leftover, STALE_TEMP_SECONDS + 1)
     save_checkpoint(path, params={}, step=2)
     assert [p.name for p in tmp_path.iterdir()] == ["last.npz"]
+
+
+def test_a_temporary_path_names_the_file_it_stands_for(tmp_path, monkeypatch):
+    from scratchrnn.io.atomic import temp_target
+
+    seen = []
+    with atomic_path(tmp_path / "model.onnx") as temp:
+        seen.append(temp_target(temp))
+    assert seen == [tmp_path / "model.onnx"]
+    assert temp_target(tmp_path / "model.onnx") is None  # not a temporary name
+    with atomic_path(tmp_path / ("x" * 120)) as temp:  # a name cut to fit: not said whole
+        assert temp_target(temp) is None
+

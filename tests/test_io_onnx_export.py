@@ -96,7 +96,7 @@ def test_states_and_lengths_left_out_are_zeros_and_the_whole_sequence(tmp_path, 
     y, h_n, _ = model.forward(x)
     out = run(sess, input=x)
     assert_close(out["output"], y)
-    assert_close(out["h_n"], states(h_n)[0])
+    assert_states(out, h_n)
     names = ["output", "h_n"] + ["c_n"] * (cell == "lstm")
     assert [o.name for o in sess.get_outputs()] == names
 
@@ -229,6 +229,24 @@ def test_export_onnx_reads_a_trainer_checkpoint_and_keeps_its_vocabulary(tmp_pat
     model = load_module(ckpt).eval()
     x = np.array([[0, 1], [2, 3], [4, 0]])
     assert_close(run(session(path), input=x)["output"], model.forward(x)[0])
+
+
+def test_export_onnx_refuses_an_estimator_a_text_and_its_own_input(tmp_path):
+    from io_helpers import trainer_checkpoint
+    from scratchrnn.estimators import SequenceClassifier
+
+    X = [np.random.default_rng(i).standard_normal((4, 2)) for i in range(6)]
+    clf = SequenceClassifier(hidden_size=3, epochs=1, random_state=0).fit(X, [0, 1] * 3)
+    clf.save(tmp_path / "clf.npz")
+    with pytest.raises(ValueError, match="clf.npz is a SequenceClassifier file: its predictions scale"):
+        export_onnx(tmp_path / "clf.npz")
+    (tmp_path / "t.txt").write_text("not a model")
+    with pytest.raises(ValueError, match="t.txt is neither a scratchrnn checkpoint nor a weights file"):
+        export_onnx(tmp_path / "t.txt")
+    ckpt = trainer_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="onto itself"):
+        export_onnx(ckpt, ckpt)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".onnx") == []
 
 
 def test_export_onnx_reads_a_weights_file(tmp_path):

@@ -34,9 +34,8 @@ def test_gate_blocks_move_to_onnx_order(cls, order):
         array[...] = blocks.reshape((-1,) + (1,) * (array.ndim - 1))
     graph = Graph(onnx, "g")
     x = graph.input("x", "float", ["time", "batch", 3])
-    lengths = graph.op("Cast", graph.op("Expand", graph.const(1), graph.dim(x, 1)), to=graph.INT32)
-    h0 = graph.state_input("h0", [2, "batch", H], graph.dim(x, 1), 1)
-    graph.recurrent(Stack.of(layer), x, [h0] * (2 if cls is LSTM else 1), lengths, "rnn")
+    h0 = graph.state_inputs(1, [2, "batch", H], graph.dim(x, 1))
+    graph.recurrent(Stack.of(layer), x, h0 * Stack.of(layer).arity, graph.ones(graph.dim(x, 1)), "rnn")
     want = np.repeat(order, H)
     w, r, b = (initializer(graph, f"rnn.{k}_l0") for k in "WRB")
     assert w.shape == (2, len(order) * H, 3) and r.shape == (2, len(order) * H, H)
@@ -62,17 +61,35 @@ def test_optional_inputs_default_to_zeros_and_the_whole_time_axis():
     graph = Graph(onnx, "g")
     x = graph.input("x", "float", ["time", "batch", 2])
     steps, batch = graph.scalar_dim(x, 0), graph.dim(x, 1)
-    graph.output("h", graph.state_input("h0", [3, "batch", 4], batch, 1), "float", [3, "batch", 4])
+    h0, c0 = graph.state_inputs(2, [3, "batch", 4], batch)
+    graph.output("h", h0, "float", [3, "batch", 4])
+    graph.output("c", c0, "float", [3, "batch", 4])
     graph.output("n", graph.lengths_input("lengths", steps, batch), "int64", ["batch"])
     sess = session(graph)
     x = np.zeros((5, 2, 2), np.float32)
-    h, n = sess.run(None, {"x": x})
-    assert h.shape == (3, 2, 4) and not h.any()
+    h, c, n = sess.run(None, {"x": x})
+    assert h.shape == c.shape == (3, 2, 4) and not h.any() and not c.any()
     np.testing.assert_array_equal(n, [5, 5])
     given = np.arange(24, dtype=np.float32).reshape(3, 2, 4)
-    h, n = sess.run(None, {"x": x, "h0": given, "lengths": np.array([2, 4])})
+    h, c, n = sess.run(None, {"x": x, "h0": given, "lengths": np.array([2, 4])})
     np.testing.assert_array_equal(h, given)
+    assert not c.any()  # c0 left out while h0 is given
     np.testing.assert_array_equal(n, [2, 4])
+
+
+@pytest.mark.parametrize("feed", [{"lengths": np.array([2])}, {"lengths": np.array([2, 3, 4])},
+                                  {"h0": np.zeros((3, 1, 4), np.float32)},
+                                  {"h0": np.zeros((3, 3, 4), np.float32)}],
+                         ids=["lengths-short", "lengths-long", "h0-batch-1", "h0-batch-3"])
+def test_an_optional_input_of_another_batch_size_is_an_error_not_broadcast(feed):
+    graph = Graph(onnx, "g")
+    x = graph.input("x", "float", ["time", "batch", 2])
+    steps, batch = graph.scalar_dim(x, 0), graph.dim(x, 1)
+    (h0,) = graph.state_inputs(1, [3, "batch", 4], batch)
+    graph.output("h", h0, "float", [3, "batch", 4])
+    graph.output("n", graph.lengths_input("lengths", steps, batch), "int64", ["batch"])
+    with pytest.raises(ort.capi.onnxruntime_pybind11_state.Fail, match="cannot be reshaped"):
+        session(graph).run(None, {"x": np.zeros((5, 2, 2), np.float32), **feed})
 
 
 def test_small_integer_constants_are_made_once():

@@ -16,13 +16,12 @@ from scratchrnn.io.optim_interop import from_torch_optimizer, to_torch_optimizer
 from scratchrnn.io.schedule_interop import (  # noqa: E402
     TORCH_SCHEDULES,
     from_torch_scheduler,
-    schedule_from_state,
     to_torch_scheduler,
 )
 from scratchrnn.nn import GRU  # noqa: E402
-from scratchrnn.optim import Adam, CosineLR, HalveOnIncrease, LRSchedule, StepLR  # noqa: E402
+from scratchrnn.optim import Adam, CosineLR, HalveOnIncrease, LRSchedule, StepLR, schedule_from_state  # noqa: E402
 
-METRICS = [1.0, 0.9, 0.95, 0.97, 0.99, 0.5, 0.6, 0.7, 0.8, 0.9]  # a validation every 4 steps
+METRICS = [1.0, 0.9, 0.95, 0.97, 0.99, 0.5, 0.6, 0.7, 0.8, 0.9] * 2  # a validation every 4 steps
 SCHEDULES = {
     "StepLR": lambda o: StepLR(o, 3, 0.5),
     "CosineLR": lambda o: CosineLR(o, 50, 0.001, warmup=4),
@@ -118,8 +117,44 @@ def test_a_schedule_is_rebuilt_from_its_state(name):
     _, optimizer, schedule = make(name)
     for _ in range(7):
         schedule.step()
-    again = schedule_from_state(Adam(GRU(2, 3, rng=1).params, lr=1.0), schedule.state_dict())
+    again = schedule_from_state(Adam(GRU(2, 3, rng=1).params, lr=optimizer.lr), schedule.state_dict())
     assert again.state_dict() == schedule.state_dict() and again.opt.lr == optimizer.lr
+
+
+def test_a_schedule_below_its_min_lr_is_rebuilt_at_the_rate_it_saved():
+    optimizer = Adam(GRU(2, 3, rng=0).params, lr=0.01)
+    schedule = LRSchedule(optimizer, "step", 40, step_size=3, gamma=0.5, min_lr=1e-3)  # "step" may go below
+    for _ in range(12):
+        schedule.step()
+    assert optimizer.lr < 1e-3
+    again = schedule_from_state(Adam(GRU(2, 3, rng=1).params, lr=optimizer.lr), schedule.state_dict())
+    assert again.state_dict() == schedule.state_dict()
+
+
+def test_a_cosine_at_its_end_is_refused_and_a_stretched_one_comes_back_stretched():
+    model, optimizer, schedule = make("cosine-to-its-end")
+    scratch_steps(model, optimizer, schedule, 0, 40, [])
+    module = to_torch(model)
+    torch_optimizer = to_torch_optimizer(optimizer, module)
+    with pytest.raises(ValueError, match=r"at its end \(step 40 of 40\).*rises again"):
+        to_torch_scheduler(schedule, torch_optimizer)
+    handed_over = schedule.state_dict()
+    schedule.retarget(60)  # the run goes on to 60 steps, from the rate of step 40 on that curve
+    torch_optimizer = to_torch_optimizer(optimizer, module)
+    scheduler = to_torch_scheduler(schedule, torch_optimizer)
+    want_model, want_optimizer, want = make("cosine-to-its-end")
+    scratch_steps(want_model, want_optimizer, want, 0, 40, [])
+    want.retarget(60)
+    rates, want_rates = [], []
+    torch_steps(module, torch_optimizer, scheduler, 40, 60, rates)
+    scratch_steps(want_model, want_optimizer, want, 40, 60, want_rates)
+    np.testing.assert_allclose(rates, want_rates, rtol=1e-12, atol=1e-15)
+    back = schedule_from_state(Adam(GRU(2, 3).params, lr=0.01), handed_over)  # saved for 40 steps
+    from_torch_scheduler(scheduler, back)
+    assert back.total_steps == 60 and back.last_step == 60
+    scheduler.step()
+    with pytest.raises(ValueError, match="gone 61 steps, past its T_max 60"):
+        from_torch_scheduler(scheduler, back)
 
 
 def test_what_torch_does_not_have_is_named():
@@ -129,8 +164,8 @@ def test_what_torch_does_not_have_is_named():
     with pytest.raises(ValueError, match="HalveOnIncrease has no torch.optim.lr_scheduler counterpart.*"
                                          f"supported: {', '.join(TORCH_SCHEDULES)}"):
         to_torch_scheduler(HalveOnIncrease(optimizer), torch_optimizer)
-    with pytest.raises(ValueError, match="HalveOnIncrease has no"):
-        schedule_from_state(optimizer, HalveOnIncrease(optimizer).state_dict())
+    with pytest.raises(ValueError, match="expected the state dict of a StepLR, .*, got list"):
+        schedule_from_state(optimizer, [])
     warming = LRSchedule(optimizer, "cosine", 50, warmup=4)
     warming.step()
     with pytest.raises(ValueError, match=r"in its warmup \(step 1 of 4\)"):

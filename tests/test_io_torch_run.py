@@ -12,10 +12,10 @@ torch = pytest.importorskip("torch")
 from scratchrnn.data.sequences import TokenStream  # noqa: E402
 from scratchrnn.io import load_checkpoint, load_module, save_checkpoint, to_torch  # noqa: E402
 from scratchrnn.io.optim_interop import to_torch_optimizer  # noqa: E402
-from scratchrnn.io.schedule_interop import schedule_from_state, to_torch_scheduler  # noqa: E402
+from scratchrnn.io.schedule_interop import to_torch_scheduler  # noqa: E402
 from scratchrnn.io.torch_run import save_continued_run  # noqa: E402
 from scratchrnn.nn.model import ModelConfig, SequenceModel  # noqa: E402
-from scratchrnn.optim import SGD, Adam, make_optimizer  # noqa: E402
+from scratchrnn.optim import SGD, Adam, make_optimizer, schedule_from_state  # noqa: E402
 from scratchrnn.train import TrainConfig, Trainer  # noqa: E402
 
 STREAM = np.tile(np.arange(5), 40)
@@ -111,11 +111,21 @@ def test_what_does_not_fit_the_run_is_named(tmp_path):
     with pytest.raises(ValueError, match="the run had a learning-rate schedule: give its torch scheduler"):
         save_continued_run(last, tmp_path / "x.npz", module, torch_optimizer)
     other = to_torch(SequenceModel(ModelConfig(cell="gru", vocab_size=5, hidden_size=4, dtype="float64")))
-    with pytest.raises(ValueError, match="is a run of the model"):
+    with pytest.raises(ValueError, match=r"is a run of another model: the torch module has cell='gru' \(the "
+                                         r"run's: 'lstm'\)"):
         save_continued_run(last, tmp_path / "x.npz", other, torch_optimizer, scheduler)
     sgd = torch.optim.SGD(module.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="was trained with Adam, the torch optimizer is SGD"):
+        save_continued_run(last, tmp_path / "x.npz", module, sgd, steps=1)
+    with pytest.raises(ValueError, match="schedules another optimizer than torch_optimizer"):
         save_continued_run(last, tmp_path / "x.npz", module, sgd, scheduler, steps=1)
+    with pytest.raises(ValueError, match=r"has taken 9 steps in all, and 8 \+ steps=2 gives 10"):
+        save_continued_run(last, tmp_path / "x.npz", module, torch_optimizer, scheduler, steps=2)
+    other = torch.optim.Adam(module.parameters(), lr=torch_optimizer.param_groups[0]["lr"], betas=(0.5, 0.9))
+    other.load_state_dict({"state": torch_optimizer.state_dict()["state"],
+                           "param_groups": [{**other.state_dict()["param_groups"][0]}]})
+    with pytest.raises(ValueError, match=r"other settings than the run of .*: beta1=0.5 \(the run's: 0.9\)"):
+        save_continued_run(last, tmp_path / "x.npz", module, other, None)
     save_checkpoint(tmp_path / "model.npz", params=load_checkpoint(last).params)  # weights only
     with pytest.raises(ValueError, match="holds no optimizer or generator state"):
         save_continued_run(tmp_path / "model.npz", tmp_path / "x.npz", module, torch_optimizer, scheduler)
@@ -124,9 +134,22 @@ def test_what_does_not_fit_the_run_is_named(tmp_path):
 
 def test_sgd_counts_no_steps_so_they_are_given(tmp_path):
     model = SequenceModel(CONFIG, rng=0)
-    trainer = Trainer(model, SGD(model.params, lr=0.1), TrainConfig(steps=4, checkpoint_dir=str(tmp_path)))
+    trainer = Trainer(model, SGD(model.params, lr=0.1, momentum=0.9), TrainConfig(steps=4,
+                                                                                  checkpoint_dir=str(tmp_path)))
     trainer.fit(TokenStream(STREAM, batch_size=2, window=4))
     module = to_torch(model)
     torch_optimizer = to_torch_optimizer(trainer.optimizer, module)
+    ids = torch.from_numpy(STREAM[:11].reshape(-1, 1).copy())
+    for _ in range(6):
+        torch_optimizer.zero_grad()
+        logits, _ = module(ids[:-1])
+        torch.nn.functional.cross_entropy(logits.reshape(-1, 5), ids[1:].reshape(-1)).backward()
+        torch_optimizer.step()
+    with pytest.raises(ValueError, match="torch's SGD counts no steps: give steps"):
+        save_continued_run(tmp_path / "last.npz", tmp_path / "back.npz", module, torch_optimizer)
     out = save_continued_run(tmp_path / "last.npz", tmp_path / "back.npz", module, torch_optimizer, steps=6)
-    assert load_checkpoint(out).step == 10 and load_checkpoint(out).optimizer_state["step"] == 10
+    ck = load_checkpoint(out)
+    assert ck.step == 10 and ck.optimizer_state["step"] == 10
+    for k, p in module.named_parameters():
+        np.testing.assert_array_equal(ck.optimizer_state["buffers"]["momentum_buffer"][k],
+                                      torch_optimizer.state[p]["momentum_buffer"].numpy())

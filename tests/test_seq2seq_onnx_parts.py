@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scratchrnn.io import export_onnx, onnx_model, to_onnx
-from scratchrnn.seq2seq.data import SymbolVocab
+from scratchrnn.seq2seq.data import SPECIALS, SourceFormat, SymbolVocab
 from scratchrnn.seq2seq.decode import DecoderStepper
 from scratchrnn.seq2seq.files import save_seq2seq
 from scratchrnn.seq2seq.model import Seq2Seq, Seq2SeqConfig
@@ -136,7 +136,9 @@ def test_export_onnx_writes_both_parts_of_a_seq2seq_file(tmp_path):
         onnx.checker.check_model(proto, full_check=True)
         meta = {p.key: p.value for p in proto.metadata_props}
         assert meta["scratchrnn.part"] == part
-        vocab = {"source": source.to_list(), "target": target.to_list()}
-        assert json.loads(meta["scratchrnn.vocab"]) == vocab
+        vocab = {"source": [*SPECIALS, *source.symbols], "target": [*SPECIALS, *target.symbols]}
+        assert json.loads(meta["scratchrnn.vocab"]) == vocab  # in id order: the specials first
+        assert vocab["source"].index("+") == source.encode("+")[0]
+        assert json.loads(meta["scratchrnn.source_format"]) == SourceFormat().to_dict()
     src = np.array([[3], [4], [12]])
     check_decoding(model, session(paths[0]), session(paths[1]), src, None)

@@ -302,7 +302,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.format == "onnx":
         from .io import export_onnx
 
-        for path in export_onnx(src, args.output):
+        with writing(args.output or src.with_suffix(".onnx")):  # a Seq2Seq's two files named by the error
+            paths = export_onnx(src, args.output)
+        for path in paths:
             print(f"wrote {path}")
         return 0
     from .io import export
@@ -414,10 +416,12 @@ def build_parser() -> CommandParser:
         epilog="examples:\n  scratchrnn export runs/train-char-TIME/model.npz --format safetensors\n"
                "  scratchrnn export runs/train-char-TIME/model.npz --format onnx -o char.onnx",
     )
-    p.add_argument("model", metavar="MODEL", help="a scratchrnn checkpoint (.npz) or weights file")
+    p.add_argument("model", metavar="MODEL",
+                   help="a scratchrnn checkpoint (.npz); for onnx also a weights file with its module")
     p.add_argument("--format", choices=EXPORT_CHOICES, default="safetensors", help="the file format")
     p.add_argument("-o", "--output", metavar="FILE",
-                   help="output file (default: MODEL with the format's suffix)")
+                   help="output file (default: MODEL with the format's suffix); for a sequence-to-sequence "
+                        "model to onnx, the name of the two files, less .encoder.onnx and .decoder_step.onnx")
     p.set_defaults(func=_cmd_export)
     return parser
 

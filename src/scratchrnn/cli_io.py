@@ -90,13 +90,17 @@ def os_error_line(exc: OSError) -> str:
 @contextmanager
 def writing(path) -> Iterator[None]:
     """Name ``path`` in an OSError of the block that names no file, or only a temporary one
-    (an atomic write's ``.NAME.xxxx.tmp``), so the report says which file could not be written."""
+    (an atomic write's ``.NAME.xxxx.tmp``: then the file it stands for, when its name says it),
+    so the report says which file could not be written."""
     try:
         yield
     except OSError as exc:
-        if exc.errno is not None and exc.filename2 is None and (
-                exc.filename is None or Path(os.fsdecode(exc.filename)).name.endswith(".tmp")):
-            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        temp = None if exc.filename is None else Path(os.fsdecode(exc.filename))
+        if exc.errno is not None and exc.filename2 is None and (temp is None or temp.name.endswith(".tmp")):
+            from .io.atomic import temp_target
+
+            named = (None if temp is None else temp_target(temp)) or path
+            raise OSError(exc.errno, exc.strerror, str(named)) from exc
         raise
 
 

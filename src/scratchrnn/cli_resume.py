@@ -85,8 +85,7 @@ class Resumed:
 
 def settle_resume(args: argparse.Namespace, typed: set[str]) -> Resumed:
     """Fill ``args`` from the checkpoint ``args.resume`` (see the module docstring)."""
-    from .io import load_checkpoint
-    from .resume import check_resumable
+    from .io import check_resumable, load_checkpoint
 
     path = Path(args.resume)
     ck = load_checkpoint(path)

@@ -26,8 +26,9 @@ import numpy as np
 from .checks import check_int, check_real, is_int, is_real
 from .data.sequences import SequenceData, TokenStream
 from .io import load_checkpoint
+from .io.checkpoint import check_resumable
 
-__all__ = ["RESUMED_SETTINGS", "SCHEDULE_SETTINGS", "check_resumable", "check_settings", "restore_run",
+__all__ = ["RESUMED_SETTINGS", "SCHEDULE_SETTINGS", "check_settings", "restore_run",
            "resumed_fit", "text_digest"]
 
 # what reading a malformed entry raises, from numpy's generator or an optimizer's load_state_dict
@@ -103,14 +104,6 @@ def _check_schedule(path, config, extra: dict, trainer) -> None:
             "no learning-rate schedule, and this trainer has one"
         raise ValueError(f"{path}: the run had {what}; resume it with the schedule it had, or start a new "
                          "run from its weights")
-
-
-def check_resumable(ck, path) -> None:
-    """Refuse a loaded checkpoint without optimizer or generator state (a weights-only file)."""
-    if ck.optimizer_state is None or ck.rng_state is None:
-        raise ValueError(f"{path} holds no optimizer or generator state (a model.npz holds only weights), "
-                         "so the run cannot continue from it exactly; resume from the last.npz in that "
-                         "run's folder")
 
 
 def check_settings(path, saved: dict, given: dict) -> None:

@@ -33,6 +33,7 @@ from .checkpoint import (
     FORMAT_VERSION,
     Checkpoint,
     CheckpointInfo,
+    check_resumable,
     load_checkpoint,
     peek_checkpoint,
     restore_generator,
@@ -44,7 +45,7 @@ from .interop import check_weights, from_torch, to_torch
 from .limits import MAX_JSON_BYTES, MAX_JSON_DEPTH, MAX_MEMBER_BYTES, read_json
 from .onnx_export import ONNX_EXPORTABLE, SEQ2SEQ_PARTS, export_onnx, onnx_model, to_onnx
 from .optim_interop import TORCH_OPTIMIZERS, from_torch_optimizer, to_torch_optimizer
-from .schedule_interop import TORCH_SCHEDULES, from_torch_scheduler, schedule_from_state, to_torch_scheduler
+from .schedule_interop import TORCH_SCHEDULES, from_torch_scheduler, to_torch_scheduler
 from .torch_run import save_continued_run
 from .weights import (
     EXPORT_FORMATS,
@@ -62,6 +63,7 @@ __all__ = [
     "FORMAT_VERSION",
     "Checkpoint",
     "CheckpointInfo",
+    "check_resumable",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
     "MAX_MEMBER_BYTES",
@@ -91,7 +93,6 @@ __all__ = [
     "to_torch_optimizer",
     "TORCH_SCHEDULES",
     "from_torch_scheduler",
-    "schedule_from_state",
     "to_torch_scheduler",
     "save_continued_run",
     "ONNX_EXPORTABLE",

@@ -38,13 +38,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["STALE_TEMP_SECONDS", "atomic_path", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["STALE_TEMP_SECONDS", "atomic_path", "atomic_write_bytes", "atomic_write_text", "temp_target"]
 
 STALE_TEMP_SECONDS = 600  # a leftover temporary file older than this belongs to no live write
 
 _TEMP_SUFFIX = ".scratchrnn.tmp"
 _TEMP_NAME_KEEP = 100  # characters of the target name kept in the temporary name (NAME_MAX is 255)
-_TEMP_PATTERN = re.compile(r"\..+\.[0-9a-f]{8}" + re.escape(_TEMP_SUFFIX))
+_TEMP_PATTERN = re.compile(r"\.(.+)\.[0-9a-f]{8}" + re.escape(_TEMP_SUFFIX))
 
 
 def _create_temp(folder: Path, name: str, mode: int) -> Path:
@@ -149,6 +149,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
         raise
     _fsync_folder(folder)
+
+
+def temp_target(path: str | os.PathLike) -> Path | None:
+    """The file a temporary path of ``atomic_path`` stands for (the same folder, the name inside
+    it), or None when ``path`` is no such name or the name was cut to fit (a long one)."""
+    path = Path(path)
+    match = _TEMP_PATTERN.fullmatch(path.name)
+    if match is None or len(match.group(1)) >= _TEMP_NAME_KEEP:
+        return None
+    return path.with_name(match.group(1))
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

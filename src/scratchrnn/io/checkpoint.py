@@ -56,6 +56,7 @@ __all__ = [
     "METADATA_KEY",
     "Checkpoint",
     "CheckpointInfo",
+    "check_resumable",
     "load_checkpoint",
     "peek_checkpoint",
     "restore_generator",
@@ -564,3 +565,11 @@ def peek_checkpoint(path: str | os.PathLike) -> CheckpointInfo:
         _check_field(decoder, "config", config)
     return CheckpointInfo(params=params, step=meta["step"], epoch=meta["epoch"], config=config,
                           format_version=meta["format_version"], path=path)
+
+
+def check_resumable(ck, path) -> None:
+    """Refuse a loaded checkpoint without optimizer or generator state (a weights-only file)."""
+    if ck.optimizer_state is None or ck.rng_state is None:
+        raise ValueError(f"{path} holds no optimizer or generator state (a model.npz holds only weights), "
+                         "so the run cannot continue from it exactly; resume from the last.npz in that "
+                         "run's folder")

@@ -32,9 +32,11 @@ inputs marked optional may be left out of the feed):
     attention ``attention`` (B, S), the step's weights over the source.
 
 Feeding ``h_n`` (and ``c_n``) back as ``h0`` (and ``c0``) continues a sequence where it
-stopped, so an application can stream. The file's metadata records ``scratchrnn.module``,
-``scratchrnn.config`` (JSON) and the input and output names; callers add their own (a
-vocabulary) with ``metadata``.
+stopped, so an application can stream. An optional input fed with another batch size is an
+error; token ids and lengths are not checked by the graph. The file's metadata records
+``scratchrnn.module``, ``scratchrnn.config`` (JSON), ``scratchrnn.inputs`` and
+``scratchrnn.outputs`` (the names, comma-separated) and for a Seq2Seq ``scratchrnn.part``;
+callers add their own with ``metadata`` (``export_onnx`` adds a checkpoint's vocabulary).
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ def _read_model(path: Path):
     """The module a file holds and the metadata to carry: a Seq2Seq checkpoint (with its
     vocabularies and source format), a trainer or language-model checkpoint (with its
     vocabulary), or a weights file with a module description."""
+    from .archive import zip_members
     from .checkpoint import load_checkpoint, peek_checkpoint
     from .errors import check_readable
     from .weights import load_module
@@ -157,14 +160,27 @@ def _read_model(path: Path):
     except ValueError:
         pass  # not a checkpoint: a weights file, which load_module reads (or names what is wrong)
     config = {} if info is None else (info.config or {})
+    if "kind" in config:  # an estimator's or a forecaster's file
+        what = config.get("estimator", str(config["kind"]).removeprefix("scratchrnn-"))
+        raise ValueError(f"{path} is a {what} file: its predictions scale what goes into its model (and "
+                         "what comes out), which a graph of the model alone would not; ONNX export takes "
+                         "a language model, a Seq2Seq or a weights file")
     if "seq2seq" in config:
+        from ..seq2seq.data import SPECIALS
         from ..seq2seq.files import load_seq2seq
 
         loaded = load_seq2seq(path)
-        vocab = {"source": loaded.source.to_list(), "target": loaded.target.to_list()}
+        vocab = {side: [*SPECIALS, *v.symbols] for side, v in (("source", loaded.source),
+                                                               ("target", loaded.target))}
         return loaded.model, {"scratchrnn.vocab": json.dumps(vocab, ensure_ascii=False),
                               "scratchrnn.source_format": json.dumps(loaded.source_format.to_dict())}
-    model = load_module(path).eval()
+    try:
+        model = load_module(path).eval()
+    except ValueError:
+        if info is None and zip_members(path) is None and path.suffix != ".safetensors":
+            raise ValueError(f"{path} is neither a scratchrnn checkpoint nor a weights file (.npz or "
+                             ".safetensors), which ONNX export reads") from None
+        raise
     vocab = None if info is None else load_checkpoint(path).vocab
     return model, {} if vocab is None else {"scratchrnn.vocab": json.dumps(vocab, ensure_ascii=False)}
 
@@ -172,9 +188,11 @@ def _read_model(path: Path):
 def export_onnx(path_in: str | os.PathLike, path_out: str | os.PathLike | None = None) -> list[Path]:
     """Write the model of the file ``path_in`` (a checkpoint or a weights file with a module
     description) as ONNX: to ``path_out`` (default: ``path_in`` with the suffix ``.onnx``), or,
-    for a Seq2Seq, to two files beside it, ``NAME.encoder.onnx`` and ``NAME.decoder_step.onnx``
-    (NAME: ``path_out`` less ``.onnx``). A vocabulary the file holds goes into the metadata
-    (``scratchrnn.vocab``, JSON). Returns the paths written; each is whole or not there.
+    for a Seq2Seq, to two files, ``NAME.encoder.onnx`` and ``NAME.decoder_step.onnx`` (NAME:
+    ``path_out``, or ``path_in``, less its suffix). The vocabulary a checkpoint holds goes into
+    the metadata as ``scratchrnn.vocab`` (JSON: the tokens in id order; for a Seq2Seq
+    ``{"source": [...], "target": [...]}``, the specials first), a Seq2Seq's source format as
+    ``scratchrnn.source_format``. Returns the paths written; each is whole or not there.
     """
     path_in = Path(path_in)
     model, meta = _read_model(path_in)
@@ -183,44 +201,25 @@ def export_onnx(path_in: str | os.PathLike, path_out: str | os.PathLike | None =
         if out.exists() and out.resolve() == path_in.resolve():
             raise ValueError(f"cannot export {path_in} onto itself; choose another output path")
         return [to_onnx(model, out, metadata=meta)]
-    stem = out.name[:-len(".onnx")] if out.name.endswith(".onnx") else out.name
+    stem = out.with_suffix("").name if out.suffix else out.name
     paths = [out.with_name(f"{stem}.{part}.onnx") for part in SEQ2SEQ_PARTS]
-    with atomic_path(paths[0]) as first, atomic_path(paths[1]) as second:
-        for temp, part in zip((first, second), SEQ2SEQ_PARTS, strict=True):
-            temp.write_bytes(onnx_model(model, part, meta).SerializeToString())
+    protos = [onnx_model(model, part, meta) for part in SEQ2SEQ_PARTS]  # both built before either is written
+    for path, proto in zip(paths, protos, strict=True):
+        with atomic_path(path) as temp:
+            temp.write_bytes(proto.SerializeToString())
     return paths
 
 
 # -- the graphs ------------------------------------------------------------------------------------
-def _states(graph: Graph, stack: Stack, arity: int, batch: str, per_step: bool = False) -> list[str]:
-    """The optional inputs h0 (and c0): (L*D, B, H), or (B, H) for a cell (``per_step``)."""
-    names = ("h0", "c0")[:arity]
-    if per_step:
-        return [graph.op("Unsqueeze", graph.state_input(n, ["batch", stack.hidden_size], batch, 0),
-                         graph.const([0])) for n in names]
-    shape = [stack.num_layers * stack.num_directions, "batch", stack.hidden_size]
-    return [graph.state_input(n, shape, batch, 1) for n in names]
-
-
-def _state_outputs(graph: Graph, finals: list[str], stack: Stack, per_step: bool = False) -> None:
-    for name, final in zip(("h_n", "c_n"), finals, strict=False):
-        if per_step:
-            graph.output(name, graph.op("Squeeze", final, graph.const([0])), "float",
-                         ["batch", stack.hidden_size])
-        else:
-            graph.output(name, final, "float",
-                         [stack.num_layers * stack.num_directions, "batch", stack.hidden_size])
-
-
-def _arity(stack: Stack) -> int:
-    return 2 if stack.kind == "LSTM" else 1
+def _stack_shape(stack: Stack) -> list:
+    """The states' shape of a layer stack: (L*D, batch, H)."""
+    return [stack.num_layers * stack.num_directions, "batch", stack.hidden_size]
 
 
 def _pool(graph: Graph, head: str, out: str, h_n: str, lengths: str, mask: str, D: int) -> str:
     """What the head reads of outputs (T, B, D*H), as ``scratchrnn.nn.heads`` says."""
-    valid = graph.op("Unsqueeze", mask, graph.const([2]))  # (T, B, 1)
     if head == "all":
-        return graph.op("Mul", out, graph.op("Cast", valid, to=graph.FLOAT))
+        return graph.masked(out, mask)
     if head == "last":  # each sequence's output at its last step
         index = graph.op("Reshape", graph.op("Sub", lengths, graph.const(1)), graph.const([1, -1, 1]))
         index = graph.op("Expand", index, graph.op("Shape", graph.op("Slice", out, graph.const([0]),
@@ -230,10 +229,10 @@ def _pool(graph: Graph, head: str, out: str, h_n: str, lengths: str, mask: str, 
         top = graph.op("Slice", h_n, graph.const([-D]), graph.const([2 ** 62]), graph.const([0]))
         return graph.op("Reshape", graph.op("Transpose", top, perm=[1, 0, 2]), graph.const([0, -1]))
     if head == "mean":
-        masked = graph.op("Mul", out, graph.op("Cast", valid, to=graph.FLOAT))
-        total = graph.op("ReduceSum", masked, graph.const([0]), keepdims=0)
+        total = graph.op("ReduceSum", graph.masked(out, mask), graph.const([0]), keepdims=0)
         count = graph.op("Unsqueeze", graph.op("Cast", lengths, to=graph.FLOAT), graph.const([1]))
         return graph.op("Div", total, count)
+    valid = graph.op("Unsqueeze", mask, graph.const([2]))  # (T, B, 1)
     masked = graph.op("Where", valid, out, graph.const(np.array(-np.inf, np.float32)))
     return graph.op("ReduceMax", masked, axes=[0], keepdims=0)  # "max"
 
@@ -246,7 +245,7 @@ def _sequence_model(graph: Graph, model) -> None:
     else:
         x = graph.input("input", "float", ["time", "batch", cfg.input_size])
     steps, batch = graph.scalar_dim(x, 0), graph.dim(x, 1)
-    states = _states(graph, stack, _arity(stack), batch)
+    states = graph.state_inputs(stack.arity, _stack_shape(stack), batch)
     lengths = graph.lengths_input("lengths", steps, batch)
     mask = graph.steps_mask(lengths, steps)  # (T, B)
     if model.token_input:
@@ -265,7 +264,7 @@ def _sequence_model(graph: Graph, model) -> None:
     y = graph.linear(feats, head_w, model.head.params.get("bias"), "head")
     shape = ["time", "batch", model.output_size] if cfg.head == "all" else ["batch", model.output_size]
     graph.output("output", y, "float", shape)
-    _state_outputs(graph, finals, stack)
+    graph.state_outputs(finals, _stack_shape(stack))
 
 
 def _layer(graph: Graph, rnn) -> None:
@@ -275,21 +274,23 @@ def _layer(graph: Graph, rnn) -> None:
     if rnn.batch_first:
         x = graph.op("Transpose", x, perm=[1, 0, 2])
     steps, batch = graph.scalar_dim(x, 0), graph.dim(x, 1)
-    states = _states(graph, stack, _arity(stack), batch)
+    states = graph.state_inputs(stack.arity, _stack_shape(stack), batch)
     lengths = graph.lengths_input("lengths", steps, batch)
     out, finals = graph.recurrent(stack, x, states, graph.op("Cast", lengths, to=graph.INT32), "rnn")
-    out = _pool(graph, "all", out, finals[0], lengths, graph.steps_mask(lengths, steps), 1)
+    out = graph.masked(out, graph.steps_mask(lengths, steps))  # zero past each length
     if rnn.batch_first:
         out = graph.op("Transpose", out, perm=[1, 0, 2])
     graph.output("output", out, "float", [*axes, rnn.hidden_size * rnn.num_directions])
-    _state_outputs(graph, finals, stack)
+    graph.state_outputs(finals, _stack_shape(stack))
 
 
 def _cell(graph: Graph, cell) -> None:
     stack = Stack.of(cell)
     x = graph.input("input", "float", ["batch", cell.input_size])
     batch = graph.dim(x, 0)
-    states = _states(graph, stack, _arity(stack), batch, per_step=True)
-    lengths = graph.op("Cast", graph.op("Expand", graph.const(1), batch), to=graph.INT32)  # (B,) int32 ones
-    _, finals = graph.recurrent(stack, graph.op("Unsqueeze", x, graph.const([0])), states, lengths, "cell")
-    _state_outputs(graph, finals, stack, per_step=True)
+    shape = ["batch", cell.hidden_size]
+    states = [graph.op("Unsqueeze", h, graph.const([0]))
+              for h in graph.state_inputs(stack.arity, shape, batch)]
+    x = graph.op("Unsqueeze", x, graph.const([0]))  # one step: (1, B, F)
+    _, finals = graph.recurrent(stack, x, states, graph.ones(batch), "cell")
+    graph.state_outputs(finals, shape, squeeze=True)

@@ -4,8 +4,9 @@
 conventions every exported graph shares:
 
 * an *optional input* is a graph input with an initializer of the same name (ONNX's overridable
-  initializer): a state left out is zeros, expanded to the batch; lengths left out are the whole
-  time axis (:meth:`Graph.state_input`, :meth:`Graph.lengths_input`);
+  initializer), empty: an ``If`` takes the default when it is left out (a state: zeros; lengths:
+  the whole time axis) and otherwise reshapes what was fed to the default's shape, so a state or
+  lengths of another batch size is an error (:meth:`Graph.optional_input`);
 * a recurrent stack is one standard ``RNN``, ``LSTM`` or ``GRU`` operator per layer
   (:meth:`Graph.recurrent`), with ``sequence_lens`` always given, the layers' outputs
   concatenated direction by direction as PyTorch does, and the final states stacked
@@ -25,10 +26,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["IR_VERSION", "OPSET", "Graph", "Stack", "onnx_activation"]
+__all__ = ["IR_VERSION", "OPSET", "STATE_INPUTS", "STATE_OUTPUTS", "Graph", "Stack", "onnx_activation"]
 
 OPSET = 17  # the default domain's operator set the graphs use (axes of ReduceMax are an attribute)
-IR_VERSION = 8  # the file format version, one every ONNX Runtime since 1.10 reads
+IR_VERSION = 8  # the file format version; with opset 17, what ONNX Runtime 1.12 and later read
+STATE_INPUTS = ("h0", "c0")  # the initial states' input names: h, and c for an LSTM
+STATE_OUTPUTS = ("h_n", "c_n")  # the final states' output names
 # PyTorch's gate blocks in the order ONNX wants them
 _GATE_ORDER = {"RNN": (0,), "LSTM": (0, 3, 1, 2), "GRU": (1, 0, 2)}
 _ACTIVATIONS = {"tanh": ("Tanh", None), "relu": ("Relu", None), "sigmoid": ("Sigmoid", None),
@@ -53,6 +56,11 @@ class Stack(NamedTuple):
     num_directions: int
     bias: bool
     nonlinearity: str  # the RNN's; "tanh" for the others
+
+    @property
+    def arity(self) -> int:
+        """The state arrays: 2 for an LSTM (h and c), else 1."""
+        return 2 if self.kind == "LSTM" else 1
 
     @classmethod
     def of(cls, module) -> Stack:
@@ -129,23 +137,54 @@ class Graph:
         self.inputs.append(self._value_info(name, elem, shape))
         return name
 
-    def state_input(self, name: str, shape: list, batch: str, batch_axis: int) -> str:
-        """An optional float input of ``shape`` whose default is zeros; ``batch`` (a 1-element
-        int64 tensor) is its size along ``batch_axis``. Returns the tensor to read it from."""
-        default = [1 if isinstance(s, str) else s for s in shape]
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.zeros(default, np.float32), name))
-        self.inputs.append(self._value_info(name, "float", shape))
-        parts = [self.const([s]) if not isinstance(s, str) else batch for s in shape]
-        return self.op("Expand", name, self.op("Concat", *parts, axis=0), hint=name)
+    def optional_input(self, name: str, elem: str, shape: list, default: str) -> str:
+        """An input of ``shape`` (ints and names) that may be left out: its initializer is empty
+        (each named axis 0), and then ``default`` (a tensor of the full shape) is used. A tensor
+        fed there is reshaped to the default's shape, so one with other sizes (a batch or lengths
+        of another size) is an error rather than broadcast. Returns the tensor to read."""
+        empty = [0 if isinstance(s, str) else s for s in shape]
+        dtype = np.float32 if elem == "float" else np.int64
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.zeros(empty, dtype), name))
+        self.inputs.append(self._value_info(name, elem, shape))
+        helper, out = self.onnx.helper, self.fresh(name)
+        fed = self.fresh(name + "_fed")
+        given = helper.make_graph([helper.make_node("Reshape", [name, self.op("Shape", default)], [fed])],
+                                  f"{name}_given", [], [self._value_info(fed, elem, shape)])
+        left = self.fresh(name + "_default")
+        default_graph = helper.make_graph([helper.make_node("Identity", [default], [left])],
+                                          f"{name}_left_out", [], [self._value_info(left, elem, shape)])
+        absent = self.op("Equal", self.op("Size", name), self.const(0))
+        self.nodes.append(helper.make_node("If", [absent], [out], then_branch=default_graph,
+                                           else_branch=given))
+        return out
+
+    def state_inputs(self, arity: int, shape: list, batch: str) -> list[str]:
+        """The optional inputs ``h0`` (and ``c0`` when ``arity`` is 2) of ``shape``, zeros when
+        left out; ``batch`` (a 1-element int64 tensor) is the size of its "batch" axis."""
+        full = self.zeros(self.op("Concat", *[batch if s == "batch" else self.const([s]) for s in shape],
+                                  axis=0))
+        return [self.optional_input(n, "float", shape, full) for n in STATE_INPUTS[:arity]]
+
+    def state_outputs(self, finals: list[str], shape: list, squeeze: bool = False) -> None:
+        """The outputs ``h_n`` (and ``c_n``) of the final states, dropping their first axis of 1
+        with ``squeeze`` (a cell's)."""
+        for name, final in zip(STATE_OUTPUTS, finals, strict=False):
+            tensor = self.op("Squeeze", final, self.const([0])) if squeeze else final
+            self.output(name, tensor, "float", shape)
 
     def lengths_input(self, name: str, steps: str, batch: str) -> str:
         """An optional int64 input (batch,) of sequence lengths whose default is ``steps`` (an
         int64 scalar) for every sequence; returns the lengths to use, (batch,) int64."""
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.zeros(0, np.int64), name))
-        self.inputs.append(self._value_info(name, "int64", ["batch"]))
-        full = self.op("Expand", steps, batch)
-        both = self.op("Concat", name, full, axis=0)  # the given lengths first, when there are any
-        return self.op("Slice", both, self.const([0]), batch, self.const([0]), hint=name)
+        return self.optional_input(name, "int64", ["batch"], self.op("Expand", steps, batch))
+
+    def ones(self, batch: str) -> str:
+        """int32 ones (batch,): the sequence lengths of one step."""
+        return self.op("Cast", self.op("Expand", self.const(1), batch), to=self.INT32)
+
+    def masked(self, out: str, mask: str) -> str:
+        """``out`` (T, B, F) with the steps outside the bool ``mask`` (T, B) set to zero."""
+        valid = self.op("Unsqueeze", mask, self.const([2]))
+        return self.op("Mul", out, self.op("Cast", valid, to=self.FLOAT))
 
     def output(self, name: str, tensor: str, elem: str, shape: list) -> None:
         self.nodes.append(self.onnx.helper.make_node("Identity", [tensor], [name]))

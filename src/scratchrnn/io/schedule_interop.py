@@ -5,7 +5,8 @@ same schedule, so a run's rate goes on as if it had not moved.
 optimizer (the one ``to_torch_optimizer`` made, whose rate is the schedule's current one), at the
 same point of its curve; :func:`from_torch_scheduler` puts a torch scheduler's point back into a
 scratchrnn schedule with the same settings (one made as the run made it, over the optimizer that
-``from_torch_optimizer`` gave), which sets that optimizer's rate.
+``from_torch_optimizer`` gave, or ``scratchrnn.optim.schedule_from_state`` of the state it was handed
+over with), which sets that optimizer's rate.
 
 The schedules torch has (``TORCH_SCHEDULES``; w is the warmup, N the total steps):
 
@@ -25,15 +26,16 @@ Importing this module never imports torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
-from ..optim.schedules import CosineLR, LRSchedule, StepLR
+from ..optim.schedules import PLATEAU_EPS, PLATEAU_THRESHOLD, CosineLR, LRSchedule, StepLR
 from .interop import require_torch
 
-__all__ = ["TORCH_SCHEDULES", "from_torch_scheduler", "schedule_from_state", "to_torch_scheduler"]
+__all__ = ["TORCH_SCHEDULES", "from_torch_scheduler", "to_torch_scheduler"]
 
 TORCH_SCHEDULES = ("StepLR", "CosineLR", "LRSchedule")  # scratchrnn's names of the schedules torch has
-_PLATEAU = {"mode": "min", "threshold": 1e-4, "threshold_mode": "rel", "cooldown": 0, "eps": 1e-8}
+# ReduceLROnPlateau's settings that LRSchedule("plateau") keeps fixed
+_PLATEAU = {"mode": "min", "threshold": PLATEAU_THRESHOLD, "threshold_mode": "rel", "cooldown": 0,
+            "eps": PLATEAU_EPS}
 
 
 def _kind(schedule) -> str:
@@ -50,27 +52,6 @@ def _kind(schedule) -> str:
 def _unsupported(name: str) -> ValueError:
     return ValueError(f"the schedule {name} has no torch.optim.lr_scheduler counterpart that scratchrnn "
                       f"converts; supported: {', '.join(TORCH_SCHEDULES)}")
-
-
-def schedule_from_state(optimizer, state: Mapping):
-    """The scratchrnn schedule a state dict was saved from (``StepLR``, ``CosineLR`` or
-    ``LRSchedule``, as a checkpoint's ``extra["scheduler"]`` holds it) over ``optimizer``, loaded
-    with that state (which sets the optimizer's rate)."""
-    kind = state.get("type") if isinstance(state, Mapping) else type(state).__name__
-    try:
-        if kind == "StepLR":
-            schedule = StepLR(optimizer, state["step_size"], state["gamma"])
-        elif kind == "CosineLR":
-            schedule = CosineLR(optimizer, state["total_steps"], state["min_lr"], state["warmup"])
-        elif kind == "LRSchedule":
-            settings = ("kind", "total_steps", "warmup", "step_size_given", "gamma", "patience", "min_lr")
-            schedule = LRSchedule(optimizer, *(state[k] for k in settings))
-        else:
-            raise _unsupported(kind)
-    except KeyError as exc:
-        raise ValueError(f"the {kind} schedule's state has no {exc.args[0]!r}") from None
-    schedule.load_state_dict(state)
-    return schedule
 
 
 def _warmup(schedule) -> int:
@@ -100,13 +81,18 @@ def to_torch_scheduler(schedule, torch_optimizer):
     torch = require_torch()
     kind = _kind(schedule)
     if not isinstance(torch_optimizer, torch.optim.Optimizer) or len(torch_optimizer.param_groups) != 1:
-        raise ValueError("to_torch_scheduler expects a torch.optim optimizer with one parameter group "
-                         "(made by to_torch_optimizer), got "
-                         f"{type(torch_optimizer).__name__}")
+        groups = getattr(torch_optimizer, "param_groups", None)
+        got = type(torch_optimizer).__name__ + ("" if groups is None else f" with {len(groups)} groups")
+        raise ValueError(f"to_torch_scheduler expects a torch.optim optimizer with one parameter group "
+                         f"(made by to_torch_optimizer), got {got}")
     warmup, step = _warmup(schedule), schedule.last_step
     if step < warmup:
         raise ValueError(f"the schedule is in its warmup (step {step} of {warmup}); torch chains a warmup "
                          "as another scheduler, so hand it over once the warmup is over")
+    if kind == "cosine" and step >= schedule.total_steps:
+        raise ValueError(f"the cosine schedule is at its end (step {step} of {schedule.total_steps}): "
+                         "past it torch's CosineAnnealingLR rises again while scratchrnn's rate stays at "
+                         "min_lr; stretch it to the run's new total first (LRSchedule.retarget)")
     group = torch_optimizer.param_groups[0]
     lr = float(schedule.opt.lr)
     if not math.isclose(group["lr"], lr, rel_tol=1e-12, abs_tol=0.0):
@@ -121,7 +107,7 @@ def to_torch_scheduler(schedule, torch_optimizer):
         state.update(last_epoch=step - warmup, base_lrs=[schedule.base_lr], _last_lr=[lr],
                      _step_count=step - warmup + 1)
         group["initial_lr"] = schedule.base_lr
-    scheduler.load_state_dict(state)
+    scheduler.load_state_dict(state)  # _step_count and _last_lr are torch's own names (torch 2.13)
     group["lr"] = lr  # as it was: a scheduler made at step 0 may have set its own
     return scheduler
 
@@ -141,6 +127,14 @@ def from_torch_scheduler(torch_scheduler, schedule, step_count: int | None = Non
         raise ValueError(f"a {kind!r} schedule continues from a torch {cls.__name__}, got "
                          f"{type(torch_scheduler).__name__}")
     state = torch_scheduler.state_dict()
+    if kind == "cosine":
+        if state["last_epoch"] > state["T_max"]:
+            raise ValueError(f"the torch CosineAnnealingLR has gone {state['last_epoch']} steps, past its "
+                             f"T_max {state['T_max']}, where its rate rises again and scratchrnn's stays at "
+                             "min_lr")
+        total = state["T_max"] + _warmup(schedule)
+        if isinstance(schedule, LRSchedule) and total != schedule.total_steps:
+            schedule.retarget(total)  # stretched for a longer run before it went to torch
     wanted = _torch_arguments(schedule, kind)
     given = {k: state["min_lrs"][0] if k == "min_lr" else state.get(k) for k in wanted}
     differ = [f"{k}={given[k]!r} (the schedule's: {v!r})" for k, v in wanted.items() if given[k] != v]

@@ -32,7 +32,7 @@ from .adaptive import Adagrad, AdagradConfig, Adam, AdamConfig, AdamW, RMSprop, 
 from .base import Optimizer
 from .clipping import clip_by_value, clip_grad_norm, clip_per_param_norm, global_norm
 from .rprop import PlainRprop, PlainRpropConfig, Rprop, RpropConfig
-from .schedules import SCHEDULES, CosineLR, HalveOnIncrease, LRSchedule, StepLR
+from .schedules import SCHEDULES, CosineLR, HalveOnIncrease, LRSchedule, StepLR, schedule_from_state
 from .sgd import SGD, SGDConfig
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "SCHEDULES",
     "SGDConfig",
     "StepLR",
+    "schedule_from_state",
     "clip_by_value",
     "clip_grad_norm",
     "clip_per_param_norm",

@@ -22,6 +22,7 @@ __all__ = [
     "HalveOnIncrease",
     "LRSchedule",
     "StepLR",
+    "schedule_from_state",
 ]
 
 
@@ -356,3 +357,30 @@ class LRSchedule(_Schedule):
         self.best, self.num_bad, self.reductions = best, num_bad, reductions
         if self.step_size_given is None:
             self.step_size = step_size
+
+
+def schedule_from_state(optimizer, state: Mapping):
+    """The schedule a state dict was saved from (``StepLR``, ``CosineLR`` or ``LRSchedule``, as a
+    checkpoint's ``extra["scheduler"]`` holds it) over ``optimizer``, loaded with that state (which
+    sets the optimizer's rate), the ``HalveOnIncrease`` too."""
+    kinds = ("StepLR", "CosineLR", "HalveOnIncrease", "LRSchedule")
+    if not isinstance(state, Mapping) or state.get("type") not in kinds:
+        got = f"type {state.get('type')!r}" if isinstance(state, Mapping) else type(state).__name__
+        raise ValueError(f"expected the state dict of a {', '.join(kinds)}, got {got}")
+    kind = state["type"]
+    if "base_lr" in state:
+        optimizer.lr = state["base_lr"]  # made at the base rate, as it was; the state sets the current one
+    try:
+        if kind == "StepLR":
+            schedule = StepLR(optimizer, state["step_size"], state["gamma"])
+        elif kind == "CosineLR":
+            schedule = CosineLR(optimizer, state["total_steps"], state["min_lr"], state["warmup"])
+        elif kind == "HalveOnIncrease":
+            schedule = HalveOnIncrease(optimizer, state["factor"], state["min_lr"])
+        else:
+            settings = ("kind", "total_steps", "warmup", "step_size_given", "gamma", "patience", "min_lr")
+            schedule = LRSchedule(optimizer, *(state[k] for k in settings))
+    except KeyError as exc:
+        raise ValueError(f"the {kind} schedule's state has no {exc.args[0]!r}") from None
+    schedule.load_state_dict(state)
+    return schedule

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..io.onnx_graph import Graph, Stack
+from ..io.onnx_graph import STATE_INPUTS, Graph, Stack
 
 __all__ = ["decoder_step_graph", "encoder_graph"]
 
@@ -33,11 +33,11 @@ def encoder_graph(graph: Graph, model) -> None:
     emb = graph.const(model.src_embedding.params["weight"], "src_embedding.weight")
     L, D, H, Hd = cfg.num_layers, stack.num_directions, cfg.hidden_size, cfg.decoder_hidden_size
     zeros = graph.zeros(graph.op("Concat", graph.const([L * D]), batch, graph.const([H]), axis=0))
-    states = [zeros] * (2 if stack.kind == "LSTM" else 1)
+    states = [zeros] * stack.arity
     lengths32 = graph.op("Cast", lengths, to=graph.INT32)
     keys, finals = graph.recurrent(stack, graph.op("Gather", emb, ids, axis=0), states, lengths32, "encoder")
     graph.output("memory", keys, "float", ["source_time", "batch", D * H])
-    decoder_arity = 2 if model.decoder.STATE_ARITY == 2 else 1
+    decoder_arity = Stack.of(model.decoder).arity
     shape = graph.op("Concat", graph.const([L]), batch, graph.const([Hd]), axis=0)
     bridged = []
     for i in range(decoder_arity):
@@ -47,7 +47,7 @@ def encoder_graph(graph: Graph, model) -> None:
             split = graph.op("Reshape", finals[i], graph.op("Concat", graph.const([L, D]), batch,
                                                              graph.const([H]), axis=0))
             bridged.append(graph.op("Reshape", graph.op("Transpose", split, perm=[0, 2, 1, 3]), shape))
-    for name, state in zip(("h0", "c0"), bridged, strict=False):
+    for name, state in zip(STATE_INPUTS, bridged, strict=False):  # the decoder step's inputs
         graph.output(name, state, "float", [L, "batch", Hd])
 
 
@@ -79,12 +79,10 @@ def decoder_step_graph(graph: Graph, model) -> None:
     token = graph.input("token", "int64", ["batch"])
     batch = graph.dim(token, 0)
     L, Hd = cfg.num_layers, cfg.decoder_hidden_size
-    names = ("h0", "c0")[:2 if stack.kind == "LSTM" else 1]
-    states = [graph.input(n, "float", [L, "batch", Hd]) for n in names]
+    states = [graph.input(n, "float", [L, "batch", Hd]) for n in STATE_INPUTS[:stack.arity]]
     emb = graph.const(model.tgt_embedding.params["weight"], "tgt_embedding.weight")
     x = graph.op("Unsqueeze", graph.op("Gather", emb, token, axis=0), graph.const([0]))  # (1, B, E)
-    ones = graph.op("Cast", graph.op("Expand", graph.const(1), batch), to=graph.INT32)
-    out, finals = graph.recurrent(stack, x, states, ones, "decoder")
+    out, finals = graph.recurrent(stack, x, states, graph.ones(batch), "decoder")
     h = graph.op("Squeeze", out, graph.const([0]))  # (B, Hd), the top layer's new state
     feats = h
     if model.attention is not None:
@@ -97,7 +95,6 @@ def decoder_step_graph(graph: Graph, model) -> None:
     o = model.out.params
     graph.output("logits", graph.linear(feats, o["weight"], o["bias"], "out"), "float",
                  ["batch", cfg.target_vocab_size])
-    for name, final in zip(("h_n", "c_n"), finals, strict=False):
-        graph.output(name, final, "float", [L, "batch", Hd])
+    graph.state_outputs(finals, [L, "batch", Hd])
     if model.attention is not None:
         graph.output("attention", weights, "float", ["batch", "source_time"])
