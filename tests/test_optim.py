@@ -91,7 +91,7 @@ HOMES = {
     "sgd": ["SGD", "SGDConfig"],
     "adaptive": ["Adagrad", "AdagradConfig", "RMSprop", "RMSpropConfig", "Adam", "AdamConfig", "AdamW"],
     "rprop": ["Rprop", "RpropConfig", "PlainRprop", "PlainRpropConfig"],
-    "schedules": ["StepLR", "CosineLR", "HalveOnIncrease", "LRSchedule", "SCHEDULES"],
+    "schedules": ["StepLR", "CosineLR", "HalveOnIncrease", "LRSchedule", "SCHEDULES", "schedule_from_state"],
     "clipping": ["global_norm", "clip_by_value", "clip_grad_norm", "clip_per_param_norm"],
 }
 
