@@ -70,7 +70,8 @@ def require_onnx():
     return onnx
 
 
-def _kind(model) -> str:
+def _describe(model) -> tuple[str, dict]:
+    """The model's description (``interop.describe``), refused unless ONNX export takes it."""
     from .interop import describe
 
     description = describe(model)
@@ -78,7 +79,7 @@ def _kind(model) -> str:
     if kind not in ONNX_EXPORTABLE:
         what = type(model).__name__ if kind is None else f"a {kind}"
         raise ValueError(f"ONNX export takes a scratchrnn {', '.join(ONNX_EXPORTABLE)}, got {what}")
-    return kind
+    return description
 
 
 def _check_size(model) -> None:
@@ -90,10 +91,8 @@ def _check_size(model) -> None:
 
 def onnx_model(model, part: str | None = None, metadata: dict[str, str] | None = None):
     """The checked ``onnx.ModelProto`` of ``model`` (module docstring); ``part`` for a Seq2Seq."""
-    from .interop import describe
-
     onnx = require_onnx()
-    kind = _kind(model)
+    kind, cfg = _describe(model)
     if kind == "Seq2Seq":
         if part not in SEQ2SEQ_PARTS:
             parts = " or ".join(map(repr, SEQ2SEQ_PARTS))
@@ -117,7 +116,6 @@ def onnx_model(model, part: str | None = None, metadata: dict[str, str] | None =
         from ..seq2seq.onnx_parts import decoder_step_graph, encoder_graph
 
         (encoder_graph if part == "encoder" else decoder_step_graph)(graph, model)
-    _, cfg = describe(model)
     meta = {"scratchrnn.module": kind, "scratchrnn.config": json.dumps(cfg, sort_keys=True),
             "scratchrnn.inputs": ",".join(v.name for v in graph.inputs),
             "scratchrnn.outputs": ",".join(v.name for v in graph.outputs)}
@@ -197,7 +195,7 @@ def export_onnx(path_in: str | os.PathLike, path_out: str | os.PathLike | None =
     path_in = Path(path_in)
     model, meta = _read_model(path_in)
     out = Path(path_out) if path_out is not None else path_in.with_suffix(".onnx")
-    if _kind(model) != "Seq2Seq":
+    if type(model).__name__ != "Seq2Seq":
         if out.exists() and out.resolve() == path_in.resolve():
             raise ValueError(f"cannot export {path_in} onto itself; choose another output path")
         return [to_onnx(model, out, metadata=meta)]

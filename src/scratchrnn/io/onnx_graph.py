@@ -95,12 +95,11 @@ class Graph:
         self._count += 1
         return f"{hint}_{self._count}"
 
-    def const(self, value, hint: str = "const", dtype=None) -> str:
-        """An initializer holding ``value`` (float arrays as float32, integers as int64 unless
-        ``dtype`` says); small integer constants are made once."""
+    def const(self, value, hint: str = "const") -> str:
+        """An initializer holding ``value`` (float arrays as float32, integers as int64); small
+        integer constants are made once."""
         array = np.asarray(value)
-        dtype = dtype or (np.float32 if array.dtype.kind == "f" else np.int64)
-        array = np.ascontiguousarray(array, dtype=dtype)
+        array = np.ascontiguousarray(array, dtype=np.float32 if array.dtype.kind == "f" else np.int64)
         key = None
         if array.size <= 8 and array.dtype.kind == "i":
             key = (array.dtype.str, array.shape, tuple(array.ravel().tolist()))
@@ -191,18 +190,16 @@ class Graph:
         self.outputs.append(self._value_info(name, elem, shape))
 
     def _value_info(self, name: str, elem: str, shape: list):
-        types = {"float": self.onnx.TensorProto.FLOAT, "int64": self.onnx.TensorProto.INT64}
+        types = {"float": self.FLOAT, "int64": self.onnx.TensorProto.INT64}
         return self.onnx.helper.make_tensor_value_info(name, types[elem], shape)
 
     # -- shared pieces ---------------------------------------------------------------------------
     def steps_mask(self, lengths: str, steps: str, time_major: bool = True) -> str:
         """A bool mask of the steps inside each length: (T, B) time-major, else (B, T)."""
         arange = self.op("Range", self.const(0), steps, self.const(1))  # (T,)
-        if time_major:
-            return self.op("Less", self.op("Unsqueeze", arange, self.const([1])),
-                           self.op("Unsqueeze", lengths, self.const([0])))
-        return self.op("Less", self.op("Unsqueeze", arange, self.const([0])),
-                       self.op("Unsqueeze", lengths, self.const([1])))
+        mask = self.op("Less", self.op("Unsqueeze", arange, self.const([1])),
+                       self.op("Unsqueeze", lengths, self.const([0])))  # (T, B)
+        return mask if time_major else self.op("Transpose", mask, perm=[1, 0])
 
     def linear(self, x: str, weight: np.ndarray | str, bias: np.ndarray | None, hint: str) -> str:
         """``x @ weight.T + bias`` over the last axis; ``weight`` (O, I) or the name of one."""

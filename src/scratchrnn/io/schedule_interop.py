@@ -153,7 +153,7 @@ def from_torch_scheduler(torch_scheduler, schedule, step_count: int | None = Non
                              "scheduler counts validations, not steps")
         best = state["best"]
         ours.update(best=None if best == math.inf else float(best), num_bad=int(state["num_bad_epochs"]),
-                    reductions=_reductions(ours, lr))
+                    reductions=_reductions(schedule, lr))
         step = step_count
     else:
         step = int(state["last_epoch"]) + _warmup(schedule)
@@ -164,14 +164,13 @@ def from_torch_scheduler(torch_scheduler, schedule, step_count: int | None = Non
     schedule.load_state_dict(ours)
 
 
-def _reductions(state: dict, lr: float) -> int:
-    """The plateau reductions k that give the rate ``lr``: ``max(base * gamma ** k, min_lr)``."""
-    base, gamma, floor = state["base_lr"], state["gamma"], state["min_lr"]
+def _reductions(schedule: LRSchedule, lr: float) -> int:
+    """The plateau reductions k whose rate (``LRSchedule.plateau_lr``) is ``lr``."""
     for k in range(10_000):
-        rate = max(base * gamma ** k, floor)
+        rate = schedule.plateau_lr(k)
         if math.isclose(rate, lr, rel_tol=1e-9):
             return k
-        if rate < lr or rate == floor:
+        if rate < lr or rate == schedule.min_lr:
             break
     raise ValueError(f"the torch scheduler's rate {lr!r} is not one the plateau schedule reaches "
-                     f"(base {base!r}, gamma {gamma!r}, min_lr {floor!r})")
+                     f"(base {schedule.base_lr!r}, gamma {schedule.gamma!r}, min_lr {schedule.min_lr!r})")

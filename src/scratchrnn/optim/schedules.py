@@ -295,12 +295,13 @@ class LRSchedule(_Schedule):
             span = self.total_steps - w
             main = self.min_lr + (b - self.min_lr) * (1.0 + math.cos(math.pi * min(m, span) / span)) / 2.0
         elif self.kind == "plateau":
-            main = self._plateau_lr(self.reductions)
+            main = self.plateau_lr(self.reductions)
         else:
             main = b
         return warm * main
 
-    def _plateau_lr(self, k: int) -> float:
+    def plateau_lr(self, k: int) -> float:
+        """"plateau"'s rate after ``k`` reductions: ``max(base_lr * gamma ** k, min_lr)``."""
         return max(self.base_lr * self.gamma ** k, self.min_lr)
 
     def step(self, metric=None) -> float:
@@ -323,7 +324,7 @@ class LRSchedule(_Schedule):
         else:
             self.num_bad += 1
         if self.num_bad > self.patience:
-            if self._plateau_lr(self.reductions) - self._plateau_lr(self.reductions + 1) > PLATEAU_EPS:
+            if self.plateau_lr(self.reductions) - self.plateau_lr(self.reductions + 1) > PLATEAU_EPS:
                 self.reductions += 1
             self.num_bad = 0
         self.opt.lr = self.lr_at(self.last_step)
